@@ -1,0 +1,81 @@
+# vimage — plain Makefile.  `make` builds into build/, `make test` runs every
+# test (unit + integration), `make asan` builds and runs them under
+# AddressSanitizer + UBSan in build/asan/.
+
+CC      ?= cc
+PKGS    := jansson yaml-0.1 sqlite3 libmicrohttpd libcurl libcrypto libgcrypt zlib liblzma
+WARN    := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wvla -Werror
+CSTD    := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+OPT     ?= -O2 -g
+SAN     ?=
+BUILD   ?= build
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+CFLAGS  := $(CSTD) $(WARN) $(OPT) $(SAN) -Isrc $(PKG_CFLAGS) -pthread -MMD -MP
+LDFLAGS := $(SAN) -pthread
+LIBS    := $(PKG_LIBS) -lm
+
+LIB_SRC  := $(sort $(shell find src -name '*.c' -not -path 'src/cmd/*'))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+LIB      := $(BUILD)/libvimage.a
+
+CMDS     := $(sort $(notdir $(patsubst %/,%,$(dir $(wildcard src/cmd/*/*.c)))))
+BINS     := $(CMDS:%=$(BUILD)/%)
+
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+UNIT_SUPPORT_SRC := $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
+UNIT_SUPPORT_OBJ := $(UNIT_SUPPORT_SRC:%.c=$(BUILD)/obj/%.o)
+
+.PHONY: all test unit integration asan clean lint run bench
+all: $(LIB) $(BINS) $(UNIT_BIN)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+# Each binary is the objects under src/cmd/<name>/ linked with the library.
+.SECONDEXPANSION:
+$(BINS): $(BUILD)/%: $$(patsubst %.c,$(BUILD)/obj/%.o,$$(wildcard src/cmd/$$*/*.c)) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LIBS)
+
+$(UNIT_BIN): $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(UNIT_SUPPORT_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(UNIT_SUPPORT_OBJ) $(LIB) $(LIBS) $(CMOCKA_LIBS)
+
+test: all
+	BUILD=$(BUILD) tests/run
+
+unit: all
+	BUILD=$(BUILD) tests/run --unit
+
+integration: all
+	BUILD=$(BUILD) tests/run --integration
+
+# ASan + UBSan: a separate tree so the normal build stays usable.
+asan:
+	$(MAKE) BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer" \
+		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" all
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		BUILD=build/asan tests/run
+
+lint:
+	clang-format --dry-run --Werror $(shell find src tests bench -name '*.[ch]')
+	! grep -rnE '\b(strcpy|strcat|sprintf|vsprintf|strtok|gets)\s*\(' src
+
+run:
+	@tools/run.sh
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

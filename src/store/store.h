@@ -1,0 +1,173 @@
+/*
+ * store — where objects live: a Kubernetes-style object store behind an
+ * interface (a struct of function pointers), so the embedded SQLite backend
+ * and a later etcd backend serve the same callers.
+ *
+ * Objects are JSON (jansson) whole Kubernetes objects.  The store owns the
+ * server-managed metadata: uid, resourceVersion (one global, monotonically
+ * increasing counter, written as decimal text), creationTimestamp,
+ * generation (1 on create, +1 when spec changes), deletionTimestamp.
+ * The main resource ignores status changes; update_status changes only
+ * status and never bumps generation.  Delete of an object with finalizers
+ * sets deletionTimestamp and keeps it until an update removes the last one.
+ *
+ * Resources are named by plural ("virtualimages", "clustervirtualimages",
+ * "events"); ns is NULL or "" for cluster-scoped ones.
+ *
+ * Ownership: every json_t* input is borrowed (the store copies what it
+ * keeps); every json_t** output is a new reference the caller decrefs.
+ * All functions are thread-safe.
+ */
+#ifndef VIM_STORE_H
+#define VIM_STORE_H
+
+#include "core/err.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct store;
+struct store_watch;
+
+struct store_list_opts {
+	const char *ns;             /* NULL/"" = all namespaces */
+	const char *label_selector; /* "a=b,c!=d,e,!f,g in (x,y),h notin (z)" */
+	const char *field_selector; /* "metadata.name=x,involvedObject.uid=y" */
+	int64_t limit;              /* 0 = no limit */
+	const char *continue_token; /* from a previous page */
+};
+
+struct store_list {
+	json_t *items;             /* array of objects (owned) */
+	int64_t resource_version;  /* the list's resourceVersion */
+	char continue_token[256];  /* "" when this is the last page */
+	int64_t remaining;         /* items after this page, -1 unknown */
+};
+
+void store_list_release(struct store_list *l); /* frees items */
+
+enum store_event_type {
+	STORE_ADDED = 0,
+	STORE_MODIFIED,
+	STORE_DELETED,
+	STORE_BOOKMARK
+};
+
+const char *store_event_type_name(enum store_event_type t); /* "ADDED", ... */
+
+struct store_watch_opts {
+	const char *ns;
+	const char *label_selector;
+	const char *field_selector;
+	int64_t resource_version; /* 0 = from now; else events after this RV */
+	bool bookmarks;           /* deliver BOOKMARK events */
+};
+
+struct store_event {
+	enum store_event_type type;
+	json_t *object; /* owned by the receiver; for BOOKMARK only metadata.resourceVersion */
+	int64_t resource_version;
+};
+
+/* The backend table.  A backend fills one of these; callers use the
+ * store_* wrappers below. */
+struct store_ops {
+	const char *name; /* "sqlite", "etcd" */
+	int (*get)(struct store *s, const char *resource, const char *ns, const char *name,
+		   json_t **out, struct vim_err *err);
+	int (*list)(struct store *s, const char *resource, const struct store_list_opts *o,
+		    struct store_list *out, struct vim_err *err);
+	int (*create)(struct store *s, const char *resource, const json_t *obj, json_t **out,
+		      struct vim_err *err);
+	/* obj's metadata.resourceVersion must equal the stored one (or be
+	 * absent: unconditional), else VIM_ECONFLICT. */
+	int (*update)(struct store *s, const char *resource, const json_t *obj, json_t **out,
+		      struct vim_err *err);
+	int (*update_status)(struct store *s, const char *resource, const json_t *obj,
+			     json_t **out, struct vim_err *err);
+	/* precondition_rv / precondition_uid may be NULL.  *out gets the object
+	 * as it was deleted, or as it stays (deletionTimestamp set) when
+	 * finalizers hold it; *deleted tells which. */
+	int (*remove)(struct store *s, const char *resource, const char *ns, const char *name,
+		      const char *precondition_uid, const char *precondition_rv, json_t **out,
+		      bool *deleted, struct vim_err *err);
+	int (*watch)(struct store *s, const char *resource, const struct store_watch_opts *o,
+		     struct store_watch **out, struct vim_err *err);
+	/* Current resourceVersion (the last one assigned). */
+	int64_t (*current_rv)(struct store *s);
+	void (*close)(struct store *s);
+};
+
+struct store {
+	const struct store_ops *ops;
+};
+
+/* The embedded backend: SQLite in WAL mode at path (created if missing).
+ * history is how many changes a resuming watcher can replay (0 = default
+ * 10000).  *out is freed with store_close. */
+int store_sqlite_open(struct store **out, const char *path, int64_t history,
+		      struct vim_err *err);
+
+static inline int store_get(struct store *s, const char *r, const char *ns, const char *n,
+			    json_t **out, struct vim_err *e)
+{
+	return s->ops->get(s, r, ns, n, out, e);
+}
+static inline int store_list(struct store *s, const char *r, const struct store_list_opts *o,
+			     struct store_list *out, struct vim_err *e)
+{
+	return s->ops->list(s, r, o, out, e);
+}
+static inline int store_create(struct store *s, const char *r, const json_t *obj, json_t **out,
+			       struct vim_err *e)
+{
+	return s->ops->create(s, r, obj, out, e);
+}
+static inline int store_update(struct store *s, const char *r, const json_t *obj, json_t **out,
+			       struct vim_err *e)
+{
+	return s->ops->update(s, r, obj, out, e);
+}
+static inline int store_update_status(struct store *s, const char *r, const json_t *obj,
+				      json_t **out, struct vim_err *e)
+{
+	return s->ops->update_status(s, r, obj, out, e);
+}
+static inline int store_delete(struct store *s, const char *r, const char *ns, const char *n,
+			       const char *uid, const char *rv, json_t **out, bool *deleted,
+			       struct vim_err *e)
+{
+	return s->ops->remove(s, r, ns, n, uid, rv, out, deleted, e);
+}
+static inline int store_watch(struct store *s, const char *r, const struct store_watch_opts *o,
+			      struct store_watch **out, struct vim_err *e)
+{
+	return s->ops->watch(s, r, o, out, e);
+}
+static inline int64_t store_current_rv(struct store *s) { return s->ops->current_rv(s); }
+void store_close(struct store *s); /* NULL is fine */
+
+/* Waits up to timeout_ms for the next event.  Returns 1 and fills *ev
+ * (ev->object owned by the caller), 0 on timeout, VIM_EGONE when the
+ * requested resourceVersion is older than the history (or the watcher fell
+ * too far behind), VIM_ECANCELED after store_watch_cancel / store close. */
+int store_watch_next(struct store_watch *w, int timeout_ms, struct store_event *ev,
+		     struct vim_err *err);
+/* Wakes a blocked store_watch_next (it returns VIM_ECANCELED); thread-safe. */
+void store_watch_cancel(struct store_watch *w);
+void store_watch_free(struct store_watch *w); /* NULL is fine */
+
+/* Records a core/v1 Event about the object `involved` (borrowed: its kind,
+ * apiVersion, metadata.name/namespace/uid/resourceVersion), de-duplicated as
+ * Kubernetes does: the same object + type + reason + message increments
+ * count and lastTimestamp of the existing Event. */
+int store_event_record(struct store *s, const json_t *involved, const char *type,
+		       const char *reason, const char *message, int64_t now,
+		       struct vim_err *err);
+
+/* Deletes Events whose lastTimestamp is older than now - ttl_s. Returns the
+ * number removed, or a negative code. */
+int store_event_expire(struct store *s, int64_t now, int64_t ttl_s, struct vim_err *err);
+
+#endif
