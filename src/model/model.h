@@ -223,14 +223,16 @@ int model_image_clone(struct model_image **out, const struct model_image *src,
 #define MODEL_UNKNOWN_MAX 16
 #define MODEL_FIELD_PATH_MAX 160
 struct model_unknown {
-	char paths[MODEL_UNKNOWN_MAX][MODEL_FIELD_PATH_MAX]; /* ".spec.foo" */
+	char paths[MODEL_UNKNOWN_MAX][MODEL_FIELD_PATH_MAX]; /* "spec.foo" */
 	size_t len;
 	size_t total;
 };
 
 /* Decodes a JSON object (borrowed) into a new image (*out, caller frees).
  * apiVersion and kind must match a known kind (the kind decides VI vs CVI).
- * Wrong JSON types are VIM_EINVAL with the field path in the message.
+ * Wrong JSON types are VIM_EINVAL with err->msg = "<path>: <reason>", the
+ * path without a leading dot ("spec.dataSource.http.url: Invalid value:
+ * \"integer\": must be of type string") so the API can make a cause of it.
  * Unknown members outside metadata are dropped and listed in *unknown (may
  * be NULL); unknown members inside metadata are kept in meta.extra. */
 int model_image_from_json(struct model_image **out, const json_t *obj,

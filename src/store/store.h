@@ -38,14 +38,19 @@ struct store_list_opts {
 	const char *continue_token; /* from a previous page */
 };
 
-struct store_list {
-	json_t *items;             /* array of objects (owned) */
+/* What a list returns besides its items. */
+struct store_list_meta {
 	int64_t resource_version;  /* the list's resourceVersion */
 	char continue_token[256];  /* "" when this is the last page */
 	int64_t remaining;         /* items after this page, -1 unknown */
 };
 
-void store_list_release(struct store_list *l); /* frees items */
+/* Called once per matching object, in (namespace, name) order, with the
+ * object's stored JSON text (compact, metadata.resourceVersion current;
+ * borrowed, valid during the call).  Streaming keeps a LIST of 100,000
+ * objects flat in memory.  A non-zero return stops the list and is returned
+ * by it. */
+typedef int (*store_list_fn)(void *arg, const char *json, size_t len);
 
 enum store_event_type {
 	STORE_ADDED = 0,
@@ -77,7 +82,8 @@ struct store_ops {
 	int (*get)(struct store *s, const char *resource, const char *ns, const char *name,
 		   json_t **out, struct vim_err *err);
 	int (*list)(struct store *s, const char *resource, const struct store_list_opts *o,
-		    struct store_list *out, struct vim_err *err);
+		    store_list_fn fn, void *arg, struct store_list_meta *meta,
+		    struct vim_err *err);
 	int (*create)(struct store *s, const char *resource, const json_t *obj, json_t **out,
 		      struct vim_err *err);
 	/* obj's metadata.resourceVersion must equal the stored one (or be
@@ -115,10 +121,15 @@ static inline int store_get(struct store *s, const char *r, const char *ns, cons
 	return s->ops->get(s, r, ns, n, out, e);
 }
 static inline int store_list(struct store *s, const char *r, const struct store_list_opts *o,
-			     struct store_list *out, struct vim_err *e)
+			     store_list_fn fn, void *arg, struct store_list_meta *meta,
+			     struct vim_err *e)
 {
-	return s->ops->list(s, r, o, out, e);
+	return s->ops->list(s, r, o, fn, arg, meta, e);
 }
+/* Convenience for small lists (tests, controller start-up): all matching
+ * objects parsed into *items (a new array the caller decrefs). */
+int store_list_json(struct store *s, const char *resource, const struct store_list_opts *o,
+		    json_t **items, struct store_list_meta *meta, struct vim_err *err);
 static inline int store_create(struct store *s, const char *r, const json_t *obj, json_t **out,
 			       struct vim_err *e)
 {
