@@ -30,8 +30,13 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 UNIT_SUPPORT_SRC := $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
 UNIT_SUPPORT_OBJ := $(UNIT_SUPPORT_SRC:%.c=$(BUILD)/obj/%.o)
 
+# C drivers of integration tests (run by tests/integration/*.sh against real
+# services the script starts); cmocka binaries that print TAP when asked.
+ITEST_SRC := $(sort $(wildcard tests/integration/*.c))
+ITEST_BIN := $(ITEST_SRC:tests/integration/%.c=$(BUILD)/itests/%)
+
 .PHONY: all test unit integration asan clean lint run bench
-all: $(LIB) $(BINS) $(UNIT_BIN)
+all: $(LIB) $(BINS) $(UNIT_BIN) $(ITEST_BIN)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -51,6 +56,10 @@ $(BINS): $(BUILD)/%: $$(patsubst %.c,$(BUILD)/obj/%.o,$$(wildcard src/cmd/$$*/*.
 $(UNIT_BIN): $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(UNIT_SUPPORT_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(UNIT_SUPPORT_OBJ) $(LIB) $(LIBS) $(CMOCKA_LIBS)
+
+$(ITEST_BIN): $(BUILD)/itests/%: $(BUILD)/obj/tests/integration/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LIBS) $(CMOCKA_LIBS)
 
 test: all
 	BUILD=$(BUILD) tests/run
