@@ -1,0 +1,206 @@
+/*
+ * api/schema_discovery — /version and the discovery documents (legacy
+ * APIVersions/APIGroupList/APIResourceList and the aggregated
+ * apidiscovery.k8s.io APIGroupDiscoveryList).  Both forms are built from the
+ * same resource rows so the two views can never disagree.
+ */
+#include "api/schema.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define API_SCHEMA_KUBE_MINOR "32"
+
+/* One discoverable resource.  Lists are NULL-terminated; a NULL list means
+ * "omit the member", as the API server does for empty slices. */
+struct api_schema_resource {
+	const char *group; /* "" = core */
+	const char *version;
+	const char *plural;
+	const char *singular;
+	const char *kind;
+	bool namespaced;
+	const char *const *verbs;
+	const char *const *short_names;
+	const char *const *categories;
+	bool has_status;
+};
+
+static const char *const api_schema_crd_verbs[] = {
+    "create", "delete", "deletecollection", "get", "list", "patch", "update", "watch", NULL};
+static const char *const api_schema_status_verbs[] = {"get", "patch", "update", NULL};
+static const char *const api_schema_core_verbs[] = {"create", "get", "list", "watch", NULL};
+static const char *const api_schema_vi_short[] = {"vi", NULL};
+static const char *const api_schema_cvi_short[] = {"cvi", NULL};
+static const char *const api_schema_ev_short[] = {"ev", NULL};
+static const char *const api_schema_ns_short[] = {"ns", NULL};
+/* Upstream's CRDs: VI only in "virtualization" (so `kubectl get
+ * virtualization` lists VIs), CVI in "virtualization-cluster". */
+static const char *const api_schema_vi_cat[] = {"virtualization", NULL};
+static const char *const api_schema_cvi_cat[] = {"virtualization-cluster", NULL};
+
+static const struct api_schema_resource api_schema_group_rows[] = {
+    {MODEL_GROUP, MODEL_VERSION, "virtualimages", "virtualimage", "VirtualImage", true,
+     api_schema_crd_verbs, api_schema_vi_short, api_schema_vi_cat, true},
+    {MODEL_GROUP, MODEL_VERSION, "clustervirtualimages", "clustervirtualimage",
+     "ClusterVirtualImage", false, api_schema_crd_verbs, api_schema_cvi_short, api_schema_cvi_cat,
+     true},
+};
+
+static const struct api_schema_resource api_schema_core_rows[] = {
+    {"", "v1", "events", "event", "Event", true, api_schema_core_verbs, api_schema_ev_short, NULL,
+     false},
+    {"", "v1", "namespaces", "namespace", "Namespace", false, api_schema_core_verbs,
+     api_schema_ns_short, NULL, false},
+};
+
+#define API_SCHEMA_N(a) (sizeof(a) / sizeof((a)[0]))
+
+static json_t *api_schema_strings(const char *const *list)
+{
+	json_t *arr = json_array();
+	for (size_t i = 0; list && list[i]; i++)
+		json_array_append_new(arr, json_string(list[i]));
+	return arr;
+}
+
+json_t *api_schema_version(void)
+{
+	/* The kubectl dispatcher picks its build from major/minor and
+	 * gitVersion, so they must look like a real 1.32 server. */
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "major", "1", "minor",
+	                 API_SCHEMA_KUBE_MINOR, "gitVersion",
+	                 "v1." API_SCHEMA_KUBE_MINOR ".0-vimage.1", "gitCommit",
+	                 "0000000000000000000000000000000000000000", "gitTreeState", "clean",
+	                 "buildDate", "2026-11-24T00:00:00Z", "goVersion", "n/a", "compiler", "gcc",
+	                 "platform", "linux/amd64");
+}
+
+json_t *api_schema_core_versions(void)
+{
+	return json_pack("{s:s, s:[s], s:[{s:s, s:s}]}", "kind", "APIVersions", "versions", "v1",
+	                 "serverAddressByClientCIDRs", "clientCIDR", "0.0.0.0/0", "serverAddress",
+	                 "127.0.0.1");
+}
+
+/* One APIResourceList entry (and its "<plural>/status" twin). */
+static void api_schema_add_legacy(json_t *arr, const struct api_schema_resource *r)
+{
+	json_t *o = json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", r->plural, "singularName",
+	                      r->singular, "namespaced", r->namespaced, "kind", r->kind, "verbs",
+	                      api_schema_strings(r->verbs));
+	if (r->short_names)
+		json_object_set_new(o, "shortNames", api_schema_strings(r->short_names));
+	if (r->categories)
+		json_object_set_new(o, "categories", api_schema_strings(r->categories));
+	json_array_append_new(arr, o);
+	if (r->has_status) {
+		char name[96];
+		snprintf(name, sizeof(name), "%s/status", r->plural);
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", name,
+		                                     "singularName", "", "namespaced",
+		                                     r->namespaced, "kind", r->kind, "verbs",
+		                                     api_schema_strings(api_schema_status_verbs)));
+	}
+}
+
+static json_t *api_schema_resource_list(const char *gv, const struct api_schema_resource *rows,
+                                        size_t n)
+{
+	json_t *arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		api_schema_add_legacy(arr, &rows[i]);
+	return json_pack("{s:s, s:s, s:s, s:o}", "kind", "APIResourceList", "apiVersion", "v1",
+	                 "groupVersion", gv, "resources", arr);
+}
+
+json_t *api_schema_core_resources(void)
+{
+	return api_schema_resource_list("v1", api_schema_core_rows,
+	                                API_SCHEMA_N(api_schema_core_rows));
+}
+
+json_t *api_schema_group(void)
+{
+	return json_pack("{s:s, s:s, s:s, s:[{s:s, s:s}], s:{s:s, s:s}}", "kind", "APIGroup",
+	                 "apiVersion", "v1", "name", MODEL_GROUP, "versions", "groupVersion",
+	                 MODEL_API_VERSION, "version", MODEL_VERSION, "preferredVersion",
+	                 "groupVersion", MODEL_API_VERSION, "version", MODEL_VERSION);
+}
+
+json_t *api_schema_group_list(void)
+{
+	json_t *g = api_schema_group();
+	if (!g)
+		return NULL;
+	/* Inside an APIGroupList the groups carry no kind/apiVersion. */
+	json_object_del(g, "kind");
+	json_object_del(g, "apiVersion");
+	return json_pack("{s:s, s:s, s:[o]}", "kind", "APIGroupList", "apiVersion", "v1", "groups",
+	                 g);
+}
+
+json_t *api_schema_group_resources(void)
+{
+	return api_schema_resource_list(MODEL_API_VERSION, api_schema_group_rows,
+	                                API_SCHEMA_N(api_schema_group_rows));
+}
+
+static json_t *api_schema_response_kind(const struct api_schema_resource *r)
+{
+	return json_pack("{s:s, s:s, s:s}", "group", r->group, "version", r->version, "kind",
+	                 r->kind);
+}
+
+static json_t *api_schema_aggregated_resource(const struct api_schema_resource *r)
+{
+	json_t *o = json_pack("{s:s, s:o, s:s, s:s, s:o}", "resource", r->plural, "responseKind",
+	                      api_schema_response_kind(r), "scope",
+	                      r->namespaced ? "Namespaced" : "Cluster", "singularResource",
+	                      r->singular, "verbs", api_schema_strings(r->verbs));
+	if (r->short_names)
+		json_object_set_new(o, "shortNames", api_schema_strings(r->short_names));
+	if (r->categories)
+		json_object_set_new(o, "categories", api_schema_strings(r->categories));
+	if (r->has_status)
+		json_object_set_new(o, "subresources",
+		                    json_pack("[{s:s, s:o, s:o}]", "subresource", "status",
+		                              "responseKind", api_schema_response_kind(r), "verbs",
+		                              api_schema_strings(api_schema_status_verbs)));
+	return o;
+}
+
+/* APIGroupDiscoveryList with one group of one version.  The core group has
+ * no name: its metadata stays empty, as the API server sends it. */
+static json_t *api_schema_aggregated(const char *apidiscovery_version, const char *group,
+                                     const char *version, const struct api_schema_resource *rows,
+                                     size_t n)
+{
+	char api_version[64];
+	json_t *res = json_array();
+	json_t *meta = json_object();
+
+	snprintf(api_version, sizeof(api_version), "apidiscovery.k8s.io/%s",
+	         apidiscovery_version && *apidiscovery_version ? apidiscovery_version : "v2");
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(res, api_schema_aggregated_resource(&rows[i]));
+	if (*group)
+		json_object_set_new(meta, "name", json_string(group));
+	json_object_set_new(meta, "creationTimestamp", json_null());
+	return json_pack("{s:s, s:s, s:{}, s:[{s:o, s:[{s:s, s:o, s:s}]}]}", "kind",
+	                 "APIGroupDiscoveryList", "apiVersion", api_version, "metadata", "items",
+	                 "metadata", meta, "versions", "version", version, "resources", res,
+	                 "freshness", "Current");
+}
+
+json_t *api_schema_aggregated_core(const char *apidiscovery_version)
+{
+	return api_schema_aggregated(apidiscovery_version, "", "v1", api_schema_core_rows,
+	                             API_SCHEMA_N(api_schema_core_rows));
+}
+
+json_t *api_schema_aggregated_apis(const char *apidiscovery_version)
+{
+	return api_schema_aggregated(apidiscovery_version, MODEL_GROUP, MODEL_VERSION,
+	                             api_schema_group_rows, API_SCHEMA_N(api_schema_group_rows));
+}
