@@ -175,4 +175,19 @@ struct dvcr_challenge {
  * An unknown scheme is VIM_EUNSUPPORTED, a malformed value VIM_EINVAL. */
 int dvcr_challenge_parse(const char *value, struct dvcr_challenge *out, struct vim_err *err);
 
+/* ---- presence: is an image's data really there? ---------------------------
+ * An image is present only if its manifest and every blob the manifest
+ * names (config and layers; for an index, every child manifest and its
+ * blobs) answer.  Each blob is proved with a 1-byte ranged GET, because a
+ * registry with a blob descriptor cache answers HEAD for data it lost
+ * (dvcr.md).  Returns 1 present, 0 absent (err->msg names the first missing
+ * piece), or a negative code when the registry could not tell (refused,
+ * timeout, auth, 5xx, a malformed manifest): never 0 for those, since only
+ * a real "not found" may make an image ImageLost. */
+int dvcr_image_check(struct dvcr_client *c, const char *repo, const char *ref,
+                     struct vim_err *err);
+/* The same for an image address "host[:port]/repo:tag" (an image's
+ * status.target.registryURL); the client's base URL decides where to ask. */
+int dvcr_image_check_url(struct dvcr_client *c, const char *registry_url, struct vim_err *err);
+
 #endif

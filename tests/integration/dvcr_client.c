@@ -312,12 +312,16 @@ static void test_storage_moved_away_and_back(void **state)
 	(void)state;
 
 	snprintf(away, sizeof(away), "%s.away", st);
+	assert_int_equal(dvcr_image_check(cli, REPO, TAG, &e), 1);
 	assert_int_equal(rename(st, away), 0);
 	assert_int_equal(dvcr_manifest_head(cli, REPO, TAG, NULL, &e), VIM_ENOTFOUND);
 	assert_int_equal(dvcr_blob_head(cli, REPO, layer_digest, NULL, &e), VIM_ENOTFOUND);
+	assert_int_equal(dvcr_image_check(cli, REPO, TAG, &e), 0);
+	assert_non_null(strstr(e.msg, REPO));
 	assert_int_equal(rename(away, st), 0);
 	assert_int_equal(dvcr_manifest_head(cli, REPO, TAG, NULL, &e), 0);
 	assert_int_equal(dvcr_blob_head(cli, REPO, layer_digest, NULL, &e), 0);
+	assert_int_equal(dvcr_image_check_url(cli, "127.0.0.1:5000/" REPO ":" TAG, &e), 1);
 }
 
 static void test_blob_data_lost_out_of_band(void **state)
@@ -350,6 +354,9 @@ static void test_blob_data_lost_out_of_band(void **state)
 	assert_int_equal(
 	    dvcr_blob_get_range(cli, "vi/default/lost", d, 0, buf, sizeof(buf), &got, &e),
 	    VIM_ENOTFOUND);
+	/* The manifest answers, the layer does not: the image is absent. */
+	assert_int_equal(dvcr_image_check(cli, "vi/default/lost", "t1", &e), 0);
+	assert_non_null(strstr(e.msg, d + 7));
 }
 
 static void test_manifest_delete(void **state)
@@ -500,6 +507,8 @@ static void test_stopped_registry_is_upstream_not_absent(void **state)
 	assert_int_equal(dvcr_blob_head(cli, REPO, "sha256:00", NULL, &e), VIM_EUPSTREAM);
 	assert_int_equal(dvcr_blob_get_range(cli, REPO, "sha256:00", 0, buf, 8, &got, &e),
 	                 VIM_EUPSTREAM);
+	/* A registry that cannot answer never makes an image absent. */
+	assert_int_equal(dvcr_image_check(cli, REPO, TAG, &e), VIM_EUPSTREAM);
 }
 
 int main(int argc, char **argv)
