@@ -35,6 +35,11 @@ UNIT_SUPPORT_OBJ := $(UNIT_SUPPORT_SRC:%.c=$(BUILD)/obj/%.o)
 ITEST_SRC := $(sort $(wildcard tests/integration/*.c))
 ITEST_BIN := $(ITEST_SRC:tests/integration/%.c=$(BUILD)/itests/%)
 
+# Benchmarks: bench/<name>.c -> build/bench/<name>; `make bench` runs them
+# (never part of `make test`: they print figures, they do not pass or fail).
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
 .PHONY: all test unit integration asan clean lint run bench
 all: $(LIB) $(BINS) $(UNIT_BIN) $(ITEST_BIN)
 
@@ -60,6 +65,13 @@ $(UNIT_BIN): $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(UNIT_SUPPORT_OBJ) $
 $(ITEST_BIN): $(BUILD)/itests/%: $(BUILD)/obj/tests/integration/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LIBS) $(CMOCKA_LIBS)
+
+$(BENCH_BIN): $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LIBS)
+
+bench: all $(BENCH_BIN)
+	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
 
 test: all
 	BUILD=$(BUILD) tests/run
