@@ -67,8 +67,9 @@ void vim_log(enum vim_log_level level, const char *fmt, ...)
 	vim_time_format(vim_time_now(), ts, sizeof(ts));
 	if (log_json) {
 		json_escape(esc, sizeof(esc), msg);
-		n = snprintf(line, sizeof(line), "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"%s\"}\n",
-			     ts, level_names[level], esc);
+		n = snprintf(line, sizeof(line),
+		             "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"%s\"}\n", ts,
+		             level_names[level], esc);
 	} else {
 		n = snprintf(line, sizeof(line), "%s %-5s %s\n", ts, level_names[level], msg);
 	}

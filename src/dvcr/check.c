@@ -58,7 +58,8 @@ static int check_parsed(struct dvcr_client *c, const char *repo, const json_t *m
 
 	if (is_index(m)) {
 		if (depth > 0)
-			return vim_err_set(err, VIM_EUPSTREAM, "%s: an index inside an index", repo);
+			return vim_err_set(err, VIM_EUPSTREAM, "%s: an index inside an index",
+			                   repo);
 		list = json_object_get(m, "manifests");
 		json_array_foreach(list, i, d)
 		{
@@ -119,8 +120,7 @@ out:
 	return rc;
 }
 
-int dvcr_image_check(struct dvcr_client *c, const char *repo, const char *ref,
-                     struct vim_err *err)
+int dvcr_image_check(struct dvcr_client *c, const char *repo, const char *ref, struct vim_err *err)
 {
 	if (!c || !repo || !*repo || !ref || !*ref)
 		return vim_err_set(err, VIM_EINVAL, "dvcr check: repository and tag are required");
