@@ -40,9 +40,9 @@ struct store_list_opts {
 
 /* What a list returns besides its items. */
 struct store_list_meta {
-	int64_t resource_version;  /* the list's resourceVersion */
-	char continue_token[256];  /* "" when this is the last page */
-	int64_t remaining;         /* items after this page, -1 unknown */
+	int64_t resource_version; /* the list's resourceVersion */
+	char continue_token[640]; /* "" when this is the last page */
+	int64_t remaining;        /* items after this page, -1 unknown */
 };
 
 /* Called once per matching object, in (namespace, name) order, with the
@@ -52,12 +52,7 @@ struct store_list_meta {
  * by it. */
 typedef int (*store_list_fn)(void *arg, const char *json, size_t len);
 
-enum store_event_type {
-	STORE_ADDED = 0,
-	STORE_MODIFIED,
-	STORE_DELETED,
-	STORE_BOOKMARK
-};
+enum store_event_type { STORE_ADDED = 0, STORE_MODIFIED, STORE_DELETED, STORE_BOOKMARK };
 
 const char *store_event_type_name(enum store_event_type t); /* "ADDED", ... */
 
@@ -71,7 +66,10 @@ struct store_watch_opts {
 
 struct store_event {
 	enum store_event_type type;
-	json_t *object; /* owned by the receiver; for BOOKMARK only metadata.resourceVersion */
+	/* A reference the receiver decrefs.  Shared with every other watcher
+	 * of the change: read-only (copy before modifying).  For BOOKMARK only
+	 * metadata.resourceVersion. */
+	json_t *object;
 	int64_t resource_version;
 };
 
@@ -80,26 +78,25 @@ struct store_event {
 struct store_ops {
 	const char *name; /* "sqlite", "etcd" */
 	int (*get)(struct store *s, const char *resource, const char *ns, const char *name,
-		   json_t **out, struct vim_err *err);
+	           json_t **out, struct vim_err *err);
 	int (*list)(struct store *s, const char *resource, const struct store_list_opts *o,
-		    store_list_fn fn, void *arg, struct store_list_meta *meta,
-		    struct vim_err *err);
+	            store_list_fn fn, void *arg, struct store_list_meta *meta, struct vim_err *err);
 	int (*create)(struct store *s, const char *resource, const json_t *obj, json_t **out,
-		      struct vim_err *err);
+	              struct vim_err *err);
 	/* obj's metadata.resourceVersion must equal the stored one (or be
 	 * absent: unconditional), else VIM_ECONFLICT. */
 	int (*update)(struct store *s, const char *resource, const json_t *obj, json_t **out,
-		      struct vim_err *err);
-	int (*update_status)(struct store *s, const char *resource, const json_t *obj,
-			     json_t **out, struct vim_err *err);
+	              struct vim_err *err);
+	int (*update_status)(struct store *s, const char *resource, const json_t *obj, json_t **out,
+	                     struct vim_err *err);
 	/* precondition_rv / precondition_uid may be NULL.  *out gets the object
 	 * as it was deleted, or as it stays (deletionTimestamp set) when
 	 * finalizers hold it; *deleted tells which. */
 	int (*remove)(struct store *s, const char *resource, const char *ns, const char *name,
-		      const char *precondition_uid, const char *precondition_rv, json_t **out,
-		      bool *deleted, struct vim_err *err);
+	              const char *precondition_uid, const char *precondition_rv, json_t **out,
+	              bool *deleted, struct vim_err *err);
 	int (*watch)(struct store *s, const char *resource, const struct store_watch_opts *o,
-		     struct store_watch **out, struct vim_err *err);
+	             struct store_watch **out, struct vim_err *err);
 	/* Current resourceVersion (the last one assigned). */
 	int64_t (*current_rv)(struct store *s);
 	void (*close)(struct store *s);
@@ -112,51 +109,53 @@ struct store {
 /* The embedded backend: SQLite in WAL mode at path (created if missing).
  * history is how many changes a resuming watcher can replay (0 = default
  * 10000).  *out is freed with store_close. */
-int store_sqlite_open(struct store **out, const char *path, int64_t history,
-		      struct vim_err *err);
+int store_sqlite_open(struct store **out, const char *path, int64_t history, struct vim_err *err);
 
 static inline int store_get(struct store *s, const char *r, const char *ns, const char *n,
-			    json_t **out, struct vim_err *e)
+                            json_t **out, struct vim_err *e)
 {
 	return s->ops->get(s, r, ns, n, out, e);
 }
 static inline int store_list(struct store *s, const char *r, const struct store_list_opts *o,
-			     store_list_fn fn, void *arg, struct store_list_meta *meta,
-			     struct vim_err *e)
+                             store_list_fn fn, void *arg, struct store_list_meta *meta,
+                             struct vim_err *e)
 {
 	return s->ops->list(s, r, o, fn, arg, meta, e);
 }
 /* Convenience for small lists (tests, controller start-up): all matching
  * objects parsed into *items (a new array the caller decrefs). */
 int store_list_json(struct store *s, const char *resource, const struct store_list_opts *o,
-		    json_t **items, struct store_list_meta *meta, struct vim_err *err);
+                    json_t **items, struct store_list_meta *meta, struct vim_err *err);
 static inline int store_create(struct store *s, const char *r, const json_t *obj, json_t **out,
-			       struct vim_err *e)
+                               struct vim_err *e)
 {
 	return s->ops->create(s, r, obj, out, e);
 }
 static inline int store_update(struct store *s, const char *r, const json_t *obj, json_t **out,
-			       struct vim_err *e)
+                               struct vim_err *e)
 {
 	return s->ops->update(s, r, obj, out, e);
 }
 static inline int store_update_status(struct store *s, const char *r, const json_t *obj,
-				      json_t **out, struct vim_err *e)
+                                      json_t **out, struct vim_err *e)
 {
 	return s->ops->update_status(s, r, obj, out, e);
 }
 static inline int store_delete(struct store *s, const char *r, const char *ns, const char *n,
-			       const char *uid, const char *rv, json_t **out, bool *deleted,
-			       struct vim_err *e)
+                               const char *uid, const char *rv, json_t **out, bool *deleted,
+                               struct vim_err *e)
 {
 	return s->ops->remove(s, r, ns, n, uid, rv, out, deleted, e);
 }
 static inline int store_watch(struct store *s, const char *r, const struct store_watch_opts *o,
-			      struct store_watch **out, struct vim_err *e)
+                              struct store_watch **out, struct vim_err *e)
 {
 	return s->ops->watch(s, r, o, out, e);
 }
-static inline int64_t store_current_rv(struct store *s) { return s->ops->current_rv(s); }
+static inline int64_t store_current_rv(struct store *s)
+{
+	return s->ops->current_rv(s);
+}
 void store_close(struct store *s); /* NULL is fine */
 
 /* Waits up to timeout_ms for the next event.  Returns 1 and fills *ev
@@ -164,7 +163,7 @@ void store_close(struct store *s); /* NULL is fine */
  * requested resourceVersion is older than the history (or the watcher fell
  * too far behind), VIM_ECANCELED after store_watch_cancel / store close. */
 int store_watch_next(struct store_watch *w, int timeout_ms, struct store_event *ev,
-		     struct vim_err *err);
+                     struct vim_err *err);
 /* Wakes a blocked store_watch_next (it returns VIM_ECANCELED); thread-safe. */
 void store_watch_cancel(struct store_watch *w);
 void store_watch_free(struct store_watch *w); /* NULL is fine */
@@ -174,8 +173,7 @@ void store_watch_free(struct store_watch *w); /* NULL is fine */
  * Kubernetes does: the same object + type + reason + message increments
  * count and lastTimestamp of the existing Event. */
 int store_event_record(struct store *s, const json_t *involved, const char *type,
-		       const char *reason, const char *message, int64_t now,
-		       struct vim_err *err);
+                       const char *reason, const char *message, int64_t now, struct vim_err *err);
 
 /* Deletes Events whose lastTimestamp is older than now - ttl_s. Returns the
  * number removed, or a negative code. */

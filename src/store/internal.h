@@ -1,0 +1,53 @@
+/*
+ * store/internal — pieces shared by the store's files and by any backend:
+ * selectors, the watch hub (fan-out + bounded history), and small helpers.
+ * Not part of the store contract.
+ */
+#ifndef VIM_STORE_INTERNAL_H
+#define VIM_STORE_INTERNAL_H
+
+#include "store/store.h"
+
+#include <pthread.h>
+
+/* ---- selectors ------------------------------------------------------------ */
+
+struct store_selector; /* parsed label + field selector; NULL matches all */
+
+/* Parses both (either may be NULL/""); *out NULL when both are empty.
+ * resource decides which field keys are allowed.  VIM_EINVAL with a
+ * message naming the bad part. */
+int store_selector_parse(struct store_selector **out, const char *resource,
+                         const char *label_selector, const char *field_selector,
+                         struct vim_err *err);
+bool store_selector_match(const struct store_selector *sel, const json_t *obj);
+void store_selector_free(struct store_selector *sel);
+
+/* ---- the watch hub ----------------------------------------------------------- */
+
+struct store_hub;
+
+int store_hub_new(struct store_hub **out, int64_t history, struct vim_err *err);
+/* Wakes and detaches every watcher (they get VIM_ECANCELED), then frees. */
+void store_hub_free(struct store_hub *h);
+
+/* Publishes one change (the caller serialises publishes in RV order).  obj
+ * is stolen (the hub keeps it read-only and shares it with watchers). */
+void store_hub_publish(struct store_hub *h, const char *resource, enum store_event_type type,
+                       json_t *obj, int64_t rv);
+
+/* Registers a watcher for resource (opts borrowed; selectors copied);
+ * current_rv is the store's RV at the time of the call. */
+int store_hub_watch(struct store_hub *h, const char *resource, const struct store_watch_opts *o,
+                    int64_t current_rv, struct store_watch **out, struct vim_err *err);
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+/* json_object_get(json_object_get(obj, "metadata"), key) as a string. */
+const char *store_meta_str(const json_t *obj, const char *key);
+/* Random UUID v4 text (37 bytes). */
+void store_uuid(char out[37]);
+/* "virtualimages.virtualization.deckhouse.io", "events", ... */
+void store_qualified(char *out, size_t len, const char *resource);
+
+#endif

@@ -1,0 +1,349 @@
+/*
+ * store/sqlite — the embedded backend: one SQLite file in WAL mode, one
+ * global resourceVersion counter kept in the same transaction as every
+ * write, so order survives restarts.  Writes are serialised by one mutex
+ * (and publish to the watch hub under it, so watchers see RV order); LISTs
+ * read through their own connection and never block writers (WAL).
+ */
+#include "store/sqlite_internal.h"
+#include "core/timeutil.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+static const char schema[] =
+    "PRAGMA journal_mode=WAL;"
+    "PRAGMA synchronous=NORMAL;"
+    "CREATE TABLE IF NOT EXISTS objects(resource TEXT NOT NULL, ns TEXT NOT NULL,"
+    " name TEXT NOT NULL, rv INTEGER NOT NULL, json TEXT NOT NULL,"
+    " PRIMARY KEY(resource, ns, name)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v INTEGER NOT NULL);"
+    "INSERT OR IGNORE INTO meta(k, v) VALUES('rv', 0);";
+
+/* ---- helpers shared with the other store files ------------------------------- */
+
+const char *store_meta_str(const json_t *obj, const char *key)
+{
+	return json_string_value(json_object_get(json_object_get(obj, "metadata"), key));
+}
+
+void store_uuid(char out[37])
+{
+	unsigned char b[16];
+	size_t got = 0;
+
+	while (got < sizeof(b)) {
+		ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
+		if (n > 0)
+			got += (size_t)n;
+	}
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+	         b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+	         b[13], b[14], b[15]);
+}
+
+void store_qualified(char *out, size_t len, const char *resource)
+{
+	if (strcmp(resource, "virtualimages") == 0 || strcmp(resource, "clustervirtualimages") == 0)
+		snprintf(out, len, "%s.virtualization.deckhouse.io", resource);
+	else
+		snprintf(out, len, "%s", resource);
+}
+
+int sq_fail(struct sq_store *s, int rc, struct vim_err *err, const char *what)
+{
+	return vim_err_set(err, VIM_EIO, "store: %s: %s (sqlite %d)", what, sqlite3_errmsg(s->db),
+	                   rc);
+}
+
+/* ---- reading one row ------------------------------------------------------------ */
+
+/* Loads (resource, ns, name) into *out (new reference); VIM_ENOTFOUND when
+ * absent.  Callers hold s->mu. */
+int sq_load(struct sq_store *s, const char *resource, const char *ns, const char *name,
+            json_t **out, struct vim_err *err)
+{
+	sqlite3_stmt *st = s->get;
+	char q[160];
+	int rc;
+
+	*out = NULL;
+	sqlite3_reset(st);
+	sqlite3_bind_text(st, 1, resource, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, ns ? ns : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*out = json_loadb((const char *)sqlite3_column_text(st, 0),
+		                  (size_t)sqlite3_column_bytes(st, 0), 0, NULL);
+		sqlite3_reset(st);
+		return *out ? 0
+		            : vim_err_set(err, VIM_EIO, "store: %s %s/%s: stored JSON is corrupt",
+		                          resource, ns ? ns : "", name);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return sq_fail(s, rc, err, "get");
+	store_qualified(q, sizeof(q), resource);
+	return vim_err_set(err, VIM_ENOTFOUND, "%s \"%s\" not found", q, name);
+}
+
+static int sq_get(struct store *base, const char *resource, const char *ns, const char *name,
+                  json_t **out, struct vim_err *err)
+{
+	struct sq_store *s = (struct sq_store *)base;
+	int rc;
+
+	pthread_mutex_lock(&s->mu);
+	rc = sq_load(s, resource, ns, name, out, err);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+/* ---- writing ------------------------------------------------------------------------- */
+
+/* Stores obj under a fresh RV (or deletes the row) in one transaction and
+ * publishes the change.  obj gets metadata.resourceVersion.  Callers hold
+ * s->mu. */
+int sq_commit(struct sq_store *s, const char *resource, json_t *obj, enum store_event_type type,
+              struct vim_err *err)
+{
+	const char *ns = store_meta_str(obj, "namespace"), *name = store_meta_str(obj, "name");
+	int64_t rv = s->rv + 1;
+	char rvtext[32], *text = NULL;
+	sqlite3_stmt *st;
+	int rc;
+
+	snprintf(rvtext, sizeof(rvtext), "%lld", (long long)rv);
+	json_object_set_new(json_object_get(obj, "metadata"), "resourceVersion",
+	                    json_string(rvtext));
+	if ((rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK)
+		return sq_fail(s, rc, err, "begin");
+	if (type == STORE_DELETED) {
+		st = s->del;
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, resource, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, ns ? ns : "", -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+	} else {
+		if (!(text = json_dumps(obj, JSON_COMPACT))) {
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+			return vim_err_set(err, VIM_ENOMEM, "store: out of memory");
+		}
+		st = s->put;
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, resource, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, ns ? ns : "", -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, rv);
+		sqlite3_bind_text(st, 5, text, -1, SQLITE_STATIC);
+	}
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	free(text);
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(s->setrv);
+		sqlite3_bind_int64(s->setrv, 1, rv);
+		rc = sqlite3_step(s->setrv);
+		sqlite3_reset(s->setrv);
+	}
+	if (rc != SQLITE_DONE ||
+	    (rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK) {
+		int frc = sq_fail(s, rc, err, "write");
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return frc;
+	}
+	s->rv = rv;
+	json_incref(obj);
+	store_hub_publish(s->hub, resource, type, obj, rv);
+	return 0;
+}
+
+static bool has_spec(const char *resource)
+{
+	return strcmp(resource, "events") != 0 && strcmp(resource, "namespaces") != 0;
+}
+
+static int sq_create(struct store *base, const char *resource, const json_t *in, json_t **out,
+                     struct vim_err *err)
+{
+	struct sq_store *s = (struct sq_store *)base;
+	json_t *obj = json_deep_copy(in), *md, *existing = NULL;
+	const char *name, *gen;
+	char uid[37], ts[VIM_TIME_TEXT_MAX], q[160], genname[300];
+	int rc, tries;
+
+	*out = NULL;
+	md = json_object_get(obj, "metadata");
+	if (!obj || !json_is_object(md)) {
+		json_decref(obj);
+		return vim_err_set(err, VIM_EINVAL, "%s: metadata is required", resource);
+	}
+	pthread_mutex_lock(&s->mu);
+	name = store_meta_str(obj, "name");
+	gen = store_meta_str(obj, "generateName");
+	for (tries = 0; (!name || !*name) && gen && *gen && tries < 8; tries++) {
+		static const char alphabet[] = "bcdfghjklmnpqrstvwxz2456789";
+		unsigned char r[5];
+		size_t i, n = strlen(gen);
+		if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+			continue;
+		snprintf(genname, sizeof(genname), "%s", gen);
+		for (i = 0; i < 5 && n + i + 1 < sizeof(genname); i++)
+			genname[n + i] = alphabet[r[i] % (sizeof(alphabet) - 1)];
+		genname[n + i] = '\0';
+		if (sq_load(s, resource, store_meta_str(obj, "namespace"), genname, &existing,
+		            NULL) == VIM_ENOTFOUND) {
+			json_object_set_new(md, "name", json_string(genname));
+			name = store_meta_str(obj, "name");
+		}
+		json_decref(existing);
+		existing = NULL;
+	}
+	if (!name || !*name) {
+		rc = vim_err_set(err, VIM_EINVAL, "%s: metadata.name: Required value", resource);
+		goto out;
+	}
+	rc = sq_load(s, resource, store_meta_str(obj, "namespace"), name, &existing, err);
+	json_decref(existing);
+	if (rc == 0) {
+		store_qualified(q, sizeof(q), resource);
+		rc = vim_err_set(err, VIM_EEXIST, "%s \"%s\" already exists", q, name);
+		goto out;
+	}
+	if (rc != VIM_ENOTFOUND)
+		goto out;
+	store_uuid(uid);
+	vim_time_format(vim_time_now(), ts, sizeof(ts));
+	json_object_set_new(md, "uid", json_string(uid));
+	json_object_set_new(md, "creationTimestamp", json_string(ts));
+	json_object_del(md, "deletionTimestamp");
+	json_object_del(md, "deletionGracePeriodSeconds");
+	if (has_spec(resource))
+		json_object_set_new(md, "generation", json_integer(1));
+	if ((rc = sq_commit(s, resource, obj, STORE_ADDED, err)) == 0) {
+		*out = obj;
+		obj = NULL;
+	}
+out:
+	pthread_mutex_unlock(&s->mu);
+	json_decref(obj);
+	return rc;
+}
+
+static int64_t sq_current_rv(struct store *base)
+{
+	struct sq_store *s = (struct sq_store *)base;
+	int64_t rv;
+
+	pthread_mutex_lock(&s->mu);
+	rv = s->rv;
+	pthread_mutex_unlock(&s->mu);
+	return rv;
+}
+
+static int sq_watch(struct store *base, const char *resource, const struct store_watch_opts *o,
+                    struct store_watch **out, struct vim_err *err)
+{
+	struct sq_store *s = (struct sq_store *)base;
+	int rc;
+
+	/* Under the write lock: no change can slip between "current" and
+	 * the watcher's registration. */
+	pthread_mutex_lock(&s->mu);
+	rc = store_hub_watch(s->hub, resource, o, s->rv, out, err);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+static void sq_close(struct store *base)
+{
+	struct sq_store *s = (struct sq_store *)base;
+
+	store_hub_free(s->hub);
+	sqlite3_finalize(s->get);
+	sqlite3_finalize(s->put);
+	sqlite3_finalize(s->del);
+	sqlite3_finalize(s->setrv);
+	sqlite3_close(s->db);
+	pthread_mutex_destroy(&s->mu);
+	free(s->path);
+	free(s);
+}
+
+static const struct store_ops sq_ops = {
+    .name = "sqlite",
+    .get = sq_get,
+    .list = sq_list,
+    .create = sq_create,
+    .update = sq_update,
+    .update_status = sq_update_status,
+    .remove = sq_remove,
+    .watch = sq_watch,
+    .current_rv = sq_current_rv,
+    .close = sq_close,
+};
+
+void store_close(struct store *s)
+{
+	if (s)
+		s->ops->close(s);
+}
+
+static int prepare(struct sq_store *s, sqlite3_stmt **st, const char *sql, struct vim_err *err)
+{
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
+	return rc == SQLITE_OK ? 0 : sq_fail(s, rc, err, "prepare");
+}
+
+int store_sqlite_open(struct store **out, const char *path, int64_t history, struct vim_err *err)
+{
+	struct sq_store *s = calloc(1, sizeof(*s));
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*out = NULL;
+	if (!s || !(s->path = strdup(path))) {
+		free(s);
+		return vim_err_set(err, VIM_ENOMEM, "store: out of memory");
+	}
+	s->base.ops = &sq_ops;
+	pthread_mutex_init(&s->mu, NULL);
+	rc = sqlite3_open_v2(
+	    path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		rc = vim_err_set(err, VIM_EIO, "store: cannot open %s: %s", path,
+		                 s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		goto fail;
+	}
+	sqlite3_busy_timeout(s->db, 5000);
+	if ((rc = sqlite3_exec(s->db, schema, NULL, NULL, NULL)) != SQLITE_OK) {
+		rc = vim_err_set(err, VIM_EIO, "store: %s: %s", path, sqlite3_errmsg(s->db));
+		goto fail;
+	}
+	if ((rc = prepare(s, &s->get,
+	                  "SELECT json FROM objects WHERE resource=? AND ns=? AND name=?", err)) <
+	        0 ||
+	    (rc = prepare(s, &s->put,
+	                  "INSERT OR REPLACE INTO objects(resource, ns, name, rv, json) "
+	                  "VALUES(?, ?, ?, ?, ?)",
+	                  err)) < 0 ||
+	    (rc = prepare(s, &s->del, "DELETE FROM objects WHERE resource=? AND ns=? AND name=?",
+	                  err)) < 0 ||
+	    (rc = prepare(s, &s->setrv, "UPDATE meta SET v=? WHERE k='rv'", err)) < 0 ||
+	    (rc = prepare(s, &st, "SELECT v FROM meta WHERE k='rv'", err)) < 0)
+		goto fail;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		s->rv = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if ((rc = store_hub_new(&s->hub, history, err)) < 0)
+		goto fail;
+	*out = &s->base;
+	return 0;
+fail:
+	sq_close(&s->base);
+	return rc;
+}

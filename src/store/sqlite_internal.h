@@ -1,0 +1,36 @@
+/* store/sqlite_internal — the SQLite backend's state, shared by its files. */
+#ifndef VIM_STORE_SQLITE_INTERNAL_H
+#define VIM_STORE_SQLITE_INTERNAL_H
+
+#include "store/internal.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+struct sq_store {
+	struct store base; /* first: a struct store * is a struct sq_store * */
+	char *path;
+	sqlite3 *db; /* the writer connection; guarded by mu */
+	pthread_mutex_t mu;
+	sqlite3_stmt *get, *put, *del, *setrv;
+	int64_t rv; /* last assigned resourceVersion; guarded by mu */
+	struct store_hub *hub;
+};
+
+int sq_fail(struct sq_store *s, int rc, struct vim_err *err, const char *what);
+int sq_load(struct sq_store *s, const char *resource, const char *ns, const char *name,
+            json_t **out, struct vim_err *err);
+int sq_commit(struct sq_store *s, const char *resource, json_t *obj, enum store_event_type type,
+              struct vim_err *err);
+
+int sq_update(struct store *base, const char *resource, const json_t *obj, json_t **out,
+              struct vim_err *err);
+int sq_update_status(struct store *base, const char *resource, const json_t *obj, json_t **out,
+                     struct vim_err *err);
+int sq_remove(struct store *base, const char *resource, const char *ns, const char *name,
+              const char *precondition_uid, const char *precondition_rv, json_t **out,
+              bool *deleted, struct vim_err *err);
+int sq_list(struct store *base, const char *resource, const struct store_list_opts *o,
+            store_list_fn fn, void *arg, struct store_list_meta *meta, struct vim_err *err);
+
+#endif

@@ -1,0 +1,211 @@
+/*
+ * store/sqlite_write — update, update-status and delete with Kubernetes'
+ * rules: optimistic concurrency on resourceVersion, server-managed
+ * metadata kept, generation bumped only by a spec change, status only
+ * through its subresource, finalizers holding a deleted object until the
+ * last one goes, and no new resourceVersion for an update that changes
+ * nothing.
+ */
+#include "store/sqlite_internal.h"
+#include "core/timeutil.h"
+
+#include <string.h>
+
+/* Members of metadata only the server writes. */
+static const char *const managed[] = {
+    "uid", "creationTimestamp", "generation", "deletionTimestamp", "deletionGracePeriodSeconds",
+    NULL};
+
+static int conflict(const char *resource, const char *name, struct vim_err *err)
+{
+	char q[160];
+
+	store_qualified(q, sizeof(q), resource);
+	return vim_err_set(err, VIM_ECONFLICT,
+	                   "Operation cannot be fulfilled on %s \"%s\": the object has been "
+	                   "modified; please apply your changes to the latest version and try "
+	                   "again",
+	                   q, name);
+}
+
+/* Loads the stored object named by in and checks in's resourceVersion
+ * (absent = unconditional).  Callers hold s->mu. */
+static int load_for_write(struct sq_store *s, const char *resource, const json_t *in,
+                          json_t **stored, struct vim_err *err)
+{
+	const char *name = store_meta_str(in, "name"), *rv = store_meta_str(in, "resourceVersion");
+	int rc;
+
+	if (!name || !*name)
+		return vim_err_set(err, VIM_EINVAL, "%s: metadata.name: Required value", resource);
+	if ((rc = sq_load(s, resource, store_meta_str(in, "namespace"), name, stored, err)) < 0)
+		return rc;
+	if (rv && *rv && strcmp(rv, store_meta_str(*stored, "resourceVersion")) != 0) {
+		json_decref(*stored);
+		*stored = NULL;
+		return conflict(resource, name, err);
+	}
+	return 0;
+}
+
+static bool same_ignoring_rv(const json_t *a, const json_t *b)
+{
+	json_t *ca = json_deep_copy(a), *cb = json_deep_copy(b);
+	bool same;
+
+	json_object_del(json_object_get(ca, "metadata"), "resourceVersion");
+	json_object_del(json_object_get(cb, "metadata"), "resourceVersion");
+	same = json_equal(ca, cb);
+	json_decref(ca);
+	json_decref(cb);
+	return same;
+}
+
+static size_t finalizer_count(const json_t *obj)
+{
+	return json_array_size(json_object_get(json_object_get(obj, "metadata"), "finalizers"));
+}
+
+/* Writes next (stolen) in place of stored, or deletes it when it is being
+ * deleted and has no finalizer left; no-ops return stored unchanged. */
+static int finish(struct sq_store *s, const char *resource, json_t *stored, json_t *next,
+                  json_t **out, struct vim_err *err)
+{
+	enum store_event_type type = STORE_MODIFIED;
+	int rc;
+
+	if (same_ignoring_rv(stored, next)) {
+		json_decref(next);
+		*out = json_incref(stored);
+		return 0;
+	}
+	if (store_meta_str(next, "deletionTimestamp") && finalizer_count(next) == 0)
+		type = STORE_DELETED;
+	if ((rc = sq_commit(s, resource, next, type, err)) < 0) {
+		json_decref(next);
+		return rc;
+	}
+	*out = next;
+	return 0;
+}
+
+int sq_update(struct store *base, const char *resource, const json_t *in, json_t **out,
+              struct vim_err *err)
+{
+	struct sq_store *s = (struct sq_store *)base;
+	json_t *stored = NULL, *next = NULL, *md, *smd, *v;
+	int64_t gen;
+	size_t i;
+	int rc;
+
+	*out = NULL;
+	pthread_mutex_lock(&s->mu);
+	if ((rc = load_for_write(s, resource, in, &stored, err)) < 0)
+		goto out;
+	next = json_deep_copy(in);
+	md = json_object_get(next, "metadata");
+	smd = json_object_get(stored, "metadata");
+	if (!json_is_object(md)) {
+		rc = vim_err_set(err, VIM_EINVAL, "%s: metadata must be an object", resource);
+		goto out;
+	}
+	for (i = 0; managed[i]; i++) {
+		if ((v = json_object_get(smd, managed[i])))
+			json_object_set(md, managed[i], v);
+		else
+			json_object_del(md, managed[i]);
+	}
+	/* The main resource ignores status: the stored one stays. */
+	if ((v = json_object_get(stored, "status")))
+		json_object_set(next, "status", v);
+	else
+		json_object_del(next, "status");
+	gen = json_integer_value(json_object_get(smd, "generation"));
+	if (gen > 0 && !json_equal(json_object_get(stored, "spec"), json_object_get(next, "spec")))
+		json_object_set_new(md, "generation", json_integer(gen + 1));
+	rc = finish(s, resource, stored, next, out, err);
+	next = NULL;
+out:
+	pthread_mutex_unlock(&s->mu);
+	json_decref(next);
+	json_decref(stored);
+	return rc;
+}
+
+int sq_update_status(struct store *base, const char *resource, const json_t *in, json_t **out,
+                     struct vim_err *err)
+{
+	struct sq_store *s = (struct sq_store *)base;
+	json_t *stored = NULL, *next, *st;
+	int rc;
+
+	*out = NULL;
+	pthread_mutex_lock(&s->mu);
+	if ((rc = load_for_write(s, resource, in, &stored, err)) < 0)
+		goto out;
+	next = json_deep_copy(stored);
+	if ((st = json_object_get(in, "status")))
+		json_object_set(next, "status", st);
+	else
+		json_object_del(next, "status");
+	rc = finish(s, resource, stored, next, out, err);
+out:
+	pthread_mutex_unlock(&s->mu);
+	json_decref(stored);
+	return rc;
+}
+
+int sq_remove(struct store *base, const char *resource, const char *ns, const char *name,
+              const char *precondition_uid, const char *precondition_rv, json_t **out,
+              bool *deleted, struct vim_err *err)
+{
+	struct sq_store *s = (struct sq_store *)base;
+	json_t *stored = NULL, *next;
+	char ts[VIM_TIME_TEXT_MAX], q[160];
+	int rc;
+
+	*out = NULL;
+	*deleted = false;
+	pthread_mutex_lock(&s->mu);
+	if ((rc = sq_load(s, resource, ns, name, &stored, err)) < 0)
+		goto out;
+	store_qualified(q, sizeof(q), resource);
+	if (precondition_uid && *precondition_uid &&
+	    strcmp(precondition_uid, store_meta_str(stored, "uid")) != 0) {
+		rc = vim_err_set(err, VIM_ECONFLICT,
+		                 "Operation cannot be fulfilled on %s \"%s\": Precondition failed: "
+		                 "UID in precondition: %s, UID in object meta: %s",
+		                 q, name, precondition_uid, store_meta_str(stored, "uid"));
+		goto out;
+	}
+	if (precondition_rv && *precondition_rv &&
+	    strcmp(precondition_rv, store_meta_str(stored, "resourceVersion")) != 0) {
+		rc = conflict(resource, name, err);
+		goto out;
+	}
+	next = json_deep_copy(stored);
+	if (finalizer_count(stored) > 0) {
+		if (store_meta_str(stored, "deletionTimestamp")) {
+			*out = json_incref(stored); /* already being deleted */
+			json_decref(next);
+			goto out;
+		}
+		vim_time_format(vim_time_now(), ts, sizeof(ts));
+		json_object_set_new(json_object_get(next, "metadata"), "deletionTimestamp",
+		                    json_string(ts));
+		json_object_set_new(json_object_get(next, "metadata"), "deletionGracePeriodSeconds",
+		                    json_integer(0));
+		rc = sq_commit(s, resource, next, STORE_MODIFIED, err);
+	} else {
+		rc = sq_commit(s, resource, next, STORE_DELETED, err);
+		*deleted = rc == 0;
+	}
+	if (rc == 0)
+		*out = next;
+	else
+		json_decref(next);
+out:
+	pthread_mutex_unlock(&s->mu);
+	json_decref(stored);
+	return rc;
+}

@@ -1,0 +1,322 @@
+/*
+ * store/watch — the watch hub: every change fans out, in resourceVersion
+ * order, to the watchers of its resource; a bounded history lets a watcher
+ * resume from an older resourceVersion; one that asks for more than the
+ * history holds, or falls too far behind, gets 410 Gone — never unbounded
+ * memory.  Backend-independent: SQLite today, etcd later.
+ *
+ * Objects are shared: the hub and every watcher hold references to the
+ * same read-only json_t, so a change costs one copy however many watch.
+ */
+#include "store/internal.h"
+#include "core/timeutil.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define HUB_HISTORY_DEFAULT 10000
+/* Events a watcher may have queued before it is cut off with 410 Gone. */
+#define WATCH_QUEUE_MAX 100000
+/* A bookmark-wanting watcher that saw nothing for this long gets one. */
+#define BOOKMARK_IDLE_MS 10000
+
+struct change {
+	char resource[64];
+	enum store_event_type type;
+	json_t *obj; /* shared, read-only */
+	int64_t rv;
+};
+
+struct store_watch {
+	struct store_hub *hub;
+	char resource[64];
+	char ns[256];
+	struct store_selector *sel;
+	bool bookmarks;
+
+	/* guarded by hub->mu */
+	struct change *q; /* ring */
+	size_t q_head, q_len, q_cap;
+	bool gone, canceled, detached;
+	int64_t last_rv; /* last RV delivered (for bookmarks) */
+	int64_t idle_ms;
+	pthread_cond_t cond;
+	struct store_watch *next;
+};
+
+struct store_hub {
+	pthread_mutex_t mu;
+	struct change *hist; /* ring of the last `cap` changes */
+	size_t head, len, cap;
+	int64_t last_rv;
+	struct store_watch *watchers;
+	/* The store's reference plus one per watcher: a watcher may outlive
+	 * store_close (it then answers VIM_ECANCELED), so the hub and its
+	 * mutex stay until the last watcher is freed. */
+	int refs;
+};
+
+static void hub_release(struct store_hub *h)
+{
+	size_t i;
+
+	for (i = 0; i < h->len; i++)
+		json_decref(h->hist[(h->head + i) % h->cap].obj);
+	free(h->hist);
+	pthread_mutex_destroy(&h->mu);
+	free(h);
+}
+
+int store_hub_new(struct store_hub **out, int64_t history, struct vim_err *err)
+{
+	struct store_hub *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return vim_err_set(err, VIM_ENOMEM, "watch: out of memory");
+	h->cap = history > 0 ? (size_t)history : HUB_HISTORY_DEFAULT;
+	if (!(h->hist = calloc(h->cap, sizeof(*h->hist)))) {
+		free(h);
+		return vim_err_set(err, VIM_ENOMEM, "watch: out of memory for the history");
+	}
+	pthread_mutex_init(&h->mu, NULL);
+	h->refs = 1;
+	*out = h;
+	return 0;
+}
+
+static bool wants(const struct store_watch *w, const struct change *c)
+{
+	if (strcmp(w->resource, c->resource) != 0)
+		return false;
+	if (w->ns[0]) {
+		const char *ns = store_meta_str(c->obj, "namespace");
+		if (!ns || strcmp(ns, w->ns) != 0)
+			return false;
+	}
+	return store_selector_match(w->sel, c->obj);
+}
+
+/* Appends to a watcher's queue (hub->mu held). */
+static void enqueue(struct store_watch *w, const struct change *c)
+{
+	if (w->gone || w->canceled)
+		return;
+	if (w->q_len == w->q_cap) {
+		size_t ncap = w->q_cap ? w->q_cap * 2 : 64, i;
+		struct change *nq;
+		if (ncap > WATCH_QUEUE_MAX || !(nq = malloc(ncap * sizeof(*nq)))) {
+			w->gone = true; /* too far behind: it must relist */
+			pthread_cond_signal(&w->cond);
+			return;
+		}
+		for (i = 0; i < w->q_len; i++)
+			nq[i] = w->q[(w->q_head + i) % w->q_cap];
+		free(w->q);
+		w->q = nq;
+		w->q_head = 0;
+		w->q_cap = ncap;
+	}
+	w->q[(w->q_head + w->q_len) % w->q_cap] = *c;
+	json_incref(c->obj);
+	w->q_len++;
+	pthread_cond_signal(&w->cond);
+}
+
+void store_hub_publish(struct store_hub *h, const char *resource, enum store_event_type type,
+                       json_t *obj, int64_t rv)
+{
+	struct change c = {.type = type, .obj = obj, .rv = rv};
+	struct change *slot;
+	struct store_watch *w;
+
+	snprintf(c.resource, sizeof(c.resource), "%s", resource);
+	pthread_mutex_lock(&h->mu);
+	slot = &h->hist[(h->head + h->len) % h->cap];
+	if (h->len == h->cap) {
+		json_decref(h->hist[h->head].obj);
+		slot = &h->hist[h->head];
+		h->head = (h->head + 1) % h->cap;
+		h->len--;
+	}
+	*slot = c; /* the history owns the reference it was given */
+	h->len++;
+	h->last_rv = rv;
+	for (w = h->watchers; w; w = w->next)
+		if (wants(w, &c))
+			enqueue(w, &c);
+	pthread_mutex_unlock(&h->mu);
+}
+
+int store_hub_watch(struct store_hub *h, const char *resource, const struct store_watch_opts *o,
+                    int64_t current_rv, struct store_watch **out, struct vim_err *err)
+{
+	struct store_watch *w = calloc(1, sizeof(*w));
+	int64_t from = o->resource_version;
+	size_t i;
+	int rc;
+
+	*out = NULL;
+	if (!w)
+		return vim_err_set(err, VIM_ENOMEM, "watch: out of memory");
+	if ((rc = store_selector_parse(&w->sel, resource, o->label_selector, o->field_selector,
+	                               err)) < 0) {
+		free(w);
+		return rc;
+	}
+	w->hub = h;
+	snprintf(w->resource, sizeof(w->resource), "%s", resource);
+	snprintf(w->ns, sizeof(w->ns), "%s", o->ns ? o->ns : "");
+	w->bookmarks = o->bookmarks;
+	pthread_cond_init(&w->cond, NULL);
+
+	pthread_mutex_lock(&h->mu);
+	if (from > 0 && from < current_rv) {
+		/* Every change after `from` must still be in the history. */
+		int64_t oldest = h->len ? h->hist[h->head].rv : current_rv + 1;
+		if (from + 1 < oldest) {
+			pthread_mutex_unlock(&h->mu);
+			store_watch_free(w);
+			return vim_err_set(err, VIM_EGONE, "too old resource version: %lld (%lld)",
+			                   (long long)from, (long long)(oldest - 1));
+		}
+		for (i = 0; i < h->len; i++) {
+			struct change *c = &h->hist[(h->head + i) % h->cap];
+			if (c->rv > from && wants(w, c))
+				enqueue(w, c);
+		}
+	}
+	w->last_rv = from > 0 ? from : current_rv;
+	w->next = h->watchers;
+	h->watchers = w;
+	h->refs++;
+	pthread_mutex_unlock(&h->mu);
+	*out = w;
+	return 0;
+}
+
+static void deadline(struct timespec *ts, int timeout_ms)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += timeout_ms / 1000;
+	ts->tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+int store_watch_next(struct store_watch *w, int timeout_ms, struct store_event *ev,
+                     struct vim_err *err)
+{
+	struct store_hub *h = w->hub;
+	struct timespec ts;
+	int rc = 0;
+
+	memset(ev, 0, sizeof(*ev));
+	deadline(&ts, timeout_ms);
+	pthread_mutex_lock(&h->mu);
+	while (!w->q_len && !w->gone && !w->canceled && !w->detached)
+		if (pthread_cond_timedwait(&w->cond, &h->mu, &ts) == ETIMEDOUT)
+			break;
+	if (w->canceled || w->detached) {
+		rc = vim_err_set(err, VIM_ECANCELED, "watch %s: canceled", w->resource);
+	} else if (w->gone) {
+		rc = vim_err_set(err, VIM_EGONE,
+		                 "watch %s: the watcher fell too far behind; list again",
+		                 w->resource);
+	} else if (w->q_len) {
+		struct change *c = &w->q[w->q_head];
+		ev->type = c->type;
+		ev->object = c->obj; /* the queue's reference passes to the caller */
+		ev->resource_version = c->rv;
+		w->last_rv = c->rv;
+		w->q_head = (w->q_head + 1) % w->q_cap;
+		w->q_len--;
+		w->idle_ms = 0;
+		rc = 1;
+	} else if (w->bookmarks && (w->idle_ms += timeout_ms) >= BOOKMARK_IDLE_MS) {
+		/* Idle: tell the client how far the store has moved. */
+		char rvtext[32];
+		w->idle_ms = 0;
+		w->last_rv = h->last_rv > w->last_rv ? h->last_rv : w->last_rv;
+		snprintf(rvtext, sizeof(rvtext), "%lld", (long long)w->last_rv);
+		ev->type = STORE_BOOKMARK;
+		ev->resource_version = w->last_rv;
+		ev->object = json_pack("{s:{s:s}}", "metadata", "resourceVersion", rvtext);
+		rc = ev->object ? 1 : 0;
+	}
+	pthread_mutex_unlock(&h->mu);
+	return rc;
+}
+
+void store_watch_cancel(struct store_watch *w)
+{
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->hub->mu);
+	w->canceled = true;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->hub->mu);
+}
+
+static void drain(struct store_watch *w)
+{
+	while (w->q_len) {
+		json_decref(w->q[w->q_head].obj);
+		w->q_head = (w->q_head + 1) % w->q_cap;
+		w->q_len--;
+	}
+	free(w->q);
+	w->q = NULL;
+}
+
+void store_watch_free(struct store_watch *w)
+{
+	struct store_hub *h;
+	struct store_watch **p;
+	bool last = false, linked = false;
+
+	if (!w)
+		return;
+	h = w->hub;
+	pthread_mutex_lock(&h->mu);
+	for (p = &h->watchers; *p; p = &(*p)->next)
+		if (*p == w) {
+			*p = w->next;
+			linked = true;
+			break;
+		}
+	drain(w);
+	if (linked || w->detached)
+		last = --h->refs == 0;
+	pthread_mutex_unlock(&h->mu);
+	if (last)
+		hub_release(h);
+	pthread_cond_destroy(&w->cond);
+	store_selector_free(w->sel);
+	free(w);
+}
+
+void store_hub_free(struct store_hub *h)
+{
+	struct store_watch *w, *next;
+	bool last;
+
+	if (!h)
+		return;
+	pthread_mutex_lock(&h->mu);
+	for (w = h->watchers; w; w = next) {
+		next = w->next;
+		w->detached = true;
+		w->next = NULL;
+		drain(w);
+		pthread_cond_broadcast(&w->cond);
+	}
+	h->watchers = NULL;
+	last = --h->refs == 0;
+	pthread_mutex_unlock(&h->mu);
+	if (last)
+		hub_release(h);
+}

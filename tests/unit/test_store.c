@@ -1,0 +1,509 @@
+/*
+ * The SQLite store, for real, in a temporary directory: Kubernetes' write
+ * rules, selectors, paging, restart, the watch hub and events.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "store/store.h"
+
+#define VI "virtualimages"
+
+static char dir[64], path[128];
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/vimage-store.XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(path, sizeof(path), "%s/vimage.db", dir);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd);
+}
+
+static struct store *open_store(int64_t history)
+{
+	struct store *s = NULL;
+	struct vim_err err;
+	if (store_sqlite_open(&s, path, history, &err) != 0)
+		fail_msg("open: %s", err.msg);
+	return s;
+}
+
+static json_t *vi(const char *ns, const char *name, const char *label)
+{
+	return json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s}},s:{s:{s:s}}}", "apiVersion",
+	                 "virtualization.deckhouse.io/v1alpha2", "kind", "VirtualImage", "metadata",
+	                 "name", name, "namespace", ns, "labels", "tier", label, "spec",
+	                 "dataSource", "type", "Upload");
+}
+
+static json_t *create(struct store *s, json_t *obj)
+{
+	json_t *out = NULL;
+	struct vim_err err;
+	if (store_create(s, VI, obj, &out, &err) != 0)
+		fail_msg("create: %s", err.msg);
+	json_decref(obj);
+	return out;
+}
+
+static const char *meta(const json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(json_object_get(o, "metadata"), k));
+}
+
+static json_int_t generation(const json_t *o)
+{
+	return json_integer_value(json_object_get(json_object_get(o, "metadata"), "generation"));
+}
+
+static void test_create_assigns_server_metadata(void **state)
+{
+	struct store *s = open_store(0);
+	json_t *a = create(s, vi("ns", "a", "web")), *got = NULL, *dup = NULL;
+	struct vim_err err;
+	(void)state;
+
+	assert_int_equal(strlen(meta(a, "uid")), 36);
+	assert_non_null(meta(a, "creationTimestamp"));
+	assert_int_equal(generation(a), 1);
+	assert_string_equal(meta(a, "resourceVersion"), "1");
+	assert_int_equal(store_get(s, VI, "ns", "a", &got, &err), 0);
+	assert_true(json_equal(a, got));
+	json_decref(got);
+	assert_int_equal(store_create(s, VI, a, &dup, &err), VIM_EEXIST);
+	assert_string_equal(err.msg,
+	                    "virtualimages.virtualization.deckhouse.io \"a\" already exists");
+	assert_int_equal(store_get(s, VI, "ns", "zz", &got, &err), VIM_ENOTFOUND);
+	assert_string_equal(err.msg, "virtualimages.virtualization.deckhouse.io \"zz\" not found");
+	json_decref(a);
+	store_close(s);
+}
+
+static void test_generate_name(void **state)
+{
+	struct store *s = open_store(0);
+	json_t *o = vi("ns", "x", "a"), *out;
+	(void)state;
+
+	json_object_del(json_object_get(o, "metadata"), "name");
+	json_object_set_new(json_object_get(o, "metadata"), "generateName", json_string("img-"));
+	out = create(s, o);
+	assert_int_equal(strlen(meta(out, "name")), 9);
+	assert_memory_equal(meta(out, "name"), "img-", 4);
+	json_decref(out);
+	store_close(s);
+}
+
+static void test_update_rules(void **state)
+{
+	struct store *s = open_store(0);
+	json_t *a = create(s, vi("ns", "a", "web")), *b, *c = NULL, *stale;
+	struct vim_err err;
+	(void)state;
+
+	/* a label change: new RV, same generation */
+	b = json_deep_copy(a);
+	json_object_set_new(json_object_get(json_object_get(b, "metadata"), "labels"), "tier",
+	                    json_string("db"));
+	json_object_set_new(b, "status", json_pack("{s:s}", "phase", "Ready")); /* ignored */
+	json_object_set_new(json_object_get(b, "metadata"), "uid", json_string("forged"));
+	assert_int_equal(store_update(s, VI, b, &c, &err), 0);
+	assert_string_equal(meta(c, "resourceVersion"), "2");
+	assert_int_equal(generation(c), 1);
+	assert_null(json_object_get(c, "status"));
+	assert_string_equal(meta(c, "uid"), meta(a, "uid"));
+	json_decref(b);
+	/* the stale copy conflicts */
+	stale = json_deep_copy(a);
+	json_object_set_new(json_object_get(stale, "spec"), "storage", json_string("x"));
+	assert_int_equal(store_update(s, VI, stale, &b, &err), VIM_ECONFLICT);
+	assert_non_null(strstr(err.msg, "the object has been modified"));
+	/* a spec change bumps generation */
+	json_object_set_new(json_object_get(stale, "metadata"), "resourceVersion",
+	                    json_string(meta(c, "resourceVersion")));
+	json_decref(c);
+	assert_int_equal(store_update(s, VI, stale, &c, &err), 0);
+	assert_int_equal(generation(c), 2);
+	/* a no-op update keeps the RV */
+	json_decref(stale);
+	stale = json_deep_copy(c);
+	json_decref(c);
+	assert_int_equal(store_update(s, VI, stale, &c, &err), 0);
+	assert_string_equal(meta(c, "resourceVersion"), "3");
+	assert_int_equal(store_current_rv(s), 3);
+	json_decref(stale);
+	json_decref(c);
+	json_decref(a);
+	store_close(s);
+}
+
+static void test_status_subresource_changes_only_status(void **state)
+{
+	struct store *s = open_store(0);
+	json_t *a = create(s, vi("ns", "a", "web")), *b = json_deep_copy(a), *c = NULL;
+	struct vim_err err;
+	(void)state;
+
+	json_object_set_new(b, "status", json_pack("{s:s}", "phase", "Ready"));
+	json_object_set_new(json_object_get(b, "spec"), "storage", json_string("changed"));
+	json_object_del(json_object_get(b, "metadata"), "labels");
+	assert_int_equal(store_update_status(s, VI, b, &c, &err), 0);
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(c, "status"), "phase")), "Ready");
+	assert_null(json_object_get(json_object_get(c, "spec"), "storage"));
+	assert_non_null(json_object_get(json_object_get(c, "metadata"), "labels"));
+	assert_int_equal(generation(c), 1);
+	json_decref(a);
+	json_decref(b);
+	json_decref(c);
+	store_close(s);
+}
+
+static void test_finalizers_hold_a_deleted_object(void **state)
+{
+	struct store *s = open_store(0);
+	json_t *o = vi("ns", "a", "web"), *a, *d = NULL, *b, *c = NULL, *got;
+	struct store_watch_opts wo = {0};
+	struct store_watch *w = NULL;
+	struct store_event ev;
+	struct vim_err err;
+	bool deleted = true;
+	(void)state;
+
+	json_object_set_new(json_object_get(o, "metadata"), "finalizers", json_pack("[s]", "x/y"));
+	a = create(s, o);
+	assert_int_equal(store_watch(s, VI, &wo, &w, &err), 0);
+	assert_int_equal(store_delete(s, VI, "ns", "a", NULL, NULL, &d, &deleted, &err), 0);
+	assert_false(deleted);
+	assert_non_null(meta(d, "deletionTimestamp"));
+	assert_int_equal(store_watch_next(w, 1000, &ev, &err), 1);
+	assert_int_equal(ev.type, STORE_MODIFIED);
+	json_decref(ev.object);
+	/* dropping the last finalizer deletes it */
+	b = json_deep_copy(d);
+	json_object_set_new(json_object_get(b, "metadata"), "finalizers", json_array());
+	assert_int_equal(store_update(s, VI, b, &c, &err), 0);
+	assert_int_equal(store_watch_next(w, 1000, &ev, &err), 1);
+	assert_int_equal(ev.type, STORE_DELETED);
+	json_decref(ev.object);
+	assert_int_equal(store_get(s, VI, "ns", "a", &got, &err), VIM_ENOTFOUND);
+	store_watch_free(w);
+	json_decref(a);
+	json_decref(b);
+	json_decref(c);
+	json_decref(d);
+	store_close(s);
+}
+
+static void test_delete_preconditions(void **state)
+{
+	struct store *s = open_store(0);
+	json_t *a = create(s, vi("ns", "a", "web")), *d = NULL;
+	struct vim_err err;
+	bool deleted;
+	(void)state;
+
+	assert_int_equal(store_delete(s, VI, "ns", "a", "other-uid", NULL, &d, &deleted, &err),
+	                 VIM_ECONFLICT);
+	assert_non_null(strstr(err.msg, "Precondition failed"));
+	assert_int_equal(store_delete(s, VI, "ns", "a", NULL, "999", &d, &deleted, &err),
+	                 VIM_ECONFLICT);
+	assert_int_equal(store_delete(s, VI, "ns", "a", meta(a, "uid"), NULL, &d, &deleted, &err),
+	                 0);
+	assert_true(deleted);
+	json_decref(d);
+	json_decref(a);
+	store_close(s);
+}
+
+static void test_selectors(void **state)
+{
+	struct store *s = open_store(0);
+	struct store_list_opts o = {0};
+	struct store_list_meta m;
+	struct vim_err err;
+	json_t *items;
+	static const struct {
+		const char *label, *field;
+		size_t want;
+	} cases[] = {
+	    {"tier=web", NULL, 2},
+	    {"tier==web", NULL, 2},
+	    {"tier!=web", NULL, 1},
+	    {"tier in (web,db)", NULL, 3},
+	    {"tier notin (web)", NULL, 1},
+	    {"tier", NULL, 3},
+	    {"!tier", NULL, 0},
+	    {"tier=web,tier!=db", NULL, 2},
+	    {NULL, "metadata.name=a", 1},
+	    {NULL, "metadata.namespace=n2", 1},
+	    {"tier=web", "metadata.name!=a", 1},
+	};
+	size_t i;
+	(void)state;
+
+	json_decref(create(s, vi("n1", "a", "web")));
+	json_decref(create(s, vi("n1", "b", "web")));
+	json_decref(create(s, vi("n2", "c", "db")));
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		o.label_selector = cases[i].label;
+		o.field_selector = cases[i].field;
+		assert_int_equal(store_list_json(s, VI, &o, &items, &m, &err), 0);
+		if (json_array_size(items) != cases[i].want)
+			fail_msg("%s / %s: %zu items, want %zu",
+			         cases[i].label ? cases[i].label : "",
+			         cases[i].field ? cases[i].field : "", json_array_size(items),
+			         cases[i].want);
+		json_decref(items);
+	}
+	o.label_selector = NULL;
+	o.field_selector = "spec.nope=1";
+	assert_int_equal(store_list_json(s, VI, &o, &items, &m, &err), VIM_EINVAL);
+	assert_string_equal(err.msg, "field label not supported: spec.nope");
+	o.field_selector = NULL;
+	o.label_selector = "tier in web";
+	assert_int_equal(store_list_json(s, VI, &o, &items, &m, &err), VIM_EINVAL);
+	o.label_selector = NULL;
+	o.ns = "n1";
+	assert_int_equal(store_list_json(s, VI, &o, &items, &m, &err), 0);
+	assert_int_equal(json_array_size(items), 2);
+	assert_int_equal(m.resource_version, 3);
+	json_decref(items);
+	store_close(s);
+}
+
+static void test_paging_with_continue_sees_every_object_once(void **state)
+{
+	struct store *s = open_store(0);
+	struct store_list_opts o = {.limit = 100};
+	struct store_list_meta m;
+	struct vim_err err;
+	json_t *items;
+	char name[32], prev[64] = "";
+	int i, total = 0, pages = 0;
+	(void)state;
+
+	for (i = 0; i < 1050; i++) {
+		snprintf(name, sizeof(name), "img-%04d", i);
+		json_decref(create(s, vi(i % 2 ? "odd" : "even", name, "x")));
+	}
+	do {
+		size_t k;
+		json_t *it;
+		assert_int_equal(store_list_json(s, VI, &o, &items, &m, &err), 0);
+		json_array_foreach(items, k, it)
+		{
+			char key[64];
+			snprintf(key, sizeof(key), "%s/%s", meta(it, "namespace"),
+			         meta(it, "name"));
+			assert_true(strcmp(key, prev) > 0); /* strictly increasing: no repeats */
+			memcpy(prev, key, sizeof(prev));
+		}
+		total += (int)json_array_size(items);
+		pages++;
+		if (m.continue_token[0])
+			assert_int_equal(m.remaining, 1050 - total);
+		assert_int_equal(m.resource_version, 1050);
+		json_decref(items);
+		/* the token may be passed straight back from the meta it came in */
+		o.continue_token = m.continue_token;
+	} while (m.continue_token[0]);
+	assert_int_equal(total, 1050);
+	assert_int_equal(pages, 11);
+	o.continue_token = "not-a-token!";
+	assert_int_equal(store_list_json(s, VI, &o, &items, &m, &err), VIM_EINVAL);
+	store_close(s);
+}
+
+static void test_restart_keeps_objects_and_rv_order(void **state)
+{
+	struct store *s = open_store(0);
+	json_t *c, *got = NULL;
+	struct vim_err err;
+	(void)state;
+
+	json_decref(create(s, vi("ns", "a", "x")));
+	json_decref(create(s, vi("ns", "b", "x")));
+	store_close(s);
+	s = open_store(0);
+	assert_int_equal(store_current_rv(s), 2);
+	assert_int_equal(store_get(s, VI, "ns", "b", &got, &err), 0);
+	assert_string_equal(meta(got, "resourceVersion"), "2");
+	c = create(s, vi("ns", "c", "x"));
+	assert_string_equal(meta(c, "resourceVersion"), "3");
+	json_decref(c);
+	json_decref(got);
+	store_close(s);
+}
+
+static void test_watch_fan_out_resume_and_gone(void **state)
+{
+	struct store *s = open_store(4); /* a history of 4 changes */
+	struct store_watch_opts all = {0}, n2 = {.ns = "n2"}, from = {0};
+	struct store_watch *w1, *w2, *w3 = NULL;
+	struct store_event ev;
+	struct vim_err err;
+	int i;
+	(void)state;
+
+	assert_int_equal(store_watch(s, VI, &all, &w1, &err), 0);
+	assert_int_equal(store_watch(s, VI, &n2, &w2, &err), 0);
+	json_decref(create(s, vi("n1", "a", "x")));
+	json_decref(create(s, vi("n2", "b", "x")));
+	for (i = 1; i <= 2; i++) {
+		assert_int_equal(store_watch_next(w1, 1000, &ev, &err), 1);
+		assert_int_equal(ev.type, STORE_ADDED);
+		assert_int_equal(ev.resource_version, i);
+		json_decref(ev.object);
+	}
+	assert_int_equal(store_watch_next(w2, 1000, &ev, &err), 1);
+	assert_string_equal(meta(ev.object, "name"), "b");
+	json_decref(ev.object);
+	assert_int_equal(store_watch_next(w2, 50, &ev, &err), 0); /* nothing else for n2 */
+	/* resume from RV 1: replays 2 */
+	from.resource_version = 1;
+	assert_int_equal(store_watch(s, VI, &from, &w3, &err), 0);
+	assert_int_equal(store_watch_next(w3, 1000, &ev, &err), 1);
+	assert_int_equal(ev.resource_version, 2);
+	json_decref(ev.object);
+	store_watch_free(w3);
+	/* push RV 1 out of the 4-entry history: resuming from 1 is Gone */
+	for (i = 0; i < 4; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "x%d", i);
+		json_decref(create(s, vi("n1", name, "x")));
+	}
+	assert_int_equal(store_watch(s, VI, &from, &w3, &err), VIM_EGONE);
+	assert_non_null(strstr(err.msg, "too old resource version"));
+	/* cancel wakes a blocked next */
+	store_watch_cancel(w2);
+	assert_int_equal(store_watch_next(w2, 5000, &ev, &err), VIM_ECANCELED);
+	store_watch_free(w2);
+	/* close with a live watcher: it answers canceled, then frees cleanly */
+	store_close(s);
+	assert_int_equal(store_watch_next(w1, 100, &ev, &err), VIM_ECANCELED);
+	store_watch_free(w1);
+}
+
+static void test_events_deduplicate_and_expire(void **state)
+{
+	struct store *s = open_store(0);
+	json_t *img = create(s, vi("ns", "a", "x")), *items;
+	struct store_list_opts o = {.ns = "ns", .field_selector = "involvedObject.name=a,reason=R"};
+	struct store_list_meta m;
+	struct vim_err err;
+	(void)state;
+
+	assert_int_equal(store_event_record(s, img, "Warning", "R", "lost", 1000, &err), 0);
+	assert_int_equal(store_event_record(s, img, "Warning", "R", "lost", 1010, &err), 0);
+	assert_int_equal(store_event_record(s, img, "Normal", "R2", "back", 1020, &err), 0);
+	assert_int_equal(store_list_json(s, "events", &o, &items, &m, &err), 0);
+	assert_int_equal(json_array_size(items), 1);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(items, 0), "count")), 2);
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(items, 0), "lastTimestamp")),
+	    "1970-01-01T00:16:50Z");
+	assert_string_equal(
+	    json_string_value(json_object_get(
+	        json_object_get(json_array_get(items, 0), "involvedObject"), "uid")),
+	    meta(img, "uid"));
+	json_decref(items);
+	/* TTL 15 s at t=1030: the R event (last 1010) goes, R2 (1020) stays */
+	assert_int_equal(store_event_expire(s, 1030, 15, &err), 1);
+	o.field_selector = NULL;
+	assert_int_equal(store_list_json(s, "events", &o, &items, &m, &err), 0);
+	assert_int_equal(json_array_size(items), 1);
+	json_decref(items);
+	json_decref(img);
+	store_close(s);
+}
+
+static struct store *shared;
+
+static void *writer(void *arg)
+{
+	char name[32];
+	int i, t = (int)(intptr_t)arg;
+	for (i = 0; i < 200; i++) {
+		json_t *out = NULL, *o;
+		snprintf(name, sizeof(name), "t%d-%d", t, i);
+		o = vi("ns", name, "x");
+		if (store_create(shared, VI, o, &out, NULL) != 0)
+			return (void *)1;
+		json_decref(o);
+		json_decref(out);
+	}
+	return NULL;
+}
+
+static void test_concurrent_creates_get_distinct_ordered_rvs(void **state)
+{
+	pthread_t th[4];
+	struct store_watch_opts wo = {0};
+	struct store_watch *w;
+	struct store_event ev;
+	int i;
+	int64_t last = 0;
+	void *rv;
+	(void)state;
+
+	shared = open_store(0);
+	assert_int_equal(store_watch(shared, VI, &wo, &w, NULL), 0);
+	for (i = 0; i < 4; i++)
+		pthread_create(&th[i], NULL, writer, (void *)(intptr_t)i);
+	for (i = 0; i < 4; i++) {
+		pthread_join(th[i], &rv);
+		assert_null(rv);
+	}
+	assert_int_equal(store_current_rv(shared), 800);
+	for (i = 0; i < 800; i++) {
+		assert_int_equal(store_watch_next(w, 1000, &ev, NULL), 1);
+		assert_true(ev.resource_version == last + 1);
+		last = ev.resource_version;
+		json_decref(ev.object);
+	}
+	store_watch_free(w);
+	store_close(shared);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_create_assigns_server_metadata, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_generate_name, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_update_rules, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_status_subresource_changes_only_status, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_finalizers_hold_a_deleted_object, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_delete_preconditions, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_selectors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_paging_with_continue_sees_every_object_once, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_restart_keeps_objects_and_rv_order, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_watch_fan_out_resume_and_gone, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_events_deduplicate_and_expire, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_concurrent_creates_get_distinct_ordered_rvs, setup,
+	                                    teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
