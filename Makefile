@@ -54,7 +54,8 @@ $(LIB): $(LIB_OBJ)
 
 # Each binary is the objects under src/cmd/<name>/ linked with the library.
 .SECONDEXPANSION:
-$(BINS): $(BUILD)/%: $$(patsubst %.c,$(BUILD)/obj/%.o,$$(wildcard src/cmd/$$*/*.c)) $(LIB)
+# (No '%' inside: in a static pattern rule it would stand for the stem.)
+$(BINS): $(BUILD)/%: $$(addprefix $(BUILD)/obj/,$$(subst .c,.o,$$(wildcard src/cmd/$$*/*.c))) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LIBS)
 

@@ -42,19 +42,24 @@ json_t *api_schema_openapi_v3_index(void);
 json_t *api_schema_openapi_v3_group(void);
 json_t *api_schema_openapi_v3_core(void); /* /openapi/v3/api/v1 (Event, Namespace, Status) */
 
+/* GET /openapi/v2 and /swagger-2.0.0.pb-v1: a minimal protobuf
+ * openapi_v2.Document (static, never freed).  kubectl 1.27/1.28 fetch it
+ * before apply/explain and then use OpenAPI v3 for the real schemas. */
+const unsigned char *api_schema_openapi_v2_pb(size_t *len);
+
 /* A meta.k8s.io/v1 Table for `kubectl get`: the kind's printer columns
  * (wide ones at priority 1), one row per item with cells taken from the
  * object and "object" set to a PartialObjectMetadata (or the full object
  * when include_object is "Object"; omitted for "None").  items is borrowed.
  * list_rv / continue_token go to the Table's metadata. */
 json_t *api_schema_table(const struct model_kind_info *kind, const json_t *items,
-			 const char *include_object, const char *list_rv,
-			 const char *continue_token);
+                         const char *include_object, const char *list_rv,
+                         const char *continue_token);
 
 /* Tables for core resources kubectl shows: events and namespaces. */
 json_t *api_schema_table_events(const json_t *items, const char *include_object,
-				const char *list_rv, const char *continue_token);
+                                const char *list_rv, const char *continue_token);
 json_t *api_schema_table_namespaces(const json_t *items, const char *include_object,
-				    const char *list_rv);
+                                    const char *list_rv);
 
 #endif

@@ -725,10 +725,8 @@ json_t *api_schema_openapi_v3_index(void)
  * missing, but only need it to parse: they then take the schemas and the
  * fieldValidation check from OpenAPI v3.  So this is a minimal gnostic
  * openapi_v2.Document: swagger (1) = "2.0", info (2) = {title (1), version
- * (2)}.  Not yet declared in schema.h: the lead adds
- *   const unsigned char *api_schema_openapi_v2_pb(size_t *len);
+ * (2)}.
  */
-const unsigned char *api_schema_openapi_v2_pb(size_t *len);
 const unsigned char *api_schema_openapi_v2_pb(size_t *len)
 {
 	static const unsigned char doc[] = {

@@ -59,7 +59,8 @@ expect_match "get vi -o wide shows the priority-1 columns" 'STOREDSIZE +UNPACKED
 out=$(k get cvi -o wide 2>&1)
 expect_match "get cvi -o wide has no TargetPVC column" '^NAME +PHASE +CDROM +PROGRESS +STOREDSIZE +UNPACKEDSIZE +REGISTRY URL +AGE' "$out"
 out=$(k get virtualization -A 2>&1)
-expect_match "the virtualization category lists VirtualImages" 'virtualimage.virtualization.deckhouse.io/ubuntu' "$out"
+# (one kind in the category: kubectl prints bare names, no kind prefix)
+expect_match "the virtualization category lists VirtualImages" 'default +ubuntu' "$out"
 
 # get -o yaml round-trips: what comes back applies as a no-op
 k get vi ubuntu -o yaml >"$T_TMP/back.yaml"

@@ -1,0 +1,59 @@
+/*
+ * api — the Kubernetes-compatible HTTP API (libmicrohttpd) that a real,
+ * unmodified kubectl drives: discovery, OpenAPI, VirtualImage and
+ * ClusterVirtualImage CRUD / patch / watch / status, Events, Namespaces,
+ * Tables for `kubectl get`, Kubernetes Status errors.
+ *
+ * Threads: one per connection (a WATCH or a large LIST streams from a
+ * producer thread of its own through a pipe, so memory stays flat).
+ */
+#ifndef VIM_API_API_H
+#define VIM_API_API_H
+
+#include "core/err.h"
+#include "store/store.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct api_config {
+	const char *listen_host; /* "127.0.0.1" */
+	int listen_port;         /* 0 = the kernel picks */
+	const char *tls_cert;    /* PEM paths; both NULL = plain HTTP */
+	const char *tls_key;
+	const char *token;   /* the admin bearer token (borrowed, copied) */
+	size_t max_body;     /* 0 = 1 MiB */
+	struct store *store; /* borrowed; outlives the server */
+};
+
+struct api_server;
+
+/* Binds and starts serving.  *out is freed with api_server_stop. */
+int api_server_start(struct api_server **out, const struct api_config *cfg, struct vim_err *err);
+
+/* The port actually bound (useful with listen_port 0). */
+int api_server_port(const struct api_server *s);
+
+/* Stops accepting, cancels watches, waits for in-flight requests, frees.
+ * NULL is fine. */
+void api_server_stop(struct api_server *s);
+
+/* Makes (once) a self-signed certificate for 127.0.0.1/localhost under dir
+ * (tls.crt, tls.key, 0600) and returns their paths.  kubectl sends its
+ * token only over TLS, so the kubeconfig points at a TLS listener with it. */
+int api_tls_ensure(const char *dir, char *cert_path, size_t cert_len, char *key_path,
+                   size_t key_len, struct vim_err *err);
+
+/* ---- pure pieces, exposed for unit tests ---------------------------------- */
+
+/* RFC 7386 JSON merge patch: applies patch to target in place (target is
+ * modified; patch borrowed).  Returns the (possibly replaced) target: a new
+ * reference when patch is not an object. */
+json_t *api_merge_patch(json_t *target, const json_t *patch);
+
+/* RFC 6902 JSON patch: applies ops (an array) to doc in place.  0, or
+ * VIM_EINVAL with a message naming the failing op, leaving doc in an
+ * unspecified state (callers patch a copy). */
+int api_json_patch(json_t **doc, const json_t *ops, struct vim_err *err);
+
+#endif

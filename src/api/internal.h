@@ -1,0 +1,82 @@
+/* api/internal — what the API's files share: the request, replies, routes. */
+#ifndef VIM_API_INTERNAL_H
+#define VIM_API_INTERNAL_H
+
+#include "api/api.h"
+#include "model/model.h"
+
+#include <microhttpd.h>
+#include <stdbool.h>
+
+struct api_server;
+
+/* One request, as the handlers see it (all borrowed, valid during the
+ * handler call). */
+struct api_req {
+	struct api_server *srv;
+	struct store *store;
+	struct MHD_Connection *conn;
+	const char *method;
+	const char *path;
+	const char *body;
+	size_t body_len;
+	/* path parameters filled by the router */
+	const char *group; /* "" for core */
+	const char *ns;    /* NULL when not in the path */
+	const char *resource;
+	const char *name;                   /* NULL for collections */
+	const char *subresource;            /* "status" or NULL */
+	const struct model_kind_info *kind; /* NULL for core resources */
+	/* the answer, set by exactly one api_reply_* */
+	struct MHD_Response *resp;
+	unsigned int code;
+};
+
+/* Query parameter / header (NULL when absent). */
+const char *api_query(const struct api_req *r, const char *key);
+const char *api_header(const struct api_req *r, const char *key);
+bool api_wants_table(const struct api_req *r);
+
+/* ---- replies (each sets r->resp and r->code) ---------------------------------- */
+
+void api_reply_json(struct api_req *r, unsigned int code, json_t *body); /* steals body */
+void api_reply_raw(struct api_req *r, unsigned int code, const char *content_type, const void *data,
+                   size_t len); /* copies data */
+/* A Kubernetes Status with an explicit HTTP code and reason ("BadRequest",
+ * "MethodNotAllowed", "UnsupportedMediaType"). */
+void api_reply_status(struct api_req *r, unsigned int http, const char *reason,
+                      const char *message);
+/* A Kubernetes Status for an error: code from vim_code_http_status. */
+void api_reply_error(struct api_req *r, int vim_code, const char *message);
+/* 422 Invalid with causes, Kubernetes' message format. */
+void api_reply_invalid(struct api_req *r, const struct model_kind_info *kind, const char *name,
+                       const struct model_causes *causes, int vim_code);
+/* A streamed reply produced by fn on its own thread, writing to fd (a pipe
+ * MHD reads); fn owns arg and must free it.  fn returns when done or when
+ * a write fails (the client went away). */
+void api_reply_stream(struct api_req *r, unsigned int code, const char *content_type,
+                      void (*fn)(void *arg, int fd), void *arg);
+
+/* Writes all of buf to fd; false when the reader is gone. */
+bool api_write_all(int fd, const char *buf, size_t len);
+
+/* ---- handlers ------------------------------------------------------------------------ */
+
+typedef void (*api_handler_fn)(struct api_req *r);
+
+void api_handle_images(struct api_req *r); /* VI/CVI: all verbs */
+void api_handle_events(struct api_req *r);
+void api_handle_namespaces(struct api_req *r);
+void api_handle_discovery(struct api_req *r);
+
+/* LIST and WATCH shared by images and events (resource = r->resource). */
+void api_list(struct api_req *r);
+void api_watch(struct api_req *r);
+
+/* Routes the request to a handler and fills the path parameters. */
+void api_route(struct api_req *r);
+
+/* Is the server shutting down (watch producers stop)? */
+bool api_server_stopping(const struct api_server *s);
+
+#endif

@@ -1,0 +1,335 @@
+/*
+ * api/list_watch — LIST and WATCH for images and events.
+ *
+ * A plain LIST streams: a producer thread runs the store's list and writes
+ * each object straight into the response pipe (items first, then the
+ * list's metadata, which is only known at the end — JSON member order is
+ * free), so memory stays flat whatever the object count.  A Table (what
+ * `kubectl get` asks for, in pages of 500) is built in memory: a page is
+ * small.  A WATCH is a producer that turns store events into lines of
+ * {"type","object"} (each object a one-row Table when kubectl asks so).
+ */
+#include "api/internal.h"
+#include "api/schema.h"
+
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define WATCH_POLL_MS 1000
+#define WATCH_DEFAULT_TIMEOUT_S 1800
+
+/* Everything a producer needs, owned by the producer (copied strings). */
+struct job {
+	struct api_server *srv;
+	struct store *store;
+	char resource[64];
+	const struct model_kind_info *kind; /* NULL for events */
+	char *ns, *label, *field, *cont, *include;
+	int64_t limit;
+	int64_t rv; /* watch: from here; 0 = send the current state first */
+	bool table, bookmarks;
+	int64_t timeout_s;
+	struct store_watch *watch;  /* opened before streaming starts; NULL = gone */
+	char gone[VIM_ERR_MSG_MAX]; /* why the watch could not start (410) */
+	/* LIST streaming state */
+	int fd;
+	bool first, failed;
+};
+
+static char *dup_or_null(const char *s)
+{
+	return s && *s ? strdup(s) : NULL;
+}
+
+static void job_free(struct job *j)
+{
+	if (!j)
+		return;
+	store_watch_free(j->watch);
+	free(j->ns);
+	free(j->label);
+	free(j->field);
+	free(j->cont);
+	free(j->include);
+	free(j);
+}
+
+static struct job *job_new(struct api_req *r)
+{
+	struct job *j = calloc(1, sizeof(*j));
+	const char *v;
+
+	if (!j)
+		return NULL;
+	j->srv = r->srv;
+	j->store = r->store;
+	snprintf(j->resource, sizeof(j->resource), "%s", r->kind ? r->kind->plural : "events");
+	j->kind = r->kind;
+	j->ns = dup_or_null(r->ns);
+	j->label = dup_or_null(api_query(r, "labelSelector"));
+	j->field = dup_or_null(api_query(r, "fieldSelector"));
+	j->cont = dup_or_null(api_query(r, "continue"));
+	j->include = dup_or_null(api_query(r, "includeObject"));
+	j->limit = (v = api_query(r, "limit")) ? strtoll(v, NULL, 10) : 0;
+	j->rv = (v = api_query(r, "resourceVersion")) ? strtoll(v, NULL, 10) : 0;
+	j->table = api_wants_table(r);
+	v = api_query(r, "allowWatchBookmarks");
+	j->bookmarks = v && strcmp(v, "true") == 0;
+	j->timeout_s = (v = api_query(r, "timeoutSeconds")) ? strtoll(v, NULL, 10) : 0;
+	if (j->timeout_s <= 0)
+		j->timeout_s = WATCH_DEFAULT_TIMEOUT_S;
+	return j;
+}
+
+static void list_opts(const struct job *j, struct store_list_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->ns = j->ns;
+	o->label_selector = j->label;
+	o->field_selector = j->field;
+	o->limit = j->limit;
+	o->continue_token = j->cont;
+}
+
+static json_t *table_of(const struct job *j, const json_t *items, const char *rv, const char *cont)
+{
+	if (j->kind)
+		return api_schema_table(j->kind, items, j->include, rv, cont);
+	return api_schema_table_events(items, j->include, rv, cont);
+}
+
+static const char *list_kind(const struct job *j)
+{
+	if (!j->kind)
+		return "EventList";
+	return j->kind->kind == MODEL_KIND_VI ? "VirtualImageList" : "ClusterVirtualImageList";
+}
+
+/* ---- LIST -------------------------------------------------------------------- */
+
+static int stream_item(void *arg, const char *json, size_t len)
+{
+	struct job *j = arg;
+
+	if (j->failed)
+		return 1;
+	if ((!j->first && !api_write_all(j->fd, ",", 1)) || !api_write_all(j->fd, json, len)) {
+		j->failed = true;
+		return 1;
+	}
+	j->first = false;
+	return 0;
+}
+
+static void list_producer(void *arg, int fd)
+{
+	struct job *j = arg;
+	struct store_list_opts o;
+	struct store_list_meta m = {0};
+	char head[256], tail[1024];
+	int n;
+
+	if (fd < 0) {
+		job_free(j);
+		return;
+	}
+	j->fd = fd;
+	j->first = true;
+	list_opts(j, &o);
+	n = snprintf(head, sizeof(head), "{\"apiVersion\":\"%s\",\"kind\":\"%s\",\"items\":[",
+	             j->kind ? MODEL_API_VERSION : "v1", list_kind(j));
+	if (api_write_all(fd, head, (size_t)n) &&
+	    store_list(j->store, j->resource, &o, stream_item, j, &m, NULL) == 0 && !j->failed) {
+		n = snprintf(tail, sizeof(tail), "],\"metadata\":{\"resourceVersion\":\"%lld\"",
+		             (long long)m.resource_version);
+		if (m.continue_token[0])
+			n += snprintf(tail + n, sizeof(tail) - (size_t)n,
+			              ",\"continue\":\"%s\",\"remainingItemCount\":%lld",
+			              m.continue_token, (long long)m.remaining);
+		n += snprintf(tail + n, sizeof(tail) - (size_t)n, "}}\n");
+		api_write_all(fd, tail, (size_t)n);
+	}
+	job_free(j);
+}
+
+static int probe_one(void *arg, const char *json, size_t len)
+{
+	(void)arg, (void)json, (void)len;
+	return 1; /* one row proves the query works */
+}
+
+void api_list(struct api_req *r)
+{
+	struct job *j = job_new(r);
+	struct store_list_opts o;
+	struct store_list_meta m;
+	struct vim_err err = {0};
+	json_t *items = NULL;
+	char rv[32];
+	int rc;
+
+	if (!j) {
+		api_reply_error(r, VIM_ENOMEM, "out of memory");
+		return;
+	}
+	list_opts(j, &o);
+	if (j->table) {
+		rc = store_list_json(r->store, j->resource, &o, &items, &m, &err);
+		if (rc < 0) {
+			api_reply_status(r, rc == VIM_EINVAL ? 400 : 500,
+			                 rc == VIM_EINVAL ? "BadRequest" : "InternalError",
+			                 err.msg);
+		} else {
+			snprintf(rv, sizeof(rv), "%lld", (long long)m.resource_version);
+			api_reply_json(r, 200, table_of(j, items, rv, m.continue_token));
+		}
+		json_decref(items);
+		job_free(j);
+		return;
+	}
+	/* Bad selectors or tokens must fail before the 200 goes out. */
+	o.limit = 1;
+	rc = store_list(r->store, j->resource, &o, probe_one, NULL, &m, &err);
+	if (rc < 0) {
+		api_reply_status(r, rc == VIM_EINVAL ? 400 : 500,
+		                 rc == VIM_EINVAL ? "BadRequest" : "InternalError", err.msg);
+		job_free(j);
+		return;
+	}
+	api_reply_stream(r, 200, "application/json", list_producer, j);
+}
+
+/* ---- WATCH ---------------------------------------------------------------------- */
+
+static bool reader_gone(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = 0};
+	return poll(&p, 1, 0) > 0 && (p.revents & (POLLERR | POLLHUP));
+}
+
+static bool write_event(struct job *j, int fd, const char *type, json_t *obj)
+{
+	json_t *line, *o = obj;
+	char *text;
+	bool ok;
+
+	if (j->table && strcmp(type, "BOOKMARK") != 0 && strcmp(type, "ERROR") != 0) {
+		json_t *items = json_pack("[O]", obj);
+		o = table_of(j, items, NULL, NULL);
+		json_decref(items);
+	} else {
+		json_incref(o);
+	}
+	line = json_pack("{s:s,s:o}", "type", type, "object", o);
+	text = line ? json_dumps(line, JSON_COMPACT) : NULL;
+	json_decref(line);
+	ok = text && api_write_all(fd, text, strlen(text)) && api_write_all(fd, "\n", 1);
+	free(text);
+	return ok;
+}
+
+static int initial_added(void *arg, const char *json, size_t len)
+{
+	struct job *j = arg;
+	json_t *obj = json_loadb(json, len, 0, NULL);
+	bool ok = obj && write_event(j, j->fd, "ADDED", obj);
+
+	json_decref(obj);
+	return ok ? 0 : 1;
+}
+
+static void write_gone(struct job *j, int fd, const char *msg)
+{
+	json_t *st = json_pack("{s:s,s:s,s:{},s:s,s:s,s:s,s:i}", "kind", "Status", "apiVersion",
+	                       "v1", "metadata", "status", "Failure", "message", msg, "reason",
+	                       "Expired", "code", 410);
+	if (st)
+		write_event(j, fd, "ERROR", st);
+	json_decref(st);
+}
+
+static void watch_producer(void *arg, int fd)
+{
+	struct job *j = arg;
+	struct store_event ev;
+	struct vim_err err = {0};
+	int64_t waited = 0;
+	int rc;
+
+	if (fd < 0) {
+		job_free(j);
+		return;
+	}
+	j->fd = fd;
+	if (!j->watch) {
+		write_gone(j, fd, j->gone);
+		goto out;
+	}
+	if (j->rv == 0) {
+		/* "Get state and start at most recent": the current objects
+		 * as ADDED, then the changes after that list. */
+		struct store_list_opts o;
+		struct store_list_meta m;
+		list_opts(j, &o);
+		o.limit = 0;
+		o.continue_token = NULL;
+		if (store_list(j->store, j->resource, &o, initial_added, j, &m, NULL) != 0)
+			goto out;
+	}
+	while (!api_server_stopping(j->srv) && waited < j->timeout_s * 1000) {
+		rc = store_watch_next(j->watch, WATCH_POLL_MS, &ev, &err);
+		if (rc == 1) {
+			bool ok = write_event(j, fd, store_event_type_name(ev.type), ev.object);
+			json_decref(ev.object);
+			if (!ok)
+				break;
+			continue;
+		}
+		if (rc == VIM_EGONE) {
+			write_gone(j, fd, err.msg);
+			break;
+		}
+		if (rc < 0 || reader_gone(fd))
+			break;
+		waited += WATCH_POLL_MS;
+	}
+out:
+	job_free(j);
+}
+
+void api_watch(struct api_req *r)
+{
+	struct job *j = job_new(r);
+	struct store_watch_opts wo = {0};
+	struct vim_err err = {0};
+	int rc;
+
+	if (!j) {
+		api_reply_error(r, VIM_ENOMEM, "out of memory");
+		return;
+	}
+	wo.ns = j->ns;
+	wo.label_selector = j->label;
+	wo.field_selector = j->field;
+	wo.bookmarks = j->bookmarks;
+	/* From "now" when the current state is sent first: the watch opens
+	 * before the list, so nothing between them is missed (a change seen
+	 * in both arrives twice, as MODIFIED after ADDED, which is harmless). */
+	wo.resource_version = j->rv;
+	rc = store_watch(r->store, j->resource, &wo, &j->watch, &err);
+	if (rc == VIM_EGONE) {
+		/* Kubernetes answers 200 with one ERROR event carrying a 410. */
+		snprintf(j->gone, sizeof(j->gone), "%s", err.msg);
+		api_reply_stream(r, 200, "application/json", watch_producer, j);
+		return;
+	}
+	if (rc < 0) {
+		api_reply_status(r, rc == VIM_EINVAL ? 400 : 500,
+		                 rc == VIM_EINVAL ? "BadRequest" : "InternalError", err.msg);
+		job_free(j);
+		return;
+	}
+	api_reply_stream(r, 200, "application/json", watch_producer, j);
+}

@@ -1,0 +1,349 @@
+/*
+ * api/resource — VirtualImage and ClusterVirtualImage: GET, LIST, WATCH,
+ * POST, PUT, PATCH (merge, JSON patch, apply), DELETE, and /status.  Every
+ * write decodes into the model (so types are checked and unknown fields
+ * found), validates, re-encodes canonically and goes to the store.
+ */
+#include "api/internal.h"
+#include "api/schema.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* The decoded body of a write, with what fieldValidation needs. */
+struct decoded {
+	json_t *json; /* canonical object to store */
+	struct model_image *img;
+	struct model_unknown unknown;
+};
+
+static void decoded_free(struct decoded *d)
+{
+	json_decref(d->json);
+	model_image_free(d->img);
+	memset(d, 0, sizeof(*d));
+}
+
+static json_t *parse_body(const struct api_req *r, struct vim_err *err)
+{
+	json_t *j = json_loadb(r->body, r->body_len, 0, NULL);
+
+	if (!j && model_yaml_to_json(&j, r->body, r->body_len, err) < 0)
+		return NULL;
+	return j;
+}
+
+/* fieldValidation: Strict refuses unknown fields, Warn (the default)
+ * reports them in Warning headers, Ignore drops them.  Returns false when a
+ * reply was set. */
+static bool field_validation(struct api_req *r, const struct model_unknown *u,
+                             struct MHD_Response **warn_on)
+{
+	const char *mode = api_query(r, "fieldValidation");
+	char msg[1024];
+	size_t i, n = 0;
+
+	(void)warn_on;
+	if (u->len == 0 || (mode && strcmp(mode, "Ignore") == 0))
+		return true;
+	if (mode && strcmp(mode, "Strict") == 0) {
+		n = (size_t)snprintf(msg, sizeof(msg), "strict decoding error: ");
+		for (i = 0; i < u->len && n < sizeof(msg); i++)
+			n += (size_t)snprintf(msg + n, sizeof(msg) - n, "%sunknown field \"%s\"",
+			                      i ? ", " : "", u->paths[i]);
+		api_reply_status(r, 400, "BadRequest", msg);
+		return false;
+	}
+	return true; /* Warn: the caller adds the headers to its reply */
+}
+
+static void add_warnings(struct api_req *r, const struct model_unknown *u)
+{
+	const char *mode = api_query(r, "fieldValidation");
+	char h[MODEL_FIELD_PATH_MAX + 64];
+	size_t i;
+
+	if (!r->resp || (mode && strcmp(mode, "Warn") != 0))
+		return;
+	for (i = 0; i < u->len; i++) {
+		snprintf(h, sizeof(h), "299 - \"unknown field \\\"%s\\\"\"", u->paths[i]);
+		MHD_add_response_header(r->resp, "Warning", h);
+	}
+}
+
+/* Decodes obj (borrowed) as this route's kind, with namespace and name
+ * taken from the path.  Returns false when a reply was set. */
+static bool decode(struct api_req *r, const json_t *obj, struct decoded *d)
+{
+	struct vim_err err = {0};
+	const char *ns, *name;
+	char msg[600];
+
+	memset(d, 0, sizeof(*d));
+	if (!json_is_object(obj)) {
+		api_reply_status(r, 400, "BadRequest", "the body must be a JSON or YAML object");
+		return false;
+	}
+	if (model_image_from_json(&d->img, obj, &d->unknown, &err) < 0) {
+		api_reply_status(r, 400, "BadRequest", err.msg);
+		return false;
+	}
+	if (d->img->kind != r->kind->kind) {
+		snprintf(msg, sizeof(msg),
+		         "the kind in the body (%s) does not match the resource %s",
+		         model_kind_info(d->img->kind)->name, r->kind->plural);
+		api_reply_status(r, 400, "BadRequest", msg);
+		decoded_free(d);
+		return false;
+	}
+	ns = d->img->meta.namespace;
+	if (r->kind->namespaced) {
+		if (ns && *ns && r->ns && strcmp(ns, r->ns) != 0) {
+			api_reply_status(r, 400, "BadRequest",
+			                 "the namespace of the provided object does not match the "
+			                 "namespace sent on the request");
+			decoded_free(d);
+			return false;
+		}
+		model_set_str(&d->img->meta.namespace, r->ns);
+	} else {
+		model_set_str(&d->img->meta.namespace, NULL);
+	}
+	name = d->img->meta.name;
+	if (r->name && name && strcmp(name, r->name) != 0) {
+		api_reply_status(r, 400, "BadRequest",
+		                 "the name of the object does not match the name on the URL");
+		decoded_free(d);
+		return false;
+	}
+	if (r->name && !name)
+		model_set_str(&d->img->meta.name, r->name);
+	return field_validation(r, &d->unknown, NULL);
+}
+
+static const char *rv_of(const json_t *obj)
+{
+	return json_string_value(
+	    json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+}
+
+static void reply_object(struct api_req *r, unsigned int code, json_t *obj)
+{
+	if (api_wants_table(r)) {
+		json_t *items = json_pack("[O]", obj);
+		json_t *t = api_schema_table(r->kind, items, api_query(r, "includeObject"),
+		                             rv_of(obj), NULL);
+		json_decref(items);
+		json_decref(obj);
+		api_reply_json(r, code, t);
+		return;
+	}
+	api_reply_json(r, code, obj);
+}
+
+static void do_create(struct api_req *r)
+{
+	struct model_causes causes;
+	struct vim_err err = {0};
+	struct decoded d;
+	json_t *body = parse_body(r, &err), *out = NULL;
+	int rc;
+
+	if (!body) {
+		api_reply_status(r, 400, "BadRequest", "the body is not JSON or YAML");
+		return;
+	}
+	if (!decode(r, body, &d)) {
+		json_decref(body);
+		return;
+	}
+	json_decref(body);
+	model_apply_defaults(d.img);
+	if ((rc = model_validate_create(d.img, &causes)) < 0) {
+		api_reply_invalid(r, r->kind, d.img->meta.name, &causes, rc);
+		decoded_free(&d);
+		return;
+	}
+	/* A new object starts with no status: only the controllers write it. */
+	memset(&d.img->status, 0, sizeof(d.img->status));
+	d.json = model_image_to_json(d.img);
+	json_object_del(d.json, "status");
+	rc = store_create(r->store, r->kind->plural, d.json, &out, &err);
+	if (rc < 0)
+		api_reply_error(r, rc, err.msg);
+	else
+		reply_object(r, 201, out);
+	add_warnings(r, &d.unknown);
+	decoded_free(&d);
+}
+
+/* Writes the decoded next version of `stored` (both borrowed). */
+static void write_next(struct api_req *r, const json_t *stored, const json_t *next_json,
+                       bool status_only)
+{
+	struct model_image *old = NULL;
+	struct model_causes causes;
+	struct vim_err err = {0};
+	struct decoded d;
+	json_t *out = NULL;
+	int rc;
+
+	if (!decode(r, next_json, &d))
+		return;
+	if (model_image_from_json(&old, stored, NULL, &err) < 0) {
+		api_reply_error(r, VIM_EIO, "the stored object is unreadable");
+		decoded_free(&d);
+		return;
+	}
+	if (!status_only) {
+		model_apply_defaults(d.img);
+		if ((rc = model_validate_update(old, d.img, &causes)) < 0) {
+			api_reply_invalid(r, r->kind, d.img->meta.name, &causes, rc);
+			goto out;
+		}
+	}
+	d.json = model_image_to_json(d.img);
+	rc = status_only ? store_update_status(r->store, r->kind->plural, d.json, &out, &err)
+	                 : store_update(r->store, r->kind->plural, d.json, &out, &err);
+	if (rc < 0)
+		api_reply_error(r, rc, err.msg);
+	else
+		reply_object(r, 200, out);
+	add_warnings(r, &d.unknown);
+out:
+	model_image_free(old);
+	decoded_free(&d);
+}
+
+static int load(struct api_req *r, json_t **out)
+{
+	struct vim_err err = {0};
+	int rc = store_get(r->store, r->kind->plural, r->ns, r->name, out, &err);
+
+	if (rc < 0)
+		api_reply_error(r, rc, err.msg);
+	return rc;
+}
+
+static void do_put(struct api_req *r, bool status_only)
+{
+	struct vim_err err = {0};
+	json_t *stored = NULL, *body = parse_body(r, &err);
+
+	if (!body) {
+		api_reply_status(r, 400, "BadRequest", "the body is not JSON or YAML");
+		return;
+	}
+	if (load(r, &stored) == 0)
+		write_next(r, stored, body, status_only);
+	json_decref(stored);
+	json_decref(body);
+}
+
+static void do_patch(struct api_req *r, bool status_only)
+{
+	const char *ct = api_header(r, "Content-Type");
+	struct vim_err err = {0};
+	json_t *stored = NULL, *patch = NULL, *next = NULL;
+
+	if (!ct || (!strstr(ct, "merge-patch+json") && !strstr(ct, "json-patch+json") &&
+	            !strstr(ct, "apply-patch+yaml"))) {
+		api_reply_status(
+		    r, 415, "UnsupportedMediaType",
+		    "the body of the request was in an unknown format - accepted media "
+		    "types include: application/json-patch+json, "
+		    "application/merge-patch+json, application/apply-patch+yaml");
+		return;
+	}
+	if (!(patch = parse_body(r, &err))) {
+		api_reply_status(r, 400, "BadRequest", "the patch is not JSON or YAML");
+		return;
+	}
+	if (load(r, &stored) < 0)
+		goto out;
+	next = json_deep_copy(stored);
+	if (strstr(ct, "json-patch+json")) {
+		if (api_json_patch(&next, patch, &err) < 0) {
+			api_reply_status(r, 422, "Invalid", err.msg);
+			goto out;
+		}
+	} else {
+		/* merge patch; server-side apply is approximated as a merge of
+		 * the applied configuration (no field ownership is tracked) */
+		next = api_merge_patch(next, patch);
+	}
+	/* A patch that does not name a resourceVersion is unconditional. */
+	if (!json_object_get(json_object_get(patch, "metadata"), "resourceVersion") &&
+	    !strstr(ct, "json-patch+json"))
+		json_object_del(json_object_get(next, "metadata"), "resourceVersion");
+	write_next(r, stored, next, status_only);
+out:
+	json_decref(stored);
+	json_decref(patch);
+	json_decref(next);
+}
+
+static void do_delete(struct api_req *r)
+{
+	json_t *opts = r->body_len ? json_loadb(r->body, r->body_len, 0, NULL) : NULL;
+	json_t *pre = json_object_get(opts, "preconditions"), *out = NULL;
+	struct vim_err err = {0};
+	bool deleted = false;
+	int rc;
+
+	rc = store_delete(r->store, r->kind->plural, r->ns, r->name,
+	                  json_string_value(json_object_get(pre, "uid")),
+	                  json_string_value(json_object_get(pre, "resourceVersion")), &out,
+	                  &deleted, &err);
+	json_decref(opts);
+	if (rc < 0)
+		api_reply_error(r, rc, err.msg);
+	else
+		api_reply_json(r, 200, out); /* as for custom resources: the object */
+}
+
+void api_handle_images(struct api_req *r)
+{
+	const char *w = api_query(r, "watch");
+	bool status = r->subresource && strcmp(r->subresource, "status") == 0;
+	json_t *obj = NULL;
+
+	r->kind = model_kind_lookup(r->resource);
+	if (!r->kind || strcmp(r->kind->plural, r->resource) != 0 || (r->subresource && !status) ||
+	    (r->ns && !r->kind->namespaced)) {
+		api_reply_error(r, VIM_ENOTFOUND,
+		                "the server could not find the requested resource");
+		return;
+	}
+	if (!r->name) {
+		if (strcmp(r->method, "GET") == 0) {
+			if (w && (strcmp(w, "true") == 0 || strcmp(w, "1") == 0))
+				api_watch(r);
+			else
+				api_list(r);
+		} else if (strcmp(r->method, "POST") == 0 && (r->ns || !r->kind->namespaced)) {
+			do_create(r);
+		} else {
+			api_reply_status(r, 405, "MethodNotAllowed",
+			                 "this verb is not supported on the collection");
+		}
+		return;
+	}
+	if (r->kind->namespaced && !r->ns) {
+		api_reply_error(r, VIM_ENOTFOUND,
+		                "the server could not find the requested resource");
+		return;
+	}
+	if (strcmp(r->method, "GET") == 0) {
+		if (load(r, &obj) == 0)
+			reply_object(r, 200, obj);
+	} else if (strcmp(r->method, "PUT") == 0) {
+		do_put(r, status);
+	} else if (strcmp(r->method, "PATCH") == 0) {
+		do_patch(r, status);
+	} else if (strcmp(r->method, "DELETE") == 0 && !status) {
+		do_delete(r);
+	} else {
+		api_reply_status(r, 405, "MethodNotAllowed", "this verb is not supported here");
+	}
+}

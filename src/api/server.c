@@ -1,0 +1,457 @@
+/*
+ * api/server — libmicrohttpd wiring: one thread per connection, the body
+ * read into a buffer bounded before it is read whole (413), the bearer
+ * token checked in constant time (401), then the router.  Streamed replies
+ * (LIST, WATCH) come from a producer thread through a pipe MHD reads, so
+ * a LIST of 100,000 objects never sits in memory.
+ */
+#include "api/internal.h"
+#include "core/log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define API_MAX_BODY_DEFAULT (1024 * 1024)
+
+struct api_server {
+	struct MHD_Daemon *d;
+	struct store *store;
+	char *token;
+	size_t max_body;
+	char *tls_cert, *tls_key;
+	int port;
+	pthread_mutex_t mu;
+	pthread_cond_t idle;
+	int producers; /* live stream threads */
+	bool stopping;
+};
+
+/* Per-request state between MHD's calls. */
+struct conn_state {
+	char *body;
+	size_t len, cap;
+	bool too_large;
+	bool answered; /* a response was queued on the first call */
+};
+
+bool api_server_stopping(const struct api_server *s)
+{
+	bool stop;
+	pthread_mutex_lock((pthread_mutex_t *)&s->mu);
+	stop = s->stopping;
+	pthread_mutex_unlock((pthread_mutex_t *)&s->mu);
+	return stop;
+}
+
+const char *api_query(const struct api_req *r, const char *key)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+const char *api_header(const struct api_req *r, const char *key)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, key);
+}
+
+bool api_wants_table(const struct api_req *r)
+{
+	const char *a = api_header(r, "Accept");
+	return a && strstr(a, "as=Table");
+}
+
+/* ---- replies -------------------------------------------------------------------------- */
+
+void api_reply_raw(struct api_req *r, unsigned int code, const char *content_type, const void *data,
+                   size_t len)
+{
+	r->resp = MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
+	if (r->resp && content_type)
+		MHD_add_response_header(r->resp, "Content-Type", content_type);
+	r->code = code;
+}
+
+void api_reply_json(struct api_req *r, unsigned int code, json_t *body)
+{
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+
+	json_decref(body);
+	if (!text) {
+		api_reply_raw(r, 500, "text/plain", "out of memory\n", 14);
+		return;
+	}
+	r->resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+	if (r->resp)
+		MHD_add_response_header(r->resp, "Content-Type", "application/json");
+	else
+		free(text);
+	r->code = code;
+}
+
+static json_t *status_body(int code, const char *reason, const char *message)
+{
+	return json_pack("{s:s,s:s,s:{},s:s,s:s,s:s,s:i}", "kind", "Status", "apiVersion", "v1",
+	                 "metadata", "status", "Failure", "message", message, "reason", reason,
+	                 "code", code);
+}
+
+void api_reply_status(struct api_req *r, unsigned int http, const char *reason, const char *message)
+{
+	api_reply_json(r, http, status_body((int)http, reason, message));
+}
+
+void api_reply_error(struct api_req *r, int vim_code, const char *message)
+{
+	int http = vim_code_http_status(vim_code);
+	json_t *st = status_body(http, vim_code_k8s_reason(vim_code), message);
+
+	if (r->name && st)
+		json_object_set_new(st, "details",
+		                    json_pack("{s:s,s:s}", "name", r->name, "kind",
+		                              r->resource ? r->resource : ""));
+	api_reply_json(r, (unsigned int)http, st);
+}
+
+void api_reply_invalid(struct api_req *r, const struct model_kind_info *kind, const char *name,
+                       const struct model_causes *causes, int vim_code)
+{
+	char msg[4096], q[128];
+	size_t i, n;
+	json_t *st, *cs = json_array();
+
+	snprintf(q, sizeof(q), "%s.%s", kind->name, MODEL_GROUP);
+	n = (size_t)snprintf(msg, sizeof(msg), "%s \"%s\" is invalid: ", q, name ? name : "");
+	if (causes->len > 1 && n < sizeof(msg))
+		n += (size_t)snprintf(msg + n, sizeof(msg) - n, "[");
+	for (i = 0; i < causes->len && n < sizeof(msg); i++) {
+		const struct model_cause *c = &causes->items[i];
+		n += (size_t)snprintf(msg + n, sizeof(msg) - n, "%s%s: %s", i ? ", " : "", c->field,
+		                      c->message);
+		json_array_append_new(cs, json_pack("{s:s,s:s,s:s}", "reason", c->reason, "message",
+		                                    c->message, "field", c->field));
+	}
+	if (causes->len > 1 && n < sizeof(msg))
+		snprintf(msg + n, sizeof(msg) - n, "]");
+	(void)vim_code;
+	st = status_body(422, "Invalid", msg);
+	json_object_set_new(st, "details",
+	                    json_pack("{s:s,s:s,s:s,s:o}", "name", name ? name : "", "group",
+	                              MODEL_GROUP, "kind", kind->name, "causes", cs));
+	api_reply_json(r, 422, st);
+}
+
+bool api_write_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
+struct producer {
+	struct api_server *srv;
+	void (*fn)(void *arg, int fd);
+	void *arg;
+	int fd;
+};
+
+static void *producer_main(void *p_)
+{
+	struct producer *p = p_;
+	struct api_server *s = p->srv;
+
+	p->fn(p->arg, p->fd);
+	close(p->fd);
+	free(p);
+	pthread_mutex_lock(&s->mu);
+	s->producers--;
+	pthread_cond_broadcast(&s->idle);
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+void api_reply_stream(struct api_req *r, unsigned int code, const char *content_type,
+                      void (*fn)(void *arg, int fd), void *arg)
+{
+	struct producer *p = calloc(1, sizeof(*p));
+	pthread_t th;
+	int fds[2];
+
+	if (!p || pipe(fds) != 0) {
+		free(p);
+		fn(arg, -1); /* lets fn free arg */
+		api_reply_error(r, VIM_EINTERNAL, "cannot start a streamed reply");
+		return;
+	}
+	/* Not inherited by a child process (vimaged spawns the registry). */
+	fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+	fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+	p->srv = r->srv;
+	p->fn = fn;
+	p->arg = arg;
+	p->fd = fds[1];
+	pthread_mutex_lock(&r->srv->mu);
+	r->srv->producers++;
+	pthread_mutex_unlock(&r->srv->mu);
+	if (pthread_create(&th, NULL, producer_main, p) != 0) {
+		close(fds[0]);
+		fn(arg, -1);
+		close(fds[1]);
+		free(p);
+		pthread_mutex_lock(&r->srv->mu);
+		r->srv->producers--;
+		pthread_mutex_unlock(&r->srv->mu);
+		api_reply_error(r, VIM_EINTERNAL, "cannot start a streamed reply");
+		return;
+	}
+	pthread_detach(th);
+	r->resp = MHD_create_response_from_pipe(fds[0]); /* MHD closes fds[0] */
+	if (r->resp && content_type)
+		MHD_add_response_header(r->resp, "Content-Type", content_type);
+	r->code = code;
+}
+
+/* ---- the MHD callbacks ------------------------------------------------------------------ */
+
+static bool token_ok(const struct api_server *s, const char *auth)
+{
+	size_t a, b, i;
+	unsigned char diff = 0;
+
+	if (!auth || strncmp(auth, "Bearer ", 7) != 0)
+		return false;
+	auth += 7;
+	a = strlen(auth);
+	b = strlen(s->token);
+	for (i = 0; i < b; i++)
+		diff |= (unsigned char)(s->token[i] ^ (i < a ? auth[i] : 0));
+	return diff == 0 && a == b;
+}
+
+static enum MHD_Result queue(struct MHD_Connection *c, struct api_req *r)
+{
+	enum MHD_Result ret;
+
+	if (!r->resp)
+		api_reply_raw(r, 500, "text/plain", "no response\n", 12);
+	if (!r->resp)
+		return MHD_NO;
+	MHD_add_response_header(r->resp, "Cache-Control", "no-cache, private");
+	ret = MHD_queue_response(c, r->code, r->resp);
+	MHD_destroy_response(r->resp);
+	return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls)
+{
+	struct api_server *s = cls;
+	struct conn_state *cs = *con_cls;
+	struct api_req r = {
+	    .srv = s, .store = s->store, .conn = conn, .method = method, .path = url};
+	const char *cl;
+
+	(void)version;
+	if (!cs) {
+		if (!(cs = calloc(1, sizeof(*cs))))
+			return MHD_NO;
+		*con_cls = cs;
+		/* Refuse what is too big before reading it (the body stays
+		 * unread; MHD closes the connection after the answer). */
+		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+		if (cl && strtoull(cl, NULL, 10) > s->max_body) {
+			cs->answered = true;
+			api_reply_error(&r, VIM_ETOOLARGE, "the request body is too large");
+			return queue(conn, &r);
+		}
+		return MHD_YES;
+	}
+	if (cs->answered) {
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		if (!cs->too_large && cs->len + *upload_size > s->max_body)
+			cs->too_large = true;
+		if (!cs->too_large) {
+			if (cs->len + *upload_size + 1 > cs->cap) {
+				size_t ncap = (cs->len + *upload_size + 1) * 2;
+				char *nb = realloc(cs->body,
+				                   ncap > s->max_body + 1 ? s->max_body + 1 : ncap);
+				if (!nb)
+					return MHD_NO;
+				cs->body = nb;
+				cs->cap = ncap > s->max_body + 1 ? s->max_body + 1 : ncap;
+			}
+			memcpy(cs->body + cs->len, upload_data, *upload_size);
+			cs->len += *upload_size;
+			cs->body[cs->len] = '\0';
+		}
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0 ||
+	    strcmp(url, "/livez") == 0) {
+		api_reply_raw(&r, 200, "text/plain", "ok", 2);
+		return queue(conn, &r);
+	}
+	if (!token_ok(s, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization"))) {
+		api_reply_error(&r, VIM_EAUTH, "Unauthorized");
+		return queue(conn, &r);
+	}
+	if (cs->too_large) {
+		api_reply_error(&r, VIM_ETOOLARGE, "the request body is too large");
+		return queue(conn, &r);
+	}
+	r.body = cs->body ? cs->body : "";
+	r.body_len = cs->len;
+	api_route(&r);
+	return queue(conn, &r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+	struct conn_state *cs = *con_cls;
+
+	(void)cls, (void)conn, (void)toe;
+	if (cs) {
+		free(cs->body);
+		free(cs);
+		*con_cls = NULL;
+	}
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char line[512];
+
+	(void)cls;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	line[strcspn(line, "\n")] = '\0';
+	vim_log(VIM_LOG_WARN, "http: %s", line);
+}
+
+static char *slurp(const char *path, struct vim_err *err)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	long n;
+
+	if (!f) {
+		vim_err_set(err, VIM_EIO, "cannot read %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && n < 1024 * 1024 &&
+	    fseek(f, 0, SEEK_SET) == 0 && (buf = calloc(1, (size_t)n + 1)) &&
+	    fread(buf, 1, (size_t)n, f) != (size_t)n) {
+		free(buf);
+		buf = NULL;
+	}
+	fclose(f);
+	if (!buf)
+		vim_err_set(err, VIM_EIO, "cannot read %s", path);
+	return buf;
+}
+
+int api_server_start(struct api_server **out, const struct api_config *cfg, struct vim_err *err)
+{
+	struct api_server *s = calloc(1, sizeof(*s));
+	struct sockaddr_in addr = {.sin_family = AF_INET};
+	unsigned int flags =
+	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	const union MHD_DaemonInfo *info;
+
+	*out = NULL;
+	if (!s || !cfg->token || !(s->token = strdup(cfg->token))) {
+		free(s);
+		return vim_err_set(err, VIM_EINVAL, "api: a token is required");
+	}
+	s->store = cfg->store;
+	s->max_body = cfg->max_body ? cfg->max_body : API_MAX_BODY_DEFAULT;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->idle, NULL);
+	addr.sin_port = htons((uint16_t)cfg->listen_port);
+	if (inet_pton(AF_INET, cfg->listen_host ? cfg->listen_host : "127.0.0.1", &addr.sin_addr) !=
+	    1) {
+		api_server_stop(s);
+		return vim_err_set(err, VIM_EINVAL, "api: --listen host %s is not an IPv4 address",
+		                   cfg->listen_host);
+	}
+	if (cfg->tls_cert || cfg->tls_key) {
+		if (!cfg->tls_cert || !cfg->tls_key) {
+			api_server_stop(s);
+			return vim_err_set(err, VIM_EINVAL,
+			                   "api: --tls-cert and --tls-key go together");
+		}
+		if (!(s->tls_cert = slurp(cfg->tls_cert, err)) ||
+		    !(s->tls_key = slurp(cfg->tls_key, err))) {
+			api_server_stop(s);
+			return VIM_EINVAL;
+		}
+		flags |= MHD_USE_TLS;
+	}
+	if (s->tls_cert)
+		s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+		                        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		                        MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_NOTIFY_COMPLETED,
+		                        on_completed, NULL, MHD_OPTION_HTTPS_MEM_CERT, s->tls_cert,
+		                        MHD_OPTION_HTTPS_MEM_KEY, s->tls_key, MHD_OPTION_END);
+	else
+		s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+		                        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		                        MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_NOTIFY_COMPLETED,
+		                        on_completed, NULL, MHD_OPTION_END);
+	if (!s->d) {
+		api_server_stop(s);
+		return vim_err_set(err, VIM_EIO, "api: cannot listen on %s:%d (in use?)",
+		                   cfg->listen_host ? cfg->listen_host : "127.0.0.1",
+		                   cfg->listen_port);
+	}
+	info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+	s->port = info ? info->port : cfg->listen_port;
+	*out = s;
+	return 0;
+}
+
+int api_server_port(const struct api_server *s)
+{
+	return s->port;
+}
+
+void api_server_stop(struct api_server *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->stopping = true;
+	pthread_mutex_unlock(&s->mu);
+	if (s->d) {
+		MHD_quiesce_daemon(s->d); /* stop accepting; in-flight ones finish */
+		MHD_stop_daemon(s->d);
+	}
+	/* Producers notice `stopping` within their poll interval. */
+	pthread_mutex_lock(&s->mu);
+	while (s->producers > 0)
+		pthread_cond_wait(&s->idle, &s->mu);
+	pthread_mutex_unlock(&s->mu);
+	pthread_cond_destroy(&s->idle);
+	pthread_mutex_destroy(&s->mu);
+	free(s->tls_cert);
+	free(s->tls_key);
+	free(s->token);
+	free(s);
+}

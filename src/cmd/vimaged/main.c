@@ -1,0 +1,292 @@
+/*
+ * vimaged — the image service daemon: wires the store, the API and (as
+ * they land) the controllers together, and owns the process: flags,
+ * the data directory, the admin token, signals.
+ */
+#include "api/api.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/timeutil.h"
+#include "store/store.h"
+
+#include <openssl/evp.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define EVENT_TTL_S 3600
+#define EVENT_EXPIRE_EVERY_S 60
+
+struct options {
+	const char *data_dir;
+	const char *listen;
+	const char *tls_cert;
+	const char *tls_key;
+	const char *kubectl_listen;
+	const char *log_level;
+	const char *log_format;
+	int64_t event_ttl_s;
+};
+
+struct flag {
+	const char *name;
+	const char *help;
+	size_t off; /* offset of the const char * in struct options; SIZE_MAX = int */
+};
+
+#define OPT(f) offsetof(struct options, f)
+static const struct flag flags[] = {
+    {"--data-dir", "DIR: where objects, the token and the kubeconfig live (created)",
+     OPT(data_dir)},
+    {"--listen", "HOST:PORT to serve the API on (127.0.0.1:8080; port 0 = any free)", OPT(listen)},
+    {"--tls-cert", "PEM certificate: serve HTTPS", OPT(tls_cert)},
+    {"--tls-key", "PEM key for --tls-cert", OPT(tls_key)},
+    {"--kubectl-listen",
+     "HOST:PORT of the TLS endpoint the kubeconfig names (127.0.0.1:0); kubectl sends "
+     "its token only over TLS",
+     OPT(kubectl_listen)},
+    {"--log-level", "debug|info|warn|error (info)", OPT(log_level)},
+    {"--log-format", "text|json (text)", OPT(log_format)},
+};
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: vimaged [flags]\n");
+	for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+		fprintf(f, "  %-14s %s\n", flags[i].name, flags[i].help);
+}
+
+static int parse_flags(int argc, char **argv, struct options *o)
+{
+	int i;
+	size_t k;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i], *eq = strchr(a, '='), *val;
+		size_t nl = eq ? (size_t)(eq - a) : strlen(a);
+
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			usage(stdout);
+			exit(0);
+		}
+		for (k = 0; k < sizeof(flags) / sizeof(flags[0]); k++)
+			if (strlen(flags[k].name) == nl && strncmp(a, flags[k].name, nl) == 0)
+				break;
+		if (k == sizeof(flags) / sizeof(flags[0])) {
+			fprintf(stderr, "vimaged: unknown flag %s (see --help)\n", a);
+			return -1;
+		}
+		if (eq) {
+			val = eq + 1;
+		} else if (i + 1 < argc) {
+			val = argv[++i];
+		} else {
+			fprintf(stderr, "vimaged: %s needs a value\n", a);
+			return -1;
+		}
+		*(const char **)((char *)o + flags[k].off) = val;
+	}
+	return 0;
+}
+
+static int split_listen(const char *listen, char *host, size_t hlen, int *port)
+{
+	const char *colon = strrchr(listen, ':');
+	char *end;
+	long p;
+
+	if (!colon || (size_t)(colon - listen) >= hlen)
+		return -1;
+	memcpy(host, listen, (size_t)(colon - listen));
+	host[colon - listen] = '\0';
+	p = strtol(colon + 1, &end, 10);
+	if (*end || p < 0 || p > 65535)
+		return -1;
+	*port = (int)p;
+	return 0;
+}
+
+/* The admin token: created once (0600), then read back on every start. */
+static int load_token(const char *dir, char *tok, size_t len, struct vim_err *err)
+{
+	char path[4096];
+	unsigned char raw[32];
+	FILE *f;
+	size_t i;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/token", dir);
+	if ((f = fopen(path, "r"))) {
+		int ok = fgets(tok, (int)len, f) != NULL;
+		fclose(f);
+		tok[strcspn(tok, "\r\n")] = '\0';
+		if (ok && strlen(tok) >= 32)
+			return 0;
+		return vim_err_set(err, VIM_EINVAL, "%s: the token file is empty or short", path);
+	}
+	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+		return vim_err_set(err, VIM_EIO, "cannot get random bytes for the token");
+	for (i = 0; i < sizeof(raw) && 2 * i + 2 < len; i++)
+		snprintf(tok + 2 * i, 3, "%02x", raw[i]);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	if (fd < 0 || write(fd, tok, strlen(tok)) != (ssize_t)strlen(tok) ||
+	    write(fd, "\n", 1) != 1) {
+		if (fd >= 0)
+			close(fd);
+		return vim_err_set(err, VIM_EIO, "cannot write %s: %s", path, strerror(errno));
+	}
+	close(fd);
+	return 0;
+}
+
+/* Rewritten on every start: the port may have changed.  The cluster
+ * entry trusts exactly the certificate the endpoint serves. */
+static int write_kubeconfig(const char *dir, const char *url, const char *ca_file,
+                            const char *token, struct vim_err *err)
+{
+	char path[4096], tmp[4200], pem[8192];
+	unsigned char b64[sizeof(pem) * 4 / 3 + 8];
+	size_t n = 0;
+	FILE *f;
+	int fd;
+
+	if (!(f = fopen(ca_file, "r")) || (n = fread(pem, 1, sizeof(pem), f)) == 0 ||
+	    n == sizeof(pem)) {
+		if (f)
+			fclose(f);
+		return vim_err_set(err, VIM_EIO, "cannot read the certificate %s", ca_file);
+	}
+	fclose(f);
+	EVP_EncodeBlock(b64, (const unsigned char *)pem, (int)n);
+	snprintf(path, sizeof(path), "%s/kubeconfig", dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || !(f = fdopen(fd, "w"))) {
+		if (fd >= 0)
+			close(fd);
+		return vim_err_set(err, VIM_EIO, "cannot write %s: %s", tmp, strerror(errno));
+	}
+	fprintf(f,
+	        "apiVersion: v1\nkind: Config\nclusters:\n- name: vimage\n  cluster:\n"
+	        "    server: %s\n    certificate-authority-data: %s\n"
+	        "users:\n- name: admin\n  user:\n    token: %s\n"
+	        "contexts:\n- name: vimage\n  context:\n    cluster: vimage\n    user: admin\n"
+	        "    namespace: default\ncurrent-context: vimage\n",
+	        url, (const char *)b64, token);
+	if (fclose(f) != 0 || rename(tmp, path) != 0)
+		return vim_err_set(err, VIM_EIO, "cannot write %s: %s", path, strerror(errno));
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = {.data_dir = "./vimage-data",
+	                    .listen = "127.0.0.1:8080",
+	                    .kubectl_listen = "127.0.0.1:0"};
+	struct api_config ac = {0};
+	struct api_server *api = NULL, *kapi = NULL;
+	char kurl[300], crt[4096], key[4096], khost[256];
+	int kport;
+	struct store *store = NULL;
+	struct vim_err err = {0};
+	char host[256], token[128], dbpath[4096], url[300];
+	sigset_t sigs;
+	int port, sig = 0, rc = 1;
+	int64_t last_expire = 0;
+
+	if (parse_flags(argc, argv, &o) < 0)
+		return 2;
+	if (vim_log_setup(o.log_level, o.log_format) < 0) {
+		fprintf(stderr, "vimaged: --log-level or --log-format has an unknown value\n");
+		return 2;
+	}
+	if (split_listen(o.listen, host, sizeof(host), &port) < 0 ||
+	    split_listen(o.kubectl_listen, khost, sizeof(khost), &kport) < 0) {
+		fprintf(stderr, "vimaged: --listen / --kubectl-listen: expected HOST:PORT\n");
+		return 2;
+	}
+	if (mkdir(o.data_dir, 0700) != 0 && errno != EEXIST) {
+		fprintf(stderr, "vimaged: cannot create %s: %s\n", o.data_dir, strerror(errno));
+		return 1;
+	}
+	/* Signals are taken synchronously by main; every thread inherits the
+	 * mask.  A client that goes away must not kill the process. */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+	if (load_token(o.data_dir, token, sizeof(token), &err) < 0)
+		goto fail;
+	snprintf(dbpath, sizeof(dbpath), "%s/vimage.db", o.data_dir);
+	if (store_sqlite_open(&store, dbpath, 0, &err) < 0)
+		goto fail;
+	ac.listen_host = host;
+	ac.listen_port = port;
+	ac.tls_cert = o.tls_cert;
+	ac.tls_key = o.tls_key;
+	ac.token = token;
+	ac.store = store;
+	if (api_server_start(&api, &ac, &err) < 0)
+		goto fail;
+	snprintf(url, sizeof(url), "%s://%s:%d", o.tls_cert ? "https" : "http", host,
+	         api_server_port(api));
+	if (o.tls_cert) {
+		/* The main listener is TLS already: kubectl uses it. */
+		snprintf(kurl, sizeof(kurl), "%s", url);
+		snprintf(crt, sizeof(crt), "%s", o.tls_cert);
+	} else {
+		if (api_tls_ensure(o.data_dir, crt, sizeof(crt), key, sizeof(key), &err) < 0)
+			goto fail;
+		ac.listen_host = khost;
+		ac.listen_port = kport;
+		ac.tls_cert = crt;
+		ac.tls_key = key;
+		if (api_server_start(&kapi, &ac, &err) < 0)
+			goto fail;
+		snprintf(kurl, sizeof(kurl), "https://%s:%d", khost, api_server_port(kapi));
+	}
+	if (write_kubeconfig(o.data_dir, kurl, crt, token, &err) < 0)
+		goto fail;
+	fprintf(stderr, "vimaged: listening on %s\n", url);
+	fprintf(stderr, "vimaged: kubectl endpoint %s (export KUBECONFIG=%s/kubeconfig)\n", kurl,
+	        o.data_dir);
+	vim_log(VIM_LOG_INFO, "vimaged: data in %s, store %s (resourceVersion %lld)", o.data_dir,
+	        dbpath, (long long)store_current_rv(store));
+
+	for (;;) {
+		struct timespec ts = {.tv_sec = 5};
+		int64_t now;
+		sig = sigtimedwait(&sigs, NULL, &ts);
+		if (sig == SIGINT || sig == SIGTERM)
+			break;
+		now = vim_time_now();
+		if (now - last_expire >= EVENT_EXPIRE_EVERY_S) {
+			int n = store_event_expire(store, now, EVENT_TTL_S, &err);
+			if (n > 0)
+				vim_log(VIM_LOG_INFO, "events: %d expired (older than %d s)", n,
+				        EVENT_TTL_S);
+			last_expire = now;
+		}
+	}
+	vim_log(VIM_LOG_INFO, "vimaged: %s, shutting down", strsignal(sig));
+	rc = 0;
+	goto out;
+fail:
+	fprintf(stderr, "vimaged: %s\n", err.msg);
+out:
+	api_server_stop(kapi);
+	api_server_stop(api);
+	store_close(store);
+	return rc;
+}
