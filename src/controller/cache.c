@@ -1,0 +1,404 @@
+/*
+ * controller/cache — list + watch into a hash of compact JSON texts.
+ */
+#include "controller/cache.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct entry {
+	char *key;
+	char *json;
+	unsigned gen; /* the relist that last saw it */
+	struct entry *next;
+};
+
+struct ctl_cache {
+	struct store *store; /* borrowed */
+	char resource[64];
+	ctl_cache_fn on_change;
+	void *arg;
+
+	pthread_rwlock_t lock; /* guards the table */
+	struct entry **buckets;
+	size_t nbuckets, len;
+	unsigned gen;
+
+	pthread_mutex_t wmu; /* guards watch and stopping */
+	struct store_watch *watch;
+	bool stopping;
+	int64_t rv;
+	pthread_t thread;
+};
+
+static uint64_t hash_key(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a 64 */
+	while (*s) {
+		h ^= (unsigned char)*s++;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static struct entry **slot(struct ctl_cache *c, const char *key)
+{
+	struct entry **p = &c->buckets[hash_key(key) & (c->nbuckets - 1)];
+	while (*p && strcmp((*p)->key, key) != 0)
+		p = &(*p)->next;
+	return p;
+}
+
+static int grow(struct ctl_cache *c)
+{
+	size_t n = c->nbuckets * 2, i;
+	struct entry **nb = calloc(n, sizeof(*nb));
+
+	if (!nb)
+		return VIM_ENOMEM;
+	for (i = 0; i < c->nbuckets; i++) {
+		struct entry *e = c->buckets[i], *next;
+		for (; e; e = next) {
+			next = e->next;
+			e->next = nb[hash_key(e->key) & (n - 1)];
+			nb[hash_key(e->key) & (n - 1)] = e;
+		}
+	}
+	free(c->buckets);
+	c->buckets = nb;
+	c->nbuckets = n;
+	return 0;
+}
+
+int ctl_cache_key(const json_t *obj, char out[CTL_KEY_MAX])
+{
+	const json_t *md = json_object_get(obj, "metadata");
+	const char *ns = json_string_value(json_object_get(md, "namespace"));
+	const char *name = json_string_value(json_object_get(md, "name"));
+	int n;
+
+	if (!name || !*name)
+		return VIM_EINVAL;
+	if (ns && *ns)
+		n = snprintf(out, CTL_KEY_MAX, "%s/%s", ns, name);
+	else
+		n = snprintf(out, CTL_KEY_MAX, "%s", name);
+	return n > 0 && n < CTL_KEY_MAX ? 0 : VIM_EINVAL;
+}
+
+/* Stores text under key (taking ownership of text).  Returns the event to
+ * report: ADDED, MODIFIED, or -1 when nothing changed. */
+static int upsert(struct ctl_cache *c, const char *key, char *text)
+{
+	struct entry **p, *e;
+	int ev = -1;
+
+	pthread_rwlock_wrlock(&c->lock);
+	p = slot(c, key);
+	if (*p) {
+		e = *p;
+		e->gen = c->gen;
+		if (strcmp(e->json, text) != 0) {
+			free(e->json);
+			e->json = text;
+			text = NULL;
+			ev = STORE_MODIFIED;
+		}
+	} else if ((e = calloc(1, sizeof(*e))) && (e->key = strdup(key))) {
+		e->json = text;
+		text = NULL;
+		e->gen = c->gen;
+		*p = e;
+		c->len++;
+		ev = STORE_ADDED;
+		if (c->len > c->nbuckets)
+			grow(c); /* on failure the chains just get longer */
+	} else {
+		free(e);
+	}
+	pthread_rwlock_unlock(&c->lock);
+	free(text);
+	return ev;
+}
+
+static bool erase(struct ctl_cache *c, const char *key)
+{
+	struct entry **p, *e;
+
+	pthread_rwlock_wrlock(&c->lock);
+	p = slot(c, key);
+	e = *p;
+	if (e) {
+		*p = e->next;
+		c->len--;
+	}
+	pthread_rwlock_unlock(&c->lock);
+	if (!e)
+		return false;
+	free(e->key);
+	free(e->json);
+	free(e);
+	return true;
+}
+
+static void notify(struct ctl_cache *c, const char *key, int ev)
+{
+	if (ev >= 0 && c->on_change)
+		c->on_change(c->arg, key, (enum store_event_type)ev);
+}
+
+static int list_item(void *arg, const char *json, size_t len)
+{
+	struct ctl_cache *c = arg;
+	char key[CTL_KEY_MAX], *text;
+	json_t *obj = json_loadb(json, len, 0, NULL);
+	int rc = ctl_cache_key(obj, key);
+
+	json_decref(obj);
+	if (rc < 0)
+		return 0; /* not an object we can key: skip, never stop the list */
+	if (!(text = strndup(json, len)))
+		return VIM_ENOMEM;
+	notify(c, key, upsert(c, key, text));
+	return 0;
+}
+
+struct sweep {
+	char **keys;
+	size_t len, cap;
+};
+
+/* After a relist: drop (and report) what the list no longer holds. */
+static void sweep_unseen(struct ctl_cache *c)
+{
+	struct sweep s = {0};
+	size_t i;
+
+	pthread_rwlock_rdlock(&c->lock);
+	for (i = 0; i < c->nbuckets; i++) {
+		struct entry *e;
+		for (e = c->buckets[i]; e; e = e->next) {
+			char **nk;
+			if (e->gen == c->gen)
+				continue;
+			if (s.len == s.cap) {
+				s.cap = s.cap ? s.cap * 2 : 16;
+				if (!(nk = realloc(s.keys, s.cap * sizeof(*nk))))
+					break;
+				s.keys = nk;
+			}
+			if ((s.keys[s.len] = strdup(e->key)))
+				s.len++;
+		}
+	}
+	pthread_rwlock_unlock(&c->lock);
+	for (i = 0; i < s.len; i++) {
+		if (erase(c, s.keys[i]))
+			notify(c, s.keys[i], STORE_DELETED);
+		free(s.keys[i]);
+	}
+	free(s.keys);
+}
+
+/* List into the cache and open a watch from the list's resourceVersion. */
+static int relist(struct ctl_cache *c, struct vim_err *err)
+{
+	struct store_list_opts lo = {0};
+	struct store_list_meta meta;
+	struct store_watch_opts wo = {0};
+	struct store_watch *w = NULL;
+	int rc;
+
+	pthread_rwlock_wrlock(&c->lock);
+	c->gen++;
+	pthread_rwlock_unlock(&c->lock);
+	rc = store_list(c->store, c->resource, &lo, list_item, c, &meta, err);
+	if (rc < 0)
+		return vim_err_wrap(err, "cache %s: list", c->resource);
+	sweep_unseen(c);
+	wo.resource_version = meta.resource_version;
+	rc = store_watch(c->store, c->resource, &wo, &w, err);
+	if (rc < 0)
+		return vim_err_wrap(err, "cache %s: watch", c->resource);
+	pthread_mutex_lock(&c->wmu);
+	if (c->stopping) {
+		pthread_mutex_unlock(&c->wmu);
+		store_watch_free(w);
+		return VIM_ECANCELED;
+	}
+	c->watch = w;
+	c->rv = meta.resource_version;
+	pthread_mutex_unlock(&c->wmu);
+	return 0;
+}
+
+static void apply_event(struct ctl_cache *c, struct store_event *ev)
+{
+	char key[CTL_KEY_MAX], *text;
+
+	c->rv = ev->resource_version;
+	if (ev->type == STORE_BOOKMARK || ctl_cache_key(ev->object, key) < 0)
+		return;
+	if (ev->type == STORE_DELETED) {
+		if (erase(c, key))
+			notify(c, key, STORE_DELETED);
+		return;
+	}
+	if ((text = json_dumps(ev->object, JSON_COMPACT)))
+		notify(c, key, upsert(c, key, text));
+}
+
+static void drop_watch(struct ctl_cache *c)
+{
+	pthread_mutex_lock(&c->wmu);
+	store_watch_free(c->watch);
+	c->watch = NULL;
+	pthread_mutex_unlock(&c->wmu);
+}
+
+static void *feed(void *arg)
+{
+	struct ctl_cache *c = arg;
+	struct store_event ev;
+	struct vim_err err;
+	int rc;
+
+	for (;;) {
+		if (!c->watch) {
+			rc = relist(c, &err);
+			if (rc == VIM_ECANCELED)
+				break;
+			if (rc < 0) {
+				sleep(1); /* the store is failing; do not spin */
+				continue;
+			}
+		}
+		memset(&ev, 0, sizeof(ev));
+		rc = store_watch_next(c->watch, 1000, &ev, &err);
+		if (rc == 1) {
+			apply_event(c, &ev);
+			json_decref(ev.object);
+		} else if (rc == VIM_ECANCELED) {
+			break;
+		} else if (rc < 0) {
+			drop_watch(c); /* 410 Gone or a failure: relist */
+		}
+	}
+	drop_watch(c);
+	return NULL;
+}
+
+int ctl_cache_start(struct ctl_cache **out, struct store *s, const char *resource,
+                    ctl_cache_fn on_change, void *arg, struct vim_err *err)
+{
+	struct ctl_cache *c = calloc(1, sizeof(*c));
+	int rc;
+
+	*out = NULL;
+	if (!c)
+		return vim_err_set(err, VIM_ENOMEM, "cache %s: out of memory", resource);
+	c->store = s;
+	snprintf(c->resource, sizeof(c->resource), "%s", resource);
+	c->on_change = on_change;
+	c->arg = arg;
+	c->nbuckets = 1024;
+	pthread_rwlock_init(&c->lock, NULL);
+	pthread_mutex_init(&c->wmu, NULL);
+	if (!(c->buckets = calloc(c->nbuckets, sizeof(*c->buckets)))) {
+		rc = vim_err_set(err, VIM_ENOMEM, "cache %s: out of memory", resource);
+		goto fail;
+	}
+	if ((rc = relist(c, err)) < 0)
+		goto fail;
+	if (pthread_create(&c->thread, NULL, feed, c) != 0) {
+		rc = vim_err_set(err, VIM_EINTERNAL, "cache %s: cannot start its thread", resource);
+		drop_watch(c);
+		goto fail;
+	}
+	*out = c;
+	return 0;
+fail:
+	c->thread = 0;
+	ctl_cache_stop(c);
+	return rc;
+}
+
+void ctl_cache_stop(struct ctl_cache *c)
+{
+	size_t i;
+
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->wmu);
+	c->stopping = true;
+	if (c->watch)
+		store_watch_cancel(c->watch);
+	pthread_mutex_unlock(&c->wmu);
+	if (c->thread)
+		pthread_join(c->thread, NULL);
+	for (i = 0; c->buckets && i < c->nbuckets; i++) {
+		struct entry *e = c->buckets[i], *next;
+		for (; e; e = next) {
+			next = e->next;
+			free(e->key);
+			free(e->json);
+			free(e);
+		}
+	}
+	free(c->buckets);
+	pthread_rwlock_destroy(&c->lock);
+	pthread_mutex_destroy(&c->wmu);
+	free(c);
+}
+
+json_t *ctl_cache_get(struct ctl_cache *c, const char *key)
+{
+	struct entry *e;
+	json_t *obj = NULL;
+
+	pthread_rwlock_rdlock(&c->lock);
+	e = *slot(c, key);
+	if (e)
+		obj = json_loads(e->json, 0, NULL);
+	pthread_rwlock_unlock(&c->lock);
+	return obj;
+}
+
+int ctl_cache_foreach(struct ctl_cache *c, void (*fn)(void *arg, const char *key), void *arg)
+{
+	struct sweep s = {0};
+	size_t i;
+	int rc = 0;
+
+	pthread_rwlock_rdlock(&c->lock);
+	s.cap = c->len ? c->len : 1;
+	s.keys = malloc(s.cap * sizeof(*s.keys));
+	for (i = 0; s.keys && i < c->nbuckets; i++) {
+		struct entry *e;
+		for (e = c->buckets[i]; e && s.len < s.cap; e = e->next)
+			if ((s.keys[s.len] = strdup(e->key)))
+				s.len++;
+	}
+	pthread_rwlock_unlock(&c->lock);
+	if (!s.keys)
+		return VIM_ENOMEM;
+	for (i = 0; i < s.len; i++) {
+		fn(arg, s.keys[i]);
+		free(s.keys[i]);
+	}
+	free(s.keys);
+	return rc;
+}
+
+size_t ctl_cache_len(struct ctl_cache *c)
+{
+	size_t n;
+
+	pthread_rwlock_rdlock(&c->lock);
+	n = c->len;
+	pthread_rwlock_unlock(&c->lock);
+	return n;
+}
