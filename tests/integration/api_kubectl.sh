@@ -146,6 +146,21 @@ expect_match "the 413 is a Status" '"kind": ?"Status"' "$(cat "$T_TMP/big.out")"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$VIM_URL/apis/virtualization.deckhouse.io/v1alpha2/virtualimages")
 expect_eq "a request without a token gets 401" "401" "$code"
 
+# namespaces, field validation, malformed bodies, expired watches
+expect_match "kubectl get ns lists default" '^default +Active' "$(k get ns 2>&1)"
+sed -e 's/name: ubuntu$/name: strict/' -e 's/^  storage: ContainerRegistry/  storage: ContainerRegistry\n  bogus: 1/' "$T_TMP/vi.yaml" >"$T_TMP/strict.yaml"
+out=$(k apply -f "$T_TMP/strict.yaml" 2>&1)
+expect_match "an unknown field is refused under Strict validation" 'unknown field "spec.bogus"' "$out"
+out=$(k apply --validate=warn -f "$T_TMP/strict.yaml" 2>&1)
+expect_match "under Warn the object is created with a warning" 'unknown field.*spec.bogus' "$out"
+code=$(api POST /apis/virtualization.deckhouse.io/v1alpha2/namespaces/default/virtualimages \
+	-H 'Content-Type: application/json' --data '{"apiVersion": "virtualization.deckhouse.io/v1alpha2", "kind":' \
+	-o "$T_TMP/bad.out" -w '%{http_code}')
+expect_eq "a malformed body gets 400" "400" "$code"
+expect_match "the 400 is a Status" '"reason": ?"BadRequest"' "$(cat "$T_TMP/bad.out")"
+out=$(api GET '/apis/virtualization.deckhouse.io/v1alpha2/virtualimages?limit=1')
+expect_match "a limited list hands out a continue token" '"continue":"[A-Za-z0-9+/=]+"' "$out"
+
 # delete with a finalizer waits for it
 k patch vi ubuntu --type=merge -p '{"metadata":{"finalizers":["example.org/hold"]}}' >/dev/null
 k delete vi ubuntu --wait=false >/dev/null 2>&1
@@ -170,6 +185,10 @@ new_rv=$(k get vi img-1 -o jsonpath='{.metadata.resourceVersion}')
 if [ "$new_rv" -gt "$last_rv" ]; then ok "resourceVersions keep increasing after a restart"; else
 	not_ok "resourceVersions keep increasing after a restart ($new_rv <= $last_rv)"
 fi
+
+# the watch history is in memory: after a restart an old resourceVersion is Gone
+out=$(api GET '/apis/virtualization.deckhouse.io/v1alpha2/virtualimages?watch=true&resourceVersion=1&timeoutSeconds=2' --max-time 5)
+expect_match "a watch from a resourceVersion older than the history is 410 Gone" '"type":"ERROR".*"code":410' "$out"
 
 # the same basic flow with the oldest and newest supported kubectl
 for v in 1.27 1.33; do
