@@ -24,6 +24,11 @@ struct api_config {
 	const char *token;   /* the admin bearer token (borrowed, copied) */
 	size_t max_body;     /* 0 = 1 MiB */
 	struct store *store; /* borrowed; outlives the server */
+	/* POST /dvcr/events: the registry's notifications.  Accepted with the
+	 * admin token or notify_token (NULL = admin only); NULL fn = 404. */
+	const char *notify_token;
+	int (*on_registry_events)(void *arg, const char *body, size_t len, struct vim_err *err);
+	void *events_arg;
 };
 
 struct api_server;

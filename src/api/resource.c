@@ -118,7 +118,11 @@ static bool decode(struct api_req *r, const json_t *obj, struct decoded *d)
 	}
 	if (r->name && !name)
 		model_set_str(&d->img->meta.name, r->name);
-	return field_validation(r, &d->unknown, NULL);
+	if (!field_validation(r, &d->unknown, NULL)) {
+		decoded_free(d);
+		return false;
+	}
+	return true;
 }
 
 static const char *rv_of(const json_t *obj)

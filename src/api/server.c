@@ -24,6 +24,9 @@ struct api_server {
 	struct MHD_Daemon *d;
 	struct store *store;
 	char *token;
+	char *notify_token;
+	int (*on_events)(void *arg, const char *body, size_t len, struct vim_err *err);
+	void *events_arg;
 	size_t max_body;
 	char *tls_cert, *tls_key;
 	int port;
@@ -225,19 +228,40 @@ void api_reply_stream(struct api_req *r, unsigned int code, const char *content_
 
 /* ---- the MHD callbacks ------------------------------------------------------------------ */
 
-static bool token_ok(const struct api_server *s, const char *auth)
+/* Constant-time comparison of a bearer header with a token. */
+static bool bearer_is(const char *auth, const char *token)
 {
 	size_t a, b, i;
 	unsigned char diff = 0;
 
-	if (!auth || strncmp(auth, "Bearer ", 7) != 0)
+	if (!auth || !token || strncmp(auth, "Bearer ", 7) != 0)
 		return false;
 	auth += 7;
 	a = strlen(auth);
-	b = strlen(s->token);
+	b = strlen(token);
 	for (i = 0; i < b; i++)
-		diff |= (unsigned char)(s->token[i] ^ (i < a ? auth[i] : 0));
+		diff |= (unsigned char)(token[i] ^ (i < a ? auth[i] : 0));
 	return diff == 0 && a == b;
+}
+
+static void registry_events(struct api_server *s, struct api_req *r, const char *body, size_t len)
+{
+	struct vim_err err = {0};
+	int n;
+
+	if (!s->on_events) {
+		api_reply_error(r, VIM_ENOTFOUND, "registry notifications are not configured");
+		return;
+	}
+	if (strcmp(r->method, "POST") != 0) {
+		api_reply_status(r, 405, "MethodNotAllowed", "registry notifications are POSTed");
+		return;
+	}
+	n = s->on_events(s->events_arg, body, len, &err);
+	if (n < 0)
+		api_reply_status(r, 400, "BadRequest", err.msg);
+	else
+		api_reply_raw(r, 200, "text/plain", "ok", 2);
 }
 
 static enum MHD_Result queue(struct MHD_Connection *c, struct api_req *r)
@@ -262,7 +286,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	struct conn_state *cs = *con_cls;
 	struct api_req r = {
 	    .srv = s, .store = s->store, .conn = conn, .method = method, .path = url};
-	const char *cl;
+	const char *cl, *auth;
 
 	(void)version;
 	if (!cs) {
@@ -308,12 +332,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		api_reply_raw(&r, 200, "text/plain", "ok", 2);
 		return queue(conn, &r);
 	}
-	if (!token_ok(s, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization"))) {
+	auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+	if (strcmp(url, "/dvcr/events") == 0 && bearer_is(auth, s->notify_token) &&
+	    !cs->too_large) {
+		registry_events(s, &r, cs->body ? cs->body : "", cs->len);
+		return queue(conn, &r);
+	}
+	if (!bearer_is(auth, s->token)) {
 		api_reply_error(&r, VIM_EAUTH, "Unauthorized");
 		return queue(conn, &r);
 	}
 	if (cs->too_large) {
 		api_reply_error(&r, VIM_ETOOLARGE, "the request body is too large");
+		return queue(conn, &r);
+	}
+	if (strcmp(url, "/dvcr/events") == 0) {
+		registry_events(s, &r, cs->body ? cs->body : "", cs->len);
 		return queue(conn, &r);
 	}
 	r.body = cs->body ? cs->body : "";
@@ -381,6 +415,9 @@ int api_server_start(struct api_server **out, const struct api_config *cfg, stru
 		return vim_err_set(err, VIM_EINVAL, "api: a token is required");
 	}
 	s->store = cfg->store;
+	s->notify_token = cfg->notify_token ? strdup(cfg->notify_token) : NULL;
+	s->on_events = cfg->on_registry_events;
+	s->events_arg = cfg->events_arg;
 	s->max_body = cfg->max_body ? cfg->max_body : API_MAX_BODY_DEFAULT;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->idle, NULL);
@@ -453,5 +490,6 @@ void api_server_stop(struct api_server *s)
 	free(s->tls_cert);
 	free(s->tls_key);
 	free(s->token);
+	free(s->notify_token);
 	free(s);
 }

@@ -43,13 +43,17 @@ enum ctl_presence { CTL_IMAGE_ABSENT = 0, CTL_IMAGE_PRESENT = 1 };
  * filled when it could not tell (refused, timeout, 5xx, 401, ...). */
 struct ctl_checker {
 	int (*check)(void *self, const char *registry_url, struct vim_err *err);
+	/* Optional: used instead of check for an image already ImageLost, so
+	 * an implementation may answer from what it knows of the storage as a
+	 * whole without a request (NULL = use check). */
+	int (*check_lost)(void *self, const char *registry_url, struct vim_err *err);
 	void *self;
 };
 
 /* Records a core/v1 Event about img; type is "Normal" or "Warning". */
 struct ctl_recorder {
 	void (*record)(void *self, const struct model_image *img, const char *type,
-		       const char *reason, const char *message);
+	               const char *reason, const char *message);
 	void *self;
 };
 
@@ -64,7 +68,7 @@ struct ctl_clock {
  * cancels a running import and drops its partial data (spec changed). */
 struct ctl_importer {
 	int (*sync)(void *self, struct model_image *img, struct ctl_step *step,
-		    struct vim_err *err);
+	            struct vim_err *err);
 	int (*cleanup)(void *self, const struct model_image *img, struct vim_err *err);
 	void *self;
 };
@@ -76,7 +80,7 @@ struct ctl_importer {
 #define CTL_MESSAGE_MAX 256
 struct ctl_datasource {
 	int (*check)(void *self, const struct model_image *img, char reason[CTL_REASON_MAX],
-		     char message[CTL_MESSAGE_MAX], struct vim_err *err);
+	             char message[CTL_MESSAGE_MAX], struct vim_err *err);
 	void *self;
 };
 
@@ -108,8 +112,8 @@ struct ctl_ctx {
 	struct ctl_writer writer;
 };
 
-typedef int (*ctl_handler_fn)(struct ctl_ctx *ctx, struct model_image *img,
-			      struct ctl_step *step, struct vim_err *err);
+typedef int (*ctl_handler_fn)(struct ctl_ctx *ctx, struct model_image *img, struct ctl_step *step,
+                              struct vim_err *err);
 
 struct ctl_handler {
 	const char *name;
@@ -132,18 +136,18 @@ struct ctl_outcome {
  * status/metadata through ctx->writer if they differ from orig.  Returns 0
  * or the first handler (or write) error, with err filled. */
 int ctl_chain_run(const struct ctl_handler *handlers, size_t n, struct ctl_ctx *ctx,
-		  const struct model_image *orig, struct model_image *work,
-		  struct ctl_outcome *out, struct vim_err *err);
+                  const struct model_image *orig, struct model_image *work, struct ctl_outcome *out,
+                  struct vim_err *err);
 
 /* ---- the individual handlers (one file each) ----------------------------- */
-int ctl_handle_datasource_ready(struct ctl_ctx *ctx, struct model_image *img,
-				struct ctl_step *step, struct vim_err *err);
+int ctl_handle_datasource_ready(struct ctl_ctx *ctx, struct model_image *img, struct ctl_step *step,
+                                struct vim_err *err);
 int ctl_handle_lifecycle(struct ctl_ctx *ctx, struct model_image *img, struct ctl_step *step,
-			 struct vim_err *err);
-int ctl_handle_image_presence(struct ctl_ctx *ctx, struct model_image *img,
-			      struct ctl_step *step, struct vim_err *err);
+                         struct vim_err *err);
+int ctl_handle_image_presence(struct ctl_ctx *ctx, struct model_image *img, struct ctl_step *step,
+                              struct vim_err *err);
 int ctl_handle_deletion(struct ctl_ctx *ctx, struct model_image *img, struct ctl_step *step,
-			struct vim_err *err);
+                        struct vim_err *err);
 
 /* ---- backoff -------------------------------------------------------------- */
 

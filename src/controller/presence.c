@@ -32,7 +32,11 @@ int ctl_handle_image_presence(struct ctl_ctx *ctx, struct model_image *img, stru
 
 	if (!applies(img) || !ctx->checker.check)
 		return CTL_CONTINUE;
-	rc = ctx->checker.check(ctx->checker.self, img->status.target_registry_url, &cerr);
+	if (img->status.phase == MODEL_PHASE_IMAGE_LOST && ctx->checker.check_lost)
+		rc = ctx->checker.check_lost(ctx->checker.self, img->status.target_registry_url,
+		                             &cerr);
+	else
+		rc = ctx->checker.check(ctx->checker.self, img->status.target_registry_url, &cerr);
 	if (rc < 0)
 		return vim_err_set(err, rc, "failed to check image existence in DVCR: %s",
 		                   cerr.msg);

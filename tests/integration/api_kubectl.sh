@@ -173,6 +173,9 @@ check "removing the last finalizer deletes it" wait_for 10 sh -c "! $(printf '%q
 for i in 1 2 3; do
 	sed -e "s/name: ubuntu$/name: img-$i/" -e 's/^  labels:/  labels:/' "$T_TMP/vi.yaml" | k apply -f - >/dev/null
 done
+# let the controllers settle the new images (phase Pending) before the snapshot
+for i in 1 2 3; do k wait "vi/img-$i" --for=jsonpath='{.status.phase}'=Pending --timeout=10s >/dev/null; done
+sleep 0.5
 before=$(k get vi -o jsonpath='{range .items[*]}{.metadata.name}={.metadata.resourceVersion} {end}')
 last_rv=$(k get vi img-3 -o jsonpath='{.metadata.resourceVersion}')
 vim_stop

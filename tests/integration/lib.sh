@@ -61,8 +61,8 @@ vim_start() {
 	local dir=$1 i
 	shift
 	mkdir -p "$dir"
-	: >"$dir/vimaged.log"
-	"$VIMAGED" --data-dir "$dir" --listen 127.0.0.1:0 "$@" >>"$dir/vimaged.log" 2>&1 &
+	echo "# --- vimaged start $(date +%T)" >>"$dir/vimaged.log"
+	"$VIMAGED" --data-dir "$dir" --listen "${VIM_LISTEN:-127.0.0.1:0}" "$@" >>"$dir/vimaged.log" 2>&1 &
 	VIM_PID=$!
 	T_PIDS+=("$VIM_PID")
 	VIM_URL=

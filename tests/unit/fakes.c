@@ -113,7 +113,7 @@ void fakes_init(struct fakes *f, struct ctl_ctx *ctx)
 	memset(f, 0, sizeof(*f));
 	f->now = 1000000;
 	f->ds_answer = 1;
-	ctx->checker = (struct ctl_checker){f_check, f};
+	ctx->checker = (struct ctl_checker){f_check, NULL, f};
 	ctx->recorder = (struct ctl_recorder){f_record, f};
 	ctx->clock = (struct ctl_clock){f_now, f};
 	ctx->importer = (struct ctl_importer){f_sync, f_cleanup, f};

@@ -3,12 +3,14 @@
  * they land) the controllers together, and owns the process: flags,
  * the data directory, the admin token, signals.
  */
+#include "vimaged.h"
 #include "api/api.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "store/store.h"
 
+#include <curl/curl.h>
 #include <openssl/evp.h>
 
 #include <errno.h>
@@ -23,17 +25,6 @@
 
 #define EVENT_TTL_S 3600
 #define EVENT_EXPIRE_EVERY_S 60
-
-struct options {
-	const char *data_dir;
-	const char *listen;
-	const char *tls_cert;
-	const char *tls_key;
-	const char *kubectl_listen;
-	const char *log_level;
-	const char *log_format;
-	int64_t event_ttl_s;
-};
 
 struct flag {
 	const char *name;
@@ -54,6 +45,15 @@ static const struct flag flags[] = {
      OPT(kubectl_listen)},
     {"--log-level", "debug|info|warn|error (info)", OPT(log_level)},
     {"--log-format", "text|json (text)", OPT(log_format)},
+    {"--dvcr-url", "http[s]://HOST:PORT of the registry that holds the images", OPT(dvcr_url)},
+    {"--dvcr-username", "registry user", OPT(dvcr_username)},
+    {"--dvcr-password-file", "file holding the registry password", OPT(dvcr_password_file)},
+    {"--dvcr-ca-file", "PEM bundle to trust for an https registry", OPT(dvcr_ca_file)},
+    {"--workers", "reconcile workers (4)", OPT(workers)},
+    {"--storage-probe-interval", "seconds between DVCR storage probes (5)", OPT(probe_interval)},
+    {"--presence-sweep-interval", "seconds between sweeps of Ready images (300)",
+     OPT(sweep_interval)},
+    {"--dvcr-max-rps", "registry requests per second the sweep may use (50)", OPT(max_rps)},
 };
 
 static void usage(FILE *f)
@@ -115,8 +115,8 @@ static int split_listen(const char *listen, char *host, size_t hlen, int *port)
 	return 0;
 }
 
-/* The admin token: created once (0600), then read back on every start. */
-static int load_token(const char *dir, char *tok, size_t len, struct vim_err *err)
+/* A token file: created once (0600), then read back on every start. */
+static int load_token(const char *dir, const char *file, char *tok, size_t len, struct vim_err *err)
 {
 	char path[4096];
 	unsigned char raw[32];
@@ -124,7 +124,7 @@ static int load_token(const char *dir, char *tok, size_t len, struct vim_err *er
 	size_t i;
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/token", dir);
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
 	if ((f = fopen(path, "r"))) {
 		int ok = fgets(tok, (int)len, f) != NULL;
 		fclose(f);
@@ -194,7 +194,8 @@ int main(int argc, char **argv)
 	                    .kubectl_listen = "127.0.0.1:0"};
 	struct api_config ac = {0};
 	struct api_server *api = NULL, *kapi = NULL;
-	char kurl[300], crt[4096], key[4096], khost[256];
+	char kurl[300], crt[4096], key[4096], khost[256], notify[128];
+	struct wiring wiring = {0};
 	int kport;
 	struct store *store = NULL;
 	struct vim_err err = {0};
@@ -226,10 +227,14 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
-	if (load_token(o.data_dir, token, sizeof(token), &err) < 0)
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (load_token(o.data_dir, "token", token, sizeof(token), &err) < 0 ||
+	    load_token(o.data_dir, "notify-token", notify, sizeof(notify), &err) < 0)
 		goto fail;
 	snprintf(dbpath, sizeof(dbpath), "%s/vimage.db", o.data_dir);
 	if (store_sqlite_open(&store, dbpath, 0, &err) < 0)
+		goto fail;
+	if (wiring_start(&wiring, &o, store, &err) < 0)
 		goto fail;
 	ac.listen_host = host;
 	ac.listen_port = port;
@@ -237,6 +242,9 @@ int main(int argc, char **argv)
 	ac.tls_key = o.tls_key;
 	ac.token = token;
 	ac.store = store;
+	ac.notify_token = notify;
+	ac.on_registry_events = wiring_registry_events;
+	ac.events_arg = &wiring;
 	if (api_server_start(&api, &ac, &err) < 0)
 		goto fail;
 	snprintf(url, sizeof(url), "%s://%s:%d", o.tls_cert ? "https" : "http", host,
@@ -287,6 +295,8 @@ fail:
 out:
 	api_server_stop(kapi);
 	api_server_stop(api);
+	wiring_stop(&wiring);
 	store_close(store);
+	curl_global_cleanup();
 	return rc;
 }

@@ -1,0 +1,371 @@
+/*
+ * controller/manager — caches → queue → workers → handler chain → store.
+ */
+#include "controller/manager.h"
+#include "controller/cache.h"
+#include "controller/queue.h"
+#include "core/log.h"
+#include "core/timeutil.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MANAGER_WORKERS_MAX 64
+#define QUEUE_KEY_MAX (CTL_KEY_MAX + 8)
+/* A stale write (someone changed the object meanwhile) is retried soon:
+ * the cache will hold the newer object by then. */
+#define CONFLICT_REQUEUE_MS 200
+
+struct ctl_manager {
+	struct ctl_manager_config cfg;
+	struct ctl_cache *cache[2]; /* by enum model_kind */
+	struct ctl_queue *queue;
+	pthread_t workers[MANAGER_WORKERS_MAX];
+	int nworkers;
+};
+
+/* Per-reconcile state of the store writer: the resourceVersion the next
+ * write must carry, advanced by each successful write. */
+struct writer_state {
+	struct ctl_manager *m;
+	const char *resource;
+	char rv[32];
+};
+
+static const char *kind_prefix(enum model_kind k)
+{
+	return model_kind_info(k)->repo_prefix;
+}
+
+void ctl_manager_enqueue(struct ctl_manager *m, enum model_kind kind, const char *key)
+{
+	char qk[QUEUE_KEY_MAX];
+
+	snprintf(qk, sizeof(qk), "%s/%s", kind_prefix(kind), key);
+	ctl_queue_add(m->queue, qk);
+}
+
+static void on_vi_change(void *arg, const char *key, enum store_event_type t)
+{
+	(void)t;
+	ctl_manager_enqueue(arg, MODEL_KIND_VI, key);
+}
+
+static void on_cvi_change(void *arg, const char *key, enum store_event_type t)
+{
+	(void)t;
+	ctl_manager_enqueue(arg, MODEL_KIND_CVI, key);
+}
+
+/* ---- the chain's store-backed interfaces ---------------------------------- */
+
+static int64_t clock_now(void *self)
+{
+	(void)self;
+	return vim_time_now();
+}
+
+static void record_event(void *self, const struct model_image *img, const char *type,
+                         const char *reason, const char *message)
+{
+	struct ctl_manager *m = self;
+	struct vim_err err;
+	json_t *obj = model_image_to_json(img);
+
+	if (!obj ||
+	    store_event_record(m->cfg.store, obj, type, reason, message, vim_time_now(), &err) < 0)
+		vim_log(VIM_LOG_WARN, "event %s for %s %s/%s not recorded: %s", reason,
+		        model_kind_info(img->kind)->name,
+		        img->meta.namespace ? img->meta.namespace : "", img->meta.name,
+		        obj ? err.msg : "out of memory");
+	json_decref(obj);
+}
+
+typedef int (*store_write_fn)(struct store *s, const char *r, const json_t *obj, json_t **out,
+                              struct vim_err *e);
+
+static int write_with(struct writer_state *ws, const struct model_image *img, store_write_fn fn,
+                      struct vim_err *err)
+{
+	json_t *obj = model_image_to_json(img), *out = NULL;
+	const char *rv;
+	int rc;
+
+	if (!obj)
+		return vim_err_set(err, VIM_ENOMEM, "%s: out of memory", img->meta.name);
+	json_object_set_new(json_object_get(obj, "metadata"), "resourceVersion",
+	                    json_string(ws->rv));
+	rc = fn(ws->m->cfg.store, ws->resource, obj, &out, err);
+	if (rc == 0) {
+		rv = json_string_value(
+		    json_object_get(json_object_get(out, "metadata"), "resourceVersion"));
+		if (rv)
+			snprintf(ws->rv, sizeof(ws->rv), "%s", rv);
+	}
+	json_decref(out);
+	json_decref(obj);
+	return rc;
+}
+
+static int write_status(void *self, const struct model_image *img, struct vim_err *err)
+{
+	return write_with(self, img, store_update_status, err);
+}
+
+static int write_meta(void *self, const struct model_image *img, struct vim_err *err)
+{
+	return write_with(self, img, store_update, err);
+}
+
+/* ---- one reconcile ------------------------------------------------------- */
+
+/* Splits "vi/ns/name" into kind and cache key. */
+static int parse_key(const char *qk, enum model_kind *kind, const char **key)
+{
+	const char *slash = strchr(qk, '/');
+
+	if (!slash)
+		return VIM_EINVAL;
+	if ((size_t)(slash - qk) == strlen(kind_prefix(MODEL_KIND_CVI)) &&
+	    strncmp(qk, kind_prefix(MODEL_KIND_CVI), (size_t)(slash - qk)) == 0)
+		*kind = MODEL_KIND_CVI;
+	else if ((size_t)(slash - qk) == strlen(kind_prefix(MODEL_KIND_VI)) &&
+	         strncmp(qk, kind_prefix(MODEL_KIND_VI), (size_t)(slash - qk)) == 0)
+		*kind = MODEL_KIND_VI;
+	else
+		return VIM_EINVAL;
+	*key = slash + 1;
+	return 0;
+}
+
+static void reconcile(struct ctl_manager *m, const char *qk)
+{
+	struct model_image *orig = NULL, *work = NULL;
+	struct writer_state ws = {.m = m};
+	struct ctl_outcome out = {0};
+	struct vim_err err = {0};
+	enum model_kind kind;
+	const char *key;
+	json_t *obj = NULL;
+	int rc;
+
+	if (parse_key(qk, &kind, &key) < 0 || !(obj = ctl_cache_get(m->cache[kind], key))) {
+		ctl_queue_forget(m->queue, qk); /* deleted (or never ours): nothing to do */
+		return;
+	}
+	if (model_image_from_json(&orig, obj, NULL, &err) < 0 ||
+	    model_image_clone(&work, orig, &err) < 0) {
+		vim_log(VIM_LOG_ERROR, "reconcile %s: stored object unreadable: %s", qk, err.msg);
+		ctl_queue_forget(m->queue, qk);
+		goto out;
+	}
+	ws.resource = model_kind_info(kind)->plural;
+	snprintf(ws.rv, sizeof(ws.rv), "%s",
+	         orig->meta.resource_version ? orig->meta.resource_version : "");
+	struct ctl_ctx ctx = {
+	    .checker = m->cfg.checker,
+	    .recorder = {record_event, m},
+	    .clock = {clock_now, NULL},
+	    .importer = m->cfg.importer,
+	    .datasource = m->cfg.datasource,
+	    .cleaner = m->cfg.cleaner,
+	    .writer = {write_status, write_meta, &ws},
+	};
+	rc =
+	    ctl_chain_run(ctl_image_handlers, ctl_image_handlers_len, &ctx, orig, work, &out, &err);
+	if (rc == VIM_ECONFLICT) {
+		ctl_queue_add_after(m->queue, qk, CONFLICT_REQUEUE_MS);
+	} else if (rc < 0) {
+		vim_log(VIM_LOG_WARN, "reconcile %s: %s", qk, err.msg);
+		ctl_queue_add_rate_limited(m->queue, qk);
+	} else {
+		ctl_queue_forget(m->queue, qk);
+		if (out.requeue_after_ms > 0)
+			ctl_queue_add_after(m->queue, qk, out.requeue_after_ms);
+	}
+out:
+	model_image_free(work);
+	model_image_free(orig);
+	json_decref(obj);
+}
+
+static void *worker(void *arg)
+{
+	struct ctl_manager *m = arg;
+	char qk[QUEUE_KEY_MAX];
+	int rc;
+
+	for (;;) {
+		rc = ctl_queue_get(m->queue, qk, sizeof(qk), 1000);
+		if (rc == VIM_ECANCELED)
+			break;
+		if (rc != 1)
+			continue;
+		reconcile(m, qk);
+		ctl_queue_done(m->queue, qk);
+	}
+	return NULL;
+}
+
+/* ---- walks over the caches --------------------------------------------------- */
+
+/* A walk over both caches: match decides per object, fn acts on a match. */
+struct walk {
+	struct ctl_manager *m;
+	enum model_kind kind;
+	bool (*match)(const struct walk *w, const json_t *obj);
+	void (*fn)(void *arg, enum model_kind kind, const char *key);
+	void *arg;
+	const char *want; /* the phase text, or the "/<repo>:" needle */
+	size_t n;
+};
+
+static void walk_one(void *arg, const char *key)
+{
+	struct walk *w = arg;
+	json_t *obj = ctl_cache_get(w->m->cache[w->kind], key);
+
+	if (obj && w->match(w, obj)) {
+		w->fn(w->arg, w->kind, key);
+		w->n++;
+	}
+	json_decref(obj);
+}
+
+static size_t walk_all(struct walk *w)
+{
+	for (w->kind = MODEL_KIND_VI; w->kind <= MODEL_KIND_CVI; w->kind++)
+		ctl_cache_foreach(w->m->cache[w->kind], walk_one, w);
+	return w->n;
+}
+
+static const char *status_str(const json_t *obj, const char *a, const char *b)
+{
+	const json_t *v = json_object_get(json_object_get(obj, "status"), a);
+	return json_string_value(b ? json_object_get(v, b) : v);
+}
+
+static bool match_phase(const struct walk *w, const json_t *obj)
+{
+	const char *p = status_str(obj, "phase", NULL);
+	return p && strcmp(p, w->want) == 0;
+}
+
+static bool match_repo(const struct walk *w, const json_t *obj)
+{
+	const char *url = status_str(obj, "target", "registryURL");
+	return url && strstr(url, w->want) != NULL;
+}
+
+static void enqueue_fn(void *arg, enum model_kind kind, const char *key)
+{
+	ctl_manager_enqueue(arg, kind, key);
+}
+
+size_t ctl_manager_foreach_phase(struct ctl_manager *m, enum model_phase phase,
+                                 void (*fn)(void *arg, enum model_kind kind, const char *key),
+                                 void *arg)
+{
+	struct walk w = {
+	    .m = m, .match = match_phase, .fn = fn, .arg = arg, .want = model_phase_name(phase)};
+	return walk_all(&w);
+}
+
+size_t ctl_manager_enqueue_phase(struct ctl_manager *m, enum model_phase phase)
+{
+	return ctl_manager_foreach_phase(m, phase, enqueue_fn, m);
+}
+
+/* model_dvcr_repository cuts long names and appends "-<16 hex>". */
+static bool looks_shortened(const char *repo)
+{
+	size_t n = strlen(repo), i;
+
+	if (n < 17 || repo[n - 17] != '-')
+		return false;
+	for (i = n - 16; i < n; i++)
+		if (!strchr("0123456789abcdef", repo[i]))
+			return false;
+	return true;
+}
+
+size_t ctl_manager_enqueue_repo(struct ctl_manager *m, const char *repo)
+{
+	char needle[QUEUE_KEY_MAX + 4];
+	struct walk w = {.m = m, .match = match_repo, .fn = enqueue_fn, .arg = m, .want = needle};
+	enum model_kind kind;
+	const char *key;
+	json_t *obj;
+
+	/* The repository is the key ("vi/ns/name" -> vi "ns/name") unless the
+	 * name was shortened; only then is the cache walked. */
+	if (parse_key(repo, &kind, &key) == 0 && (obj = ctl_cache_get(m->cache[kind], key))) {
+		json_decref(obj);
+		ctl_manager_enqueue(m, kind, key);
+		return 1;
+	}
+	if (!looks_shortened(repo))
+		return 0;
+	snprintf(needle, sizeof(needle), "/%s:", repo);
+	return walk_all(&w);
+}
+
+/* ---- start / stop ---------------------------------------------------------- */
+
+int ctl_manager_start(struct ctl_manager **out, const struct ctl_manager_config *cfg,
+                      struct vim_err *err)
+{
+	struct ctl_manager *m = calloc(1, sizeof(*m));
+	struct ctl_queue_opts qo = {0};
+	int rc, i;
+
+	*out = NULL;
+	if (!m)
+		return vim_err_set(err, VIM_ENOMEM, "controller: out of memory");
+	m->cfg = *cfg;
+	if (m->cfg.workers <= 0)
+		m->cfg.workers = 4;
+	if (m->cfg.workers > MANAGER_WORKERS_MAX)
+		m->cfg.workers = MANAGER_WORKERS_MAX;
+	if ((rc = ctl_queue_new(&m->queue, &qo, err)) < 0)
+		goto fail;
+	/* The caches enqueue every object they list: the first reconcile of
+	 * everything happens as soon as the workers start. */
+	if ((rc = ctl_cache_start(&m->cache[MODEL_KIND_VI], cfg->store, "virtualimages",
+	                          on_vi_change, m, err)) < 0 ||
+	    (rc = ctl_cache_start(&m->cache[MODEL_KIND_CVI], cfg->store, "clustervirtualimages",
+	                          on_cvi_change, m, err)) < 0)
+		goto fail;
+	for (i = 0; i < m->cfg.workers; i++) {
+		if (pthread_create(&m->workers[i], NULL, worker, m) != 0) {
+			rc = vim_err_set(err, VIM_EINTERNAL, "controller: cannot start worker %d",
+			                 i);
+			goto fail;
+		}
+		m->nworkers++;
+	}
+	*out = m;
+	return 0;
+fail:
+	ctl_manager_stop(m);
+	return rc;
+}
+
+void ctl_manager_stop(struct ctl_manager *m)
+{
+	int i;
+
+	if (!m)
+		return;
+	/* Workers first (they read the caches), then the caches (whose feed
+	 * may still add to the shut-down queue, a no-op), then the queue. */
+	if (m->queue)
+		ctl_queue_shutdown(m->queue);
+	for (i = 0; i < m->nworkers; i++)
+		pthread_join(m->workers[i], NULL);
+	ctl_cache_stop(m->cache[MODEL_KIND_VI]);
+	ctl_cache_stop(m->cache[MODEL_KIND_CVI]);
+	ctl_queue_free(m->queue);
+	free(m);
+}

@@ -1,0 +1,58 @@
+/*
+ * controller/manager — runs the image controllers: a cache per kind fed by
+ * the store's watch, one work queue keyed "vi/<ns>/<name>" / "cvi/<name>",
+ * N workers each running the handler chain over one image at a time, and
+ * the store-backed implementations of the chain's writer, recorder and
+ * clock.  The checker, importer, datasource and cleaner are plugged in by
+ * main (DVCR, importers) and borrowed for the manager's life.
+ */
+#ifndef VIM_CONTROLLER_MANAGER_H
+#define VIM_CONTROLLER_MANAGER_H
+
+#include "controller/chain.h"
+#include "store/store.h"
+
+struct ctl_manager;
+
+struct ctl_manager_config {
+	struct store *store; /* borrowed; outlives the manager */
+	int workers;         /* 0 = 4 */
+	/* Plugged-in interfaces (copied; their self pointers are borrowed).
+	 * A NULL function means "not available": the handler skips it. */
+	struct ctl_checker checker;
+	struct ctl_importer importer;
+	struct ctl_datasource datasource;
+	struct ctl_dvcr_cleaner cleaner;
+};
+
+/* Lists both kinds into the caches, enqueues every image, starts the
+ * workers.  *out is freed with ctl_manager_stop. */
+int ctl_manager_start(struct ctl_manager **out, const struct ctl_manager_config *cfg,
+                      struct vim_err *err);
+
+/* Stops the workers (in-flight reconciles finish), the caches and the
+ * queue; frees the manager.  NULL is fine. */
+void ctl_manager_stop(struct ctl_manager *m);
+
+/* Asks for a reconcile of one image now (key "ns/name" for a VI, "name"
+ * for a CVI).  Thread-safe; de-duplicated by the queue. */
+void ctl_manager_enqueue(struct ctl_manager *m, enum model_kind kind, const char *key);
+
+/* Enqueues every cached image whose phase is `phase` (the presence monitor
+ * uses it: all Ready images when the storage vanishes, all ImageLost ones
+ * when it returns).  Returns how many were enqueued. */
+size_t ctl_manager_enqueue_phase(struct ctl_manager *m, enum model_phase phase);
+
+/* Calls fn for every cached image in `phase` (a snapshot; fn may enqueue
+ * or sleep).  Returns how many there were. */
+size_t ctl_manager_foreach_phase(struct ctl_manager *m, enum model_phase phase,
+                                 void (*fn)(void *arg, enum model_kind kind, const char *key),
+                                 void *arg);
+
+/* Enqueues the images stored in a DVCR repository ("vi/<ns>/<name>" or
+ * "cvi/<name>"), as a registry notification names it.  A shortened
+ * repository name (model_dvcr_repository) is matched against the images'
+ * status.target.registryURL.  Returns how many were enqueued. */
+size_t ctl_manager_enqueue_repo(struct ctl_manager *m, const char *repo);
+
+#endif

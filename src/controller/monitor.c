@@ -1,0 +1,358 @@
+/*
+ * controller/monitor — checker, storage probe, notifications, sweep.
+ */
+#include "controller/monitor.h"
+#include "core/log.h"
+#include "core/timeutil.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define PROBE_DEFAULT_MS 5000
+#define SWEEP_DEFAULT_MS (5 * 60 * 1000)
+#define MAX_RPS_DEFAULT 50
+/* Requests one presence check costs: manifest + config + one layer. */
+#define REQUESTS_PER_CHECK 3
+
+struct ctl_monitor {
+	struct ctl_monitor_config cfg;
+	struct ctl_manager *manager; /* borrowed, set by start */
+
+	pthread_mutex_t mu; /* guards everything below */
+	pthread_cond_t wake;
+	bool stopping;
+	enum ctl_storage_state storage;
+	bool canary_seen; /* once seen, a missing canary means lost storage */
+	struct ctl_monitor_stats stats;
+	pthread_t probe_thread, sweep_thread;
+};
+
+static void count(struct ctl_monitor *mon, uint64_t *counter)
+{
+	pthread_mutex_lock(&mon->mu);
+	(*counter)++;
+	pthread_mutex_unlock(&mon->mu);
+}
+
+/* ---- the checker ------------------------------------------------------------ */
+
+static int check_real(struct ctl_monitor *mon, const char *registry_url, struct vim_err *err)
+{
+	int rc = dvcr_image_check_url(mon->cfg.dvcr, registry_url, err);
+
+	if (rc == 1) {
+		pthread_mutex_lock(&mon->mu);
+		mon->stats.checks_present++;
+		/* Data answers while the canary does not: the storage is fine and
+		 * only the canary went (deleted by hand?).  Let the probe push it
+		 * again, or lost images would wait for a canary that never
+		 * returns. */
+		if (mon->storage == CTL_STORAGE_DOWN)
+			mon->canary_seen = false;
+		pthread_mutex_unlock(&mon->mu);
+		return CTL_IMAGE_PRESENT;
+	}
+	if (rc == 0) {
+		count(mon, &mon->stats.checks_absent);
+		return CTL_IMAGE_ABSENT;
+	}
+	count(mon, &mon->stats.checks_error);
+	return rc;
+}
+
+/* A Ready image is always checked for real, so a deleted canary alone can
+ * never make it ImageLost. */
+static int check(void *self, const char *registry_url, struct vim_err *err)
+{
+	return check_real(self, registry_url, err);
+}
+
+/* An ImageLost image during a storage-wide outage: absent, without a
+ * request — 10,000 lost images cost the registry nothing until the canary
+ * is back, and then they are all rechecked at once. */
+static int check_lost(void *self, const char *registry_url, struct vim_err *err)
+{
+	struct ctl_monitor *mon = self;
+	enum ctl_storage_state st;
+
+	pthread_mutex_lock(&mon->mu);
+	st = mon->storage;
+	pthread_mutex_unlock(&mon->mu);
+	if (st == CTL_STORAGE_DOWN) {
+		count(mon, &mon->stats.checks_skipped);
+		return CTL_IMAGE_ABSENT;
+	}
+	return check_real(mon, registry_url, err);
+}
+
+struct ctl_checker ctl_monitor_checker(struct ctl_monitor *mon)
+{
+	struct ctl_checker c = {check, check_lost, mon};
+	return c;
+}
+
+/* ---- the canary ------------------------------------------------------------- */
+
+static void sha256_digest(const void *p, size_t n, char out[DVCR_DIGEST_MAX])
+{
+	unsigned char md[32];
+	unsigned int len = 0;
+	int i;
+
+	EVP_Digest(p, n, md, &len, EVP_sha256(), NULL);
+	memcpy(out, "sha256:", 7);
+	for (i = 0; i < 32; i++)
+		snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
+}
+
+static int push_blob(struct dvcr_client *c, const void *data, size_t len,
+                     char digest[DVCR_DIGEST_MAX], struct vim_err *err)
+{
+	struct dvcr_upload *up = NULL;
+	int rc;
+
+	sha256_digest(data, len, digest);
+	if ((rc = dvcr_upload_begin(c, CTL_CANARY_REPO, &up, err)) < 0)
+		return rc;
+	if ((rc = dvcr_upload_write(up, data, len, err)) < 0) {
+		dvcr_upload_cancel(up, NULL);
+		return rc;
+	}
+	return dvcr_upload_finish(up, digest, err);
+}
+
+/* A minimal, valid image: a config and one small layer, so the probe walks
+ * the same manifest + blobs path a real image does. */
+static int push_canary(struct dvcr_client *c, struct vim_err *err)
+{
+	static const char layer[] = "vimage storage canary\n";
+	static const char config[] =
+	    "{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"Labels\":"
+	    "{\"vimage-canary\":\"true\"}},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}";
+	char ld[DVCR_DIGEST_MAX], cd[DVCR_DIGEST_MAX], man[1024];
+	int rc, n;
+
+	if ((rc = push_blob(c, layer, sizeof(layer) - 1, ld, err)) < 0 ||
+	    (rc = push_blob(c, config, sizeof(config) - 1, cd, err)) < 0)
+		return rc;
+	n = snprintf(man, sizeof(man),
+	             "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"config\":{\"mediaType\":"
+	             "\"application/vnd.docker.container.image.v1+json\",\"size\":%zu,"
+	             "\"digest\":\"%s\"},\"layers\":[{\"mediaType\":"
+	             "\"application/vnd.docker.image.rootfs.diff.tar\",\"size\":%zu,"
+	             "\"digest\":\"%s\"}]}",
+	             DVCR_MT_DOCKER_V2, sizeof(config) - 1, cd, sizeof(layer) - 1, ld);
+	return dvcr_manifest_put(c, CTL_CANARY_REPO, CTL_CANARY_TAG, DVCR_MT_DOCKER_V2, man,
+	                         (size_t)n, NULL, err);
+}
+
+/* ---- threads ---------------------------------------------------------------- */
+
+/* Sleeps up to ms; returns true when the monitor is stopping. */
+static bool nap(struct ctl_monitor *mon, int64_t ms)
+{
+	struct timespec ts;
+	bool stop;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&mon->mu);
+	while (!mon->stopping && pthread_cond_timedwait(&mon->wake, &mon->mu, &ts) != ETIMEDOUT)
+		;
+	stop = mon->stopping;
+	pthread_mutex_unlock(&mon->mu);
+	return stop;
+}
+
+static void probe_once(struct ctl_monitor *mon)
+{
+	struct vim_err err = {0};
+	enum ctl_storage_state now, before;
+	int rc = dvcr_image_check(mon->cfg.dvcr, CTL_CANARY_REPO, CTL_CANARY_TAG, &err);
+	size_t n;
+	bool seen;
+
+	pthread_mutex_lock(&mon->mu);
+	seen = mon->canary_seen;
+	pthread_mutex_unlock(&mon->mu);
+	if (rc == 0 && !seen) {
+		/* Not seen since start (the registry was not up when vimaged
+		 * started, or this is a new registry), or image data answered
+		 * while it was missing: push it.  A canary once seen and now
+		 * missing is never pushed: that is the outage it detects. */
+		if (push_canary(mon->cfg.dvcr, &err) == 0) {
+			vim_log(VIM_LOG_INFO, "dvcr storage probe: canary %s:%s pushed",
+			        CTL_CANARY_REPO, CTL_CANARY_TAG);
+			rc = 1;
+		} else {
+			rc = VIM_EUPSTREAM;
+		}
+	}
+	now = rc == 1 ? CTL_STORAGE_UP : rc == 0 ? CTL_STORAGE_DOWN : CTL_STORAGE_UNKNOWN;
+	pthread_mutex_lock(&mon->mu);
+	before = mon->storage;
+	mon->storage = now;
+	if (rc == 1)
+		mon->canary_seen = true;
+	mon->stats.probes++;
+	mon->stats.storage = now;
+	pthread_mutex_unlock(&mon->mu);
+	if (now == before)
+		return;
+	if (now == CTL_STORAGE_DOWN) {
+		n = ctl_manager_enqueue_phase(mon->manager, MODEL_PHASE_READY);
+		vim_log(VIM_LOG_WARN,
+		        "dvcr storage probe: the canary image is gone (%s); rechecking %zu Ready "
+		        "images",
+		        err.msg, n);
+	} else if (now == CTL_STORAGE_UP) {
+		n = ctl_manager_enqueue_phase(mon->manager, MODEL_PHASE_IMAGE_LOST);
+		vim_log(VIM_LOG_INFO,
+		        "dvcr storage probe: storage available; rechecking %zu ImageLost images",
+		        n);
+	} else {
+		vim_log(VIM_LOG_WARN, "dvcr storage probe: registry cannot tell: %s", err.msg);
+	}
+}
+
+static void *probe_main(void *arg)
+{
+	struct ctl_monitor *mon = arg;
+
+	do
+		probe_once(mon);
+	while (!nap(mon, mon->cfg.probe_interval_ms));
+	return NULL;
+}
+
+struct pace {
+	struct ctl_monitor *mon;
+	int64_t gap_ms;
+	bool stop;
+};
+
+static void sweep_one(void *arg, enum model_kind kind, const char *key)
+{
+	struct pace *p = arg;
+
+	if (p->stop)
+		return;
+	ctl_manager_enqueue(p->mon->manager, kind, key);
+	p->stop = nap(p->mon, p->gap_ms);
+}
+
+static void *sweep_main(void *arg)
+{
+	struct ctl_monitor *mon = arg;
+	int rps = mon->cfg.max_rps / REQUESTS_PER_CHECK;
+	struct pace p = {.mon = mon, .gap_ms = 1000 / (rps > 0 ? rps : 1)};
+
+	while (!nap(mon, mon->cfg.sweep_interval_ms)) {
+		ctl_manager_foreach_phase(mon->manager, MODEL_PHASE_READY, sweep_one, &p);
+		count(mon, &mon->stats.sweeps);
+		if (p.stop)
+			break;
+	}
+	return NULL;
+}
+
+/* ---- public ------------------------------------------------------------------ */
+
+int ctl_monitor_new(struct ctl_monitor **out, const struct ctl_monitor_config *cfg,
+                    struct vim_err *err)
+{
+	struct ctl_monitor *mon = calloc(1, sizeof(*mon));
+
+	*out = NULL;
+	if (!mon)
+		return vim_err_set(err, VIM_ENOMEM, "monitor: out of memory");
+	mon->cfg = *cfg;
+	if (mon->cfg.probe_interval_ms <= 0)
+		mon->cfg.probe_interval_ms = PROBE_DEFAULT_MS;
+	if (mon->cfg.sweep_interval_ms <= 0)
+		mon->cfg.sweep_interval_ms = SWEEP_DEFAULT_MS;
+	if (mon->cfg.max_rps <= 0)
+		mon->cfg.max_rps = MAX_RPS_DEFAULT;
+	pthread_mutex_init(&mon->mu, NULL);
+	pthread_cond_init(&mon->wake, NULL);
+	*out = mon;
+	return 0;
+}
+
+int ctl_monitor_start(struct ctl_monitor *mon, struct ctl_manager *m, struct vim_err *err)
+{
+	mon->manager = m;
+	if (pthread_create(&mon->probe_thread, NULL, probe_main, mon) != 0)
+		return vim_err_set(err, VIM_EINTERNAL, "monitor: cannot start the probe thread");
+	if (pthread_create(&mon->sweep_thread, NULL, sweep_main, mon) != 0) {
+		pthread_mutex_lock(&mon->mu);
+		mon->stopping = true;
+		pthread_cond_broadcast(&mon->wake);
+		pthread_mutex_unlock(&mon->mu);
+		pthread_join(mon->probe_thread, NULL);
+		mon->probe_thread = 0;
+		return vim_err_set(err, VIM_EINTERNAL, "monitor: cannot start the sweep thread");
+	}
+	return 0;
+}
+
+int ctl_monitor_notify(struct ctl_monitor *mon, const char *body, size_t len, struct vim_err *err)
+{
+	json_t *doc = json_loadb(body, len, 0, NULL), *events, *ev;
+	size_t i, n = 0;
+
+	events = json_object_get(doc, "events");
+	if (!json_is_array(events)) {
+		json_decref(doc);
+		return vim_err_set(err, VIM_EINVAL,
+		                   "registry notification: the body has no \"events\" array");
+	}
+	json_array_foreach(events, i, ev)
+	{
+		const char *action = json_string_value(json_object_get(ev, "action"));
+		const char *repo =
+		    json_string_value(json_object_get(json_object_get(ev, "target"), "repository"));
+		if (!action || !repo || !mon->manager)
+			continue;
+		if (strcmp(action, "delete") == 0 || strcmp(action, "push") == 0)
+			n += ctl_manager_enqueue_repo(mon->manager, repo);
+	}
+	json_decref(doc);
+	count(mon, &mon->stats.notifications);
+	return (int)n;
+}
+
+void ctl_monitor_stats(struct ctl_monitor *mon, struct ctl_monitor_stats *out)
+{
+	pthread_mutex_lock(&mon->mu);
+	*out = mon->stats;
+	out->storage = mon->storage;
+	pthread_mutex_unlock(&mon->mu);
+}
+
+void ctl_monitor_free(struct ctl_monitor *mon)
+{
+	if (!mon)
+		return;
+	pthread_mutex_lock(&mon->mu);
+	mon->stopping = true;
+	pthread_cond_broadcast(&mon->wake);
+	pthread_mutex_unlock(&mon->mu);
+	if (mon->probe_thread)
+		pthread_join(mon->probe_thread, NULL);
+	if (mon->sweep_thread)
+		pthread_join(mon->sweep_thread, NULL);
+	pthread_mutex_destroy(&mon->mu);
+	pthread_cond_destroy(&mon->wake);
+	free(mon);
+}

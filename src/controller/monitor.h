@@ -1,0 +1,76 @@
+/*
+ * controller/monitor — how vimage notices, in seconds, that image data left
+ * DVCR and that it came back (issue 5; lifecycle.md "where upstream stops"):
+ *
+ *  - the checker the ImagePresence handler uses: manifest + every blob
+ *    (dvcr_image_check_url).  A Ready image is always checked for real; an
+ *    ImageLost one, while the storage probe says the storage as a whole is
+ *    gone, is "absent" without a request, so a mass outage costs the
+ *    registry nothing;
+ *  - a storage probe: a tiny canary image in DVCR checked every few
+ *    seconds.  Canary gone = storage down: every Ready image is enqueued
+ *    (and goes ImageLost).  Canary back = every ImageLost image is
+ *    enqueued at once and recovers;
+ *  - registry notifications (POSTed to vimaged) enqueue the images whose
+ *    repository an event names;
+ *  - a paced sweep of Ready images catches everything else.
+ *
+ * The canary is pushed only when vimaged has not seen it since it started
+ * (a new registry, or one that was down at start); never once seen,
+ * because pushing into a registry whose storage was moved away would
+ * create a new, empty storage directory in its place.  (So a vimaged that
+ * starts during a storage outage takes the empty storage for a new one:
+ * its images are still checked one by one and go ImageLost correctly; only
+ * the storage-wide shortcut is lost until the next restart.)
+ */
+#ifndef VIM_CONTROLLER_MONITOR_H
+#define VIM_CONTROLLER_MONITOR_H
+
+#include "controller/chain.h"
+#include "controller/manager.h"
+#include "dvcr/dvcr.h"
+
+#include <stdint.h>
+
+#define CTL_CANARY_REPO "vimage/canary"
+#define CTL_CANARY_TAG "probe"
+
+enum ctl_storage_state { CTL_STORAGE_UNKNOWN = 0, CTL_STORAGE_UP, CTL_STORAGE_DOWN };
+
+struct ctl_monitor_config {
+	struct dvcr_client *dvcr;  /* borrowed; outlives the monitor */
+	int64_t probe_interval_ms; /* 0 = 5 s */
+	int64_t sweep_interval_ms; /* 0 = 5 min */
+	int max_rps;               /* DVCR requests per second of the sweep; 0 = 50 */
+};
+
+/* Counters for /metrics (a snapshot). */
+struct ctl_monitor_stats {
+	enum ctl_storage_state storage;
+	uint64_t checks_present, checks_absent, checks_error, checks_skipped;
+	uint64_t probes, notifications, sweeps;
+};
+
+struct ctl_monitor;
+
+int ctl_monitor_new(struct ctl_monitor **out, const struct ctl_monitor_config *cfg,
+                    struct vim_err *err);
+
+/* The checker to plug into the manager (self = the monitor). */
+struct ctl_checker ctl_monitor_checker(struct ctl_monitor *mon);
+
+/* Starts the probe and sweep threads, which enqueue into m (borrowed; stop
+ * the monitor before the manager). */
+int ctl_monitor_start(struct ctl_monitor *mon, struct ctl_manager *m, struct vim_err *err);
+
+/* A registry notification envelope (body borrowed): enqueues the images of
+ * every repository a push or delete event names.  Returns the number of
+ * images enqueued, or VIM_EINVAL for a body that is not an envelope. */
+int ctl_monitor_notify(struct ctl_monitor *mon, const char *body, size_t len, struct vim_err *err);
+
+void ctl_monitor_stats(struct ctl_monitor *mon, struct ctl_monitor_stats *out);
+
+/* Stops the threads and frees.  NULL is fine. */
+void ctl_monitor_free(struct ctl_monitor *mon);
+
+#endif
