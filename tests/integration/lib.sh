@@ -83,6 +83,36 @@ vim_start() {
 	[ -n "$VIM_URL" ]
 }
 
+# free_port: a loopback port nobody listens on right now.
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# registry_start DIR PORT [extra yaml]: a real docker-registry (CNCF
+# distribution) with storage in DIR/storage, deletes on, no blob cache;
+# sets REG_PID.
+registry_start() {
+	local dir=$1 port=$2 extra=${3:-}
+	mkdir -p "$dir/storage"
+	cat >"$dir/config.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $dir/storage
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$port
+$extra
+EOF
+	docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
+	REG_PID=$!
+	T_PIDS+=("$REG_PID")
+	wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$port/v2/"
+}
+
 # vim_stop: SIGTERM and wait; returns vimaged's exit status.
 vim_stop() {
 	kill -TERM "$VIM_PID" 2>/dev/null

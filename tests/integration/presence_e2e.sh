@@ -11,29 +11,14 @@
 # import would leave it; everything after that is vimaged's own doing.
 . "$(dirname "$0")/lib.sh"
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
 REG=$T_TMP/registry
 D=$T_TMP/data
-mkdir -p "$REG/storage" "$D"
+mkdir -p "$D"
 PREG=$(free_port)
 PVIM=$(free_port)
 NOTIFY=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 printf '%s\n' "$NOTIFY" >"$D/notify-token"
-cat >"$REG/config.yml" <<EOF
-version: 0.1
-log:
-  level: warn
-storage:
-  filesystem:
-    rootdirectory: $REG/storage
-  delete:
-    enabled: true
-http:
-  addr: 127.0.0.1:$PREG
-notifications:
+registry_start "$REG" "$PREG" "notifications:
   endpoints:
     - name: vimaged
       url: http://127.0.0.1:$PVIM/dvcr/events
@@ -43,11 +28,7 @@ notifications:
       threshold: 3
       backoff: 1s
       ignore:
-        actions: [pull]
-EOF
-docker-registry serve "$REG/config.yml" >"$REG/log" 2>&1 &
-T_PIDS+=($!)
-wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$PREG/v2/" || {
+        actions: [pull]" || {
 	not_ok "the registry starts"
 	exit 1
 }
