@@ -13,8 +13,19 @@
 #include "core/err.h"
 #include "store/store.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* PUT/POST /upload/<token>: a user's image streamed to the importer as it
+ * arrives (no bearer token: the URL's token is the credential). */
+struct api_upload_ops {
+	int (*begin)(void *arg, const char *token, int64_t length, void **handle,
+	             struct vim_err *err);
+	int (*data)(void *handle, const void *data, size_t len, struct vim_err *err);
+	/* ok = false: the client went away or the data was refused. */
+	int (*end)(void *handle, bool ok, struct vim_err *err);
+};
 
 struct api_config {
 	const char *listen_host; /* "127.0.0.1" */
@@ -29,6 +40,8 @@ struct api_config {
 	const char *notify_token;
 	int (*on_registry_events)(void *arg, const char *body, size_t len, struct vim_err *err);
 	void *events_arg;
+	const struct api_upload_ops *upload; /* NULL = no uploads */
+	void *upload_arg;
 };
 
 struct api_server;

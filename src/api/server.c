@@ -27,6 +27,8 @@ struct api_server {
 	char *notify_token;
 	int (*on_events)(void *arg, const char *body, size_t len, struct vim_err *err);
 	void *events_arg;
+	const struct api_upload_ops *upload;
+	void *upload_arg;
 	size_t max_body;
 	char *tls_cert, *tls_key;
 	int port;
@@ -42,6 +44,10 @@ struct conn_state {
 	size_t len, cap;
 	bool too_large;
 	bool answered; /* a response was queued on the first call */
+	void *upload;  /* an upload in flight (api_upload_ops handle) */
+	int upload_rc; /* the first failure of its data */
+	struct vim_err upload_err;
+	uint64_t upload_bytes;
 };
 
 bool api_server_stopping(const struct api_server *s)
@@ -278,6 +284,75 @@ static enum MHD_Result queue(struct MHD_Connection *c, struct api_req *r)
 	return ret;
 }
 
+static bool is_upload(const char *url, const char *method)
+{
+	return strncmp(url, "/upload/", 8) == 0 &&
+	       (strcmp(method, "PUT") == 0 || strcmp(method, "POST") == 0);
+}
+
+/* Maps an upload failure to its HTTP answer. */
+static void upload_reply(struct api_req *r, int rc, const char *msg)
+{
+	if (rc == VIM_ENOTFOUND)
+		api_reply_status(r, 404, "NotFound", msg);
+	else if (rc == VIM_EEXIST)
+		api_reply_status(r, 409, "Conflict", msg);
+	else if (rc == VIM_EINVAL)
+		api_reply_status(r, 400, "BadRequest", msg);
+	else
+		api_reply_error(r, rc, msg);
+}
+
+/* The first call of an upload: claim the slot (or answer at once). */
+static enum MHD_Result upload_first(struct api_server *s, struct conn_state *cs, struct api_req *r,
+                                    const char *url)
+{
+	const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Length");
+	int64_t len = cl ? (int64_t)strtoll(cl, NULL, 10) : -1;
+	struct vim_err err = {0};
+	int rc;
+
+	if (!s->upload) {
+		cs->answered = true;
+		api_reply_status(r, 404, "NotFound", "uploads are not enabled");
+		return queue(r->conn, r);
+	}
+	rc = s->upload->begin(s->upload_arg, url + 8, len, &cs->upload, &err);
+	if (rc < 0) {
+		cs->answered = true;
+		cs->upload = NULL;
+		upload_reply(r, rc, err.msg);
+		if (rc == VIM_EINVAL && len < 0)
+			r->code = 411;
+		return queue(r->conn, r);
+	}
+	return MHD_YES;
+}
+
+static enum MHD_Result upload_last(struct api_server *s, struct conn_state *cs, struct api_req *r)
+{
+	struct vim_err err = {0};
+	char body[128];
+	int rc;
+
+	if (cs->upload_rc < 0) {
+		s->upload->end(cs->upload, false, NULL);
+		cs->upload = NULL;
+		upload_reply(r, cs->upload_rc, cs->upload_err.msg);
+		return queue(r->conn, r);
+	}
+	rc = s->upload->end(cs->upload, true, &err);
+	cs->upload = NULL;
+	if (rc < 0) {
+		upload_reply(r, rc, err.msg);
+		return queue(r->conn, r);
+	}
+	snprintf(body, sizeof(body), "{\"status\":\"ok\",\"bytes\":%llu}\n",
+	         (unsigned long long)cs->upload_bytes);
+	api_reply_raw(r, 200, "application/json", body, strlen(body));
+	return queue(r->conn, r);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_size, void **con_cls)
@@ -293,6 +368,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		if (!(cs = calloc(1, sizeof(*cs))))
 			return MHD_NO;
 		*con_cls = cs;
+		if (is_upload(url, method))
+			return upload_first(s, cs, &r, url);
 		/* Refuse what is too big before reading it (the body stays
 		 * unread; MHD closes the connection after the answer). */
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
@@ -306,6 +383,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (cs->answered) {
 		*upload_size = 0;
 		return MHD_YES;
+	}
+	if (cs->upload) {
+		if (*upload_size) {
+			if (cs->upload_rc == 0)
+				cs->upload_rc = s->upload->data(cs->upload, upload_data,
+				                                *upload_size, &cs->upload_err);
+			cs->upload_bytes += *upload_size;
+			*upload_size = 0;
+			return MHD_YES;
+		}
+		return upload_last(s, cs, &r);
 	}
 	if (*upload_size) {
 		if (!cs->too_large && cs->len + *upload_size > s->max_body)
@@ -361,7 +449,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
 	struct conn_state *cs = *con_cls;
 
-	(void)cls, (void)conn, (void)toe;
+	struct api_server *s = cls;
+
+	(void)conn, (void)toe;
+	if (cs && cs->upload) /* the client went away mid-upload */
+		s->upload->end(cs->upload, false, NULL);
 	if (cs) {
 		free(cs->body);
 		free(cs);
@@ -418,6 +510,8 @@ int api_server_start(struct api_server **out, const struct api_config *cfg, stru
 	s->notify_token = cfg->notify_token ? strdup(cfg->notify_token) : NULL;
 	s->on_events = cfg->on_registry_events;
 	s->events_arg = cfg->events_arg;
+	s->upload = cfg->upload;
+	s->upload_arg = cfg->upload_arg;
 	s->max_body = cfg->max_body ? cfg->max_body : API_MAX_BODY_DEFAULT;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->idle, NULL);
@@ -445,13 +539,13 @@ int api_server_start(struct api_server **out, const struct api_config *cfg, stru
 		s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
 		                        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 		                        MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_NOTIFY_COMPLETED,
-		                        on_completed, NULL, MHD_OPTION_HTTPS_MEM_CERT, s->tls_cert,
+		                        on_completed, s, MHD_OPTION_HTTPS_MEM_CERT, s->tls_cert,
 		                        MHD_OPTION_HTTPS_MEM_KEY, s->tls_key, MHD_OPTION_END);
 	else
 		s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
 		                        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 		                        MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_NOTIFY_COMPLETED,
-		                        on_completed, NULL, MHD_OPTION_END);
+		                        on_completed, s, MHD_OPTION_END);
 	if (!s->d) {
 		api_server_stop(s);
 		return vim_err_set(err, VIM_EIO, "api: cannot listen on %s:%d (in use?)",

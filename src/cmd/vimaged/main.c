@@ -29,10 +29,12 @@
 struct flag {
 	const char *name;
 	const char *help;
-	size_t off; /* offset of the const char * in struct options; SIZE_MAX = int */
+	size_t off;  /* offset of the const char * in struct options */
+	bool number; /* the value must be a number > 0 (seconds, counts) */
 };
 
-#define OPT(f) offsetof(struct options, f)
+#define OPT(f) offsetof(struct options, f), false
+#define NUM(f) offsetof(struct options, f), true
 static const struct flag flags[] = {
     {"--data-dir", "DIR: where objects, the token and the kubeconfig live (created)",
      OPT(data_dir)},
@@ -49,11 +51,15 @@ static const struct flag flags[] = {
     {"--dvcr-username", "registry user", OPT(dvcr_username)},
     {"--dvcr-password-file", "file holding the registry password", OPT(dvcr_password_file)},
     {"--dvcr-ca-file", "PEM bundle to trust for an https registry", OPT(dvcr_ca_file)},
-    {"--workers", "reconcile workers (4)", OPT(workers)},
-    {"--storage-probe-interval", "seconds between DVCR storage probes (5)", OPT(probe_interval)},
+    {"--workers", "reconcile workers (4)", NUM(workers)},
+    {"--storage-probe-interval", "seconds between DVCR storage probes (5)", NUM(probe_interval)},
     {"--presence-sweep-interval", "seconds between sweeps of Ready images (300)",
-     OPT(sweep_interval)},
-    {"--dvcr-max-rps", "registry requests per second the sweep may use (50)", OPT(max_rps)},
+     NUM(sweep_interval)},
+    {"--dvcr-max-rps", "registry requests per second the sweep may use (50)", NUM(max_rps)},
+    {"--import-workers", "imports that download at once; more wait their turn (4)",
+     NUM(import_workers)},
+    {"--upload-timeout", "seconds an Upload image waits for its data before it fails (600)",
+     NUM(upload_timeout)},
 };
 
 static void usage(FILE *f)
@@ -76,7 +82,7 @@ static int parse_flags(int argc, char **argv, struct options *o)
 
 		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
 			usage(stdout);
-			exit(0);
+			return 1;
 		}
 		for (k = 0; k < sizeof(flags) / sizeof(flags[0]); k++)
 			if (strlen(flags[k].name) == nl && strncmp(a, flags[k].name, nl) == 0)
@@ -92,6 +98,16 @@ static int parse_flags(int argc, char **argv, struct options *o)
 		} else {
 			fprintf(stderr, "vimaged: %s needs a value\n", a);
 			return -1;
+		}
+		if (flags[k].number) {
+			char *end;
+			double d = strtod(val, &end);
+			if (end == val || *end || !(d > 0)) {
+				fprintf(stderr,
+				        "vimaged: %.*s: expected a number above 0, got \"%s\"\n",
+				        (int)nl, a, val);
+				return -1;
+			}
 		}
 		*(const char **)((char *)o + flags[k].off) = val;
 	}
@@ -204,8 +220,9 @@ int main(int argc, char **argv)
 	int port, sig = 0, rc = 1;
 	int64_t last_expire = 0;
 
-	if (parse_flags(argc, argv, &o) < 0)
-		return 2;
+	if ((rc = parse_flags(argc, argv, &o)) != 0)
+		return rc < 0 ? 2 : 0;
+	rc = 1;
 	if (vim_log_setup(o.log_level, o.log_format) < 0) {
 		fprintf(stderr, "vimaged: --log-level or --log-format has an unknown value\n");
 		return 2;
@@ -245,10 +262,14 @@ int main(int argc, char **argv)
 	ac.notify_token = notify;
 	ac.on_registry_events = wiring_registry_events;
 	ac.events_arg = &wiring;
+	ac.upload = &wiring_upload_ops;
+	ac.upload_arg = &wiring;
 	if (api_server_start(&api, &ac, &err) < 0)
 		goto fail;
 	snprintf(url, sizeof(url), "%s://%s:%d", o.tls_cert ? "https" : "http", host,
 	         api_server_port(api));
+	if (wiring.importer)
+		imp_manager_set_upload_base(wiring.importer, url);
 	if (o.tls_cert) {
 		/* The main listener is TLS already: kubectl uses it. */
 		snprintf(kurl, sizeof(kurl), "%s", url);

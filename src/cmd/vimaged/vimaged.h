@@ -4,8 +4,12 @@
 
 #include "controller/manager.h"
 #include "controller/monitor.h"
+#include "api/api.h"
 #include "dvcr/dvcr.h"
+#include "importer/importer.h"
 #include "store/store.h"
+
+#include <pthread.h>
 
 struct options {
 	const char *data_dir;
@@ -23,12 +27,19 @@ struct options {
 	const char *probe_interval;
 	const char *sweep_interval;
 	const char *max_rps;
+	const char *import_workers;
+	const char *upload_timeout;
 };
 
 /* The controllers and what they reach: DVCR client, presence monitor,
  * manager.  Members are NULL when not running. */
 struct wiring {
 	struct dvcr_client *dvcr;
+	struct imp_manager *importer;
+	/* Import threads kick the manager; this lock lets stop cut them off
+	 * before the manager goes away. */
+	pthread_mutex_t kick_mu;
+	struct ctl_manager *kick_target;
 	struct ctl_monitor *monitor;
 	struct ctl_manager *manager;
 };
@@ -36,6 +47,8 @@ struct wiring {
 int wiring_start(struct wiring *w, const struct options *o, struct store *store,
                  struct vim_err *err);
 void wiring_stop(struct wiring *w);
+/* The API's upload hooks (arg: the struct wiring). */
+extern const struct api_upload_ops wiring_upload_ops;
 /* api_config.on_registry_events: arg is the struct wiring. */
 int wiring_registry_events(void *arg, const char *body, size_t len, struct vim_err *err);
 

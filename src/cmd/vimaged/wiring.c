@@ -48,6 +48,48 @@ static int clean(void *self, const struct model_image *img, struct vim_err *err)
 	return rc == VIM_ENOTFOUND ? 0 : rc;
 }
 
+static void kick(void *arg, enum model_kind kind, const char *key)
+{
+	struct wiring *w = arg;
+
+	pthread_mutex_lock(&w->kick_mu);
+	if (w->kick_target)
+		ctl_manager_enqueue(w->kick_target, kind, key);
+	pthread_mutex_unlock(&w->kick_mu);
+}
+
+/* "http://host:port/..." -> "host:port", the host of registryURLs. */
+static void host_of(const char *url, char *out, size_t len)
+{
+	const char *p = strstr(url, "://");
+	size_t n;
+
+	p = p ? p + 3 : url;
+	n = strcspn(p, "/");
+	snprintf(out, len, "%.*s", (int)n, p);
+}
+
+static int up_begin(void *arg, const char *token, int64_t length, void **h, struct vim_err *err)
+{
+	struct wiring *w = arg;
+
+	if (!w->importer)
+		return vim_err_set(err, VIM_ENOTFOUND, "no DVCR: uploads are not possible");
+	return imp_upload_begin(w->importer, token, length, (struct imp_upload **)h, err);
+}
+
+static int up_data(void *h, const void *data, size_t len, struct vim_err *err)
+{
+	return imp_upload_data(h, data, len, err);
+}
+
+static int up_end(void *h, bool ok, struct vim_err *err)
+{
+	return imp_upload_end(h, ok, err);
+}
+
+const struct api_upload_ops wiring_upload_ops = {up_begin, up_data, up_end};
+
 static int64_t seconds_ms(const char *v, int64_t dflt)
 {
 	return v && *v ? (int64_t)(atof(v) * 1000) : dflt;
@@ -59,10 +101,12 @@ int wiring_start(struct wiring *w, const struct options *o, struct store *store,
 	struct ctl_manager_config mc = {.store = store};
 	struct ctl_monitor_config pc = {0};
 	struct dvcr_config dc = {0};
-	char password[512] = "";
+	struct imp_config ic = {0};
+	char password[512] = "", host[256];
 	int rc;
 
 	memset(w, 0, sizeof(*w));
+	pthread_mutex_init(&w->kick_mu, NULL);
 	mc.workers = o->workers ? atoi(o->workers) : 0;
 	if (o->dvcr_url) {
 		dc.base_url = o->dvcr_url;
@@ -82,9 +126,24 @@ int wiring_start(struct wiring *w, const struct options *o, struct store *store,
 			goto fail;
 		mc.checker = ctl_monitor_checker(w->monitor);
 		mc.cleaner = (struct ctl_dvcr_cleaner){clean, w->dvcr};
+		host_of(o->dvcr_url, host, sizeof(host));
+		ic.dvcr = w->dvcr;
+		ic.dvcr_host = host;
+		ic.store = store;
+		ic.kick = kick;
+		ic.kick_arg = w;
+		ic.max_imports = o->import_workers ? atoi(o->import_workers) : 0;
+		ic.upload_timeout_s = o->upload_timeout ? atoll(o->upload_timeout) : 0;
+		if ((rc = imp_manager_new(&w->importer, &ic, err)) < 0)
+			goto fail;
+		mc.importer = imp_manager_importer(w->importer);
+		mc.datasource = imp_manager_datasource(w->importer);
 	}
 	if ((rc = ctl_manager_start(&w->manager, &mc, err)) < 0)
 		goto fail;
+	pthread_mutex_lock(&w->kick_mu);
+	w->kick_target = w->manager;
+	pthread_mutex_unlock(&w->kick_mu);
 	if (w->monitor && (rc = ctl_monitor_start(w->monitor, w->manager, err)) < 0)
 		goto fail;
 	vim_log(VIM_LOG_INFO, "controllers: %d workers, DVCR %s", mc.workers ? mc.workers : 4,
@@ -97,10 +156,16 @@ fail:
 
 void wiring_stop(struct wiring *w)
 {
-	/* The monitor enqueues into the manager: it goes first. */
+	/* The monitor enqueues into the manager: it goes first.  The workers
+	 * call the importer: the manager stops before it. */
 	ctl_monitor_free(w->monitor);
+	pthread_mutex_lock(&w->kick_mu);
+	w->kick_target = NULL;
+	pthread_mutex_unlock(&w->kick_mu);
 	ctl_manager_stop(w->manager);
+	imp_manager_free(w->importer);
 	dvcr_client_free(w->dvcr);
+	pthread_mutex_destroy(&w->kick_mu);
 	memset(w, 0, sizeof(*w));
 }
 

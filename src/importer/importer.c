@@ -1,0 +1,604 @@
+/*
+ * importer/importer — the jobs table and the LifeCycle side of imports:
+ * start a job for an image's source, publish its progress into the status,
+ * finish it (Ready with size/format/cdrom/target) or fail it
+ * (ProvisioningFailed, retried; ProvisioningFailedTerminally, not).
+ */
+#include "importer/internal.h"
+#include "core/log.h"
+#include "core/timeutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#define POLL_MS 1000         /* progress is published this often */
+#define RETRY_AFTER_S 30     /* a transient failure is retried after */
+#define UPLOAD_TIMEOUT_S 600 /* upstream's 10 minutes */
+
+/* ---- jobs ------------------------------------------------------------------------ */
+
+static struct job *find_locked(struct imp_manager *m, const char *uid)
+{
+	struct job *j;
+	for (j = m->jobs; j; j = j->next)
+		if (strcmp(j->uid, uid) == 0)
+			return j;
+	return NULL;
+}
+
+void imp_job_free(struct job *j)
+{
+	if (!j)
+		return;
+	free(j->url);
+	free(j->ca_bundle);
+	free(j->want.md5);
+	free(j->want.sha1);
+	free(j->want.sha256);
+	free(j->want.sha512);
+	free(j->want.streebog256);
+	free(j->want.streebog512);
+	free(j);
+}
+
+/* Unlinks and frees a job whose thread (if any) has ended or is joined here. */
+static void job_reap(struct imp_manager *m, struct job *j)
+{
+	struct job **p;
+
+	pthread_mutex_lock(&m->mu);
+	for (p = &m->jobs; *p; p = &(*p)->next)
+		if (*p == j) {
+			*p = j->next;
+			break;
+		}
+	j->cancel = true;
+	if (j->uploading) {
+		/* an HTTP connection is feeding it right now: that thread frees it */
+		j->orphan = true;
+		pthread_mutex_unlock(&m->mu);
+		return;
+	}
+	pthread_mutex_unlock(&m->mu);
+	if (j->has_thread)
+		pthread_join(j->th, NULL);
+	imp_job_free(j);
+}
+
+bool imp_job_canceled(struct job *j)
+{
+	bool c;
+	pthread_mutex_lock(&j->m->mu);
+	c = j->cancel;
+	pthread_mutex_unlock(&j->m->mu);
+	return c;
+}
+
+void imp_job_progress(struct job *j, uint64_t done, uint64_t total)
+{
+	pthread_mutex_lock(&j->m->mu);
+	j->done = done;
+	j->total = total;
+	pthread_mutex_unlock(&j->m->mu);
+}
+
+/* Starts a job's thread if the pool has room; else it stays JOB_QUEUED. */
+static void launch_locked(struct imp_manager *m, struct job *j)
+{
+	if (m->running >= m->max_running) {
+		j->state = JOB_QUEUED;
+		return;
+	}
+	j->state = JOB_RUNNING;
+	j->started_ms = vim_mono_ms();
+	if (pthread_create(&j->th, NULL, j->run, j) != 0) {
+		j->state = JOB_FAILED;
+		snprintf(j->msg, sizeof(j->msg), "cannot start an import thread");
+		return;
+	}
+	j->has_thread = true;
+	m->running++;
+}
+
+/* The oldest queued job goes next (jobs are kept newest first). */
+static void start_queued_locked(struct imp_manager *m)
+{
+	struct job *j, *oldest = NULL;
+
+	for (j = m->jobs; j; j = j->next)
+		if (j->state == JOB_QUEUED && !j->cancel)
+			oldest = j;
+	if (oldest)
+		launch_locked(m, oldest);
+}
+
+void imp_job_end(struct job *j, int rc, bool terminal, const struct imp_result *res,
+                 const char *msg)
+{
+	struct imp_manager *m = j->m;
+
+	pthread_mutex_lock(&m->mu);
+	if (rc == 0 && res)
+		j->res = *res;
+	j->state = rc == 0 ? JOB_DONE : JOB_FAILED;
+	j->terminal = terminal;
+	snprintf(j->msg, sizeof(j->msg), "%s", rc == 0 ? "" : (msg && *msg ? msg : "failed"));
+	if (j->has_thread) {
+		m->running--;
+		start_queued_locked(m);
+	}
+	pthread_mutex_unlock(&m->mu);
+	if (rc < 0)
+		vim_log(VIM_LOG_WARN, "import %s %s (%s): %s", model_kind_info(j->kind)->name,
+		        j->key, j->source, j->msg);
+	if (m->cfg.kick)
+		m->cfg.kick(m->cfg.kick_arg, j->kind, j->key);
+}
+
+/* ---- status helpers ---------------------------------------------------------------- */
+
+static void ready_cond(struct model_image *img, const char *status, const char *reason,
+                       const char *msg, int64_t now)
+{
+	model_condition_set(&img->status, MODEL_COND_READY, status, reason, msg,
+	                    img->meta.generation, now);
+}
+
+static void record(struct imp_manager *m, const struct model_image *img, const char *type,
+                   const char *reason, const char *msg)
+{
+	json_t *obj = model_image_to_json(img);
+
+	if (obj)
+		store_event_record(m->cfg.store, obj, type, reason, msg, vim_time_now(), NULL);
+	json_decref(obj);
+}
+
+static void set_size(struct model_image *img, const struct imp_result *r)
+{
+	char h[32], b[32];
+
+	model_format_ibytes(r->stored_size, h, sizeof(h));
+	snprintf(b, sizeof(b), "%llu", (unsigned long long)r->stored_size);
+	model_set_str(&img->status.size_stored, h);
+	model_set_str(&img->status.size_stored_bytes, b);
+	model_format_ibytes(r->virtual_size, h, sizeof(h));
+	snprintf(b, sizeof(b), "%llu", (unsigned long long)r->virtual_size);
+	model_set_str(&img->status.size_unpacked, h);
+	model_set_str(&img->status.size_unpacked_bytes, b);
+	model_set_str(&img->status.format, r->format);
+	img->status.cdrom = r->cdrom;
+}
+
+static void set_speed(struct model_image *img, uint64_t bytes, int64_t ms, bool current)
+{
+	char h[40], b[32];
+	uint64_t per_s = ms > 0 ? bytes * 1000 / (uint64_t)ms : 0;
+
+	model_format_ibytes(per_s, h, sizeof(h));
+	strncat(h, "/s", sizeof(h) - strlen(h) - 1);
+	snprintf(b, sizeof(b), "%llu", (unsigned long long)per_s);
+	model_set_str(current ? &img->status.speed_current : &img->status.speed_avg, h);
+	model_set_str(current ? &img->status.speed_current_bytes : &img->status.speed_avg_bytes, b);
+}
+
+/* Monotonic, and below 100% until Ready (upstream's CapProgressBelow). */
+static void set_progress(struct model_image *img, uint64_t done, uint64_t total)
+{
+	double pct = total ? (double)done * 100.0 / (double)total : 0, prev = 0;
+	char out[16];
+
+	if (img->status.progress)
+		prev = strtod(img->status.progress, NULL);
+	if (pct < prev)
+		pct = prev;
+	if (pct > 99.9)
+		pct = 99.9;
+	model_format_percent(pct, out, sizeof(out));
+	model_set_str(&img->status.progress, out);
+}
+
+static void clear_upload(struct model_image *img)
+{
+	model_set_str(&img->status.upload_url_external, NULL);
+	model_set_str(&img->status.upload_url_in_cluster, NULL);
+	model_set_str(&img->status.upload_command, NULL);
+}
+
+/* ---- sources ------------------------------------------------------------------------- */
+
+/* The ObjectRef source: its store resource, namespace and name. */
+static void source_ref(const struct model_image *img, const char **resource, const char **ns,
+                       const char **name, bool *cluster)
+{
+	const struct model_ds_object_ref *o = img->spec.data_source.object_ref;
+
+	*cluster = o && o->kind && strcmp(o->kind, "ClusterVirtualImage") == 0;
+	*resource = *cluster ? "clustervirtualimages" : "virtualimages";
+	*ns = *cluster ? NULL : (img->kind == MODEL_KIND_VI ? img->meta.namespace : o->namespace);
+	*name = o ? o->name : NULL;
+}
+
+/* 1 ready (fills *src, caller frees), 0 not (reason/message), <0 error. */
+static int load_source(struct imp_manager *m, const struct model_image *img,
+                       struct model_image **src, char *reason, char *message, struct vim_err *err)
+{
+	const char *resource, *ns, *name;
+	bool cluster;
+	json_t *obj = NULL;
+	int rc;
+
+	*src = NULL;
+	source_ref(img, &resource, &ns, &name, &cluster);
+	snprintf(reason, CTL_REASON_MAX, "%s", cluster ? "ClusterImageNotReady" : "ImageNotReady");
+	rc = store_get(m->cfg.store, resource, ns, name ? name : "", &obj, err);
+	if (rc == VIM_ENOTFOUND) {
+		snprintf(message, CTL_MESSAGE_MAX, "%s %s not found.",
+		         cluster ? "ClusterVirtualImage" : "VirtualImage", name ? name : "");
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	rc = model_image_from_json(src, obj, NULL, err);
+	json_decref(obj);
+	if (rc < 0)
+		return rc;
+	if ((*src)->status.phase != MODEL_PHASE_READY || !(*src)->status.target_registry_url) {
+		snprintf(message, CTL_MESSAGE_MAX, "%s %s not ready.",
+		         cluster ? "ClusterVirtualImage" : "VirtualImage", name);
+		model_image_free(*src);
+		*src = NULL;
+		return 0;
+	}
+	return 1;
+}
+
+static int ds_check(void *self, const struct model_image *img, char reason[CTL_REASON_MAX],
+                    char message[CTL_MESSAGE_MAX], struct vim_err *err)
+{
+	struct model_image *src = NULL;
+	const char *t = img->spec.data_source.type;
+	int rc;
+
+	if (!t || strcmp(t, MODEL_DS_OBJECT_REF) != 0)
+		return 1; /* HTTP and Upload are always usable, as upstream */
+	if (img->status.phase == MODEL_PHASE_READY || img->status.phase == MODEL_PHASE_IMAGE_LOST)
+		return 1; /* imported already: the source no longer matters */
+	rc = load_source(self, img, &src, reason, message, err);
+	model_image_free(src);
+	return rc;
+}
+
+static void dup_checksum(struct model_checksum *dst, const struct model_checksum *src)
+{
+	dst->md5 = model_strdup(src->md5);
+	dst->sha1 = model_strdup(src->sha1);
+	dst->sha256 = model_strdup(src->sha256);
+	dst->sha512 = model_strdup(src->sha512);
+	dst->streebog256 = model_strdup(src->streebog256);
+	dst->streebog512 = model_strdup(src->streebog512);
+}
+
+/* Creates and starts the job for img's source.  Returns the new job's
+ * state, or a negative code (message in err; *terminal when retrying
+ * cannot help). */
+static int start_job(struct imp_manager *m, struct model_image *img, bool *terminal,
+                     struct vim_err *err)
+{
+	const struct model_data_source *ds = &img->spec.data_source;
+	struct job *j = calloc(1, sizeof(*j));
+	void *(*run)(void *) = NULL;
+	unsigned char rnd[32];
+	int rc, i;
+
+	*terminal = false;
+	if (!j)
+		return vim_err_set(err, VIM_ENOMEM, "out of memory");
+	j->m = m;
+	j->kind = img->kind;
+	snprintf(j->uid, sizeof(j->uid), "%s", img->meta.uid);
+	if (img->kind == MODEL_KIND_VI)
+		snprintf(j->key, sizeof(j->key), "%s/%s", img->meta.namespace, img->meta.name);
+	else
+		snprintf(j->key, sizeof(j->key), "%s", img->meta.name);
+	snprintf(j->source, sizeof(j->source), "%s", ds->type ? ds->type : "");
+	if ((rc = model_dvcr_repository(j->repo, sizeof(j->repo), m->cfg.dvcr_host, img, err)) < 0)
+		goto fail;
+	j->started_ms = vim_mono_ms();
+	if (ds->http && strcmp(ds->type, MODEL_DS_HTTP) == 0) {
+		j->url = model_strdup(ds->http->url);
+		j->ca_bundle = model_strdup(ds->http->ca_bundle);
+		dup_checksum(&j->want, &ds->http->checksum);
+		run = imp_http_run;
+	} else if (strcmp(ds->type, MODEL_DS_UPLOAD) == 0) {
+		if (ds->upload)
+			dup_checksum(&j->want, &ds->upload->checksum);
+		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+			rc = vim_err_set(err, VIM_EIO, "no randomness for the upload token");
+			goto fail;
+		}
+		for (i = 0; i < 32; i++)
+			snprintf(j->token + 2 * i, 3, "%02x", rnd[i]);
+		j->state = JOB_WAIT_UPLOAD;
+	} else if (ds->object_ref && strcmp(ds->type, MODEL_DS_OBJECT_REF) == 0) {
+		struct model_image *src = NULL;
+		struct dvcr_ref ref;
+		char reason[CTL_REASON_MAX], msg[CTL_MESSAGE_MAX];
+		rc = load_source(m, img, &src, reason, msg, err);
+		if (rc == 0)
+			rc = vim_err_set(err, VIM_EUPSTREAM, "%s", msg);
+		if (rc < 0)
+			goto fail;
+		rc = dvcr_ref_parse(src->status.target_registry_url, &ref, err);
+		if (rc == 0) {
+			snprintf(j->src_repo, sizeof(j->src_repo), "%s", ref.repo);
+			snprintf(j->src_tag, sizeof(j->src_tag), "%s", ref.tag);
+			j->src_result.stored_size = strtoull(
+			    src->status.size_stored_bytes ? src->status.size_stored_bytes : "0",
+			    NULL, 10);
+			j->src_result.virtual_size = strtoull(
+			    src->status.size_unpacked_bytes ? src->status.size_unpacked_bytes : "0",
+			    NULL, 10);
+			snprintf(j->src_result.format, sizeof(j->src_result.format), "%s",
+			         src->status.format ? src->status.format : "");
+			j->src_result.cdrom = src->status.cdrom;
+			snprintf(j->src_result.source_uid, sizeof(j->src_result.source_uid), "%s",
+			         src->meta.uid);
+		}
+		model_image_free(src);
+		if (rc < 0)
+			goto fail;
+		run = imp_objectref_run;
+	} else {
+		*terminal = true;
+		rc = vim_err_set(err, VIM_EUNSUPPORTED,
+		                 "a %s data source is not supported by this server yet",
+		                 ds->type ? ds->type : "(no type)");
+		goto fail;
+	}
+	pthread_mutex_lock(&m->mu);
+	j->next = m->jobs;
+	m->jobs = j;
+	j->run = run;
+	if (run)
+		launch_locked(m, j);
+	rc = (int)j->state;
+	pthread_mutex_unlock(&m->mu);
+	return rc;
+fail:
+	imp_job_free(j);
+	return rc;
+}
+
+/* ---- the ctl_importer interface ---------------------------------------------------- */
+
+static bool failed_terminally(const struct model_image *img)
+{
+	const struct model_condition *r = model_condition_get(&img->status, MODEL_COND_READY);
+	return img->status.phase == MODEL_PHASE_FAILED && r && r->reason &&
+	       (strcmp(r->reason, "ProvisioningFailedTerminally") == 0 ||
+	        strcmp(r->reason, "WaitForUserUploadTimeout") == 0);
+}
+
+static void fail_image(struct imp_manager *m, struct model_image *img, bool terminal,
+                       const char *msg, struct ctl_step *step, int64_t now)
+{
+	char full[VIM_ERR_MSG_MAX + 32];
+
+	snprintf(full, sizeof(full), "Provisioning failed: %s", msg);
+	img->status.phase = MODEL_PHASE_FAILED;
+	ready_cond(img, "False", terminal ? "ProvisioningFailedTerminally" : "ProvisioningFailed",
+	           full, now);
+	clear_upload(img);
+	model_set_str(&img->status.speed_current, NULL);
+	model_set_str(&img->status.speed_current_bytes, NULL);
+	record(m, img, "Warning", "DataSourceImportFailed", full);
+	if (!terminal)
+		step->requeue_after_ms = RETRY_AFTER_S * 1000;
+}
+
+static int sync(void *self, struct model_image *img, struct ctl_step *step, struct vim_err *err)
+{
+	struct imp_manager *m = self;
+	const struct model_condition *r;
+	int64_t now = vim_time_now();
+	char url[600], reason[64];
+	struct job *j;
+	bool terminal;
+	int rc;
+
+	if (img->status.phase == MODEL_PHASE_READY || failed_terminally(img) || !img->meta.uid)
+		return 0;
+	pthread_mutex_lock(&m->mu);
+	j = find_locked(m, img->meta.uid);
+	pthread_mutex_unlock(&m->mu);
+
+	if (!j) {
+		/* a transient failure is retried, after a pause */
+		r = model_condition_get(&img->status, MODEL_COND_READY);
+		if (img->status.phase == MODEL_PHASE_FAILED && r &&
+		    now - r->last_transition_time < RETRY_AFTER_S) {
+			step->requeue_after_ms =
+			    (RETRY_AFTER_S - (now - r->last_transition_time)) * 1000;
+			return 0;
+		}
+		if (model_dvcr_reference(url, sizeof(url), m->cfg.dvcr_host, img, err) < 0)
+			return VIM_EINVAL;
+		rc = start_job(m, img, &terminal, err);
+		if (rc < 0) {
+			fail_image(m, img, terminal, err->msg, step, now);
+			vim_err_clear(err);
+			return 0;
+		}
+		model_set_str(&img->status.target_registry_url, url);
+		model_set_str(&img->status.progress, "0%");
+		snprintf(reason, sizeof(reason), "The %s DataSource import has started",
+		         img->spec.data_source.type);
+		record(m, img, "Normal", "DataSourceImportStarted", reason);
+		if (rc == JOB_WAIT_UPLOAD) {
+			char ext[700], cmd[800];
+			pthread_mutex_lock(&m->mu);
+			j = find_locked(m, img->meta.uid);
+			snprintf(ext, sizeof(ext), "%s/upload/%s", m->upload_base,
+			         j ? j->token : "");
+			pthread_mutex_unlock(&m->mu);
+			snprintf(cmd, sizeof(cmd), "curl %s --progress-bar -T <image.name> | cat",
+			         ext);
+			img->status.phase = MODEL_PHASE_WAIT_FOR_USER_UPLOAD;
+			ready_cond(img, "False", "WaitForUserUpload",
+			           "Waiting for the user upload.", now);
+			model_set_str(&img->status.upload_url_external, ext);
+			model_set_str(&img->status.upload_url_in_cluster, ext);
+			model_set_str(&img->status.upload_command, cmd);
+			step->requeue_after_ms = 5000;
+			return 0;
+		}
+		img->status.phase = MODEL_PHASE_PROVISIONING;
+		ready_cond(img, "False", "Provisioning", "Preparing to import the image.", now);
+		step->requeue_after_ms = POLL_MS;
+		return 0;
+	}
+
+	pthread_mutex_lock(&m->mu);
+	enum job_state st = j->state;
+	uint64_t done = j->done, total = j->total;
+	int64_t ms = vim_mono_ms() - j->started_ms;
+	struct imp_result res = j->res;
+	bool term = j->terminal;
+	char msg[VIM_ERR_MSG_MAX];
+	snprintf(msg, sizeof(msg), "%s", j->msg);
+	pthread_mutex_unlock(&m->mu);
+
+	switch (st) {
+	case JOB_WAIT_UPLOAD: {
+		int64_t limit =
+		    m->cfg.upload_timeout_s > 0 ? m->cfg.upload_timeout_s : UPLOAD_TIMEOUT_S;
+		r = model_condition_get(&img->status, MODEL_COND_READY);
+		if (r && now - r->last_transition_time >= limit) {
+			char tmsg[256];
+			bool min = limit % 60 == 0;
+			snprintf(tmsg, sizeof(tmsg),
+			         "The image was not uploaded within %lld %s. Recreate the %s to "
+			         "upload the image again.",
+			         (long long)(min ? limit / 60 : limit), min ? "minutes" : "seconds",
+			         model_kind_info(img->kind)->name);
+			job_reap(m, j);
+			img->status.phase = MODEL_PHASE_FAILED;
+			ready_cond(img, "False", "WaitForUserUploadTimeout", tmsg, now);
+			clear_upload(img);
+			record(m, img, "Warning", "DataSourceImportFailed", tmsg);
+			return 0;
+		}
+		/* also after an upload the client abandoned: the URL is open again */
+		img->status.phase = MODEL_PHASE_WAIT_FOR_USER_UPLOAD;
+		ready_cond(img, "False", "WaitForUserUpload", "Waiting for the user upload.", now);
+		step->requeue_after_ms = 5000;
+		return 0;
+	}
+	case JOB_QUEUED:
+		img->status.phase = MODEL_PHASE_PROVISIONING;
+		ready_cond(img, "False", "Provisioning",
+		           "Waiting for a free import slot (other imports are running).", now);
+		step->requeue_after_ms = POLL_MS;
+		return 0;
+	case JOB_RUNNING:
+		img->status.phase = MODEL_PHASE_PROVISIONING;
+		ready_cond(img, "False", "Provisioning", "The image is being imported.", now);
+		set_progress(img, done, total);
+		set_speed(img, done, ms, false);
+		set_speed(img, done, ms, true);
+		step->requeue_after_ms = POLL_MS;
+		return 0;
+	case JOB_DONE:
+		job_reap(m, j);
+		img->status.phase = MODEL_PHASE_READY;
+		ready_cond(img, "True", MODEL_REASON_READY, "", now);
+		model_set_str(&img->status.progress, "100%");
+		set_size(img, &res);
+		if (res.source_uid[0])
+			model_set_str(&img->status.source_uid, res.source_uid);
+		set_speed(img, res.stored_size, ms, false);
+		model_set_str(&img->status.speed_current, NULL);
+		model_set_str(&img->status.speed_current_bytes, NULL);
+		clear_upload(img);
+		snprintf(reason, sizeof(reason), "The %s DataSource import has completed",
+		         img->spec.data_source.type);
+		record(m, img, "Normal", "DataSourceImportCompleted", reason);
+		return 0;
+	case JOB_FAILED:
+		job_reap(m, j);
+		fail_image(m, img, term, msg, step, now);
+		return 0;
+	}
+	return 0;
+}
+
+static int cleanup(void *self, const struct model_image *img, struct vim_err *err)
+{
+	struct imp_manager *m = self;
+	struct job *j;
+
+	(void)err;
+	if (!img->meta.uid)
+		return 0;
+	pthread_mutex_lock(&m->mu);
+	j = find_locked(m, img->meta.uid);
+	pthread_mutex_unlock(&m->mu);
+	if (j)
+		job_reap(m, j); /* cancels and waits: the thread stops at its next chunk */
+	return 0;
+}
+
+struct ctl_importer imp_manager_importer(struct imp_manager *m)
+{
+	struct ctl_importer i = {sync, cleanup, m};
+	return i;
+}
+
+struct ctl_datasource imp_manager_datasource(struct imp_manager *m)
+{
+	struct ctl_datasource d = {ds_check, m};
+	return d;
+}
+
+int imp_manager_new(struct imp_manager **out, const struct imp_config *cfg, struct vim_err *err)
+{
+	struct imp_manager *m = calloc(1, sizeof(*m));
+
+	*out = NULL;
+	if (!m)
+		return vim_err_set(err, VIM_ENOMEM, "importer: out of memory");
+	m->cfg = *cfg;
+	snprintf(m->dvcr_host, sizeof(m->dvcr_host), "%s", cfg->dvcr_host ? cfg->dvcr_host : "");
+	m->cfg.dvcr_host = m->dvcr_host[0] ? m->dvcr_host : NULL;
+	snprintf(m->upload_base, sizeof(m->upload_base), "%s",
+	         cfg->upload_base ? cfg->upload_base : "");
+	m->cfg.upload_base = NULL;
+	m->max_running = cfg->max_imports > 0 ? cfg->max_imports : 4;
+	pthread_mutex_init(&m->mu, NULL);
+	*out = m;
+	return 0;
+}
+
+void imp_manager_set_upload_base(struct imp_manager *m, const char *base)
+{
+	pthread_mutex_lock(&m->mu);
+	snprintf(m->upload_base, sizeof(m->upload_base), "%s", base ? base : "");
+	pthread_mutex_unlock(&m->mu);
+}
+
+void imp_manager_free(struct imp_manager *m)
+{
+	if (!m)
+		return;
+	pthread_mutex_lock(&m->mu);
+	for (struct job *j = m->jobs; j; j = j->next)
+		j->cancel = true; /* so no queued job starts while the others stop */
+	pthread_mutex_unlock(&m->mu);
+	while (m->jobs)
+		job_reap(m, m->jobs);
+	pthread_mutex_destroy(&m->mu);
+	free(m);
+}

@@ -1,0 +1,89 @@
+/* importer/internal — the pipeline every source feeds, and the job state
+ * shared by the importer's files. */
+#ifndef VIM_IMPORTER_INTERNAL_H
+#define VIM_IMPORTER_INTERNAL_H
+
+#include "controller/cache.h"
+#include "dvcr/image.h"
+#include "importer/importer.h"
+#include "importer/sniff.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+
+/* ---- the pipeline: source bytes -> checksums, format, DVCR ---------------- */
+
+struct imp_result {
+	uint64_t stored_size, virtual_size;
+	char format[16];
+	bool cdrom;
+	char source_uid[64];
+};
+
+struct imp_pipeline;
+
+/* want (borrowed, may be NULL): checksums the bytes must match. */
+int imp_pipeline_begin(struct imp_pipeline **out, struct dvcr_client *c, const char *repo,
+                       const char *file_name, uint64_t size, const struct model_checksum *want,
+                       struct vim_err *err);
+int imp_pipeline_feed(struct imp_pipeline *p, const void *data, size_t len, struct vim_err *err);
+/* Verifies the checksums and the format before anything is committed, then
+ * completes the DVCR image under tag.  Frees p.  *terminal tells whether a
+ * failure would fail again on retry (checksum, bad image). */
+int imp_pipeline_finish(struct imp_pipeline *p, const char *tag, struct imp_result *res,
+                        bool *terminal, struct vim_err *err);
+void imp_pipeline_abort(struct imp_pipeline *p);
+
+/* ---- jobs ------------------------------------------------------------------------------------ */
+
+/* JOB_QUEUED: waiting for a free slot of the import pool (no thread yet). */
+enum job_state { JOB_RUNNING = 0, JOB_WAIT_UPLOAD, JOB_DONE, JOB_FAILED, JOB_QUEUED };
+
+struct job {
+	struct imp_manager *m;
+	char uid[64];
+	enum model_kind kind;
+	char key[CTL_KEY_MAX];
+	char repo[DVCR_REPO_MAX];
+	char source[16]; /* "HTTP", "Upload", ... (for messages) */
+	/* inputs copied from the spec at start */
+	char *url, *ca_bundle;
+	struct model_checksum want;
+	char src_repo[DVCR_REPO_MAX], src_tag[DVCR_TAG_MAX];
+	struct imp_result src_result;
+	char token[65]; /* upload slot */
+	/* progress and outcome; guarded by m->mu */
+	enum job_state state;
+	bool terminal, cancel, uploading;
+	bool orphan; /* reaped while an upload held it: the uploader frees it */
+	char msg[VIM_ERR_MSG_MAX];
+	uint64_t done, total;
+	int64_t started_ms;
+	struct imp_result res;
+	void *(*run)(void *); /* the thread body, for a queued job */
+	pthread_t th;
+	bool has_thread;
+	struct job *next;
+};
+
+struct imp_manager {
+	struct imp_config cfg; /* cfg.dvcr_host points at dvcr_host below */
+	char dvcr_host[256];
+	char upload_base[256]; /* guarded by mu */
+	pthread_mutex_t mu;
+	struct job *jobs;         /* newest first */
+	int running, max_running; /* threads of the import pool */
+};
+
+/* Thread bodies (one per job). */
+void *imp_http_run(void *job);
+void *imp_objectref_run(void *job);
+
+/* Ends a job (from its thread): state, message, then a kick. */
+void imp_job_end(struct job *j, int rc, bool terminal, const struct imp_result *res,
+                 const char *msg);
+bool imp_job_canceled(struct job *j);
+void imp_job_free(struct job *j);
+void imp_job_progress(struct job *j, uint64_t done, uint64_t total);
+
+#endif

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Imports that go wrong must end in a clear Failed (or keep waiting) and
+# never leave a half-written image in DVCR: a body cut short, bytes that only
+# look like qcow2, an upload that stops half-way, an upload that never comes.
+. "$(dirname "$0")/lib.sh"
+
+REG=$T_TMP/registry
+PREG=$(free_port)
+registry_start "$REG" "$PREG" || { not_ok "the registry starts"; exit 1; }
+WWW=$T_TMP/www
+mkdir -p "$WWW"
+qemu-img create -q -f qcow2 "$WWW/disk.qcow2" 32M
+# a qcow2 magic and version, then garbage: the header does not hold together
+{ printf 'QFI\xfb\x00\x00\x00\x03'; head -c 4096 /dev/urandom; } >"$WWW/corrupt.qcow2"
+PWWW=$(free_port)
+# a server that promises more bytes than it sends for /short.img
+cat >"$T_TMP/www.py" <<'PY'
+import http.server, sys, os
+class H(http.server.SimpleHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/short.img":
+            self.send_response(200)
+            self.send_header("Content-Length", "10485760")
+            self.end_headers()
+            self.wfile.write(b"\0" * 65536)
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        return super().do_GET()
+os.chdir(sys.argv[2])
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+PY
+python3 "$T_TMP/www.py" "$PWWW" "$WWW" >"$T_TMP/www.log" 2>&1 &
+T_PIDS+=($!)
+wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$PWWW/disk.qcow2" || not_ok "the HTTP server starts"
+vim_start "$T_TMP/data" --dvcr-url "http://127.0.0.1:$PREG" --upload-timeout 3 || {
+	not_ok "vimaged starts"
+	exit 1
+}
+
+phase_is() { [ "$(k get "$1" -o jsonpath='{.status.phase}' 2>/dev/null)" = "$2" ]; }
+jp() { k get "$1" -o jsonpath="$2"; }
+ready_cond() { jp "$1" '{.status.conditions[?(@.type=="Ready")].reason} {.status.conditions[?(@.type=="Ready")].message}'; }
+manifest_code() { # VI-NAME
+	curl -s -o /dev/null -w '%{http_code}' -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+		"http://127.0.0.1:$PREG/v2/vi/default/$1/manifests/$(jp "vi/$1" '{.metadata.uid}')"
+}
+vi_apply() { # NAME DATASOURCE-FLOW-YAML
+	printf 'apiVersion: virtualization.deckhouse.io/v1alpha2\nkind: VirtualImage\nmetadata: {name: %s, namespace: default}\nspec: {dataSource: %s}\n' "$1" "$2" | k apply -f - >/dev/null
+}
+
+vi_apply short "{type: HTTP, http: {url: \"http://127.0.0.1:$PWWW/short.img\"}}"
+check "a body cut short fails the image" wait_for 30 phase_is vi/short Failed
+expect_match "saying the transfer ended early" 'ProvisioningFailed.* (partial|short|ended|closed|transfer)' "$(ready_cond vi/short)"
+expect_eq "no manifest for it in DVCR" 404 "$(manifest_code short)"
+
+vi_apply corrupt "{type: HTTP, http: {url: \"http://127.0.0.1:$PWWW/corrupt.qcow2\"}}"
+check "a corrupt qcow2 header fails the image" wait_for 30 phase_is vi/corrupt Failed
+expect_match "naming qcow2 in the message" 'ProvisioningFailed.*qcow2' "$(ready_cond vi/corrupt)"
+expect_eq "no manifest for it in DVCR" 404 "$(manifest_code corrupt)"
+
+# an upload that stops half-way: the image keeps waiting, a full one works
+vi_apply half "{type: Upload}"
+check "an Upload image waits" wait_for 15 phase_is vi/half WaitForUserUpload
+url=$(jp vi/half '{.status.imageUploadURLs.external}')
+head -c 100000 "$WWW/disk.qcow2" >"$T_TMP/half"
+# claim the whole size, send a tenth, hang up
+python3 - "$url" "$(stat -c %s "$WWW/disk.qcow2")" "$T_TMP/half" <<'PY'
+import socket, sys, urllib.parse
+u = urllib.parse.urlparse(sys.argv[1])
+s = socket.create_connection((u.hostname, u.port))
+s.sendall(("PUT %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %s\r\n\r\n" % (u.path, u.netloc, sys.argv[2])).encode())
+s.sendall(open(sys.argv[3], "rb").read())
+s.close()
+PY
+sleep 1
+expect_eq "a cut-off upload leaves the image waiting" WaitForUserUpload "$(jp vi/half '{.status.phase}')"
+code=$(curl -s -o /dev/null -w '%{http_code}' -T "$WWW/disk.qcow2" "$url")
+expect_eq "the same URL then takes the whole image" 200 "$code"
+check "and the image becomes Ready" wait_for 30 phase_is vi/half Ready
+
+# an upload that never comes
+vi_apply late "{type: Upload}"
+check "an Upload nobody sends fails after --upload-timeout" wait_for 20 phase_is vi/late Failed
+expect_match "with WaitForUserUploadTimeout" 'WaitForUserUploadTimeout .*3 seconds' "$(ready_cond vi/late)"
+
+vim_stop
+expect_eq "vimaged exits 0 on SIGTERM" 0 "$?"
+exit "$T_FAILED"
