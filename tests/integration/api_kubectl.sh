@@ -5,7 +5,8 @@
 . "$(dirname "$0")/lib.sh"
 
 D=$T_TMP/data
-vim_start "$D" || { not_ok "vimaged starts"; exit 1; }
+# the API alone: these tests set statuses by hand, and their URLs lead nowhere
+vim_start "$D" --controllers off || { not_ok "vimaged starts"; exit 1; }
 ok "vimaged starts and answers /healthz"
 
 cat >"$T_TMP/vi.yaml" <<'YAML'
@@ -173,14 +174,11 @@ check "removing the last finalizer deletes it" wait_for 10 sh -c "! $(printf '%q
 for i in 1 2 3; do
 	sed -e "s/name: ubuntu$/name: img-$i/" -e 's/^  labels:/  labels:/' "$T_TMP/vi.yaml" | k apply -f - >/dev/null
 done
-# let the controllers settle the new images (phase Pending) before the snapshot
-for i in 1 2 3; do k wait "vi/img-$i" --for=jsonpath='{.status.phase}'=Pending --timeout=10s >/dev/null; done
-sleep 0.5
 before=$(k get vi -o jsonpath='{range .items[*]}{.metadata.name}={.metadata.resourceVersion} {end}')
 last_rv=$(k get vi img-3 -o jsonpath='{.metadata.resourceVersion}')
 vim_stop
 expect_eq "vimaged exits 0 on SIGTERM" "0" "$?"
-vim_start "$D" || not_ok "vimaged restarts"
+vim_start "$D" --controllers off || not_ok "vimaged restarts"
 after=$(k get vi -o jsonpath='{range .items[*]}{.metadata.name}={.metadata.resourceVersion} {end}')
 expect_eq "restart keeps every object and its resourceVersion" "$before" "$after"
 k label vi img-1 after=restart >/dev/null

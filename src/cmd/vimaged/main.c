@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -58,6 +59,9 @@ static const struct flag flags[] = {
     {"--dvcr-max-rps", "registry requests per second the sweep may use (50)", NUM(max_rps)},
     {"--import-workers", "imports that download at once; more wait their turn (4)",
      NUM(import_workers)},
+    {"--controllers",
+     "on|off (on); off serves the API alone: no registry, nothing imports or checks images",
+     OPT(controllers)},
     {"--upload-timeout", "seconds an Upload image waits for its data before it fails (600)",
      NUM(upload_timeout)},
 };
@@ -215,7 +219,7 @@ int main(int argc, char **argv)
 	int kport;
 	struct store *store = NULL;
 	struct vim_err err = {0};
-	char host[256], token[128], dbpath[4096], url[300];
+	char host[256], token[128], dbpath[4096], url[300], datadir[PATH_MAX];
 	sigset_t sigs;
 	int port, sig = 0, rc = 1;
 	int64_t last_expire = 0;
@@ -227,6 +231,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vimaged: --log-level or --log-format has an unknown value\n");
 		return 2;
 	}
+	if (o.controllers && strcmp(o.controllers, "on") != 0 &&
+	    strcmp(o.controllers, "off") != 0) {
+		fprintf(stderr, "vimaged: --controllers: expected on or off, got \"%s\"\n",
+		        o.controllers);
+		return 2;
+	}
 	if (split_listen(o.listen, host, sizeof(host), &port) < 0 ||
 	    split_listen(o.kubectl_listen, khost, sizeof(khost), &kport) < 0) {
 		fprintf(stderr, "vimaged: --listen / --kubectl-listen: expected HOST:PORT\n");
@@ -236,6 +246,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vimaged: cannot create %s: %s\n", o.data_dir, strerror(errno));
 		return 1;
 	}
+	/* absolute: the registry we may start resolves paths on its own */
+	if (!realpath(o.data_dir, datadir)) {
+		fprintf(stderr, "vimaged: %s: %s\n", o.data_dir, strerror(errno));
+		return 1;
+	}
+	o.data_dir = datadir;
 	/* Signals are taken synchronously by main; every thread inherits the
 	 * mask.  A client that goes away must not kill the process. */
 	signal(SIGPIPE, SIG_IGN);
@@ -250,8 +266,6 @@ int main(int argc, char **argv)
 		goto fail;
 	snprintf(dbpath, sizeof(dbpath), "%s/vimage.db", o.data_dir);
 	if (store_sqlite_open(&store, dbpath, 0, &err) < 0)
-		goto fail;
-	if (wiring_start(&wiring, &o, store, &err) < 0)
 		goto fail;
 	ac.listen_host = host;
 	ac.listen_port = port;
@@ -268,6 +282,16 @@ int main(int argc, char **argv)
 		goto fail;
 	snprintf(url, sizeof(url), "%s://%s:%d", o.tls_cert ? "https" : "http", host,
 	         api_server_port(api));
+	/* the registry we may start notifies the API: it must exist first */
+	o.api_url = url;
+	o.notify_token = notify;
+	if (!o.controllers || strcmp(o.controllers, "off") != 0) {
+		if (wiring_start(&wiring, &o, store, &err) < 0)
+			goto fail;
+	} else {
+		vim_log(VIM_LOG_WARN,
+		        "controllers off: images are served, not imported or checked");
+	}
 	if (wiring.importer)
 		imp_manager_set_upload_base(wiring.importer, url);
 	if (o.tls_cert) {

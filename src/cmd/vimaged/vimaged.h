@@ -6,10 +6,12 @@
 #include "controller/monitor.h"
 #include "api/api.h"
 #include "dvcr/dvcr.h"
+#include "dvcr/managed.h"
 #include "importer/importer.h"
 #include "store/store.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 struct options {
 	const char *data_dir;
@@ -29,11 +31,19 @@ struct options {
 	const char *max_rps;
 	const char *import_workers;
 	const char *upload_timeout;
+	const char *controllers;
+	/* not flags: what main learned at start */
+	const char *api_url; /* the plain API, for the registry's notifications */
+	const char *notify_token;
 };
 
 /* The controllers and what they reach: DVCR client, presence monitor,
  * manager.  Members are NULL when not running. */
 struct wiring {
+	/* The API serves uploads and registry events from the start; they are
+	 * refused until the wiring is live. */
+	atomic_bool live;
+	struct dvcr_managed *registry; /* ours when no --dvcr-url */
 	struct dvcr_client *dvcr;
 	struct imp_manager *importer;
 	/* Import threads kick the manager; this lock lets stop cut them off
@@ -44,6 +54,7 @@ struct wiring {
 	struct ctl_manager *manager;
 };
 
+/* w must be zeroed by the caller (the API may already hold it). */
 int wiring_start(struct wiring *w, const struct options *o, struct store *store,
                  struct vim_err *err);
 void wiring_stop(struct wiring *w);

@@ -1,8 +1,8 @@
 /*
  * vimaged/wiring — plugs DVCR into the controllers: the presence checker
  * (the monitor), the cleaner that removes a deleted image's manifest, and
- * the registry's notifications.  Without --dvcr-url the controllers still
- * run (finalizers, phases) but have no registry to check.
+ * the registry's notifications, the importer.  Without --dvcr-url it
+ * starts and supervises a docker-registry of its own (dvcr/managed).
  */
 #include "vimaged.h"
 #include "core/log.h"
@@ -73,8 +73,8 @@ static int up_begin(void *arg, const char *token, int64_t length, void **h, stru
 {
 	struct wiring *w = arg;
 
-	if (!w->importer)
-		return vim_err_set(err, VIM_ENOTFOUND, "no DVCR: uploads are not possible");
+	if (!atomic_load(&w->live) || !w->importer)
+		return vim_err_set(err, VIM_ENOTFOUND, "no image waits for an upload at this URL");
 	return imp_upload_begin(w->importer, token, length, (struct imp_upload **)h, err);
 }
 
@@ -95,59 +95,84 @@ static int64_t seconds_ms(const char *v, int64_t dflt)
 	return v && *v ? (int64_t)(atof(v) * 1000) : dflt;
 }
 
-int wiring_start(struct wiring *w, const struct options *o, struct store *store,
-                 struct vim_err *err)
+/* The DVCR client: to --dvcr-url, or to a registry of our own under
+ * DIR/dvcr.  *url is borrowed (options or w->registry). */
+static int open_dvcr(struct wiring *w, const struct options *o, const char **url,
+                     struct vim_err *err)
 {
-	struct ctl_manager_config mc = {.store = store};
-	struct ctl_monitor_config pc = {0};
 	struct dvcr_config dc = {0};
-	struct imp_config ic = {0};
-	char password[512] = "", host[256];
+	char password[512] = "", dir[4200], events[400];
 	int rc;
 
-	memset(w, 0, sizeof(*w));
-	pthread_mutex_init(&w->kick_mu, NULL);
-	mc.workers = o->workers ? atoi(o->workers) : 0;
-	if (o->dvcr_url) {
-		dc.base_url = o->dvcr_url;
+	*url = o->dvcr_url;
+	if (!*url) {
+		struct dvcr_managed_config mc = {.dir = dir, .notify_token = o->notify_token};
+		snprintf(dir, sizeof(dir), "%s/dvcr", o->data_dir);
+		if (o->api_url) {
+			snprintf(events, sizeof(events), "%s/dvcr/events", o->api_url);
+			mc.notify_url = events;
+		}
+		if ((rc = dvcr_managed_start(&w->registry, &mc, err)) < 0)
+			return rc;
+		*url = dvcr_managed_url(w->registry);
+		dc.username = dvcr_managed_username(w->registry);
+		dc.password = dvcr_managed_password(w->registry);
+	} else {
 		dc.username = o->dvcr_username;
 		dc.ca_file = o->dvcr_ca_file;
 		if (o->dvcr_password_file &&
 		    (rc = read_secret(o->dvcr_password_file, password, sizeof(password), err)) < 0)
 			return rc;
 		dc.password = password[0] ? password : NULL;
-		if ((rc = dvcr_client_new(&w->dvcr, &dc, err)) < 0)
-			return rc;
-		pc.dvcr = w->dvcr;
-		pc.probe_interval_ms = seconds_ms(o->probe_interval, 0);
-		pc.sweep_interval_ms = seconds_ms(o->sweep_interval, 0);
-		pc.max_rps = o->max_rps ? atoi(o->max_rps) : 0;
-		if ((rc = ctl_monitor_new(&w->monitor, &pc, err)) < 0)
-			goto fail;
-		mc.checker = ctl_monitor_checker(w->monitor);
-		mc.cleaner = (struct ctl_dvcr_cleaner){clean, w->dvcr};
-		host_of(o->dvcr_url, host, sizeof(host));
-		ic.dvcr = w->dvcr;
-		ic.dvcr_host = host;
-		ic.store = store;
-		ic.kick = kick;
-		ic.kick_arg = w;
-		ic.max_imports = o->import_workers ? atoi(o->import_workers) : 0;
-		ic.upload_timeout_s = o->upload_timeout ? atoll(o->upload_timeout) : 0;
-		if ((rc = imp_manager_new(&w->importer, &ic, err)) < 0)
-			goto fail;
-		mc.importer = imp_manager_importer(w->importer);
-		mc.datasource = imp_manager_datasource(w->importer);
 	}
+	dc.base_url = *url;
+	return dvcr_client_new(&w->dvcr, &dc, err);
+}
+
+int wiring_start(struct wiring *w, const struct options *o, struct store *store,
+                 struct vim_err *err)
+{
+	struct ctl_manager_config mc = {.store = store};
+	struct ctl_monitor_config pc = {0};
+	struct imp_config ic = {0};
+	const char *url;
+	char host[256];
+	int rc;
+
+	pthread_mutex_init(&w->kick_mu, NULL);
+	mc.workers = o->workers ? atoi(o->workers) : 0;
+	if ((rc = open_dvcr(w, o, &url, err)) < 0)
+		goto fail;
+	pc.dvcr = w->dvcr;
+	pc.probe_interval_ms = seconds_ms(o->probe_interval, 0);
+	pc.sweep_interval_ms = seconds_ms(o->sweep_interval, 0);
+	pc.max_rps = o->max_rps ? atoi(o->max_rps) : 0;
+	if ((rc = ctl_monitor_new(&w->monitor, &pc, err)) < 0)
+		goto fail;
+	mc.checker = ctl_monitor_checker(w->monitor);
+	mc.cleaner = (struct ctl_dvcr_cleaner){clean, w->dvcr};
+	host_of(url, host, sizeof(host));
+	ic.dvcr = w->dvcr;
+	ic.dvcr_host = host;
+	ic.store = store;
+	ic.kick = kick;
+	ic.kick_arg = w;
+	ic.max_imports = o->import_workers ? atoi(o->import_workers) : 0;
+	ic.upload_timeout_s = o->upload_timeout ? atoll(o->upload_timeout) : 0;
+	if ((rc = imp_manager_new(&w->importer, &ic, err)) < 0)
+		goto fail;
+	mc.importer = imp_manager_importer(w->importer);
+	mc.datasource = imp_manager_datasource(w->importer);
 	if ((rc = ctl_manager_start(&w->manager, &mc, err)) < 0)
 		goto fail;
 	pthread_mutex_lock(&w->kick_mu);
 	w->kick_target = w->manager;
 	pthread_mutex_unlock(&w->kick_mu);
-	if (w->monitor && (rc = ctl_monitor_start(w->monitor, w->manager, err)) < 0)
+	if ((rc = ctl_monitor_start(w->monitor, w->manager, err)) < 0)
 		goto fail;
-	vim_log(VIM_LOG_INFO, "controllers: %d workers, DVCR %s", mc.workers ? mc.workers : 4,
-	        o->dvcr_url ? o->dvcr_url : "(none: presence is not checked)");
+	vim_log(VIM_LOG_INFO, "controllers: %d workers, DVCR %s%s", mc.workers ? mc.workers : 4,
+	        url, w->registry ? " (managed)" : "");
+	atomic_store(&w->live, true);
 	return 0;
 fail:
 	wiring_stop(w);
@@ -157,7 +182,9 @@ fail:
 void wiring_stop(struct wiring *w)
 {
 	/* The monitor enqueues into the manager: it goes first.  The workers
-	 * call the importer: the manager stops before it. */
+	 * call the importer: the manager stops before it.  The registry goes
+	 * last: an import may be talking to it until the importer is gone. */
+	atomic_store(&w->live, false);
 	ctl_monitor_free(w->monitor);
 	pthread_mutex_lock(&w->kick_mu);
 	w->kick_target = NULL;
@@ -165,8 +192,13 @@ void wiring_stop(struct wiring *w)
 	ctl_manager_stop(w->manager);
 	imp_manager_free(w->importer);
 	dvcr_client_free(w->dvcr);
+	dvcr_managed_stop(w->registry);
 	pthread_mutex_destroy(&w->kick_mu);
-	memset(w, 0, sizeof(*w));
+	w->monitor = NULL;
+	w->manager = NULL;
+	w->importer = NULL;
+	w->dvcr = NULL;
+	w->registry = NULL;
 }
 
 int wiring_registry_events(void *arg, const char *body, size_t len, struct vim_err *err)
@@ -174,8 +206,8 @@ int wiring_registry_events(void *arg, const char *body, size_t len, struct vim_e
 	struct wiring *w = arg;
 	int n;
 
-	if (!w->monitor)
-		return vim_err_set(err, VIM_EINVAL, "no DVCR is configured");
+	if (!atomic_load(&w->live) || !w->monitor)
+		return vim_err_set(err, VIM_EINVAL, "vimaged is not watching a DVCR (yet)");
 	n = ctl_monitor_notify(w->monitor, body, len, err);
 	if (n > 0)
 		vim_log(VIM_LOG_INFO, "dvcr notification: %d image(s) to recheck", n);
