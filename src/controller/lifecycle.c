@@ -6,6 +6,8 @@
  */
 #include "controller/chain.h"
 
+#define DATASOURCE_POLL_MS 5000
+
 #include <stdio.h>
 #include <string.h>
 
@@ -120,6 +122,10 @@ int ctl_handle_lifecycle(struct ctl_ctx *ctx, struct model_image *img, struct ct
 		                        "DatasourceNotReady", "Datasource is not ready.",
 		                        img->meta.generation, now) < 0)
 			return oom(err, img);
+		/* a source image or a pull secret may appear at any time and
+		 * neither sends us an event: look again soon */
+		if (step->requeue_after_ms == 0 || step->requeue_after_ms > DATASOURCE_POLL_MS)
+			step->requeue_after_ms = DATASOURCE_POLL_MS;
 		return normalize_progress(img) < 0 ? oom(err, img) : CTL_CONTINUE;
 	}
 	rc = 0;

@@ -40,9 +40,10 @@ int dvcr_client_new(struct dvcr_client **out, const struct dvcr_config *cfg, str
 	c->user = dup_or_null(cfg->username);
 	c->pass = dup_or_null(cfg->password);
 	c->ca = dup_or_null(cfg->ca_file);
+	c->ca_pem = dup_or_null(cfg->ca_pem);
 	c->ua = strdup(cfg->user_agent ? cfg->user_agent : "vimage-dvcr/1");
 	if (!c->base || !c->ua || (cfg->username && !c->user) || (cfg->password && !c->pass) ||
-	    (cfg->ca_file && !c->ca)) {
+	    (cfg->ca_file && !c->ca) || (cfg->ca_pem && !c->ca_pem)) {
 		rc = vim_err_set(err, VIM_ENOMEM, "dvcr: out of memory");
 		goto out;
 	}
@@ -65,6 +66,7 @@ out:
 		free(c->user);
 		free(c->pass);
 		free(c->ca);
+		free(c->ca_pem);
 		free(c->ua);
 		free(c);
 	}
@@ -87,6 +89,7 @@ void dvcr_client_free(struct dvcr_client *c)
 		memset(c->pass, 0, strlen(c->pass));
 	free(c->pass);
 	free(c->ca);
+	free(c->ca_pem);
 	free(c->ua);
 	free(c);
 }
@@ -134,6 +137,10 @@ void dvcr_apply_common(struct dvcr_client *c, CURL *h, int stream)
 	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	if (c->ca)
 		curl_easy_setopt(h, CURLOPT_CAINFO, c->ca);
+	if (c->ca_pem) {
+		struct curl_blob blob = {c->ca_pem, strlen(c->ca_pem), CURL_BLOB_COPY};
+		curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);
+	}
 	if (c->insecure) {
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);

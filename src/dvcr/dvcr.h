@@ -52,6 +52,7 @@ struct dvcr_config {
 	const char *username;    /* NULL = anonymous */
 	const char *password;    /* NULL = none */
 	const char *ca_file;     /* PEM bundle for https (CURLOPT_CAINFO); NULL = system roots */
+	const char *ca_pem;      /* PEM text to trust instead (a caBundle); NULL = none */
 	int insecure_tls;        /* 1 = do not verify the peer (tests only) */
 	const char *user_agent;  /* NULL = "vimage-dvcr/1" */
 	long connect_timeout_ms; /* 0 = 10 s */
@@ -184,8 +185,7 @@ int dvcr_challenge_parse(const char *value, struct dvcr_challenge *out, struct v
  * piece), or a negative code when the registry could not tell (refused,
  * timeout, auth, 5xx, a malformed manifest): never 0 for those, since only
  * a real "not found" may make an image ImageLost. */
-int dvcr_image_check(struct dvcr_client *c, const char *repo, const char *ref,
-                     struct vim_err *err);
+int dvcr_image_check(struct dvcr_client *c, const char *repo, const char *ref, struct vim_err *err);
 /* The same for an image address "host[:port]/repo:tag" (an image's
  * status.target.registryURL); the client's base URL decides where to ask. */
 int dvcr_image_check_url(struct dvcr_client *c, const char *registry_url, struct vim_err *err);

@@ -23,7 +23,7 @@ struct dvcr_token {
 
 struct dvcr_client {
 	char *base; /* without trailing '/' */
-	char *user, *pass, *ca, *ua;
+	char *user, *pass, *ca, *ca_pem, *ua;
 	int insecure;
 	long connect_ms, timeout_ms, stall_secs;
 	pthread_mutex_t mu; /* guards everything below */

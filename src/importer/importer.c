@@ -12,9 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #define POLL_MS 1000         /* progress is published this often */
-#define RETRY_AFTER_S 30     /* a transient failure is retried after */
+#define RETRY_AFTER_S 30     /* a transient failure is retried after, doubling */
+#define RETRY_MAX_S 600      /* ... up to this */
 #define UPLOAD_TIMEOUT_S 600 /* upstream's 10 minutes */
 
 /* ---- jobs ------------------------------------------------------------------------ */
@@ -34,6 +36,10 @@ void imp_job_free(struct job *j)
 		return;
 	free(j->url);
 	free(j->ca_bundle);
+	if (j->pull_pass) /* do not leave the secret in freed memory */
+		memset(j->pull_pass, 0, strlen(j->pull_pass));
+	free(j->pull_user);
+	free(j->pull_pass);
 	free(j->want.md5);
 	free(j->want.sha1);
 	free(j->want.sha256);
@@ -255,6 +261,39 @@ static int load_source(struct imp_manager *m, const struct model_image *img,
 	return 1;
 }
 
+/* The secret file of a ContainerImage source, "" when it names none. */
+static int secret_file(const struct imp_manager *m, const struct model_image *img, char *out,
+                       size_t len, struct vim_err *err)
+{
+	const struct model_ds_container_image *ci = img->spec.data_source.container_image;
+	const char *ns;
+
+	out[0] = '\0';
+	if (!ci || !ci->pull_secret_name || !ci->pull_secret_name[0])
+		return 0;
+	ns = img->kind == MODEL_KIND_VI ? img->meta.namespace : ci->pull_secret_namespace;
+	return imp_secret_path(m->secrets_dir[0] ? m->secrets_dir : NULL, ns ? ns : "",
+	                       ci->pull_secret_name, out, len, err);
+}
+
+/* A named pull secret must exist, as upstream (ContainerRegistrySecretNotFound). */
+static int secret_check(struct imp_manager *m, const struct model_image *img,
+                        char reason[CTL_REASON_MAX], char message[CTL_MESSAGE_MAX],
+                        struct vim_err *err)
+{
+	char path[4400];
+	struct vim_err e2 = {0};
+
+	(void)err;
+	if (secret_file(m, img, path, sizeof(path), &e2) < 0 ||
+	    (path[0] && access(path, R_OK) != 0)) {
+		snprintf(reason, CTL_REASON_MAX, "ContainerRegistrySecretNotFound");
+		snprintf(message, CTL_MESSAGE_MAX, "Container registry secret not found");
+		return 0;
+	}
+	return 1;
+}
+
 static int ds_check(void *self, const struct model_image *img, char reason[CTL_REASON_MAX],
                     char message[CTL_MESSAGE_MAX], struct vim_err *err)
 {
@@ -262,10 +301,12 @@ static int ds_check(void *self, const struct model_image *img, char reason[CTL_R
 	const char *t = img->spec.data_source.type;
 	int rc;
 
-	if (!t || strcmp(t, MODEL_DS_OBJECT_REF) != 0)
-		return 1; /* HTTP and Upload are always usable, as upstream */
 	if (img->status.phase == MODEL_PHASE_READY || img->status.phase == MODEL_PHASE_IMAGE_LOST)
 		return 1; /* imported already: the source no longer matters */
+	if (t && strcmp(t, MODEL_DS_CONTAINER_IMAGE) == 0)
+		return secret_check(self, img, reason, message, err);
+	if (!t || strcmp(t, MODEL_DS_OBJECT_REF) != 0)
+		return 1; /* HTTP and Upload are always usable, as upstream */
 	rc = load_source(self, img, &src, reason, message, err);
 	model_image_free(src);
 	return rc;
@@ -281,10 +322,20 @@ static void dup_checksum(struct model_checksum *dst, const struct model_checksum
 	dst->streebog512 = model_strdup(src->streebog512);
 }
 
+/* Backoff after n failed attempts: 30 s, doubling, at most 10 min. */
+static int64_t retry_delay_ms(int n)
+{
+	int64_t ms = (int64_t)RETRY_AFTER_S * 1000;
+
+	while (--n > 0 && ms < RETRY_MAX_S * 1000)
+		ms *= 2;
+	return ms < RETRY_MAX_S * 1000 ? ms : RETRY_MAX_S * 1000;
+}
+
 /* Creates and starts the job for img's source.  Returns the new job's
  * state, or a negative code (message in err; *terminal when retrying
  * cannot help). */
-static int start_job(struct imp_manager *m, struct model_image *img, bool *terminal,
+static int start_job(struct imp_manager *m, struct model_image *img, bool *terminal, int failures,
                      struct vim_err *err)
 {
 	const struct model_data_source *ds = &img->spec.data_source;
@@ -297,6 +348,7 @@ static int start_job(struct imp_manager *m, struct model_image *img, bool *termi
 	if (!j)
 		return vim_err_set(err, VIM_ENOMEM, "out of memory");
 	j->m = m;
+	j->failures = failures;
 	j->kind = img->kind;
 	snprintf(j->uid, sizeof(j->uid), "%s", img->meta.uid);
 	if (img->kind == MODEL_KIND_VI)
@@ -351,6 +403,15 @@ static int start_job(struct imp_manager *m, struct model_image *img, bool *termi
 		if (rc < 0)
 			goto fail;
 		run = imp_objectref_run;
+	} else if (ds->container_image && strcmp(ds->type, MODEL_DS_CONTAINER_IMAGE) == 0) {
+		char path[4400];
+		j->url = model_strdup(ds->container_image->image);
+		j->ca_bundle = model_strdup(ds->container_image->ca_bundle);
+		if ((rc = secret_file(m, img, path, sizeof(path), err)) < 0 ||
+		    (path[0] && (rc = imp_secret_credentials(path, j->url, &j->pull_user,
+		                                             &j->pull_pass, err)) < 0))
+			goto fail;
+		run = imp_registry_run;
 	} else {
 		*terminal = true;
 		rc = vim_err_set(err, VIM_EUNSUPPORTED,
@@ -368,7 +429,18 @@ static int start_job(struct imp_manager *m, struct model_image *img, bool *termi
 	pthread_mutex_unlock(&m->mu);
 	return rc;
 fail:
-	imp_job_free(j);
+	if (*terminal) {
+		imp_job_free(j);
+		return rc;
+	}
+	/* kept, threadless, as a failed attempt: its retry waits its turn */
+	pthread_mutex_lock(&m->mu);
+	j->state = JOB_FAILED;
+	j->reported = true;
+	j->retry_at_ms = vim_mono_ms() + retry_delay_ms(++j->failures);
+	j->next = m->jobs;
+	m->jobs = j;
+	pthread_mutex_unlock(&m->mu);
 	return rc;
 }
 
@@ -399,15 +471,93 @@ static void fail_image(struct imp_manager *m, struct model_image *img, bool term
 		step->requeue_after_ms = RETRY_AFTER_S * 1000;
 }
 
-static int sync(void *self, struct model_image *img, struct ctl_step *step, struct vim_err *err)
+/* Starts an import for img (failures: how many attempts failed before,
+ * for the retry backoff) and publishes what the user sees first. */
+static int begin_import(struct imp_manager *m, struct model_image *img, struct ctl_step *step,
+                        int64_t now, int failures, struct vim_err *err)
 {
-	struct imp_manager *m = self;
-	const struct model_condition *r;
-	int64_t now = vim_time_now();
 	char url[600], reason[64];
 	struct job *j;
 	bool terminal;
 	int rc;
+
+	if (model_dvcr_reference(url, sizeof(url), m->cfg.dvcr_host, img, err) < 0)
+		return VIM_EINVAL;
+	rc = start_job(m, img, &terminal, failures, err);
+	if (rc < 0) {
+		fail_image(m, img, terminal, err->msg, step, now);
+		vim_err_clear(err);
+		return 0;
+	}
+	model_set_str(&img->status.target_registry_url, url);
+	model_set_str(&img->status.progress, "0%");
+	snprintf(reason, sizeof(reason), "The %s DataSource import has started",
+	         img->spec.data_source.type);
+	record(m, img, "Normal", "DataSourceImportStarted", reason);
+	if (rc == JOB_WAIT_UPLOAD) {
+		char ext[700], cmd[800];
+		pthread_mutex_lock(&m->mu);
+		j = find_locked(m, img->meta.uid);
+		snprintf(ext, sizeof(ext), "%s/upload/%s", m->upload_base, j ? j->token : "");
+		pthread_mutex_unlock(&m->mu);
+		snprintf(cmd, sizeof(cmd), "curl %s --progress-bar -T <image.name> | cat", ext);
+		img->status.phase = MODEL_PHASE_WAIT_FOR_USER_UPLOAD;
+		ready_cond(img, "False", "WaitForUserUpload", "Waiting for the user upload.", now);
+		model_set_str(&img->status.upload_url_external, ext);
+		model_set_str(&img->status.upload_url_in_cluster, ext);
+		model_set_str(&img->status.upload_command, cmd);
+		step->requeue_after_ms = 5000;
+		return 0;
+	}
+	img->status.phase = MODEL_PHASE_PROVISIONING;
+	ready_cond(img, "False", "Provisioning", "Preparing to import the image.", now);
+	step->requeue_after_ms = POLL_MS;
+	return 0;
+}
+
+/* A failed job stays (threadless) until its retry is due, so the backoff
+ * does not hang on the Ready condition's lastTransitionTime, which a
+ * Failed -> Provisioning -> Failed round does not move. */
+static int import_failed(struct imp_manager *m, struct model_image *img, struct job *j, bool term,
+                         const char *msg, struct ctl_step *step, int64_t now, struct vim_err *err)
+{
+	int64_t left;
+	int failures;
+
+	if (term) {
+		job_reap(m, j);
+		fail_image(m, img, true, msg, step, now);
+		return 0;
+	}
+	if (!j->reported) {
+		if (j->has_thread) {
+			pthread_join(j->th, NULL);
+			j->has_thread = false;
+		}
+		j->reported = true;
+		j->retry_at_ms = vim_mono_ms() + retry_delay_ms(++j->failures);
+		fail_image(m, img, false, msg, step, now);
+		step->requeue_after_ms = j->retry_at_ms - vim_mono_ms();
+		return 0;
+	}
+	left = j->retry_at_ms - vim_mono_ms();
+	if (left > 0) {
+		step->requeue_after_ms = left;
+		return 0;
+	}
+	failures = j->failures;
+	job_reap(m, j);
+	return begin_import(m, img, step, now, failures, err);
+}
+
+static int import_sync(void *self, struct model_image *img, struct ctl_step *step,
+                       struct vim_err *err)
+{
+	struct imp_manager *m = self;
+	const struct model_condition *r;
+	int64_t now = vim_time_now();
+	char reason[64];
+	struct job *j;
 
 	if (img->status.phase == MODEL_PHASE_READY || failed_terminally(img) || !img->meta.uid)
 		return 0;
@@ -424,41 +574,7 @@ static int sync(void *self, struct model_image *img, struct ctl_step *step, stru
 			    (RETRY_AFTER_S - (now - r->last_transition_time)) * 1000;
 			return 0;
 		}
-		if (model_dvcr_reference(url, sizeof(url), m->cfg.dvcr_host, img, err) < 0)
-			return VIM_EINVAL;
-		rc = start_job(m, img, &terminal, err);
-		if (rc < 0) {
-			fail_image(m, img, terminal, err->msg, step, now);
-			vim_err_clear(err);
-			return 0;
-		}
-		model_set_str(&img->status.target_registry_url, url);
-		model_set_str(&img->status.progress, "0%");
-		snprintf(reason, sizeof(reason), "The %s DataSource import has started",
-		         img->spec.data_source.type);
-		record(m, img, "Normal", "DataSourceImportStarted", reason);
-		if (rc == JOB_WAIT_UPLOAD) {
-			char ext[700], cmd[800];
-			pthread_mutex_lock(&m->mu);
-			j = find_locked(m, img->meta.uid);
-			snprintf(ext, sizeof(ext), "%s/upload/%s", m->upload_base,
-			         j ? j->token : "");
-			pthread_mutex_unlock(&m->mu);
-			snprintf(cmd, sizeof(cmd), "curl %s --progress-bar -T <image.name> | cat",
-			         ext);
-			img->status.phase = MODEL_PHASE_WAIT_FOR_USER_UPLOAD;
-			ready_cond(img, "False", "WaitForUserUpload",
-			           "Waiting for the user upload.", now);
-			model_set_str(&img->status.upload_url_external, ext);
-			model_set_str(&img->status.upload_url_in_cluster, ext);
-			model_set_str(&img->status.upload_command, cmd);
-			step->requeue_after_ms = 5000;
-			return 0;
-		}
-		img->status.phase = MODEL_PHASE_PROVISIONING;
-		ready_cond(img, "False", "Provisioning", "Preparing to import the image.", now);
-		step->requeue_after_ms = POLL_MS;
-		return 0;
+		return begin_import(m, img, step, now, 0, err);
 	}
 
 	pthread_mutex_lock(&m->mu);
@@ -528,9 +644,7 @@ static int sync(void *self, struct model_image *img, struct ctl_step *step, stru
 		record(m, img, "Normal", "DataSourceImportCompleted", reason);
 		return 0;
 	case JOB_FAILED:
-		job_reap(m, j);
-		fail_image(m, img, term, msg, step, now);
-		return 0;
+		return import_failed(m, img, j, term, msg, step, now, err);
 	}
 	return 0;
 }
@@ -553,7 +667,7 @@ static int cleanup(void *self, const struct model_image *img, struct vim_err *er
 
 struct ctl_importer imp_manager_importer(struct imp_manager *m)
 {
-	struct ctl_importer i = {sync, cleanup, m};
+	struct ctl_importer i = {import_sync, cleanup, m};
 	return i;
 }
 
@@ -576,6 +690,9 @@ int imp_manager_new(struct imp_manager **out, const struct imp_config *cfg, stru
 	snprintf(m->upload_base, sizeof(m->upload_base), "%s",
 	         cfg->upload_base ? cfg->upload_base : "");
 	m->cfg.upload_base = NULL;
+	snprintf(m->secrets_dir, sizeof(m->secrets_dir), "%s",
+	         cfg->secrets_dir ? cfg->secrets_dir : "");
+	m->cfg.secrets_dir = NULL;
 	m->max_running = cfg->max_imports > 0 ? cfg->max_imports : 4;
 	pthread_mutex_init(&m->mu, NULL);
 	*out = m;

@@ -7,8 +7,8 @@
  * Sources: HTTP (streamed in one pass: checksums, format detection through
  * gz/xz unpacking, the DVCR writer), Upload (the user's bytes arrive on
  * vimaged's /upload/<token> and take the same path), ObjectRef (a copy by
- * cross-repository mount: no data moves).  ContainerImage is refused with
- * a clear message until it exists.
+ * cross-repository mount: no data moves), ContainerImage (the disk/ file
+ * of an image in another https registry, pulled with a pull secret).
  */
 #ifndef VIM_IMPORTER_IMPORTER_H
 #define VIM_IMPORTER_IMPORTER_H
@@ -27,6 +27,10 @@ struct imp_config {
 	const char *upload_base;  /* NULL: set later with imp_manager_set_upload_base */
 	int64_t upload_timeout_s; /* 0 = 600, as upstream */
 	int max_imports;          /* downloads at once (0 = 4); more wait their turn */
+	/* ContainerImage pull secrets: <secrets_dir>/<namespace>/<name>.json,
+	 * dockerconfigjson ({"auths": {"host:port": {"auth": base64(user:pass)}}});
+	 * copied; NULL = no secrets (an image naming one waits for it) */
+	const char *secrets_dir;
 	/* Called (from a job's thread) when a job changes state, so the image
 	 * is reconciled at once instead of at its next poll. */
 	void (*kick)(void *arg, enum model_kind kind, const char *key);

@@ -34,6 +34,21 @@ int imp_pipeline_finish(struct imp_pipeline *p, const char *tag, struct imp_resu
                         bool *terminal, struct vim_err *err);
 void imp_pipeline_abort(struct imp_pipeline *p);
 
+/* ---- a container image layer: find disk/<name> in its tar (plain or gzip) - */
+
+struct imp_layer;
+/* The disk file was found: base name and size, before any of its bytes. */
+typedef int (*imp_disk_begin_fn)(void *ud, const char *name, uint64_t size, struct vim_err *err);
+typedef int (*imp_disk_data_fn)(void *ud, const void *data, size_t len, struct vim_err *err);
+int imp_layer_new(struct imp_layer **out, imp_disk_begin_fn begin, imp_disk_data_fn data, void *ud,
+                  struct vim_err *err);
+/* Layer bytes in order.  0 = go on, 1 = the disk file is complete (stop
+ * reading the layer), < 0 = error (a bad tar, or begin/data failed). */
+int imp_layer_feed(struct imp_layer *l, const void *data, size_t len, struct vim_err *err);
+/* The tar's end marker was seen (so this layer has no disk). */
+bool imp_layer_ended(const struct imp_layer *l);
+void imp_layer_free(struct imp_layer *l);
+
 /* ---- jobs ------------------------------------------------------------------------------------ */
 
 /* JOB_QUEUED: waiting for a free slot of the import pool (no thread yet). */
@@ -47,7 +62,8 @@ struct job {
 	char repo[DVCR_REPO_MAX];
 	char source[16]; /* "HTTP", "Upload", ... (for messages) */
 	/* inputs copied from the spec at start */
-	char *url, *ca_bundle;
+	char *url, *ca_bundle;       /* url: the image reference for ContainerImage */
+	char *pull_user, *pull_pass; /* ContainerImage credentials, NULL = anonymous */
 	struct model_checksum want;
 	char src_repo[DVCR_REPO_MAX], src_tag[DVCR_TAG_MAX];
 	struct imp_result src_result;
@@ -56,6 +72,10 @@ struct job {
 	enum job_state state;
 	bool terminal, cancel, uploading;
 	bool orphan; /* reaped while an upload held it: the uploader frees it */
+	/* a transient failure, shown to the user, waiting for its retry */
+	bool reported;
+	int failures; /* attempts that failed before (and including) this one */
+	int64_t retry_at_ms;
 	char msg[VIM_ERR_MSG_MAX];
 	uint64_t done, total;
 	int64_t started_ms;
@@ -69,7 +89,8 @@ struct job {
 struct imp_manager {
 	struct imp_config cfg; /* cfg.dvcr_host points at dvcr_host below */
 	char dvcr_host[256];
-	char upload_base[256]; /* guarded by mu */
+	char secrets_dir[4096]; /* "" = none */
+	char upload_base[256];  /* guarded by mu */
 	pthread_mutex_t mu;
 	struct job *jobs;         /* newest first */
 	int running, max_running; /* threads of the import pool */
@@ -78,6 +99,16 @@ struct imp_manager {
 /* Thread bodies (one per job). */
 void *imp_http_run(void *job);
 void *imp_objectref_run(void *job);
+void *imp_registry_run(void *job);
+
+/* Pull secrets (registry.c).  The file of secret ns/name under dir. */
+int imp_secret_path(const char *dir, const char *ns, const char *name, char *out, size_t len,
+                    struct vim_err *err);
+/* Credentials for image's registry from the secret file at path (malloc'd,
+ * caller frees; both NULL when it has none for that host).  VIM_ENOTFOUND
+ * when the file does not exist. */
+int imp_secret_credentials(const char *path, const char *image, char **user, char **pass,
+                           struct vim_err *err);
 
 /* Ends a job (from its thread): state, message, then a kick. */
 void imp_job_end(struct job *j, int rc, bool terminal, const struct imp_result *res,

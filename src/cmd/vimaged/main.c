@@ -72,7 +72,7 @@ static void usage(FILE *f)
 
 	fprintf(f, "usage: vimaged [flags]\n");
 	for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
-		fprintf(f, "  %-14s %s\n", flags[i].name, flags[i].help);
+		fprintf(f, "  %-26s %s\n", flags[i].name, flags[i].help);
 }
 
 static int parse_flags(int argc, char **argv, struct options *o)

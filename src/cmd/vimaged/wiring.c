@@ -136,7 +136,7 @@ int wiring_start(struct wiring *w, const struct options *o, struct store *store,
 	struct ctl_monitor_config pc = {0};
 	struct imp_config ic = {0};
 	const char *url;
-	char host[256];
+	char host[256], secrets[4200];
 	int rc;
 
 	pthread_mutex_init(&w->kick_mu, NULL);
@@ -159,6 +159,8 @@ int wiring_start(struct wiring *w, const struct options *o, struct store *store,
 	ic.kick_arg = w;
 	ic.max_imports = o->import_workers ? atoi(o->import_workers) : 0;
 	ic.upload_timeout_s = o->upload_timeout ? atoll(o->upload_timeout) : 0;
+	snprintf(secrets, sizeof(secrets), "%s/secrets", o->data_dir);
+	ic.secrets_dir = secrets;
 	if ((rc = imp_manager_new(&w->importer, &ic, err)) < 0)
 		goto fail;
 	mc.importer = imp_manager_importer(w->importer);

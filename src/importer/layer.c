@@ -1,0 +1,298 @@
+/*
+ * importer/layer — finds the disk inside one image layer as it streams by:
+ * a tar (plain or gzip) whose file "disk/<name>" is the VM image, as DVCR
+ * and upstream's container images lay it out.  Headers are parsed in a
+ * 512-byte block buffer; file contents pass straight through to the
+ * caller, nothing is held whole.
+ *
+ * Understood: ustar (with prefix), GNU long names ('L'), PAX extended
+ * headers ('x': path, size), base-256 sizes.  Other members are skipped.
+ */
+#include "importer/internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define BLOCK 512
+#define META_MAX 65536 /* a PAX record set or a long name: bounded */
+
+enum layer_state { L_SNIFF, L_HEADER, L_META, L_SKIP, L_DISK, L_END };
+
+struct imp_layer {
+	imp_disk_begin_fn begin;
+	imp_disk_data_fn data;
+	void *ud;
+	enum layer_state st;
+	struct imp_unpack *gz; /* NULL: a plain tar */
+	unsigned char sniff[8];
+	size_t sniff_len;
+	unsigned char block[BLOCK];
+	size_t block_len;
+	uint64_t left; /* bytes of the current member still to come */
+	uint64_t pad;  /* padding after it */
+	char meta_type;
+	char *meta;
+	size_t meta_len;
+	/* overrides for the next header, from 'x' or 'L' */
+	char *next_path;
+	uint64_t next_size;
+	bool has_next_size;
+	struct vim_err err_; /* tar_feed's, as imp_out_fn has no err */
+};
+
+int imp_layer_new(struct imp_layer **out, imp_disk_begin_fn begin, imp_disk_data_fn data, void *ud,
+                  struct vim_err *err)
+{
+	struct imp_layer *l = calloc(1, sizeof(*l));
+
+	*out = NULL;
+	if (!l)
+		return vim_err_set(err, VIM_ENOMEM, "layer: out of memory");
+	l->begin = begin;
+	l->data = data;
+	l->ud = ud;
+	*out = l;
+	return 0;
+}
+
+void imp_layer_free(struct imp_layer *l)
+{
+	if (!l)
+		return;
+	imp_unpack_free(l->gz);
+	free(l->meta);
+	free(l->next_path);
+	free(l);
+}
+
+static bool octal(const unsigned char *f, size_t n, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t i = 0;
+
+	if (f[0] & 0x80) { /* GNU base-256 */
+		if (f[0] != 0x80)
+			return false; /* negative or beyond 2^63 */
+		for (i = 1; i < n; i++) {
+			if (v >> 56)
+				return false;
+			v = (v << 8) | f[i];
+		}
+		*out = v;
+		return true;
+	}
+	while (i < n && (f[i] == ' ' || f[i] == 0))
+		i++;
+	for (; i < n && f[i] >= '0' && f[i] <= '7'; i++) {
+		if (v >> 60)
+			return false;
+		v = v * 8 + (uint64_t)(f[i] - '0');
+	}
+	*out = v;
+	return true;
+}
+
+/* "disk/<name>" (after "./" or "/"), name free of '/': the base name. */
+static const char *disk_name(const char *path)
+{
+	while (path[0] == '.' && path[1] == '/')
+		path += 2;
+	while (path[0] == '/')
+		path++;
+	if (strncmp(path, "disk/", 5) != 0 || !path[5] || strchr(path + 5, '/'))
+		return NULL;
+	return path + 5;
+}
+
+/* PAX records "LEN key=value\n": path and size are what matter here. */
+static int pax_apply(struct imp_layer *l, struct vim_err *err)
+{
+	size_t off = 0;
+
+	while (off < l->meta_len) {
+		char *rec = l->meta + off, *sp, *eq, *endp;
+		unsigned long n = strtoul(rec, &endp, 10);
+		if (endp == rec || *endp != ' ' || n == 0 || n > l->meta_len - off)
+			return vim_err_set(err, VIM_EINVAL, "layer: a malformed PAX header");
+		sp = endp + 1;
+		eq = memchr(sp, '=', (size_t)(rec + n - sp));
+		if (!eq || rec[n - 1] != '\n')
+			return vim_err_set(err, VIM_EINVAL, "layer: a malformed PAX record");
+		rec[n - 1] = '\0';
+		if ((size_t)(eq - sp) == 4 && strncmp(sp, "path", 4) == 0) {
+			free(l->next_path);
+			if (!(l->next_path = strdup(eq + 1)))
+				return vim_err_set(err, VIM_ENOMEM, "layer: out of memory");
+		} else if ((size_t)(eq - sp) == 4 && strncmp(sp, "size", 4) == 0) {
+			l->next_size = strtoull(eq + 1, NULL, 10);
+			l->has_next_size = true;
+		}
+		off += n;
+	}
+	return 0;
+}
+
+static int on_header(struct imp_layer *l, struct vim_err *err)
+{
+	const unsigned char *h = l->block;
+	char name[BLOCK], type = (char)h[156];
+	const char *path, *base;
+	uint64_t size;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < BLOCK && !h[i]; i++)
+		;
+	if (i == BLOCK) {
+		l->st = L_END; /* the end marker: no disk in this layer */
+		return 0;
+	}
+	if (!octal(h + 124, 12, &size))
+		return vim_err_set(err, VIM_EINVAL, "layer: a tar header with a bad size");
+	if (memcmp(h + 257, "ustar", 5) == 0 && h[345])
+		snprintf(name, sizeof(name), "%.155s/%.100s", (const char *)h + 345,
+		         (const char *)h + 0);
+	else
+		snprintf(name, sizeof(name), "%.100s", (const char *)h);
+	if (type == 'x' || type == 'L') {
+		if (size > META_MAX)
+			return vim_err_set(err, VIM_ETOOLARGE,
+			                   "layer: a tar extended header of %llu bytes",
+			                   (unsigned long long)size);
+		l->meta_type = type;
+		l->meta_len = 0;
+		l->left = size;
+		l->pad = (BLOCK - size % BLOCK) % BLOCK;
+		free(l->meta);
+		if (!(l->meta = malloc(size + 1)))
+			return vim_err_set(err, VIM_ENOMEM, "layer: out of memory");
+		l->st = size ? L_META : L_HEADER;
+		return 0;
+	}
+	path = l->next_path ? l->next_path : name;
+	if (l->has_next_size)
+		size = l->next_size;
+	l->left = size;
+	l->pad = (BLOCK - size % BLOCK) % BLOCK;
+	l->st = L_SKIP;
+	if ((type == '0' || type == '\0' || type == '7') && (base = disk_name(path))) {
+		if ((rc = l->begin(l->ud, base, size, err)) < 0)
+			return rc;
+		l->st = L_DISK;
+	}
+	free(l->next_path);
+	l->next_path = NULL;
+	l->has_next_size = false;
+	return 0;
+}
+
+static int meta_done(struct imp_layer *l, struct vim_err *err)
+{
+	l->meta[l->meta_len] = '\0';
+	if (l->meta_type == 'L') {
+		free(l->next_path);
+		l->next_path = l->meta;
+		l->meta = NULL;
+		return 0;
+	}
+	return pax_apply(l, err);
+}
+
+/* Tar bytes.  Returns 1 once the disk file is complete. */
+static int tar_feed(void *arg, const void *data, size_t len)
+{
+	struct imp_layer *l = arg;
+	const unsigned char *p = data;
+	struct vim_err *err = &l->err_;
+	int rc;
+
+	while (len > 0) {
+		size_t n;
+		switch (l->st) {
+		case L_HEADER:
+			n = BLOCK - l->block_len < len ? BLOCK - l->block_len : len;
+			memcpy(l->block + l->block_len, p, n);
+			l->block_len += n;
+			if (l->block_len == BLOCK) {
+				l->block_len = 0;
+				if ((rc = on_header(l, err)) < 0)
+					return rc;
+			}
+			break;
+		case L_META:
+		case L_SKIP:
+		case L_DISK:
+			if (l->left == 0 && l->pad == 0) {
+				if (l->st == L_DISK)
+					return 1;
+				l->st = L_HEADER;
+				n = 0;
+				break;
+			}
+			if (l->left > 0) {
+				n = l->left < len ? (size_t)l->left : len;
+				if (l->st == L_META) {
+					memcpy(l->meta + l->meta_len, p, n);
+					l->meta_len += n;
+				} else if (l->st == L_DISK &&
+				           (rc = l->data(l->ud, p, n, err)) < 0) {
+					return rc;
+				}
+				l->left -= n;
+				if (l->left == 0 && l->st == L_META && (rc = meta_done(l, err)) < 0)
+					return rc;
+				if (l->left == 0 && l->st == L_DISK)
+					return 1; /* the rest of the layer is not needed */
+			} else {
+				n = l->pad < len ? (size_t)l->pad : len;
+				l->pad -= n;
+			}
+			break;
+		default: /* L_END: trailing zeros */
+			return 0;
+		}
+		p += n;
+		len -= n;
+	}
+	if ((l->st == L_META || l->st == L_SKIP) && l->left == 0 && l->pad == 0)
+		l->st = L_HEADER;
+	return 0;
+}
+
+int imp_layer_feed(struct imp_layer *l, const void *data, size_t len, struct vim_err *err)
+{
+	const unsigned char *p = data;
+	int rc;
+
+	if (l->st == L_SNIFF) {
+		/* gzip or a plain tar: the first two bytes tell */
+		size_t n =
+		    sizeof(l->sniff) - l->sniff_len < len ? sizeof(l->sniff) - l->sniff_len : len;
+		memcpy(l->sniff + l->sniff_len, p, n);
+		l->sniff_len += n;
+		p += n;
+		len -= n;
+		if (l->sniff_len < sizeof(l->sniff) && len == 0)
+			return 0;
+		l->st = L_HEADER;
+		if (imp_packing_of(l->sniff, l->sniff_len) == IMP_GZIP &&
+		    (rc = imp_unpack_new(&l->gz, IMP_GZIP, 0, err)) < 0)
+			return rc;
+		if ((rc = imp_layer_feed(l, l->sniff, l->sniff_len, err)) != 0)
+			return rc;
+		if (len == 0)
+			return 0;
+	}
+	if (l->gz)
+		rc = imp_unpack_feed(l->gz, p, len, tar_feed, l, err);
+	else
+		rc = tar_feed(l, p, len);
+	if (rc < 0 && l->err_.msg[0] && err != &l->err_)
+		*err = l->err_;
+	return rc;
+}
+
+bool imp_layer_ended(const struct imp_layer *l)
+{
+	return l->st == L_END;
+}

@@ -1,0 +1,386 @@
+/*
+ * importer/registry — the ContainerImage source: the disk is the file
+ * "disk/<name>" in the layers of an image in another registry (the layout
+ * DVCR itself uses).  The manifest is resolved (an index narrowed to
+ * linux/amd64), then the layers are read from the top down until one holds
+ * the disk, whose bytes stream into the pipeline as they are unpacked.
+ *
+ * Credentials: the pull secret is a dockerconfigjson file under the
+ * secrets directory, <secrets>/<namespace>/<name>.json.  Only https
+ * registries, as upstream; caBundle (base64 PEM) adds trust.
+ */
+#include "importer/internal.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MANIFEST_MAX (1 << 20)
+#define LAYERS_MAX 128
+
+/* ---- pull secrets ------------------------------------------------------------------ */
+
+static bool safe_part(const char *s)
+{
+	return s && *s && s[0] != '.' && !strchr(s, '/') && strlen(s) < 254;
+}
+
+int imp_secret_path(const char *dir, const char *ns, const char *name, char *out, size_t len,
+                    struct vim_err *err)
+{
+	if (!dir || !safe_part(ns) || !safe_part(name))
+		return vim_err_set(err, VIM_EINVAL, "pull secret %s/%s: not a valid name",
+		                   ns ? ns : "", name ? name : "");
+	snprintf(out, len, "%s/%s/%s.json", dir, ns, name);
+	return 0;
+}
+
+/* The entry of auths for host ("host", "https://host" or "https://host/..."). */
+static json_t *auth_for(json_t *auths, const char *host)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(auths, key, v)
+	{
+		const char *k = key;
+		size_t n;
+		if (strncmp(k, "https://", 8) == 0)
+			k += 8;
+		else if (strncmp(k, "http://", 7) == 0)
+			k += 7;
+		n = strcspn(k, "/");
+		if (n == strlen(host) && strncmp(k, host, n) == 0)
+			return v;
+	}
+	return NULL;
+}
+
+/* *user and *pass (malloc'd, caller frees) for host from the secret file;
+ * both NULL when the file has no entry for host.  VIM_ENOTFOUND: no file. */
+static int secret_load(const char *path, const char *host, char **user, char **pass,
+                       struct vim_err *err)
+{
+	json_error_t je;
+	json_t *doc, *a;
+	const char *u = NULL, *p = NULL, *b64;
+	unsigned char dec[1024];
+	int rc = 0;
+
+	*user = *pass = NULL;
+	if (!(doc = json_load_file(path, 0, &je))) {
+		if (access(path, F_OK) != 0)
+			return vim_err_set(err, VIM_ENOTFOUND, "pull secret %s: not found", path);
+		return vim_err_set(err, VIM_EINVAL, "pull secret %s: not JSON: %s (line %d)", path,
+		                   je.text, je.line);
+	}
+	a = auth_for(json_object_get(doc, "auths"), host);
+	if (a && (b64 = json_string_value(json_object_get(a, "auth"))) && strlen(b64) < 1300) {
+		int n = EVP_DecodeBlock(dec, (const unsigned char *)b64, (int)strlen(b64));
+		char *colon;
+		while (n > 0 && dec[n - 1] == '\0')
+			n--; /* EVP_DecodeBlock counts the padding */
+		if (n <= 0 || !(colon = memchr(dec, ':', (size_t)n))) {
+			rc = vim_err_set(err, VIM_EINVAL,
+			                 "pull secret %s: auths[%s].auth is not "
+			                 "base64 of user:password",
+			                 path, host);
+			goto out;
+		}
+		dec[n] = '\0';
+		*colon = '\0';
+		u = (const char *)dec;
+		p = colon + 1;
+	} else if (a) {
+		u = json_string_value(json_object_get(a, "username"));
+		p = json_string_value(json_object_get(a, "password"));
+	}
+	if (u && (!(*user = strdup(u)) || !(*pass = strdup(p ? p : ""))))
+		rc = vim_err_set(err, VIM_ENOMEM, "out of memory");
+out:
+	OPENSSL_cleanse(dec, sizeof(dec));
+	json_decref(doc);
+	return rc;
+}
+
+int imp_secret_credentials(const char *path, const char *image, char **user, char **pass,
+                           struct vim_err *err)
+{
+	struct dvcr_ref ref;
+	int rc;
+
+	*user = *pass = NULL;
+	if ((rc = dvcr_ref_parse(image, &ref, err)) < 0)
+		return rc;
+	return secret_load(path, ref.host, user, pass, err);
+}
+
+/* ---- the pull -------------------------------------------------------------------- */
+
+struct layer_ref {
+	char digest[DVCR_DIGEST_MAX];
+	uint64_t size;
+};
+
+struct pull {
+	struct job *j;
+	struct dvcr_client *c;
+	struct dvcr_ref ref;
+	struct layer_ref layers[LAYERS_MAX];
+	int nlayers;
+	struct imp_layer *l;
+	struct imp_pipeline *p;
+	bool complete;
+	int rc; /* the first failure inside the stream */
+	struct vim_err err;
+};
+
+static bool is_index(json_t *m)
+{
+	const char *mt = json_string_value(json_object_get(m, "mediaType"));
+	return json_is_array(json_object_get(m, "manifests")) ||
+	       (mt && (strstr(mt, "manifest.list") || strstr(mt, "image.index")));
+}
+
+/* The linux/amd64 entry of an index (or its only entry). */
+static const char *pick_platform(json_t *idx)
+{
+	json_t *arr = json_object_get(idx, "manifests"), *e;
+	size_t i;
+
+	json_array_foreach(arr, i, e)
+	{
+		json_t *pl = json_object_get(e, "platform");
+		const char *os = json_string_value(json_object_get(pl, "os"));
+		const char *arch = json_string_value(json_object_get(pl, "architecture"));
+		if (os && arch && strcmp(os, "linux") == 0 && strcmp(arch, "amd64") == 0)
+			return json_string_value(json_object_get(e, "digest"));
+	}
+	if (json_array_size(arr) == 1)
+		return json_string_value(json_object_get(json_array_get(arr, 0), "digest"));
+	return NULL;
+}
+
+static int get_manifest(struct pull *x, const char *ref, json_t **out, struct vim_err *err)
+{
+	char *buf = malloc(MANIFEST_MAX);
+	json_error_t je;
+	size_t len = 0;
+	int rc;
+
+	*out = NULL;
+	if (!buf)
+		return vim_err_set(err, VIM_ENOMEM, "out of memory");
+	rc = dvcr_manifest_get(x->c, x->ref.repo, ref, buf, MANIFEST_MAX, &len, NULL, err);
+	if (rc == 0 && !(*out = json_loadb(buf, len, 0, &je)))
+		rc = vim_err_set(err, VIM_EINVAL, "%s/%s:%s: the manifest is not JSON: %s",
+		                 x->ref.host, x->ref.repo, ref, je.text);
+	free(buf);
+	return rc;
+}
+
+/* Fills x->layers from the image's manifest (through an index). */
+static int resolve(struct pull *x, struct vim_err *err)
+{
+	const char *ref = x->ref.digest[0] ? x->ref.digest : x->ref.tag[0] ? x->ref.tag : "latest";
+	json_t *m = NULL, *layers, *e;
+	size_t i;
+	int rc;
+
+	if ((rc = get_manifest(x, ref, &m, err)) < 0)
+		return rc;
+	if (is_index(m)) {
+		const char *d = pick_platform(m);
+		char digest[DVCR_DIGEST_MAX];
+		if (!d || strlen(d) >= sizeof(digest)) {
+			json_decref(m);
+			return vim_err_set(err, VIM_EINVAL,
+			                   "%s/%s:%s: the index has no linux/amd64 image",
+			                   x->ref.host, x->ref.repo, ref);
+		}
+		snprintf(digest, sizeof(digest), "%s", d);
+		json_decref(m);
+		if ((rc = get_manifest(x, digest, &m, err)) < 0)
+			return rc;
+	}
+	layers = json_object_get(m, "layers");
+	if (!json_is_array(layers) || json_array_size(layers) == 0 ||
+	    json_array_size(layers) > LAYERS_MAX) {
+		json_decref(m);
+		return vim_err_set(
+		    err, VIM_EINVAL,
+		    "%s/%s:%s: the manifest has no layers vimage can read (schema 2 or "
+		    "OCI, 1 to %d layers)",
+		    x->ref.host, x->ref.repo, ref, LAYERS_MAX);
+	}
+	json_array_foreach(layers, i, e)
+	{
+		const char *d = json_string_value(json_object_get(e, "digest"));
+		const char *mt = json_string_value(json_object_get(e, "mediaType"));
+		if (!d || strlen(d) >= DVCR_DIGEST_MAX) {
+			json_decref(m);
+			return vim_err_set(err, VIM_EINVAL, "%s/%s:%s: layer %zu has no digest",
+			                   x->ref.host, x->ref.repo, ref, i);
+		}
+		if (mt && strstr(mt, "zstd")) {
+			json_decref(m);
+			return vim_err_set(
+			    err, VIM_EUNSUPPORTED,
+			    "%s/%s:%s: zstd layers are not supported (gzip or plain tar)",
+			    x->ref.host, x->ref.repo, ref);
+		}
+		snprintf(x->layers[i].digest, DVCR_DIGEST_MAX, "%s", d);
+		x->layers[i].size = (uint64_t)json_integer_value(json_object_get(e, "size"));
+		x->j->total += x->layers[i].size;
+	}
+	x->nlayers = (int)json_array_size(layers);
+	json_decref(m);
+	return 0;
+}
+
+static int disk_begin(void *ud, const char *name, uint64_t size, struct vim_err *err)
+{
+	struct pull *x = ud;
+	return imp_pipeline_begin(&x->p, x->j->m->cfg.dvcr, x->j->repo, name, size, NULL, err);
+}
+
+static int disk_data(void *ud, const void *data, size_t len, struct vim_err *err)
+{
+	struct pull *x = ud;
+	return imp_pipeline_feed(x->p, data, len, err);
+}
+
+static int on_blob(void *ud, const void *data, size_t len)
+{
+	struct pull *x = ud;
+	int rc;
+
+	if (imp_job_canceled(x->j)) {
+		x->rc = vim_err_set(&x->err, VIM_ECANCELED, "canceled");
+		return 1;
+	}
+	imp_job_progress(x->j, x->j->done + len, x->j->total);
+	rc = imp_layer_feed(x->l, data, len, &x->err);
+	if (rc == 1)
+		x->complete = true;
+	else if (rc < 0)
+		x->rc = rc;
+	return rc != 0;
+}
+
+/* Reads one layer; x->complete when it held the whole disk. */
+static int read_layer(struct pull *x, const struct layer_ref *lr, struct vim_err *err)
+{
+	int rc;
+
+	if ((rc = imp_layer_new(&x->l, disk_begin, disk_data, x, err)) < 0)
+		return rc;
+	x->rc = 0;
+	rc = dvcr_blob_get_stream(x->c, x->ref.repo, lr->digest, 0, on_blob, x, err);
+	if (x->rc < 0) {
+		*err = x->err;
+		rc = x->rc;
+	} else if (x->complete) {
+		rc = 0;
+	} else if (rc == 0 && x->p) {
+		rc = vim_err_set(err, VIM_EINVAL, "%s/%s: layer %s ends inside the disk file",
+		                 x->ref.host, x->ref.repo, lr->digest);
+	}
+	imp_layer_free(x->l);
+	x->l = NULL;
+	return rc;
+}
+
+static int make_client(struct pull *x, struct vim_err *err)
+{
+	struct job *j = x->j;
+	struct dvcr_config dc = {0};
+	unsigned char *pem = NULL;
+	char base[DVCR_HOST_MAX + 16];
+	int rc;
+
+	snprintf(base, sizeof(base), "https://%s", x->ref.host);
+	dc.base_url = base;
+	dc.username = j->pull_user;
+	dc.password = j->pull_pass;
+	dc.user_agent = "vimage-importer/1";
+	if (j->ca_bundle && *j->ca_bundle) {
+		size_t n = strlen(j->ca_bundle);
+		int len;
+		if (!(pem = calloc(1, n + 1)))
+			return vim_err_set(err, VIM_ENOMEM, "out of memory");
+		len = EVP_DecodeBlock(pem, (const unsigned char *)j->ca_bundle, (int)n);
+		if (len <= 0) {
+			free(pem);
+			return vim_err_set(err, VIM_EINVAL, "caBundle is not base64");
+		}
+		dc.ca_pem = (const char *)pem;
+	}
+	rc = dvcr_client_new(&x->c, &dc, err);
+	free(pem);
+	return rc;
+}
+
+/* The dvcr client names the repository, not the registry: say which image. */
+static void prefix_image(struct vim_err *err, const char *image)
+{
+	char msg[VIM_ERR_MSG_MAX];
+
+	if (strncmp(err->msg, image, strcspn(image, "/")) == 0)
+		return; /* names the host already */
+	snprintf(msg, sizeof(msg), "pulling %.200s: %.300s", image, err->msg);
+	memcpy(err->msg, msg, sizeof(msg));
+}
+
+void *imp_registry_run(void *arg)
+{
+	struct job *j = arg;
+	struct pull *x = calloc(1, sizeof(*x));
+	struct vim_err err = {0};
+	struct imp_result res;
+	bool terminal = false;
+	int rc, i;
+
+	if (!x) {
+		imp_job_end(j, VIM_ENOMEM, false, NULL, "out of memory");
+		return NULL;
+	}
+	x->j = j;
+	if ((rc = dvcr_ref_parse(j->url, &x->ref, &err)) < 0 || (rc = make_client(x, &err)) < 0) {
+		imp_job_end(j, rc, true, NULL, err.msg);
+		goto out;
+	}
+	if ((rc = resolve(x, &err)) < 0) {
+		prefix_image(&err, j->url);
+		/* a missing image or a manifest vimage cannot read stays so; a
+		 * refused login may be fixed in the secret, a 5xx may pass */
+		imp_job_end(j, rc,
+		            rc == VIM_ENOTFOUND || rc == VIM_EINVAL || rc == VIM_EUNSUPPORTED, NULL,
+		            err.msg);
+		goto out;
+	}
+	for (i = x->nlayers - 1; i >= 0 && !x->complete; i--)
+		if ((rc = read_layer(x, &x->layers[i], &err)) < 0)
+			break;
+	if (rc < 0) {
+		prefix_image(&err, j->url);
+		imp_job_end(j, rc, rc == VIM_EINVAL, NULL, err.msg);
+	} else if (!x->complete) {
+		vim_err_set(&err, VIM_EINVAL, "%s/%s: no layer holds a disk/ file", x->ref.host,
+		            x->ref.repo);
+		imp_job_end(j, VIM_EINVAL, true, NULL, err.msg);
+	} else {
+		rc = imp_pipeline_finish(x->p, j->uid, &res, &terminal, &err);
+		x->p = NULL;
+		imp_job_end(j, rc, terminal, &res, err.msg);
+	}
+out:
+	imp_pipeline_abort(x->p);
+	dvcr_client_free(x->c);
+	free(x);
+	return NULL;
+}

@@ -1,0 +1,246 @@
+/* importer/layer: finding disk/<name> in a container image layer as it
+ * streams — ustar, PAX and GNU long names, "./disk/", gzip, any chunking;
+ * layers without a disk and broken tars. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <zlib.h>
+
+#include "dvcr/image.h"
+#include "importer/internal.h"
+
+struct tarbuf {
+	unsigned char *b;
+	size_t len;
+};
+
+static void put(struct tarbuf *t, const void *d, size_t n)
+{
+	t->b = realloc(t->b, t->len + n);
+	assert_non_null(t->b);
+	memcpy(t->b + t->len, d, n);
+	t->len += n;
+}
+
+static void put_file(struct tarbuf *t, const char *name, const char *data, size_t n, char type)
+{
+	unsigned char h[512], pad[512] = {0};
+
+	dvcr_tar_header(h, name, 0644, n, type);
+	put(t, h, 512);
+	put(t, data, n);
+	put(t, pad, (512 - n % 512) % 512);
+}
+
+static void put_end(struct tarbuf *t)
+{
+	unsigned char z[1024] = {0};
+	put(t, z, sizeof(z));
+}
+
+struct got {
+	char name[256];
+	uint64_t size;
+	char data[8192];
+	size_t len;
+	int begins;
+};
+
+static int on_begin(void *ud, const char *name, uint64_t size, struct vim_err *err)
+{
+	struct got *g = ud;
+	(void)err;
+	snprintf(g->name, sizeof(g->name), "%s", name);
+	g->size = size;
+	g->begins++;
+	return 0;
+}
+
+static int on_data(void *ud, const void *d, size_t n, struct vim_err *err)
+{
+	struct got *g = ud;
+	(void)err;
+	assert_true(g->len + n <= sizeof(g->data));
+	memcpy(g->data + g->len, d, n);
+	g->len += n;
+	return 0;
+}
+
+/* Feeds t in chunks of `chunk` bytes; returns the last feed's result. */
+static int feed(const struct tarbuf *t, size_t chunk, struct got *g, struct vim_err *err)
+{
+	struct imp_layer *l;
+	size_t off = 0;
+	int rc = 0;
+
+	memset(g, 0, sizeof(*g));
+	assert_int_equal(imp_layer_new(&l, on_begin, on_data, g, err), 0);
+	while (off < t->len && rc == 0) {
+		size_t n = t->len - off < chunk ? t->len - off : chunk;
+		rc = imp_layer_feed(l, t->b + off, n, err);
+		off += n;
+	}
+	imp_layer_free(l);
+	return rc;
+}
+
+static const char DISK[] = "QFI\xfb not really a disk, but its bytes must arrive whole";
+
+static void test_layer_finds_disk_after_other_members_in_any_chunking(void **state)
+{
+	struct tarbuf t = {0};
+	struct got g;
+	struct vim_err err = {0};
+	size_t chunks[] = {1, 7, 511, 512, 513, 1 << 20};
+	size_t i;
+	(void)state;
+
+	put_file(&t, "etc/motd", "hello\n", 6, '0');
+	put_file(&t, "disk", "", 0, '5');
+	put_file(&t, "disk/noble.qcow2", DISK, sizeof(DISK) - 1, '0');
+	put_file(&t, "disk/second.img", "xx", 2, '0');
+	put_end(&t);
+	for (i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++) {
+		assert_int_equal(feed(&t, chunks[i], &g, &err), 1);
+		assert_string_equal(g.name, "noble.qcow2");
+		assert_int_equal(g.size, sizeof(DISK) - 1);
+		assert_int_equal(g.len, sizeof(DISK) - 1);
+		assert_memory_equal(g.data, DISK, g.len);
+		assert_int_equal(g.begins, 1); /* the first disk file only */
+	}
+	free(t.b);
+}
+
+static void test_layer_accepts_dot_slash_pax_path_and_gnu_long_name(void **state)
+{
+	struct tarbuf t = {0};
+	struct got g;
+	struct vim_err err = {0};
+	unsigned char pax[1024];
+	char longname[220];
+	size_t n;
+	(void)state;
+
+	put_file(&t, "./disk/dot.img", "abc", 3, '0');
+	put_end(&t);
+	assert_int_equal(feed(&t, 100, &g, &err), 1);
+	assert_string_equal(g.name, "dot.img");
+	free(t.b);
+
+	/* a PAX header renames the next member into disk/ (a path too long
+	 * for ustar, so the PAX record carries it) */
+	memset(&t, 0, sizeof(t));
+	memset(longname, 'p', 150);
+	memcpy(longname, "disk/", 5);
+	longname[150] = '\0';
+	n = dvcr_tar_pax(pax, longname, 4);
+	put(&t, pax, n);
+	put_file(&t, "ignored-name", "wxyz", 4, '0');
+	put_end(&t);
+	assert_int_equal(feed(&t, 13, &g, &err), 1);
+	assert_string_equal(g.name, longname + 5);
+	assert_int_equal(g.len, 4);
+	free(t.b);
+
+	/* a GNU 'L' long name */
+	memset(&t, 0, sizeof(t));
+	memset(longname, 'a', sizeof(longname));
+	memcpy(longname, "disk/", 5);
+	longname[sizeof(longname) - 1] = '\0';
+	put_file(&t, "././@LongLink", longname, strlen(longname), 'L');
+	put_file(&t, "truncated", "12", 2, '0');
+	put_end(&t);
+	assert_int_equal(feed(&t, 64, &g, &err), 1);
+	assert_int_equal(strlen(g.name), strlen(longname) - 5);
+	free(t.b);
+}
+
+static void test_layer_reads_gzip(void **state)
+{
+	struct tarbuf t = {0}, gz = {0};
+	struct got g;
+	struct vim_err err = {0};
+	z_stream z = {0};
+	(void)state;
+
+	put_file(&t, "disk/g.img", DISK, sizeof(DISK) - 1, '0');
+	put_end(&t);
+	gz.b = malloc(t.len + 1024);
+	assert_int_equal(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+	z.next_in = t.b;
+	z.avail_in = (uInt)t.len;
+	z.next_out = gz.b;
+	z.avail_out = (uInt)(t.len + 1024);
+	assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+	gz.len = z.total_out;
+	deflateEnd(&z);
+	assert_int_equal(feed(&gz, 5, &g, &err), 1);
+	assert_string_equal(g.name, "g.img");
+	assert_memory_equal(g.data, DISK, sizeof(DISK) - 1);
+	free(t.b);
+	free(gz.b);
+}
+
+static void test_layer_without_disk_ends_without_one(void **state)
+{
+	struct tarbuf t = {0};
+	struct got g;
+	struct vim_err err = {0};
+	struct imp_layer *l;
+	(void)state;
+
+	put_file(&t, "disk/sub/deeper.img", "no", 2, '0'); /* not directly under disk/ */
+	put_file(&t, "diskette/x.img", "no", 2, '0');
+	put_file(&t, "disk/link", "", 0, '2');
+	put_end(&t);
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(imp_layer_new(&l, on_begin, on_data, &g, &err), 0);
+	assert_int_equal(imp_layer_feed(l, t.b, t.len, &err), 0);
+	assert_true(imp_layer_ended(l));
+	assert_int_equal(g.begins, 0);
+	imp_layer_free(l);
+	free(t.b);
+}
+
+static void test_layer_refuses_a_broken_header(void **state)
+{
+	struct tarbuf t = {0};
+	struct got g;
+	struct vim_err err = {0};
+	unsigned char h[512];
+	(void)state;
+
+	dvcr_tar_header(h, "disk/x.img", 0644, 10, '0');
+	memcpy(h + 124, "9999999999x", 11); /* not octal: parses as 0 is fine, */
+	h[124] = 0xff;                      /* but a negative base-256 size is not */
+	put(&t, h, 512);
+	put_end(&t);
+	assert_true(feed(&t, 512, &g, &err) < 0);
+	assert_non_null(strstr(err.msg, "bad size"));
+	free(t.b);
+
+	/* an oversized PAX header is refused, not buffered */
+	memset(&t, 0, sizeof(t));
+	dvcr_tar_header(h, "pax", 0644, 1 << 20, 'x');
+	put(&t, h, 512);
+	assert_true(feed(&t, 512, &g, &err) < 0);
+	free(t.b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_layer_finds_disk_after_other_members_in_any_chunking),
+	    cmocka_unit_test(test_layer_accepts_dot_slash_pax_path_and_gnu_long_name),
+	    cmocka_unit_test(test_layer_reads_gzip),
+	    cmocka_unit_test(test_layer_without_disk_ends_without_one),
+	    cmocka_unit_test(test_layer_refuses_a_broken_header),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
