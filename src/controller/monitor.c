@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -27,7 +28,8 @@ struct ctl_monitor {
 	pthread_cond_t wake;
 	bool stopping;
 	enum ctl_storage_state storage;
-	bool canary_seen; /* once seen, a missing canary means lost storage */
+	bool canary_seen;                  /* once seen, a missing canary means lost storage */
+	char marker[4096], marker_id[512]; /* "" = no marker file */
 	struct ctl_monitor_stats stats;
 	pthread_t probe_thread, sweep_thread;
 };
@@ -174,6 +176,21 @@ static bool nap(struct ctl_monitor *mon, int64_t ms)
 	return stop;
 }
 
+/* Written after the push: a crash between the two only costs a push. */
+static void remember_canary(struct ctl_monitor *mon)
+{
+	char tmp[4200];
+	FILE *f;
+
+	if (!mon->marker[0])
+		return;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", mon->marker);
+	if (!(f = fopen(tmp, "we")) || fprintf(f, "%s\n", mon->marker_id) < 0 || fclose(f) != 0 ||
+	    rename(tmp, mon->marker) != 0)
+		vim_log(VIM_LOG_WARN, "dvcr storage probe: cannot write %s: %s", mon->marker,
+		        strerror(errno));
+}
+
 static void probe_once(struct ctl_monitor *mon)
 {
 	struct vim_err err = {0};
@@ -193,6 +210,7 @@ static void probe_once(struct ctl_monitor *mon)
 		if (push_canary(mon->cfg.dvcr, &err) == 0) {
 			vim_log(VIM_LOG_INFO, "dvcr storage probe: canary %s:%s pushed",
 			        CTL_CANARY_REPO, CTL_CANARY_TAG);
+			remember_canary(mon);
 			rc = 1;
 		} else {
 			rc = VIM_EUPSTREAM;
@@ -277,6 +295,19 @@ int ctl_monitor_new(struct ctl_monitor **out, const struct ctl_monitor_config *c
 	if (!mon)
 		return vim_err_set(err, VIM_ENOMEM, "monitor: out of memory");
 	mon->cfg = *cfg;
+	if (cfg->marker_path && cfg->marker_id) {
+		char line[512] = "";
+		FILE *f;
+		snprintf(mon->marker, sizeof(mon->marker), "%s", cfg->marker_path);
+		snprintf(mon->marker_id, sizeof(mon->marker_id), "%s", cfg->marker_id);
+		if ((f = fopen(mon->marker, "re"))) {
+			if (fgets(line, sizeof(line), f))
+				line[strcspn(line, "\n")] = '\0';
+			fclose(f);
+		}
+		mon->canary_seen = strcmp(line, mon->marker_id) == 0;
+	}
+	mon->cfg.marker_path = mon->cfg.marker_id = NULL;
 	if (mon->cfg.probe_interval_ms <= 0)
 		mon->cfg.probe_interval_ms = PROBE_DEFAULT_MS;
 	if (mon->cfg.sweep_interval_ms <= 0)

@@ -42,6 +42,13 @@ struct ctl_monitor_config {
 	int64_t probe_interval_ms; /* 0 = 5 s */
 	int64_t sweep_interval_ms; /* 0 = 5 min */
 	int max_rps;               /* DVCR requests per second of the sweep; 0 = 50 */
+	/* A file that remembers, across restarts, that the canary was placed
+	 * in the registry named by marker_id (its URL); both copied.  Without
+	 * it a vimaged started during an outage would take the missing canary
+	 * for a new registry, push it into the empty storage and hide the
+	 * outage.  NULL = remember in memory only. */
+	const char *marker_path;
+	const char *marker_id;
 };
 
 /* Counters for /metrics (a snapshot). */

@@ -7,46 +7,12 @@
 . "$(dirname "$0")/lib.sh"
 
 SRC=$T_TMP/src
-mkdir -p "$SRC/storage"
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
-	-addext subjectAltName=IP:127.0.0.1 -keyout "$SRC/tls.key" -out "$SRC/tls.crt" 2>/dev/null
-htpasswd -nbB puller 's3cret pass' >"$SRC/htpasswd" 2>/dev/null
-PSRC=$(free_port)
-cat >"$SRC/config.yml" <<YML
-version: 0.1
-log: {level: warn}
-storage:
-  filesystem: {rootdirectory: $SRC/storage}
-auth:
-  htpasswd: {realm: src, path: $SRC/htpasswd}
-http:
-  addr: 127.0.0.1:$PSRC
-  tls: {certificate: $SRC/tls.crt, key: $SRC/tls.key}
-YML
-docker-registry serve "$SRC/config.yml" >"$SRC/log" 2>&1 &
-T_PIDS+=($!)
-wait_for 10 curl -sk -o /dev/null "https://127.0.0.1:$PSRC/v2/" || { not_ok "the source registry starts"; exit 1; }
+src_registry_start "$SRC" || { not_ok "the source registry starts"; exit 1; }
+PSRC=$SRC_PORT
 
 # OCI layouts made by hand: blobs, config, manifest, index
-sha() { sha256sum "$1" | cut -d' ' -f1; }
-blob() { # LAYOUT FILE -> digest hex, file stored as a blob
-	local h
-	h=$(sha "$2")
-	mkdir -p "$1/blobs/sha256"
-	cp "$2" "$1/blobs/sha256/$h"
-	echo "$h"
-}
-# manifest LAYOUT LAYER-FILE LAYER-MEDIATYPE ARCH -> prints "digest size" of the manifest
-manifest() {
-	local L=$1 lf=$2 lmt=$3 arch=$4 lh ch mh
-	lh=$(blob "$L" "$lf")
-	printf '{"architecture":"%s","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}' "$arch" >"$T_TMP/cfg.json"
-	ch=$(blob "$L" "$T_TMP/cfg.json")
-	printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s},"layers":[{"mediaType":"%s","digest":"sha256:%s","size":%s}]}' \
-		"$ch" "$(stat -c %s "$T_TMP/cfg.json")" "$lmt" "$lh" "$(stat -c %s "$lf")" >"$T_TMP/man.json"
-	mh=$(blob "$L" "$T_TMP/man.json")
-	echo "$mh $(stat -c %s "$T_TMP/man.json")"
-}
+blob() { oci_blob "$@"; }
+manifest() { oci_manifest "$@"; }
 layout_index() { # LAYOUT ENTRIES-JSON
 	echo '{"imageLayoutVersion":"1.0.0"}' >"$1/oci-layout"
 	printf '{"schemaVersion":2,"manifests":[%s]}' "$2" >"$1/index.json"

@@ -141,3 +141,69 @@ wait_for() {
 		sleep 0.2
 	done
 }
+
+# src_registry_start DIR: a second docker-registry, the kind a
+# ContainerImage source names: TLS (its own self-signed CA in DIR/tls.crt)
+# and htpasswd (user "puller", password "s3cret pass").  Sets SRC_PORT.
+src_registry_start() {
+	local dir=$1
+	mkdir -p "$dir/storage"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+		-addext subjectAltName=IP:127.0.0.1 -keyout "$dir/tls.key" -out "$dir/tls.crt" 2>/dev/null
+	htpasswd -nbB puller 's3cret pass' >"$dir/htpasswd" 2>/dev/null
+	SRC_PORT=$(free_port)
+	cat >"$dir/config.yml" <<YML
+version: 0.1
+log: {level: warn}
+storage:
+  filesystem: {rootdirectory: $dir/storage}
+auth:
+  htpasswd: {realm: src, path: $dir/htpasswd}
+http:
+  addr: 127.0.0.1:$SRC_PORT
+  tls: {certificate: $dir/tls.crt, key: $dir/tls.key}
+YML
+	docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
+	T_PIDS+=($!)
+	wait_for 10 curl -sk -o /dev/null "https://127.0.0.1:$SRC_PORT/v2/"
+}
+
+# oci_blob LAYOUT FILE: stores FILE as a blob of the OCI layout; prints its
+# sha256 hex.
+oci_blob() {
+	local h
+	h=$(sha256sum "$2" | cut -d' ' -f1)
+	mkdir -p "$1/blobs/sha256"
+	cp "$2" "$1/blobs/sha256/$h"
+	echo "$h"
+}
+
+# oci_manifest LAYOUT LAYER-FILE LAYER-MEDIATYPE ARCH: an image of one
+# layer; prints "<manifest sha256 hex> <manifest size>".
+oci_manifest() {
+	local L=$1 lf=$2 lmt=$3 arch=$4 lh ch mh tmp
+	tmp=$(mktemp -d "$T_TMP/oci.XXXXXX")
+	lh=$(oci_blob "$L" "$lf")
+	printf '{"architecture":"%s","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}' "$arch" >"$tmp/cfg.json"
+	ch=$(oci_blob "$L" "$tmp/cfg.json")
+	printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s},"layers":[{"mediaType":"%s","digest":"sha256:%s","size":%s}]}' \
+		"$ch" "$(stat -c %s "$tmp/cfg.json")" "$lmt" "$lh" "$(stat -c %s "$lf")" >"$tmp/man.json"
+	mh=$(oci_blob "$L" "$tmp/man.json")
+	echo "$mh $(stat -c %s "$tmp/man.json")"
+}
+
+# oci_push_disk DISK-FILE REPO:TAG: pushes an image whose one gzip layer
+# holds disk/<basename of DISK-FILE> to the source registry.
+oci_push_disk() {
+	local L ctx m s
+	L=$(mktemp -d "$T_TMP/layout.XXXXXX")
+	ctx=$(mktemp -d "$T_TMP/ctx.XXXXXX")
+	mkdir -p "$ctx/disk"
+	cp "$1" "$ctx/disk/"
+	tar -C "$ctx" -czf "$L.layer.tgz" disk
+	read -r m s < <(oci_manifest "$L" "$L.layer.tgz" application/vnd.oci.image.layer.v1.tar+gzip amd64)
+	echo '{"imageLayoutVersion":"1.0.0"}' >"$L/oci-layout"
+	printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s,"annotations":{"org.opencontainers.image.ref.name":"img"}}]}' "$m" "$s" >"$L/index.json"
+	skopeo copy -q --dest-tls-verify=false --dest-creds 'puller:s3cret pass' \
+		"oci:$L:img" "docker://127.0.0.1:$SRC_PORT/$2" >"$L.log" 2>&1
+}

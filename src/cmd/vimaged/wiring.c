@@ -136,7 +136,7 @@ int wiring_start(struct wiring *w, const struct options *o, struct store *store,
 	struct ctl_monitor_config pc = {0};
 	struct imp_config ic = {0};
 	const char *url;
-	char host[256], secrets[4200];
+	char host[256], secrets[4200], marker[4200];
 	int rc;
 
 	pthread_mutex_init(&w->kick_mu, NULL);
@@ -147,6 +147,9 @@ int wiring_start(struct wiring *w, const struct options *o, struct store *store,
 	pc.probe_interval_ms = seconds_ms(o->probe_interval, 0);
 	pc.sweep_interval_ms = seconds_ms(o->sweep_interval, 0);
 	pc.max_rps = o->max_rps ? atoi(o->max_rps) : 0;
+	snprintf(marker, sizeof(marker), "%s/dvcr-canary", o->data_dir);
+	pc.marker_path = marker;
+	pc.marker_id = url;
 	if ((rc = ctl_monitor_new(&w->monitor, &pc, err)) < 0)
 		goto fail;
 	mc.checker = ctl_monitor_checker(w->monitor);
