@@ -72,7 +72,7 @@ $(BENCH_BIN): $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LIBS)
 
 bench: all $(BENCH_BIN)
-	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
+	@for b in $(BENCH_BIN) $(wildcard bench/*.sh); do echo "== $$b"; $$b || exit 1; done
 
 test: all
 	BUILD=$(BUILD) tests/run

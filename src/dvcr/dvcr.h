@@ -125,6 +125,12 @@ int dvcr_upload_begin(struct dvcr_client *c, const char *repo, struct dvcr_uploa
 /* PATCH one chunk (Content-Range offset-based); len > 0.  On failure the
  * session stays open: the caller cancels it (or retries). */
 int dvcr_upload_write(struct dvcr_upload *up, const void *data, size_t len, struct vim_err *err);
+/* PATCH the next `length` bytes in one streamed request, read from read
+ * (which may block: the transfer waits).  The body cannot be replayed, so
+ * the session's POST must have settled auth (it has).  On failure the
+ * session stays open: the caller cancels it. */
+int dvcr_upload_write_stream(struct dvcr_upload *up, dvcr_read_fn read, void *ud, int64_t length,
+                             struct vim_err *err);
 /* Bytes accepted so far. */
 int64_t dvcr_upload_offset(const struct dvcr_upload *up);
 /* PUT ?digest= with no body after the PATCHes; frees up. */

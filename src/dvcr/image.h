@@ -5,9 +5,10 @@
  * source-image-* labels, a Docker schema 2 manifest.
  *
  * The writer streams: tar header, the caller's bytes, padding, end marker
- * — sha256 computed on the fly, the blob uploaded in fixed-size PATCH
- * chunks, nothing held whole.  The tar header needs the file size first,
- * so the caller must know it (an HTTP Content-Length, an upload's length,
+ * — sha256 computed on the fly, the blob sent in one streamed PATCH by a
+ * thread of the writer fed through a fixed 4 MiB ring (so the source and
+ * the registry move at once), nothing held whole.  The tar header needs
+ * the file size first, so the caller must know it (an HTTP Content-Length, an upload's length,
  * or a spill file's size); a stream that delivers a different number of
  * bytes fails the image, as upstream's "source image size mismatch".
  */

@@ -106,6 +106,40 @@ out:
 	return rc;
 }
 
+int dvcr_upload_write_stream(struct dvcr_upload *up, dvcr_read_fn read, void *ud, int64_t length,
+                             struct vim_err *err)
+{
+	int rc;
+	struct dvcr_req r = {.method = "PATCH",
+	                     .url = up->location,
+	                     .repo = up->repo,
+	                     .what = "blobs/uploads (streamed PATCH)",
+	                     .push = 1,
+	                     .stream = 1};
+
+	if (!read || length <= 0)
+		return vim_err_set(err, VIM_EINVAL, "PATCH %s: nothing to stream", up->repo);
+	/* no Content-Range: the registry's stream mode appends the whole body */
+	r.content_type = "application/octet-stream";
+	r.has_body = 1;
+	r.read = read;
+	r.read_ud = ud;
+	r.read_len = length;
+	rc = dvcr_do(up->c, &r, err);
+	if (rc == 0 && r.status != 202)
+		rc = dvcr_fail(&r, err);
+	if (rc != 0)
+		return rc;
+	if (r.location[0]) {
+		char next[DVCR_URL_MAX];
+		if ((rc = dvcr_resolve(up->c, r.location, next, sizeof(next), err)) != 0)
+			return rc;
+		memcpy(up->location, next, sizeof(next));
+	}
+	up->offset += length;
+	return 0;
+}
+
 static int finish(struct dvcr_upload *up, const char *digest, dvcr_read_fn read, void *ud,
                   int64_t length, struct vim_err *err)
 {
