@@ -10,6 +10,9 @@ registry_start "$REG" "$PREG" || { not_ok "the registry starts"; exit 1; }
 WWW=$T_TMP/www
 mkdir -p "$WWW"
 qemu-img create -q -f qcow2 "$WWW/disk.qcow2" 32M
+# 8 MiB of real qcow2 (data written into it) for the slow transfers
+qemu-img create -q -f qcow2 "$WWW/big.qcow2" 64M
+qemu-io -c "write -P 0x5a 0 7M" "$WWW/big.qcow2" >/dev/null 2>&1 || head -c 0 /dev/null
 # a qcow2 magic and version, then garbage: the header does not hold together
 { printf 'QFI\xfb\x00\x00\x00\x03'; head -c 4096 /dev/urandom; } >"$WWW/corrupt.qcow2"
 PWWW=$(free_port)
@@ -25,6 +28,21 @@ class H(http.server.SimpleHTTPRequestHandler):
             self.wfile.write(b"\0" * 65536)
             self.wfile.flush()
             self.close_connection = True
+            return
+        if self.path.startswith("/slow"):
+            # 8 MiB at ~1 MiB/s: long enough to kill or delete mid-import
+            data = open("big.qcow2", "rb").read()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            import time
+            try:
+                for i in range(0, len(data), 65536):
+                    self.wfile.write(data[i:i + 65536])
+                    self.wfile.flush()
+                    time.sleep(0.06)
+            except OSError:
+                pass
             return
         return super().do_GET()
 os.chdir(sys.argv[2])
@@ -83,6 +101,30 @@ check "and the image becomes Ready" wait_for 30 phase_is vi/half Ready
 vi_apply late "{type: Upload}"
 check "an Upload nobody sends fails after --upload-timeout" wait_for 20 phase_is vi/late Failed
 expect_match "with WaitForUserUploadTimeout" 'WaitForUserUploadTimeout .*3 seconds' "$(ready_cond vi/late)"
+
+# deleting an image cancels its import
+vi_apply gone "{type: HTTP, http: {url: \"http://127.0.0.1:$PWWW/slow-gone\"}}"
+check "a slow import is under way" wait_for 15 sh -c "[ \"\$($(printf '%q ' "${KUBECTL:-kubectl}") --kubeconfig $KUBECONFIG_FILE get vi/gone -o jsonpath='{.status.phase}')\" = Provisioning ]"
+uid=$(jp vi/gone '{.metadata.uid}')
+t0=$(date +%s%N)
+k delete vi/gone --wait=true --timeout=15s >/dev/null 2>&1
+ms=$((($(date +%s%N) - t0) / 1000000))
+check "deleting it cancels the import (gone in ${ms} ms, the transfer needs ~8 s)" sh -c "[ $ms -lt 3000 ] && ! $(printf '%q ' "${KUBECTL:-kubectl}") --kubeconfig $KUBECONFIG_FILE get vi/gone"
+expect_eq "and leaves no manifest" 404 "$(curl -s -o /dev/null -w '%{http_code}' -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' "http://127.0.0.1:$PREG/v2/vi/default/gone/manifests/$uid")"
+
+# vimaged killed mid-import: on restart the import starts over, and
+# nothing partial was ever Ready
+vi_apply crash "{type: HTTP, http: {url: \"http://127.0.0.1:$PWWW/slow-crash\"}}"
+check "another slow import is under way" wait_for 15 sh -c "[ \"\$($(printf '%q ' "${KUBECTL:-kubectl}") --kubeconfig $KUBECONFIG_FILE get vi/crash -o jsonpath='{.status.phase}')\" = Provisioning ]"
+sleep 1
+kill -KILL "$VIM_PID"
+wait "$VIM_PID" 2>/dev/null
+uid=$(k get vi/crash -o jsonpath='{.metadata.uid}' 2>/dev/null)
+expect_eq "the killed import left no manifest" 404 "$(curl -s -o /dev/null -w '%{http_code}' -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' "http://127.0.0.1:$PREG/v2/vi/default/crash/manifests/$uid")"
+vim_start "$T_TMP/data" --dvcr-url "http://127.0.0.1:$PREG" --upload-timeout 3 || not_ok "vimaged restarts"
+check "after the restart the import runs again to Ready" wait_for 40 phase_is vi/crash Ready
+expect_eq "with the whole image" "$(stat -c %s "$WWW/big.qcow2")" "$(jp vi/crash '{.status.size.storedBytes}')"
+expect_eq "the source was asked twice" 2 "$(grep -c 'GET /slow-crash' "$T_TMP/www.log")"
 
 vim_stop
 expect_eq "vimaged exits 0 on SIGTERM" 0 "$?"
