@@ -11,6 +11,7 @@
 #define VIM_API_API_H
 
 #include "core/err.h"
+#include "core/metrics.h"
 #include "store/store.h"
 
 #include <stdbool.h>
@@ -42,6 +43,11 @@ struct api_config {
 	void *events_arg;
 	const struct api_upload_ops *upload; /* NULL = no uploads */
 	void *upload_arg;
+	/* GET /metrics: fn appends the Prometheus text (NULL = 404).  It needs
+	 * the admin token unless metrics_anonymous. */
+	void (*metrics)(void *arg, struct vim_text *out);
+	void *metrics_arg;
+	bool metrics_anonymous;
 };
 
 struct api_server;

@@ -27,6 +27,9 @@ struct api_server {
 	char *notify_token;
 	int (*on_events)(void *arg, const char *body, size_t len, struct vim_err *err);
 	void *events_arg;
+	void (*metrics)(void *arg, struct vim_text *out);
+	void *metrics_arg;
+	bool metrics_anonymous;
 	const struct api_upload_ops *upload;
 	void *upload_arg;
 	size_t max_body;
@@ -250,6 +253,19 @@ static bool bearer_is(const char *auth, const char *token)
 	return diff == 0 && a == b;
 }
 
+static void serve_metrics(struct api_server *s, struct api_req *r)
+{
+	struct vim_text t = {0};
+
+	s->metrics(s->metrics_arg, &t);
+	if (t.oom)
+		api_reply_error(r, VIM_ENOMEM, "metrics: out of memory");
+	else
+		api_reply_raw(r, 200, "text/plain; version=0.0.4; charset=utf-8",
+		              t.buf ? t.buf : "", t.len);
+	free(t.buf);
+}
+
 static void registry_events(struct api_server *s, struct api_req *r, const char *body, size_t len)
 {
 	struct vim_err err = {0};
@@ -421,6 +437,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return queue(conn, &r);
 	}
 	auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+	if (strcmp(url, "/metrics") == 0 && s->metrics &&
+	    (s->metrics_anonymous || bearer_is(auth, s->token))) {
+		serve_metrics(s, &r);
+		return queue(conn, &r);
+	}
 	if (strcmp(url, "/dvcr/events") == 0 && bearer_is(auth, s->notify_token) &&
 	    !cs->too_large) {
 		registry_events(s, &r, cs->body ? cs->body : "", cs->len);
@@ -510,6 +531,9 @@ int api_server_start(struct api_server **out, const struct api_config *cfg, stru
 	s->notify_token = cfg->notify_token ? strdup(cfg->notify_token) : NULL;
 	s->on_events = cfg->on_registry_events;
 	s->events_arg = cfg->events_arg;
+	s->metrics = cfg->metrics;
+	s->metrics_arg = cfg->metrics_arg;
+	s->metrics_anonymous = cfg->metrics_anonymous;
 	s->upload = cfg->upload;
 	s->upload_arg = cfg->upload_arg;
 	s->max_body = cfg->max_body ? cfg->max_body : API_MAX_BODY_DEFAULT;

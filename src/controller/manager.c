@@ -23,6 +23,9 @@ struct ctl_manager {
 	struct ctl_queue *queue;
 	pthread_t workers[MANAGER_WORKERS_MAX];
 	int nworkers;
+	pthread_mutex_t stats_mu; /* guards the two below */
+	uint64_t reconciles;
+	struct vim_hist reconcile_s;
 };
 
 /* Per-reconcile state of the store writer: the resourceVersion the next
@@ -202,8 +205,13 @@ static void *worker(void *arg)
 			break;
 		if (rc != 1)
 			continue;
+		int64_t t0 = vim_mono_ms();
 		reconcile(m, qk);
 		ctl_queue_done(m->queue, qk);
+		pthread_mutex_lock(&m->stats_mu);
+		m->reconciles++;
+		vim_hist_observe(&m->reconcile_s, (double)(vim_mono_ms() - t0) / 1000.0);
+		pthread_mutex_unlock(&m->stats_mu);
 	}
 	return NULL;
 }
@@ -272,6 +280,36 @@ size_t ctl_manager_foreach_phase(struct ctl_manager *m, enum model_phase phase,
 	return walk_all(&w);
 }
 
+static void count_phase(void *arg, const char *key)
+{
+	struct walk *w = arg;
+	struct ctl_manager_stats *st = w->arg;
+	json_t *obj = ctl_cache_get(w->m->cache[w->kind], key);
+	enum model_phase p = MODEL_PHASE_NONE;
+	const char *text = obj ? status_str(obj, "phase", NULL) : NULL;
+
+	if (obj && (!text || model_phase_parse(text, &p) < 0))
+		p = MODEL_PHASE_NONE;
+	if (obj)
+		st->phases[w->kind][p]++;
+	json_decref(obj);
+}
+
+void ctl_manager_stats(struct ctl_manager *m, struct ctl_manager_stats *out)
+{
+	struct walk w = {.m = m, .arg = out};
+
+	memset(out, 0, sizeof(*out));
+	for (w.kind = MODEL_KIND_VI; w.kind <= MODEL_KIND_CVI; w.kind++)
+		ctl_cache_foreach(m->cache[w.kind], count_phase, &w);
+	out->queue_ready = ctl_queue_len(m->queue);
+	out->queue_delayed = ctl_queue_delayed_len(m->queue);
+	pthread_mutex_lock(&m->stats_mu);
+	out->reconciles = m->reconciles;
+	out->reconcile_s = m->reconcile_s;
+	pthread_mutex_unlock(&m->stats_mu);
+}
+
 size_t ctl_manager_enqueue_phase(struct ctl_manager *m, enum model_phase phase)
 {
 	return ctl_manager_foreach_phase(m, phase, enqueue_fn, m);
@@ -323,6 +361,8 @@ int ctl_manager_start(struct ctl_manager **out, const struct ctl_manager_config 
 	*out = NULL;
 	if (!m)
 		return vim_err_set(err, VIM_ENOMEM, "controller: out of memory");
+	pthread_mutex_init(&m->stats_mu, NULL);
+	vim_hist_init(&m->reconcile_s, vim_hist_request_s, vim_hist_request_n);
 	m->cfg = *cfg;
 	if (m->cfg.workers <= 0)
 		m->cfg.workers = 4;
@@ -367,5 +407,6 @@ void ctl_manager_stop(struct ctl_manager *m)
 	ctl_cache_stop(m->cache[MODEL_KIND_VI]);
 	ctl_cache_stop(m->cache[MODEL_KIND_CVI]);
 	ctl_queue_free(m->queue);
+	pthread_mutex_destroy(&m->stats_mu);
 	free(m);
 }

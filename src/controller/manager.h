@@ -10,6 +10,7 @@
 #define VIM_CONTROLLER_MANAGER_H
 
 #include "controller/chain.h"
+#include "core/metrics.h"
 #include "store/store.h"
 
 struct ctl_manager;
@@ -53,6 +54,16 @@ size_t ctl_manager_foreach_phase(struct ctl_manager *m, enum model_phase phase,
  * "cvi/<name>"), as a registry notification names it.  A shortened
  * repository name (model_dvcr_repository) is matched against the images'
  * status.target.registryURL.  Returns how many were enqueued. */
+/* For /metrics: images by kind and phase (from the caches), the queue, the
+ * reconciles and their latency. */
+struct ctl_manager_stats {
+	uint64_t phases[2][MODEL_PHASE__COUNT];
+	size_t queue_ready, queue_delayed;
+	uint64_t reconciles;
+	struct vim_hist reconcile_s;
+};
+void ctl_manager_stats(struct ctl_manager *m, struct ctl_manager_stats *out);
+
 size_t ctl_manager_enqueue_repo(struct ctl_manager *m, const char *repo);
 
 #endif

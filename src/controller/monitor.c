@@ -225,8 +225,16 @@ static void probe_once(struct ctl_monitor *mon)
 	mon->stats.probes++;
 	mon->stats.storage = now;
 	pthread_mutex_unlock(&mon->mu);
-	if (now == before)
+	if (now == before) {
+		/* Still down: an image that turned Ready since (or that the
+		 * cache had not caught up with at the transition) is checked
+		 * now, not at the next sweep. */
+		if (now == CTL_STORAGE_DOWN &&
+		    (n = ctl_manager_enqueue_phase(mon->manager, MODEL_PHASE_READY)) > 0)
+			vim_log(VIM_LOG_INFO,
+			        "dvcr storage probe: still down; rechecking %zu Ready images", n);
 		return;
+	}
 	if (now == CTL_STORAGE_DOWN) {
 		n = ctl_manager_enqueue_phase(mon->manager, MODEL_PHASE_READY);
 		vim_log(VIM_LOG_WARN,
@@ -371,7 +379,7 @@ void ctl_monitor_stats(struct ctl_monitor *mon, struct ctl_monitor_stats *out)
 	pthread_mutex_unlock(&mon->mu);
 }
 
-void ctl_monitor_free(struct ctl_monitor *mon)
+void ctl_monitor_stop(struct ctl_monitor *mon)
 {
 	if (!mon)
 		return;
@@ -383,6 +391,14 @@ void ctl_monitor_free(struct ctl_monitor *mon)
 		pthread_join(mon->probe_thread, NULL);
 	if (mon->sweep_thread)
 		pthread_join(mon->sweep_thread, NULL);
+	mon->probe_thread = mon->sweep_thread = 0;
+}
+
+void ctl_monitor_free(struct ctl_monitor *mon)
+{
+	if (!mon)
+		return;
+	ctl_monitor_stop(mon);
 	pthread_mutex_destroy(&mon->mu);
 	pthread_cond_destroy(&mon->wake);
 	free(mon);

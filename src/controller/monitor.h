@@ -78,6 +78,10 @@ int ctl_monitor_notify(struct ctl_monitor *mon, const char *body, size_t len, st
 void ctl_monitor_stats(struct ctl_monitor *mon, struct ctl_monitor_stats *out);
 
 /* Stops the threads and frees.  NULL is fine. */
+/* Stops the probe and the sweep (they enqueue into the manager); the
+ * checker stays usable until ctl_monitor_free, since the manager's
+ * workers call it until they stop. */
+void ctl_monitor_stop(struct ctl_monitor *mon);
 void ctl_monitor_free(struct ctl_monitor *mon);
 
 #endif

@@ -54,6 +54,8 @@ int dvcr_client_new(struct dvcr_client **out, const struct dvcr_config *cfg, str
 	c->connect_ms = cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : 10000;
 	c->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 60000;
 	c->stall_secs = cfg->stall_secs > 0 ? cfg->stall_secs : 30;
+	for (n = 0; n < DVCR_STAT_METHODS; n++)
+		vim_hist_init(&c->stats.seconds[n], vim_hist_request_s, vim_hist_request_n);
 	if (pthread_mutex_init(&c->mu, NULL) != 0) {
 		rc = vim_err_set(err, VIM_EINTERNAL, "dvcr: mutex init failed");
 		goto out;
@@ -364,6 +366,35 @@ static int on_progress(void *ud, curl_off_t dltot, curl_off_t dlnow, curl_off_t 
 }
 
 /* One attempt on handle h. */
+static const char *const stat_methods[DVCR_STAT_METHODS] = {"GET",   "HEAD", "PUT",
+                                                            "PATCH", "POST", "DELETE"};
+
+/* One request's outcome into the counters (status 0: no answer). */
+static void stats_note(struct dvcr_client *c, const char *method, long status, int64_t ms)
+{
+	int mi, ci = status >= 100 && status < 600 ? (int)(status / 100) : 0;
+
+	for (mi = 0; mi < DVCR_STAT_METHODS - 1; mi++)
+		if (strcmp(method, stat_methods[mi]) == 0)
+			break;
+	pthread_mutex_lock(&c->mu);
+	c->stats.requests[mi][ci]++;
+	vim_hist_observe(&c->stats.seconds[mi], (double)ms / 1000.0);
+	pthread_mutex_unlock(&c->mu);
+}
+
+void dvcr_client_stats(struct dvcr_client *c, struct dvcr_stats *out)
+{
+	pthread_mutex_lock(&c->mu);
+	*out = c->stats;
+	pthread_mutex_unlock(&c->mu);
+}
+
+const char *dvcr_stats_method(int i)
+{
+	return i >= 0 && i < DVCR_STAT_METHODS ? stat_methods[i] : "";
+}
+
 static int perform(struct dvcr_client *c, CURL *h, struct dvcr_req *r, const char *scope,
                    struct vim_err *err)
 {
@@ -458,8 +489,12 @@ static int perform(struct dvcr_client *c, CURL *h, struct dvcr_req *r, const cha
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, r->method);
 	}
 
-	cc = curl_easy_perform(h);
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+	{
+		int64_t t0 = vim_mono_ms();
+		cc = curl_easy_perform(h);
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+		stats_note(c, r->method, cc == CURLE_OK ? r->status : 0, vim_mono_ms() - t0);
+	}
 	if (cc == CURLE_WRITE_ERROR && r->full) {
 		cc = CURLE_OK; /* we stopped on purpose: the buffer is full */
 	}

@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "core/err.h"
+#include "core/metrics.h"
 
 #define DVCR_DIGEST_MAX 80      /* "sha256:" + 64 hex + NUL, with room for sha512 */
 #define DVCR_MEDIA_TYPE_MAX 128 /* longest standard manifest type is 54 */
@@ -67,6 +68,16 @@ struct dvcr_client;
 int dvcr_client_new(struct dvcr_client **out, const struct dvcr_config *cfg, struct vim_err *err);
 /* Frees the client; no call may be running on it. NULL is allowed. */
 void dvcr_client_free(struct dvcr_client *c);
+
+/* For /metrics: requests by method (GET HEAD PUT PATCH POST DELETE) and
+ * status class (0 = no answer, 1..5 = 1xx..5xx), latency by method. */
+#define DVCR_STAT_METHODS 6
+struct dvcr_stats {
+	uint64_t requests[DVCR_STAT_METHODS][6];
+	struct vim_hist seconds[DVCR_STAT_METHODS];
+};
+void dvcr_client_stats(struct dvcr_client *c, struct dvcr_stats *out);
+const char *dvcr_stats_method(int i);
 
 /* GET /v2/: reachable and credentials accepted (learns the auth scheme). */
 int dvcr_ping(struct dvcr_client *c, struct vim_err *err);

@@ -32,6 +32,7 @@ struct dvcr_client {
 	enum dvcr_scheme scheme; /* learned from the last 401 */
 	struct dvcr_challenge chal;
 	struct dvcr_token tokens[DVCR_TOKENS_MAX];
+	struct dvcr_stats stats;
 };
 
 /* One HTTP exchange.  The caller fills the request part; dvcr_do fills the

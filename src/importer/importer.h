@@ -14,6 +14,7 @@
 #define VIM_IMPORTER_IMPORTER_H
 
 #include "controller/chain.h"
+#include "core/metrics.h"
 #include "dvcr/dvcr.h"
 #include "store/store.h"
 
@@ -50,6 +51,15 @@ void imp_manager_free(struct imp_manager *m);
 /* The interfaces the handler chain uses (self = the manager). */
 struct ctl_importer imp_manager_importer(struct imp_manager *m);
 struct ctl_datasource imp_manager_datasource(struct imp_manager *m);
+
+/* For /metrics. */
+struct imp_stats {
+	uint64_t started, succeeded, failed; /* jobs (an upload slot counts when data starts) */
+	uint64_t bytes;                      /* source bytes of the imports that succeeded */
+	unsigned running, queued, waiting_upload;
+	struct vim_hist duration_s; /* of the imports that succeeded */
+};
+void imp_manager_stats(struct imp_manager *m, struct imp_stats *out);
 
 /* ---- uploads: vimaged's HTTP layer feeds these ------------------------------ */
 

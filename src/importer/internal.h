@@ -94,6 +94,7 @@ struct imp_manager {
 	pthread_mutex_t mu;
 	struct job *jobs;         /* newest first */
 	int running, max_running; /* threads of the import pool */
+	struct imp_stats stats;   /* counters; running/queued computed on demand */
 };
 
 /* Thread bodies (one per job). */

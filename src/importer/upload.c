@@ -45,6 +45,7 @@ int imp_upload_begin(struct imp_manager *m, const char *token, int64_t length,
 	}
 	j->uploading = true;
 	j->state = JOB_RUNNING;
+	m->stats.started++;
 	j->done = 0;
 	j->total = (uint64_t)length;
 	j->started_ms = vim_mono_ms();

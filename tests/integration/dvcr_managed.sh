@@ -15,7 +15,7 @@ T_PIDS+=($!)
 wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$PWWW/" || not_ok "the HTTP server starts"
 # the probe and the sweep are slowed right down: only a notification can
 # tell vimaged of a deleted manifest in time
-FLAGS=(--storage-probe-interval 3600 --presence-sweep-interval 3600)
+FLAGS=(--storage-probe-interval 3600 --presence-sweep-interval 3600 --metrics-anonymous)
 vim_start "$DATA" "${FLAGS[@]}" || { not_ok "vimaged starts without --dvcr-url"; exit 1; }
 ok "vimaged starts without --dvcr-url"
 
@@ -32,6 +32,8 @@ check "no blob descriptor cache (it hides lost data)" sh -c "! grep -q blobdescr
 check "the password file is private" test "$(stat -c %a "$DATA/dvcr/password")" = 600
 expect_eq "anonymous requests are refused" 401 "$(curl -s -o /dev/null -w '%{http_code}' "$REG/v2/")"
 expect_eq "the generated credentials work" 200 "$(curl -s -o /dev/null -w '%{http_code}' -u "vimage:$PASS" "$REG/v2/")"
+
+expect_match "--metrics-anonymous serves /metrics without the token" '^vimage_controllers_up 1$' "$(curl -s "$VIM_URL/metrics")"
 
 phase_is() { [ "$(k get "$1" -o jsonpath='{.status.phase}' 2>/dev/null)" = "$2" ]; }
 jp() { k get "$1" -o jsonpath="$2"; }

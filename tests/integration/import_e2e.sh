@@ -104,6 +104,19 @@ sleep 2
 expect_eq "the HTTP server saw no second request" "$gets_before" "$(grep -c 'GET /noble.qcow2 ' "$T_TMP/www.log" || true)"
 expect_eq "the imported status is unchanged" "qcow2 $VSIZE 100%" "$(jp vi/noble '{.status.format} {.status.size.unpackedBytes} {.status.progress}')"
 
+# /metrics after the imports and the loss/recovery
+metrics=$(curl -s -H "Authorization: Bearer $VIM_TOKEN" "$VIM_URL/metrics")
+mval() { printf '%s\n' "$metrics" | awk -v k="$1" '$1 == k {print $2}'; }
+expect_eq "metrics: Ready VirtualImages" 3 "$(mval 'vimage_images{kind="VirtualImage",phase="Ready"}')"
+expect_eq "metrics: Failed VirtualImages" 2 "$(mval 'vimage_images{kind="VirtualImage",phase="Failed"}')"
+expect_eq "metrics: Ready ClusterVirtualImages" 1 "$(mval 'vimage_images{kind="ClusterVirtualImage",phase="Ready"}')"
+expect_eq "metrics: imports succeeded" 4 "$(mval 'vimage_imports_total{result="succeeded"}')"
+check "metrics: the loss was seen as absent checks" test "$(mval 'vimage_presence_checks_total{result="absent"}')" -ge 1
+expect_eq "metrics: the storage is up" 1 "$(mval 'vimage_dvcr_storage{state="up"}')"
+check "metrics: DVCR requests are counted by method and class" test "$(mval 'vimage_dvcr_requests_total{method="GET",code="2xx"}')" -ge 1
+expect_match "metrics: import durations are a histogram" 'vimage_import_duration_seconds_bucket\{le="\+Inf"\} 4' "$metrics"
+expect_eq "metrics need the token" 401 "$(curl -s -o /dev/null -w '%{http_code}' "$VIM_URL/metrics")"
+
 # delete: the manifest goes from DVCR, then the object
 k delete vi/up >/dev/null
 code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \

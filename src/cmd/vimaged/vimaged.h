@@ -32,6 +32,7 @@ struct options {
 	const char *import_workers;
 	const char *upload_timeout;
 	const char *controllers;
+	const char *metrics_anonymous; /* a switch: non-NULL when given */
 	/* not flags: what main learned at start */
 	const char *api_url; /* the plain API, for the registry's notifications */
 	const char *notify_token;
@@ -61,6 +62,9 @@ void wiring_stop(struct wiring *w);
 /* The API's upload hooks (arg: the struct wiring). */
 extern const struct api_upload_ops wiring_upload_ops;
 /* api_config.on_registry_events: arg is the struct wiring. */
+/* api_config.metrics: the Prometheus text of every module (arg: the
+ * struct wiring).  Fine before the wiring is live: it then says so. */
+void wiring_metrics(void *arg, struct vim_text *out);
 int wiring_registry_events(void *arg, const char *body, size_t len, struct vim_err *err);
 
 #endif

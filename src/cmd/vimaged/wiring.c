@@ -190,12 +190,13 @@ void wiring_stop(struct wiring *w)
 	 * call the importer: the manager stops before it.  The registry goes
 	 * last: an import may be talking to it until the importer is gone. */
 	atomic_store(&w->live, false);
-	ctl_monitor_free(w->monitor);
+	ctl_monitor_stop(w->monitor);
 	pthread_mutex_lock(&w->kick_mu);
 	w->kick_target = NULL;
 	pthread_mutex_unlock(&w->kick_mu);
 	ctl_manager_stop(w->manager);
 	imp_manager_free(w->importer);
+	ctl_monitor_free(w->monitor); /* the workers checked through it until now */
 	dvcr_client_free(w->dvcr);
 	dvcr_managed_stop(w->registry);
 	pthread_mutex_destroy(&w->kick_mu);

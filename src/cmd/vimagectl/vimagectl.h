@@ -1,0 +1,42 @@
+/* vimagectl — what its commands share: the connection to vimaged from a
+ * kubeconfig, and small JSON requests over it. */
+#ifndef VIM_CMD_VIMAGECTL_H
+#define VIM_CMD_VIMAGECTL_H
+
+#include "core/err.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Exit codes, as the usage text says. */
+enum { CTL_EXIT_OK = 0, CTL_EXIT_FAILED = 1, CTL_EXIT_USAGE = 2 };
+
+struct conn {
+	char server[512]; /* "https://127.0.0.1:PORT" */
+	char token[512];
+	char *ca_pem; /* malloc'd; NULL = system roots */
+	bool insecure;
+};
+
+/* Reads the current context of the kubeconfig at path (--kubeconfig,
+ * $KUBECONFIG, ./vimage-data/kubeconfig: the caller picks). */
+int conn_load(struct conn *c, const char *path, struct vim_err *err);
+void conn_free(struct conn *c);
+
+/* GET path (under server); *out is the parsed JSON (caller decrefs).
+ * A non-2xx answer is an error carrying the Status message. */
+int conn_get_json(const struct conn *c, const char *path, json_t **out, struct vim_err *err);
+/* GET path as text into a malloc'd buffer (caller frees). */
+int conn_get_text(const struct conn *c, const char *path, char **out, size_t *len,
+                  struct vim_err *err);
+
+/* "vi/NAME" | "cvi/NAME" (also virtualimage/..., clustervirtualimage/...)
+ * into the API path of the object. */
+int object_path(const char *ref, const char *ns, char *out, size_t len, bool *cluster,
+                struct vim_err *err);
+
+int cmd_upload(const struct conn *c, int argc, char **argv);
+int cmd_status(const struct conn *c, int argc, char **argv);
+
+#endif
