@@ -30,6 +30,7 @@ cat <<MSG
 vimaged: data in $data, API on http://127.0.0.1:$port
   point kubectl at it:  export KUBECONFIG=$data/kubeconfig
   then try:             kubectl get vi -A;  kubectl explain vi.spec.dataSource
-Ctrl-C stops it.
+  see the point:        build/vimagectl demo   (in another terminal: an image lost and recovered)
+Ctrl-C stops it (and the docker-registry it runs).
 MSG
 exec build/vimaged --data-dir "$data" --listen "127.0.0.1:$port"

@@ -13,8 +13,14 @@ qemu-img create -q -f qcow2 "$WWW/disk.qcow2" 32M
 # 8 MiB of real qcow2 (data written into it) for the slow transfers
 qemu-img create -q -f qcow2 "$WWW/big.qcow2" 64M
 qemu-io -c "write -P 0x5a 0 7M" "$WWW/big.qcow2" >/dev/null 2>&1 || head -c 0 /dev/null
-# a qcow2 magic and version, then garbage: the header does not hold together
-{ printf 'QFI\xfb\x00\x00\x00\x03'; head -c 4096 /dev/urandom; } >"$WWW/corrupt.qcow2"
+# a qcow2 magic and version, then a header that does not hold together:
+# cluster_bits 99 and a virtual size of 2^63 (fixed bytes: random ones
+# could by chance make a plausible header)
+python3 - "$WWW/corrupt.qcow2" <<'PY'
+import struct, sys
+h = b"QFI\xfb" + struct.pack(">IQIIQ", 3, 0, 0, 99, 1 << 63) + b"\x5a" * 4064
+open(sys.argv[1], "wb").write(h)
+PY
 PWWW=$(free_port)
 # a server that promises more bytes than it sends for /short.img
 cat >"$T_TMP/www.py" <<'PY'

@@ -49,6 +49,18 @@ out=$(ctl frobnicate 2>&1)
 expect_eq "an unknown command exits 2" "2 vimagectl: unknown command \"frobnicate\" (see --help)" "$? $out"
 out=$("$CTL" --kubeconfig "$T_TMP/none" status 2>&1)
 expect_eq "a missing kubeconfig exits 1 with one line" "1 vimagectl: kubeconfig $T_TMP/none: cannot read it" "$? $out"
+out=$(ctl demo --data-dir "$DATA" 2>&1)
+expect_eq "demo exits 0" 0 "$?"
+expect_match "demo: the image goes ImageLost when the storage goes" 'vi/vimage-demo: Ready -> ImageLost' "$out"
+expect_match "demo: with the Warning event" 'event Warning VirtualImageLost: ' "$out"
+expect_match "demo: and comes back by itself" 'vi/vimage-demo: ImageLost -> Ready' "$out"
+expect_match "demo: with the recovery event" 'event Normal VirtualImageLostRecovered: ' "$out"
+check "demo: the storage is back in place" test -d "$DATA/dvcr/storage/docker"
+check "demo: nothing left behind" sh -c "! ls -d '$DATA/dvcr/storage.vimage-demo-away' 2>/dev/null && ! $(printf '%q ' "${KUBECTL:-kubectl}") --kubeconfig $KUBECONFIG_FILE get vi/vimage-demo 2>/dev/null"
+printf '%s\n' "$out" | sed 's/^/#   /'
+out=$(ctl demo --data-dir "$T_TMP/nowhere" 2>&1)
+expect_match "demo without a managed registry says what it needs" '^vimagectl: demo: no managed registry storage at .*without --dvcr-url' "$out"
+
 vim_stop
 out=$(ctl status 2>&1)
 expect_eq "status with vimaged down exits 1" 1 "$?"

@@ -124,8 +124,8 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud)
 	return len;
 }
 
-int conn_get_text(const struct conn *c, const char *path, char **out, size_t *len,
-                  struct vim_err *err)
+static int conn_do(const struct conn *c, const char *method, const char *path, const char *body,
+                   char **out, size_t *len, struct vim_err *err)
 {
 	CURL *h = curl_easy_init();
 	struct curl_slist *hdrs = NULL;
@@ -140,6 +140,13 @@ int conn_get_text(const struct conn *c, const char *path, char **out, size_t *le
 	snprintf(url, sizeof(url), "%s%s", c->server, path);
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->token);
 	hdrs = curl_slist_append(hdrs, auth);
+	if (body) {
+		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	} else if (strcmp(method, "GET") != 0) {
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	}
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
@@ -160,7 +167,7 @@ int conn_get_text(const struct conn *c, const char *path, char **out, size_t *le
 	curl_easy_cleanup(h);
 	if (cc != CURLE_OK) {
 		free(s.buf);
-		return vim_err_set(err, VIM_EUPSTREAM, "GET %s: %s", url,
+		return vim_err_set(err, VIM_EUPSTREAM, "%s %s: %s", method, url,
 		                   cerr[0] ? cerr : curl_easy_strerror(cc));
 	}
 	if (code < 200 || code >= 300) {
@@ -175,6 +182,31 @@ int conn_get_text(const struct conn *c, const char *path, char **out, size_t *le
 	*out = s.buf ? s.buf : strdup("");
 	*len = s.len;
 	return *out ? 0 : vim_err_set(err, VIM_ENOMEM, "out of memory");
+}
+
+int conn_get_text(const struct conn *c, const char *path, char **out, size_t *len,
+                  struct vim_err *err)
+{
+	return conn_do(c, "GET", path, NULL, out, len, err);
+}
+
+int conn_send_json(const struct conn *c, const char *method, const char *path, json_t *body,
+                   json_t **out, struct vim_err *err)
+{
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL, *ans = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (out)
+		*out = NULL;
+	if (body && !text)
+		return vim_err_set(err, VIM_ENOMEM, "out of memory");
+	rc = conn_do(c, method, path, text, &ans, &len, err);
+	free(text);
+	if (rc == 0 && out)
+		*out = json_loadb(ans, len, 0, NULL);
+	free(ans);
+	return rc;
 }
 
 int conn_get_json(const struct conn *c, const char *path, json_t **out, struct vim_err *err)

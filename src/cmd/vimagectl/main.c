@@ -1,6 +1,7 @@
 /*
  * vimagectl — what kubectl cannot do with vimage: upload an image with a
- * progress bar, show the service's state.  Talks to vimaged through the
+ * progress bar, show the service's state, show an image lost and
+ * recovered.  Talks to vimaged through the
  * kubeconfig vimaged writes (--kubeconfig, $KUBECONFIG, or
  * ./vimage-data/kubeconfig).  Exit: 0 ok, 1 the operation failed, 2 usage.
  */
@@ -22,6 +23,9 @@ static const struct command commands[] = {
      cmd_upload},
     {"status", "status                               DVCR storage, images by phase, imports",
      cmd_status},
+    {"demo",
+     "demo [--data-dir DIR]                an image lost and recovered, live (managed DVCR)",
+     cmd_demo},
 };
 
 static void usage(FILE *f)

@@ -119,7 +119,7 @@ static int wait_for(const struct conn *c, const char *path, int limit_s, bool (*
 	}
 }
 
-static const char *phase_of(json_t *obj)
+const char *phase_of(json_t *obj)
 {
 	const char *p = json_string_value(json_object_get(json_object_get(obj, "status"), "phase"));
 	return p ? p : "";
@@ -209,14 +209,56 @@ static int put_file(const char *url, const char *file, char sum[65], struct vim_
 	return 0;
 }
 
+int upload_image(const struct conn *c, const char *ref, const char *path, const char *file,
+                 struct vim_err *err)
+{
+	char sum[65] = "";
+	json_t *obj = NULL;
+	int rc;
+
+	if ((rc = wait_for(c, path, WAIT_URL_S, url_or_settled, &obj, err)) < 0)
+		return rc;
+	if (strcmp(phase_of(obj), "WaitForUserUpload") != 0) {
+		rc = vim_err_set(err, VIM_EINVAL, "it is %s, not waiting for an upload",
+		                 phase_of(obj));
+		goto out;
+	}
+	rc = put_file(
+	    json_string_value(json_object_get(
+	        json_object_get(json_object_get(obj, "status"), "imageUploadURLs"), "external")),
+	    file, sum, err);
+	json_decref(obj);
+	obj = NULL;
+	if (rc < 0)
+		return rc;
+	printf("sha256 %s  %s\n", sum, file);
+	fflush(stdout);
+	if ((rc = wait_for(c, path, WAIT_READY_S, settled, &obj, err)) < 0)
+		goto out;
+	if (strcmp(phase_of(obj), "Ready") != 0) {
+		rc = vim_err_set(err, VIM_EUPSTREAM, "Failed: %s",
+		                 ready_message(obj) ? ready_message(obj) : "");
+		goto out;
+	}
+	{
+		json_t *st = json_object_get(obj, "status"), *sz = json_object_get(st, "size");
+		printf("%s Ready: %s, %s virtual, %s stored\n", ref,
+		       json_string_value(json_object_get(st, "format")),
+		       json_string_value(json_object_get(sz, "unpacked")),
+		       json_string_value(json_object_get(sz, "stored")));
+	}
+out:
+	json_decref(obj);
+	return rc;
+}
+
 int cmd_upload(const struct conn *c, int argc, char **argv)
 {
 	const char *ns = "default", *ref = NULL, *file = NULL;
 	struct vim_err err = {0};
-	char path[512], sum[65] = "";
-	json_t *obj = NULL;
-	bool cluster;
-	int i, rc;
+	char path[512];
+	bool cluster, extra = false;
+	int i;
 
 	for (i = 0; i < argc; i++) {
 		if ((strcmp(argv[i], "-n") == 0 || strcmp(argv[i], "--namespace") == 0) &&
@@ -227,9 +269,9 @@ int cmd_upload(const struct conn *c, int argc, char **argv)
 		else if (!file)
 			file = argv[i];
 		else
-			ref = NULL, i = argc;
+			extra = true;
 	}
-	if (!ref || !file) {
+	if (!ref || !file || extra) {
 		fprintf(stderr, "usage: vimagectl upload vi/NAME|cvi/NAME FILE [-n NAMESPACE]\n");
 		return CTL_EXIT_USAGE;
 	}
@@ -241,39 +283,9 @@ int cmd_upload(const struct conn *c, int argc, char **argv)
 		fprintf(stderr, "vimagectl: %s: %s\n", file, strerror(errno));
 		return CTL_EXIT_FAILED;
 	}
-	if ((rc = wait_for(c, path, WAIT_URL_S, url_or_settled, &obj, &err)) < 0)
-		goto fail;
-	if (strcmp(phase_of(obj), "WaitForUserUpload") != 0) {
-		vim_err_set(&err, VIM_EINVAL, "it is %s, not waiting for an upload", phase_of(obj));
-		goto fail;
+	if (upload_image(c, ref, path, file, &err) < 0) {
+		fprintf(stderr, "vimagectl: upload %s: %s\n", ref, err.msg);
+		return CTL_EXIT_FAILED;
 	}
-	rc = put_file(
-	    json_string_value(json_object_get(
-	        json_object_get(json_object_get(obj, "status"), "imageUploadURLs"), "external")),
-	    file, sum, &err);
-	json_decref(obj);
-	obj = NULL;
-	if (rc < 0)
-		goto fail;
-	printf("sha256 %s  %s\n", sum, file);
-	if ((rc = wait_for(c, path, WAIT_READY_S, settled, &obj, &err)) < 0)
-		goto fail;
-	if (strcmp(phase_of(obj), "Ready") != 0) {
-		vim_err_set(&err, VIM_EUPSTREAM, "Failed: %s",
-		            ready_message(obj) ? ready_message(obj) : "");
-		goto fail;
-	}
-	{
-		json_t *st = json_object_get(obj, "status"), *sz = json_object_get(st, "size");
-		printf("%s Ready: %s, %s virtual, %s stored\n", ref,
-		       json_string_value(json_object_get(st, "format")),
-		       json_string_value(json_object_get(sz, "unpacked")),
-		       json_string_value(json_object_get(sz, "stored")));
-	}
-	json_decref(obj);
 	return CTL_EXIT_OK;
-fail:
-	fprintf(stderr, "vimagectl: upload %s: %s\n", ref, err.msg);
-	json_decref(obj);
-	return CTL_EXIT_FAILED;
 }

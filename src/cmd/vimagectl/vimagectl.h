@@ -36,6 +36,17 @@ int conn_get_text(const struct conn *c, const char *path, char **out, size_t *le
 int object_path(const char *ref, const char *ns, char *out, size_t len, bool *cluster,
                 struct vim_err *err);
 
+/* Waits for ref (API path `path`) to publish its upload URL, streams file
+ * there and waits for Ready; prints the sha256 and the verdict. */
+int upload_image(const struct conn *c, const char *ref, const char *path, const char *file,
+                 struct vim_err *err);
+/* status.phase of an object ("" when none). */
+const char *phase_of(json_t *obj);
+/* POST body (JSON, borrowed) to path; *out (may be NULL) gets the answer. */
+int conn_send_json(const struct conn *c, const char *method, const char *path, json_t *body,
+                   json_t **out, struct vim_err *err);
+
+int cmd_demo(const struct conn *c, int argc, char **argv);
 int cmd_upload(const struct conn *c, int argc, char **argv);
 int cmd_status(const struct conn *c, int argc, char **argv);
 
