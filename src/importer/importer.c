@@ -445,6 +445,7 @@ fail:
 	}
 	/* kept, threadless, as a failed attempt: its retry waits its turn */
 	pthread_mutex_lock(&m->mu);
+	snprintf(j->msg, sizeof(j->msg), "%s", err->msg);
 	j->state = JOB_FAILED;
 	j->reported = true;
 	j->retry_at_ms = vim_mono_ms() + retry_delay_ms(++j->failures);
@@ -464,18 +465,25 @@ static bool failed_terminally(const struct model_image *img)
 	        strcmp(r->reason, "WaitForUserUploadTimeout") == 0);
 }
 
-static void fail_image(struct imp_manager *m, struct model_image *img, bool terminal,
-                       const char *msg, struct ctl_step *step, int64_t now)
+/* The Failed status of an import (no event: see fail_image). */
+static void show_failed(struct model_image *img, bool terminal, const char *msg, int64_t now,
+                        char *full, size_t len)
 {
-	char full[VIM_ERR_MSG_MAX + 32];
-
-	snprintf(full, sizeof(full), "Provisioning failed: %s", msg);
+	snprintf(full, len, "Provisioning failed: %s", msg);
 	img->status.phase = MODEL_PHASE_FAILED;
 	ready_cond(img, "False", terminal ? "ProvisioningFailedTerminally" : "ProvisioningFailed",
 	           full, now);
 	clear_upload(img);
 	model_set_str(&img->status.speed_current, NULL);
 	model_set_str(&img->status.speed_current_bytes, NULL);
+}
+
+static void fail_image(struct imp_manager *m, struct model_image *img, bool terminal,
+                       const char *msg, struct ctl_step *step, int64_t now)
+{
+	char full[VIM_ERR_MSG_MAX + 32];
+
+	show_failed(img, terminal, msg, now, full, sizeof(full));
 	record(m, img, "Warning", "DataSourceImportFailed", full);
 	if (!terminal)
 		step->requeue_after_ms = RETRY_AFTER_S * 1000;
@@ -551,6 +559,11 @@ static int import_failed(struct imp_manager *m, struct model_image *img, struct 
 	}
 	left = j->retry_at_ms - vim_mono_ms();
 	if (left > 0) {
+		/* the write that showed the failure may have lost a conflict */
+		if (img->status.phase != MODEL_PHASE_FAILED) {
+			char full[VIM_ERR_MSG_MAX + 32];
+			show_failed(img, false, msg, now, full, sizeof(full));
+		}
 		step->requeue_after_ms = left;
 		return 0;
 	}
