@@ -43,6 +43,14 @@ struct api_config {
 	void *events_arg;
 	const struct api_upload_ops *upload; /* NULL = no uploads */
 	void *upload_arg;
+	/* GET /download/vi/<ns>/<name> | /download/cvi/<name> (admin token):
+	 * the image's DVCR layer, as stored (a tar holding disk/<file>).  fn
+	 * opens it: *fd is the read end of a pipe the layer streams into (the
+	 * server owns and closes it), size and digest describe the layer.
+	 * NULL fn = 404. */
+	int (*download)(void *arg, const char *kind, const char *ns, const char *name, int *fd,
+	                long long *size, char digest[96], struct vim_err *err);
+	void *download_arg;
 	/* GET /metrics: fn appends the Prometheus text (NULL = 404).  It needs
 	 * the admin token unless metrics_anonymous. */
 	void (*metrics)(void *arg, struct vim_text *out);

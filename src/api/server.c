@@ -30,6 +30,9 @@ struct api_server {
 	void (*metrics)(void *arg, struct vim_text *out);
 	void *metrics_arg;
 	bool metrics_anonymous;
+	int (*download)(void *arg, const char *kind, const char *ns, const char *name, int *fd,
+	                long long *size, char digest[96], struct vim_err *err);
+	void *download_arg;
 	const struct api_upload_ops *upload;
 	void *upload_arg;
 	size_t max_body;
@@ -266,6 +269,52 @@ static void serve_metrics(struct api_server *s, struct api_req *r)
 	free(t.buf);
 }
 
+/* "vi/<ns>/<name>" | "cvi/<name>": the layer streams from a pipe. */
+static void download(struct api_server *s, struct api_req *r, const char *what)
+{
+	char kind[8] = "", ns[256] = "", name[256] = "", digest[96] = "", len[32];
+	struct vim_err err = {0};
+	long long size = -1;
+	int fd = -1, n = 0;
+
+	if (!s->download) {
+		api_reply_error(r, VIM_ENOTFOUND, "downloads are not enabled");
+		return;
+	}
+	if (strcmp(r->method, "GET") != 0) {
+		api_reply_status(r, 405, "MethodNotAllowed", "downloads are GET");
+		return;
+	}
+	if (sscanf(what, "%7[a-z]/%255[^/]%n", kind, ns, &n) == 2 && what[n] == '/' &&
+	    strcmp(kind, "vi") == 0 && sscanf(what + n + 1, "%255[^/]", name) == 1 &&
+	    !strchr(what + n + 1, '/')) {
+		/* vi/<ns>/<name> */
+	} else if (sscanf(what, "%7[a-z]/%255[^/]%n", kind, name, &n) == 2 && !what[n] &&
+	           strcmp(kind, "cvi") == 0) {
+		ns[0] = '\0';
+	} else {
+		api_reply_status(
+		    r, 400, "BadRequest",
+		    "expected /download/vi/<namespace>/<name> or /download/cvi/<name>");
+		return;
+	}
+	if (s->download(s->download_arg, kind, ns[0] ? ns : NULL, name, &fd, &size, digest, &err) <
+	    0) {
+		api_reply_error(r, err.code ? err.code : VIM_EINTERNAL, err.msg);
+		return;
+	}
+	if (!(r->resp = MHD_create_response_from_pipe(fd))) {
+		close(fd);
+		api_reply_error(r, VIM_ENOMEM, "download: out of memory");
+		return;
+	}
+	r->code = 200;
+	MHD_add_response_header(r->resp, "Content-Type", "application/x-tar");
+	MHD_add_response_header(r->resp, "Docker-Content-Digest", digest);
+	snprintf(len, sizeof(len), "%lld", size);
+	MHD_add_response_header(r->resp, "X-Vimage-Layer-Size", len);
+}
+
 static void registry_events(struct api_server *s, struct api_req *r, const char *body, size_t len)
 {
 	struct vim_err err = {0};
@@ -459,6 +508,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		registry_events(s, &r, cs->body ? cs->body : "", cs->len);
 		return queue(conn, &r);
 	}
+	if (strncmp(url, "/download/", 10) == 0) {
+		download(s, &r, url + 10);
+		return queue(conn, &r);
+	}
 	r.body = cs->body ? cs->body : "";
 	r.body_len = cs->len;
 	api_route(&r);
@@ -534,6 +587,8 @@ int api_server_start(struct api_server **out, const struct api_config *cfg, stru
 	s->metrics = cfg->metrics;
 	s->metrics_arg = cfg->metrics_arg;
 	s->metrics_anonymous = cfg->metrics_anonymous;
+	s->download = cfg->download;
+	s->download_arg = cfg->download_arg;
 	s->upload = cfg->upload;
 	s->upload_arg = cfg->upload_arg;
 	s->max_body = cfg->max_body ? cfg->max_body : API_MAX_BODY_DEFAULT;

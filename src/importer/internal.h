@@ -6,6 +6,7 @@
 #include "controller/cache.h"
 #include "dvcr/image.h"
 #include "importer/importer.h"
+#include "importer/layer.h"
 #include "importer/sniff.h"
 
 #include <pthread.h>
@@ -33,21 +34,6 @@ int imp_pipeline_feed(struct imp_pipeline *p, const void *data, size_t len, stru
 int imp_pipeline_finish(struct imp_pipeline *p, const char *tag, struct imp_result *res,
                         bool *terminal, struct vim_err *err);
 void imp_pipeline_abort(struct imp_pipeline *p);
-
-/* ---- a container image layer: find disk/<name> in its tar (plain or gzip) - */
-
-struct imp_layer;
-/* The disk file was found: base name and size, before any of its bytes. */
-typedef int (*imp_disk_begin_fn)(void *ud, const char *name, uint64_t size, struct vim_err *err);
-typedef int (*imp_disk_data_fn)(void *ud, const void *data, size_t len, struct vim_err *err);
-int imp_layer_new(struct imp_layer **out, imp_disk_begin_fn begin, imp_disk_data_fn data, void *ud,
-                  struct vim_err *err);
-/* Layer bytes in order.  0 = go on, 1 = the disk file is complete (stop
- * reading the layer), < 0 = error (a bad tar, or begin/data failed). */
-int imp_layer_feed(struct imp_layer *l, const void *data, size_t len, struct vim_err *err);
-/* The tar's end marker was seen (so this layer has no disk). */
-bool imp_layer_ended(const struct imp_layer *l);
-void imp_layer_free(struct imp_layer *l);
 
 /* ---- jobs ------------------------------------------------------------------------------------ */
 

@@ -32,9 +32,21 @@ out=$(script -qec "$(printf '%q ' "$CTL" --kubeconfig "$KUBECONFIG_FILE" upload 
 expect_match "on a terminal it draws a progress bar" '\[#+\] +100\.0%.*ETA' "$out"
 expect_eq "a ClusterVirtualImage takes an upload too" Ready "$(k get cvi/cup -o jsonpath='{.status.phase}')"
 
+out=$(ctl download vi/up -o "$T_TMP/back.qcow2" 2>&1)
+expect_eq "download exits 0" 0 "$?"
+check "the downloaded disk is the uploaded file, byte for byte" cmp "$T_TMP/disk.qcow2" "$T_TMP/back.qcow2"
+expect_match "it says the layer digest was verified" "vi/up: disk/[^,]+, $(stat -c %s "$T_TMP/disk.qcow2") bytes -> .*; layer sha256:[0-9a-f]{64} verified" "$out"
+expect_eq "-o - writes the disk to stdout" "$SUM" "$(ctl download cvi/cup -o - 2>/dev/null | sha256sum | cut -d' ' -f1)"
+mk vi waiting
+out=$(ctl download vi/waiting -o "$T_TMP/w.img" 2>&1)
+expect_eq "a not-Ready image is not downloaded" "1 vimagectl: download vi/waiting: it is not Ready" "$? $out"
+check "and leaves no file behind" sh -c "! ls '$T_TMP/w.img' '$T_TMP/w.img.part' 2>/dev/null"
+out=$(ctl download vi/nosuch -o "$T_TMP/n.img" 2>&1)
+expect_eq "a missing image is not found" "1 vimagectl: download vi/nosuch: not found" "$? $out"
+
 out=$(ctl status 2>&1)
 expect_match "status: the storage is up" 'DVCR storage: up' "$out"
-expect_match "status: images by kind and phase" 'VirtualImage +Ready 1' "$out"
+expect_match "status: images by kind and phase" 'VirtualImage +WaitForUserUpload 1, Ready 1' "$out"
 expect_match "status: imports" 'imports: +0 running' "$out"
 
 out=$(ctl upload vi/up "$T_TMP/disk.qcow2" 2>&1)

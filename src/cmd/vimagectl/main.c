@@ -21,6 +21,8 @@ struct command {
 static const struct command commands[] = {
     {"upload", "upload vi/NAME|cvi/NAME FILE [-n NS]  stream FILE into an Upload image",
      cmd_upload},
+    {"download", "download vi/NAME|cvi/NAME -o FILE|- [-n NS]  the disk file, digest-checked",
+     cmd_download},
     {"status", "status                               DVCR storage, images by phase, imports",
      cmd_status},
     {"demo",

@@ -46,6 +46,7 @@ const char *phase_of(json_t *obj);
 int conn_send_json(const struct conn *c, const char *method, const char *path, json_t *body,
                    json_t **out, struct vim_err *err);
 
+int cmd_download(const struct conn *c, int argc, char **argv);
 int cmd_demo(const struct conn *c, int argc, char **argv);
 int cmd_upload(const struct conn *c, int argc, char **argv);
 int cmd_status(const struct conn *c, int argc, char **argv);

@@ -293,6 +293,8 @@ int main(int argc, char **argv)
 	ac.events_arg = &wiring;
 	ac.upload = &wiring_upload_ops;
 	ac.upload_arg = &wiring;
+	ac.download = wiring_download;
+	ac.download_arg = &wiring;
 	ac.metrics = wiring_metrics;
 	ac.metrics_arg = &wiring;
 	ac.metrics_anonymous = o.metrics_anonymous != NULL;

@@ -53,6 +53,11 @@ struct wiring {
 	struct ctl_manager *kick_target;
 	struct ctl_monitor *monitor;
 	struct ctl_manager *manager;
+	struct store *store; /* borrowed */
+	/* downloads in flight (their threads use dvcr): stop waits for them */
+	pthread_mutex_t dl_mu;
+	pthread_cond_t dl_cv;
+	int downloads;
 };
 
 /* w must be zeroed by the caller (the API may already hold it). */
@@ -65,6 +70,9 @@ extern const struct api_upload_ops wiring_upload_ops;
 /* api_config.metrics: the Prometheus text of every module (arg: the
  * struct wiring).  Fine before the wiring is live: it then says so. */
 void wiring_metrics(void *arg, struct vim_text *out);
+/* api_config.download (arg: the struct wiring). */
+int wiring_download(void *arg, const char *kind, const char *ns, const char *name, int *fd,
+                    long long *size, char digest[96], struct vim_err *err);
 int wiring_registry_events(void *arg, const char *body, size_t len, struct vim_err *err);
 
 #endif

@@ -140,6 +140,9 @@ int wiring_start(struct wiring *w, const struct options *o, struct store *store,
 	int rc;
 
 	pthread_mutex_init(&w->kick_mu, NULL);
+	pthread_mutex_init(&w->dl_mu, NULL);
+	pthread_cond_init(&w->dl_cv, NULL);
+	w->store = store;
 	mc.workers = o->workers ? atoi(o->workers) : 0;
 	if ((rc = open_dvcr(w, o, &url, err)) < 0)
 		goto fail;
@@ -196,10 +199,17 @@ void wiring_stop(struct wiring *w)
 	pthread_mutex_unlock(&w->kick_mu);
 	ctl_manager_stop(w->manager);
 	imp_manager_free(w->importer);
+	/* the API is stopped: a download's pipe is closed, its pump ends */
+	pthread_mutex_lock(&w->dl_mu);
+	while (w->downloads > 0)
+		pthread_cond_wait(&w->dl_cv, &w->dl_mu);
+	pthread_mutex_unlock(&w->dl_mu);
 	ctl_monitor_free(w->monitor); /* the workers checked through it until now */
 	dvcr_client_free(w->dvcr);
 	dvcr_managed_stop(w->registry);
 	pthread_mutex_destroy(&w->kick_mu);
+	pthread_mutex_destroy(&w->dl_mu);
+	pthread_cond_destroy(&w->dl_cv);
 	w->monitor = NULL;
 	w->manager = NULL;
 	w->importer = NULL;
