@@ -32,7 +32,7 @@ T_PIDS+=($!)
 vim_start "$T_TMP/data" --dvcr-url "http://127.0.0.1:$PREG" --import-workers 8 ||
 	{ echo "mass-outage: vimaged did not start" >&2; exit 1; }
 export VIM_URL VIM_TOKEN N HOLD PWWW
-export REGLOG=$REG/log STORAGE=$REG/storage VIM_PID
+export REGLOG=$REG/log STORAGE=$REG/storage VIM_PID REG_PID
 
 python3 - <<'PY'
 import http.client, json, os, re, subprocess, sys, time, urllib.parse
@@ -81,6 +81,10 @@ def reglines():
     with open(os.environ["REGLOG"], "rb") as f:
         return sum(1 for l in f if re.search(rb'"(GET|HEAD|PUT|POST|PATCH|DELETE) /v2/', l))
 
+def cpu_s(pid):
+    f = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
 def rss(key="VmHWM"):
     for l in open("/proc/%s/status" % os.environ["VIM_PID"]):
         if l.startswith(key):
@@ -107,9 +111,12 @@ r0, t0 = reglines(), time.time()
 time.sleep(hold)
 outage_rps = (reglines() - r0) / (time.time() - t0)
 t_back = time.time()
+c_vim, c_reg, r_back = cpu_s(os.environ["VIM_PID"]), cpu_s(os.environ["REG_PID"]), reglines()
 os.rename(store + ".away", store)
 recover = wait_all("Ready", 900, 0.2)
-print("all Ready %.1f s after the storage came back" % recover, flush=True)
+print("all Ready %.1f s after the storage came back (CPU: vimaged %.1f s, registry %.1f s; %d registry requests)"
+      % (recover, cpu_s(os.environ["VIM_PID"]) - c_vim, cpu_s(os.environ["REG_PID"]) - c_reg,
+         reglines() - r_back), flush=True)
 down = t_back - t_gone
 
 # upstream on the same timeline: image i is checked at phase i*300/n of
