@@ -15,6 +15,7 @@
 #include <time.h>
 
 #define PROBE_DEFAULT_MS 5000
+#define DOWN_PROBE_MS 1000 /* while the storage is down: its return is noticed at once */
 #define SWEEP_DEFAULT_MS (5 * 60 * 1000)
 #define MAX_RPS_DEFAULT 50
 /* Requests one presence check costs: manifest + config + one layer. */
@@ -29,6 +30,7 @@ struct ctl_monitor {
 	bool stopping;
 	enum ctl_storage_state storage;
 	bool canary_seen;                  /* once seen, a missing canary means lost storage */
+	int64_t ready_recheck_ms;          /* probe thread only */
 	char marker[4096], marker_id[512]; /* "" = no marker file */
 	struct ctl_monitor_stats stats;
 	pthread_t probe_thread, sweep_thread;
@@ -195,13 +197,23 @@ static void probe_once(struct ctl_monitor *mon)
 {
 	struct vim_err err = {0};
 	enum ctl_storage_state now, before;
-	int rc = dvcr_image_check(mon->cfg.dvcr, CTL_CANARY_REPO, CTL_CANARY_TAG, &err);
+	struct dvcr_manifest_info mi;
 	size_t n;
-	bool seen;
+	bool seen, down;
+	int rc;
 
 	pthread_mutex_lock(&mon->mu);
 	seen = mon->canary_seen;
+	down = mon->storage == CTL_STORAGE_DOWN;
 	pthread_mutex_unlock(&mon->mu);
+	/* While the storage is down the probe runs every second; one manifest
+	 * HEAD tells whether anything came back, the full check confirms. */
+	rc = down ? dvcr_manifest_head(mon->cfg.dvcr, CTL_CANARY_REPO, CTL_CANARY_TAG, &mi, &err)
+	          : 0;
+	if (rc == VIM_ENOTFOUND)
+		rc = 0;
+	else if (rc == 0)
+		rc = dvcr_image_check(mon->cfg.dvcr, CTL_CANARY_REPO, CTL_CANARY_TAG, &err);
 	if (rc == 0 && !seen) {
 		/* Not seen since start (the registry was not up when vimaged
 		 * started, or this is a new registry), or image data answered
@@ -228,9 +240,13 @@ static void probe_once(struct ctl_monitor *mon)
 	if (now == before) {
 		/* Still down: an image that turned Ready since (or that the
 		 * cache had not caught up with at the transition) is checked
-		 * now, not at the next sweep. */
-		if (now == CTL_STORAGE_DOWN &&
-		    (n = ctl_manager_enqueue_phase(mon->manager, MODEL_PHASE_READY)) > 0)
+		 * now, not at the next sweep; at the normal probe pace. */
+		int64_t t = vim_mono_ms();
+		if (now != CTL_STORAGE_DOWN ||
+		    t - mon->ready_recheck_ms < mon->cfg.probe_interval_ms)
+			return;
+		mon->ready_recheck_ms = t;
+		if ((n = ctl_manager_enqueue_phase(mon->manager, MODEL_PHASE_READY)) > 0)
 			vim_log(VIM_LOG_INFO,
 			        "dvcr storage probe: still down; rechecking %zu Ready images", n);
 		return;
@@ -255,9 +271,16 @@ static void *probe_main(void *arg)
 {
 	struct ctl_monitor *mon = arg;
 
-	do
+	int64_t ms;
+
+	do {
 		probe_once(mon);
-	while (!nap(mon, mon->cfg.probe_interval_ms));
+		pthread_mutex_lock(&mon->mu);
+		ms = mon->storage == CTL_STORAGE_DOWN && mon->cfg.probe_interval_ms > DOWN_PROBE_MS
+		         ? DOWN_PROBE_MS
+		         : mon->cfg.probe_interval_ms;
+		pthread_mutex_unlock(&mon->mu);
+	} while (!nap(mon, ms));
 	return NULL;
 }
 
