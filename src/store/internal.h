@@ -30,6 +30,8 @@ struct store_hub;
 int store_hub_new(struct store_hub **out, int64_t history, struct vim_err *err);
 /* Wakes and detaches every watcher (they get VIM_ECANCELED), then frees. */
 void store_hub_free(struct store_hub *h);
+/* Open watchers and history length, for the backends' watch_stats. */
+void store_hub_stats(struct store_hub *h, size_t *watchers, size_t *history);
 
 /* Publishes one change (the caller serialises publishes in RV order).  obj
  * is stolen (the hub keeps it read-only and shares it with watchers). */

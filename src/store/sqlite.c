@@ -274,6 +274,11 @@ static void sq_close(struct store *base)
 	free(s);
 }
 
+static void sq_watch_stats(struct store *base, size_t *watchers, size_t *history)
+{
+	store_hub_stats(((struct sq_store *)base)->hub, watchers, history);
+}
+
 static const struct store_ops sq_ops = {
     .name = "sqlite",
     .get = sq_get,
@@ -284,6 +289,7 @@ static const struct store_ops sq_ops = {
     .remove = sq_remove,
     .watch = sq_watch,
     .current_rv = sq_current_rv,
+    .watch_stats = sq_watch_stats,
     .close = sq_close,
 };
 

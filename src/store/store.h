@@ -99,6 +99,8 @@ struct store_ops {
 	             struct store_watch **out, struct vim_err *err);
 	/* Current resourceVersion (the last one assigned). */
 	int64_t (*current_rv)(struct store *s);
+	/* Open watches and the changes the watch history holds (/metrics). */
+	void (*watch_stats)(struct store *s, size_t *watchers, size_t *history);
 	void (*close)(struct store *s);
 };
 
@@ -155,6 +157,10 @@ static inline int store_watch(struct store *s, const char *r, const struct store
 static inline int64_t store_current_rv(struct store *s)
 {
 	return s->ops->current_rv(s);
+}
+static inline void store_watch_stats(struct store *s, size_t *watchers, size_t *history)
+{
+	s->ops->watch_stats(s, watchers, history);
 }
 void store_close(struct store *s); /* NULL is fine */
 

@@ -320,3 +320,16 @@ void store_hub_free(struct store_hub *h)
 	if (last)
 		hub_release(h);
 }
+
+void store_hub_stats(struct store_hub *h, size_t *watchers, size_t *history)
+{
+	struct store_watch *w;
+	size_t n = 0;
+
+	pthread_mutex_lock(&h->mu);
+	for (w = h->watchers; w; w = w->next)
+		n++;
+	*watchers = n;
+	*history = h->len;
+	pthread_mutex_unlock(&h->mu);
+}

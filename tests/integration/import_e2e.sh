@@ -115,6 +115,7 @@ check "metrics: the loss was seen as absent checks" test "$(mval 'vimage_presenc
 expect_eq "metrics: the storage is up" 1 "$(mval 'vimage_dvcr_storage{state="up"}')"
 check "metrics: DVCR requests are counted by method and class" test "$(mval 'vimage_dvcr_requests_total{method="GET",code="2xx"}')" -ge 1
 expect_match "metrics: import durations are a histogram" 'vimage_import_duration_seconds_bucket\{le="\+Inf"\} 4' "$metrics"
+check "metrics: the controllers' two caches watch the store" test "$(mval vimage_watchers)" -ge 2
 expect_eq "metrics need the token" 401 "$(curl -s -o /dev/null -w '%{http_code}' "$VIM_URL/metrics")"
 
 # delete: the manifest goes from DVCR, then the object

@@ -109,6 +109,19 @@ static void dvcr(struct vim_text *t, struct dvcr_client *c)
 	}
 }
 
+static void watches(struct vim_text *t, struct store *s)
+{
+	size_t watchers, history;
+
+	store_watch_stats(s, &watchers, &history);
+	vim_metric_head(t, "vimage_watchers", "gauge",
+	                "Open watches (kubectl -w, the controllers' caches).");
+	vim_metric_u64(t, "vimage_watchers", "", watchers);
+	vim_metric_head(t, "vimage_watch_history", "gauge",
+	                "Changes held for watchers that resume from a resourceVersion.");
+	vim_metric_u64(t, "vimage_watch_history", "", history);
+}
+
 void wiring_metrics(void *arg, struct vim_text *t)
 {
 	struct wiring *w = arg;
@@ -118,6 +131,7 @@ void wiring_metrics(void *arg, struct vim_text *t)
 	vim_metric_u64(t, "vimage_controllers_up", "", atomic_load(&w->live));
 	if (!atomic_load(&w->live))
 		return;
+	watches(t, w->store);
 	images(t, w->manager);
 	presence(t, w->monitor);
 	imports(t, w->importer);
