@@ -9,8 +9,9 @@
  * thread of the writer fed through a fixed 4 MiB ring (so the source and
  * the registry move at once), nothing held whole.  The tar header needs
  * the file size first, so the caller must know it (an HTTP
- * Content-Length, an upload's length, or a spill file's size); a stream that delivers a different number of
- * bytes fails the image, as upstream's "source image size mismatch".
+ * Content-Length, an upload's length, or a spill file's size); a stream
+ * that delivers a different number of bytes fails the image, as
+ * upstream's "source image size mismatch".
  */
 #ifndef VIM_DVCR_IMAGE_H
 #define VIM_DVCR_IMAGE_H
