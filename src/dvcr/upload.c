@@ -69,6 +69,20 @@ int64_t dvcr_upload_offset(const struct dvcr_upload *up)
 	return up->offset;
 }
 
+/* The session moves to the Location a PATCH answered with (if any). */
+static int follow_location(struct dvcr_upload *up, const struct dvcr_req *r, struct vim_err *err)
+{
+	char next[DVCR_URL_MAX];
+	int rc;
+
+	if (!r->location[0])
+		return 0;
+	if ((rc = dvcr_resolve(up->c, r->location, next, sizeof(next), err)) != 0)
+		return rc;
+	memcpy(up->location, next, sizeof(next));
+	return 0;
+}
+
 int dvcr_upload_write(struct dvcr_upload *up, const void *data, size_t len, struct vim_err *err)
 {
 	int rc;
@@ -94,14 +108,8 @@ int dvcr_upload_write(struct dvcr_upload *up, const void *data, size_t len, stru
 		rc = dvcr_fail(&r, err);
 	if (rc != 0)
 		goto out;
-	if (r.location[0]) {
-		char next[DVCR_URL_MAX];
-		rc = dvcr_resolve(up->c, r.location, next, sizeof(next), err);
-		if (rc != 0)
-			goto out;
-		memcpy(up->location, next, sizeof(next));
-	}
-	up->offset += (int64_t)len;
+	if ((rc = follow_location(up, &r, err)) == 0)
+		up->offset += (int64_t)len;
 out:
 	return rc;
 }
@@ -130,14 +138,9 @@ int dvcr_upload_write_stream(struct dvcr_upload *up, dvcr_read_fn read, void *ud
 		rc = dvcr_fail(&r, err);
 	if (rc != 0)
 		return rc;
-	if (r.location[0]) {
-		char next[DVCR_URL_MAX];
-		if ((rc = dvcr_resolve(up->c, r.location, next, sizeof(next), err)) != 0)
-			return rc;
-		memcpy(up->location, next, sizeof(next));
-	}
-	up->offset += length;
-	return 0;
+	if ((rc = follow_location(up, &r, err)) == 0)
+		up->offset += length;
+	return rc;
 }
 
 static int finish(struct dvcr_upload *up, const char *digest, dvcr_read_fn read, void *ud,

@@ -124,35 +124,16 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud)
 	return len;
 }
 
-static int conn_do(const struct conn *c, const char *method, const char *path, const char *body,
-                   char **out, size_t *len, struct vim_err *err)
+struct curl_slist *conn_prepare(const struct conn *c, CURL *h, const char *path, char *url,
+                                size_t len)
 {
-	CURL *h = curl_easy_init();
-	struct curl_slist *hdrs = NULL;
-	struct sink s = {0};
-	char url[1024], auth[600], cerr[CURL_ERROR_SIZE] = "";
-	long code = 0;
-	CURLcode cc;
+	char auth[600];
+	struct curl_slist *hdrs;
 
-	*out = NULL;
-	if (!h)
-		return vim_err_set(err, VIM_ENOMEM, "out of memory");
-	snprintf(url, sizeof(url), "%s%s", c->server, path);
+	snprintf(url, len, "%s%s", c->server, path);
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->token);
-	hdrs = curl_slist_append(hdrs, auth);
-	if (body) {
-		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-	} else if (strcmp(method, "GET") != 0) {
-		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-	}
+	hdrs = curl_slist_append(NULL, auth);
 	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
 	if (c->ca_pem) {
 		struct curl_blob b = {c->ca_pem, strlen(c->ca_pem), CURL_BLOB_COPY};
 		curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &b);
@@ -161,6 +142,35 @@ static int conn_do(const struct conn *c, const char *method, const char *path, c
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
+	return hdrs;
+}
+
+static int conn_do(const struct conn *c, const char *method, const char *path, const char *body,
+                   char **out, size_t *len, struct vim_err *err)
+{
+	CURL *h = curl_easy_init();
+	struct curl_slist *hdrs = NULL;
+	struct sink s = {0};
+	char url[1024], cerr[CURL_ERROR_SIZE] = "";
+	long code = 0;
+	CURLcode cc;
+
+	*out = NULL;
+	if (!h)
+		return vim_err_set(err, VIM_ENOMEM, "out of memory");
+	hdrs = conn_prepare(c, h, path, url, sizeof(url));
+	if (body) {
+		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	} else if (strcmp(method, "GET") != 0) {
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	}
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
 	cc = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
 	curl_slist_free_all(hdrs);

@@ -92,16 +92,13 @@ static int fetch(const struct conn *c, const char *path, struct dl *d, struct vi
 {
 	CURL *h = curl_easy_init();
 	struct curl_slist *hdrs = NULL;
-	char url[1200], auth[600], cerr[CURL_ERROR_SIZE] = "";
+	char url[1200], cerr[CURL_ERROR_SIZE] = "";
 	long code = 0;
 	CURLcode cc;
 
 	if (!h)
 		return vim_err_set(err, VIM_ENOMEM, "out of memory");
-	snprintf(url, sizeof(url), "%s%s", c->server, path);
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->token);
-	hdrs = curl_slist_append(hdrs, auth);
-	curl_easy_setopt(h, CURLOPT_URL, url);
+	hdrs = conn_prepare(c, h, path, url, sizeof(url));
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, d);
@@ -109,14 +106,6 @@ static int fetch(const struct conn *c, const char *path, struct dl *d, struct vi
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, d);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
 	curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L);
-	if (c->ca_pem) {
-		struct curl_blob b = {c->ca_pem, strlen(c->ca_pem), CURL_BLOB_COPY};
-		curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &b);
-	}
-	if (c->insecure) {
-		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-	}
 	cc = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
 	curl_slist_free_all(hdrs);

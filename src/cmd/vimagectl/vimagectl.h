@@ -5,6 +5,7 @@
 
 #include "core/err.h"
 
+#include <curl/curl.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -23,6 +24,12 @@ struct conn {
  * $KUBECONFIG, ./vimage-data/kubeconfig: the caller picks). */
 int conn_load(struct conn *c, const char *path, struct vim_err *err);
 void conn_free(struct conn *c);
+
+/* Points h at path under the server with the token and the server's CA;
+ * url (len bytes) receives the full URL.  Returns the header list the
+ * caller sets (CURLOPT_HTTPHEADER, with more if it likes) and frees. */
+struct curl_slist *conn_prepare(const struct conn *c, CURL *h, const char *path, char *url,
+                                size_t len);
 
 /* GET path (under server); *out is the parsed JSON (caller decrefs).
  * A non-2xx answer is an error carrying the Status message. */
