@@ -9,10 +9,8 @@ DATA=$T_TMP/data
 WWW=$T_TMP/www
 mkdir -p "$WWW"
 qemu-img create -q -f qcow2 "$WWW/disk.qcow2" 16M
-PWWW=$(free_port)
-(cd "$WWW" && exec python3 -m http.server "$PWWW" --bind 127.0.0.1 >"$T_TMP/www.log" 2>&1) &
-T_PIDS+=($!)
-wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$PWWW/" || not_ok "the HTTP server starts"
+www_start "$WWW" || not_ok "the HTTP server starts"
+PWWW=$WWW_PORT
 # the probe and the sweep are slowed right down: only a notification can
 # tell vimaged of a deleted manifest in time
 FLAGS=(--storage-probe-interval 3600 --presence-sweep-interval 3600 --metrics-anonymous)

@@ -14,10 +14,8 @@ mkdir -p "$WWW"
 qemu-img create -q -f qcow2 "$WWW/base.qcow2" 64M
 qemu-img convert -q -O qcow2 "$WWW/base.qcow2" "$WWW/noble.qcow2"
 gzip -k "$WWW/noble.qcow2"
-PWWW=$(free_port)
-(cd "$WWW" && exec python3 -m http.server "$PWWW" --bind 127.0.0.1 >"$T_TMP/www.log" 2>&1) &
-T_PIDS+=($!)
-wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$PWWW/" || not_ok "the HTTP server starts"
+www_start "$WWW" || not_ok "the HTTP server starts"
+PWWW=$WWW_PORT
 vim_start "$T_TMP/data" --dvcr-url "http://127.0.0.1:$PREG" --storage-probe-interval 1 || {
 	not_ok "vimaged starts"
 	exit 1

@@ -207,3 +207,12 @@ oci_push_disk() {
 	skopeo copy -q --dest-tls-verify=false --dest-creds 'puller:s3cret pass' \
 		"oci:$L:img" "docker://127.0.0.1:$SRC_PORT/$2" >"$L.log" 2>&1
 }
+
+# www_start DIR: a real HTTP server (python3's) serving DIR on a free
+# loopback port, its access log in $T_TMP/www.log; sets WWW_PORT.
+www_start() {
+	WWW_PORT=$(free_port)
+	(cd "$1" && exec python3 -m http.server "$WWW_PORT" --bind 127.0.0.1 >"$T_TMP/www.log" 2>&1) &
+	T_PIDS+=($!)
+	wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$WWW_PORT/"
+}

@@ -15,10 +15,8 @@ src_registry_start "$SRC" || { not_ok "the source registry starts"; exit 1; }
 WWW=$T_TMP/www
 mkdir -p "$WWW"
 qemu-img create -q -f qcow2 "$WWW/disk.qcow2" 40M
-PWWW=$(free_port)
-(cd "$WWW" && exec python3 -m http.server "$PWWW" --bind 127.0.0.1 >"$T_TMP/www.log" 2>&1) &
-T_PIDS+=($!)
-wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$PWWW/" || not_ok "the HTTP server starts"
+www_start "$WWW" || not_ok "the HTTP server starts"
+PWWW=$WWW_PORT
 oci_push_disk "$WWW/disk.qcow2" disks/d:1 || { not_ok "the source image is pushed"; exit 1; }
 
 DATA=$T_TMP/data
