@@ -69,6 +69,16 @@ int64_t dvcr_upload_offset(const struct dvcr_upload *up)
 	return up->offset;
 }
 
+/* A request whose body of `length` bytes is pulled from read. */
+static void with_reader(struct dvcr_req *r, dvcr_read_fn read, void *ud, int64_t length)
+{
+	r->content_type = "application/octet-stream";
+	r->has_body = 1;
+	r->read = read;
+	r->read_ud = ud;
+	r->read_len = length;
+}
+
 /* The session moves to the Location a PATCH answered with (if any). */
 static int follow_location(struct dvcr_upload *up, const struct dvcr_req *r, struct vim_err *err)
 {
@@ -128,11 +138,7 @@ int dvcr_upload_write_stream(struct dvcr_upload *up, dvcr_read_fn read, void *ud
 	if (!read || length <= 0)
 		return vim_err_set(err, VIM_EINVAL, "PATCH %s: nothing to stream", up->repo);
 	/* no Content-Range: the registry's stream mode appends the whole body */
-	r.content_type = "application/octet-stream";
-	r.has_body = 1;
-	r.read = read;
-	r.read_ud = ud;
-	r.read_len = length;
+	with_reader(&r, read, ud, length);
 	rc = dvcr_do(up->c, &r, err);
 	if (rc == 0 && r.status != 202)
 		rc = dvcr_fail(&r, err);
@@ -160,11 +166,7 @@ static int finish(struct dvcr_upload *up, const char *digest, dvcr_read_fn read,
 		goto out;
 	snprintf(url, sizeof(url), "%s%cdigest=%s", up->location,
 	         strchr(up->location, '?') ? '&' : '?', digest);
-	r.content_type = "application/octet-stream";
-	r.has_body = 1;
-	r.read = read;
-	r.read_ud = ud;
-	r.read_len = length;
+	with_reader(&r, read, ud, length);
 	rc = dvcr_do(up->c, &r, err);
 	if (rc == 0 && r.status != 201)
 		rc = dvcr_fail(&r, err);
