@@ -19,7 +19,7 @@ struct imp_digest {
 };
 
 static const char *const names[IMP_ALG__COUNT] = {"md5",    "sha1",        "sha256",
-						  "sha512", "streebog256", "streebog512"};
+                                                  "sha512", "streebog256", "streebog512"};
 
 const char *imp_alg_name(enum imp_alg a)
 {
@@ -28,8 +28,8 @@ const char *imp_alg_name(enum imp_alg a)
 
 static const char *given(const struct model_checksum *c, enum imp_alg a)
 {
-	const char *const v[IMP_ALG__COUNT] = {c->md5,	  c->sha1,	  c->sha256,
-					       c->sha512, c->streebog256, c->streebog512};
+	const char *const v[IMP_ALG__COUNT] = {c->md5,    c->sha1,        c->sha256,
+	                                       c->sha512, c->streebog256, c->streebog512};
 	return v[a];
 }
 
@@ -64,7 +64,8 @@ int imp_digest_new(struct imp_digest **out, unsigned mask, struct vim_err *err)
 	for (a = IMP_MD5; a <= IMP_SHA512; a++) {
 		if (!(mask & IMP_ALG_BIT(a)))
 			continue;
-		if (!(d->evp[a] = EVP_MD_CTX_new()) || !EVP_DigestInit_ex(d->evp[a], mds[a](), NULL))
+		if (!(d->evp[a] = EVP_MD_CTX_new()) ||
+		    !EVP_DigestInit_ex(d->evp[a], mds[a](), NULL))
 			goto fail;
 	}
 	if (mask & (IMP_ALG_BIT(IMP_STREEBOG256) | IMP_ALG_BIT(IMP_STREEBOG512)))
@@ -117,7 +118,8 @@ static void finish(struct imp_digest *d)
 			to_hex(md, n, d->hex[a]);
 	for (a = 0; a < 2; a++)
 		if (d->gost[a])
-			to_hex(gcry_md_read(d->gost[a], 0), a ? 64 : 32, d->hex[IMP_STREEBOG256 + a]);
+			to_hex(gcry_md_read(d->gost[a], 0), a ? 64 : 32,
+			       d->hex[IMP_STREEBOG256 + a]);
 }
 
 const char *imp_digest_hex(struct imp_digest *d, enum imp_alg a)
@@ -126,8 +128,7 @@ const char *imp_digest_hex(struct imp_digest *d, enum imp_alg a)
 	return (unsigned)a < IMP_ALG__COUNT ? d->hex[a] : "";
 }
 
-int imp_digest_verify(struct imp_digest *d, const struct model_checksum *want,
-		      struct vim_err *err)
+int imp_digest_verify(struct imp_digest *d, const struct model_checksum *want, struct vim_err *err)
 {
 	int a;
 
@@ -139,8 +140,8 @@ int imp_digest_verify(struct imp_digest *d, const struct model_checksum *want,
 		if (!d->hex[a][0])
 			return vim_err_set(err, VIM_EINTERNAL, "%s was not computed", names[a]);
 		if (strcasecmp(w, d->hex[a]) != 0)
-			return vim_err_set(err, VIM_EINVAL, "%s sum mismatch: %s != %s", names[a], w,
-					   d->hex[a]);
+			return vim_err_set(err, VIM_EINVAL, "%s sum mismatch: %s != %s", names[a],
+			                   w, d->hex[a]);
 	}
 	return 0;
 }

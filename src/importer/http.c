@@ -8,7 +8,6 @@
 #include "importer/internal.h"
 
 #include <curl/curl.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,31 +76,11 @@ static size_t on_body(char *data, size_t sz, size_t n, void *arg)
 	return len;
 }
 
-static int set_ca(CURL *c, const char *b64, struct curl_blob *blob, unsigned char **pem,
-                  struct vim_err *err)
-{
-	size_t n = strlen(b64);
-	int len;
-
-	if (!(*pem = malloc(n)))
-		return vim_err_set(err, VIM_ENOMEM, "out of memory");
-	len = EVP_DecodeBlock(*pem, (const unsigned char *)b64, (int)n);
-	if (len <= 0)
-		return vim_err_set(err, VIM_EINVAL, "caBundle is not base64");
-	blob->data = *pem;
-	blob->len = (size_t)len;
-	blob->flags = CURL_BLOB_NOCOPY;
-	curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, blob);
-	return 0;
-}
-
 void *imp_http_run(void *arg)
 {
 	struct job *j = arg;
 	struct xfer x = {.j = j};
-	struct curl_blob blob;
 	struct imp_result res;
-	unsigned char *pem = NULL;
 	char errbuf[CURL_ERROR_SIZE] = "", msg[VIM_ERR_MSG_MAX];
 	bool terminal = false;
 	CURLcode cr;
@@ -123,9 +102,9 @@ void *imp_http_run(void *arg)
 	curl_easy_setopt(x.c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(x.c, CURLOPT_WRITEDATA, &x);
 	curl_easy_setopt(x.c, CURLOPT_ERRORBUFFER, errbuf);
-	if (j->ca_bundle && *j->ca_bundle && set_ca(x.c, j->ca_bundle, &blob, &pem, &x.err) < 0) {
-		imp_job_end(j, VIM_EINVAL, true, NULL, x.err.msg);
-		goto out;
+	if (j->ca_pem) {
+		struct curl_blob blob = {j->ca_pem, strlen(j->ca_pem), CURL_BLOB_COPY};
+		curl_easy_setopt(x.c, CURLOPT_CAINFO_BLOB, &blob);
 	}
 	cr = curl_easy_perform(x.c);
 	if (!x.started) /* an empty body still has a status */
@@ -151,9 +130,7 @@ void *imp_http_run(void *arg)
 		x.p = NULL;
 		imp_job_end(j, rc, terminal, &res, x.err.msg);
 	}
-out:
 	imp_pipeline_abort(x.p);
 	curl_easy_cleanup(x.c);
-	free(pem);
 	return NULL;
 }

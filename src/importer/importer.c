@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "core/timeutil.h"
 
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +37,7 @@ void imp_job_free(struct job *j)
 	if (!j)
 		return;
 	free(j->url);
-	free(j->ca_bundle);
+	free(j->ca_pem);
 	if (j->pull_pass) /* do not leave the secret in freed memory */
 		memset(j->pull_pass, 0, strlen(j->pull_pass));
 	free(j->pull_user);
@@ -342,6 +343,25 @@ static int64_t retry_delay_ms(int n)
 	return ms < RETRY_MAX_S * 1000 ? ms : RETRY_MAX_S * 1000;
 }
 
+/* j->ca_pem from a base64 caBundle (NULL or "" = none).  Bad base64 is
+ * terminal: the spec must change. */
+static int decode_ca_bundle(struct job *j, const char *b64, bool *terminal, struct vim_err *err)
+{
+	size_t n = b64 ? strlen(b64) : 0;
+	int len;
+
+	if (!n)
+		return 0;
+	if (!(j->ca_pem = calloc(1, n + 1)))
+		return vim_err_set(err, VIM_ENOMEM, "out of memory");
+	len = EVP_DecodeBlock((unsigned char *)j->ca_pem, (const unsigned char *)b64, (int)n);
+	if (len <= 0) {
+		*terminal = true;
+		return vim_err_set(err, VIM_EINVAL, "caBundle is not base64");
+	}
+	return 0;
+}
+
 /* Creates and starts the job for img's source.  Returns the new job's
  * state, or a negative code (message in err; *terminal when retrying
  * cannot help). */
@@ -371,8 +391,9 @@ static int start_job(struct imp_manager *m, struct model_image *img, bool *termi
 	j->started_ms = vim_mono_ms();
 	if (ds->http && strcmp(ds->type, MODEL_DS_HTTP) == 0) {
 		j->url = model_strdup(ds->http->url);
-		j->ca_bundle = model_strdup(ds->http->ca_bundle);
 		dup_checksum(&j->want, &ds->http->checksum);
+		if ((rc = decode_ca_bundle(j, ds->http->ca_bundle, terminal, err)) < 0)
+			goto fail;
 		run = imp_http_run;
 	} else if (strcmp(ds->type, MODEL_DS_UPLOAD) == 0) {
 		if (ds->upload)
@@ -416,8 +437,8 @@ static int start_job(struct imp_manager *m, struct model_image *img, bool *termi
 	} else if (ds->container_image && strcmp(ds->type, MODEL_DS_CONTAINER_IMAGE) == 0) {
 		char path[4400];
 		j->url = model_strdup(ds->container_image->image);
-		j->ca_bundle = model_strdup(ds->container_image->ca_bundle);
-		if ((rc = secret_file(m, img, path, sizeof(path), err)) < 0 ||
+		if ((rc = decode_ca_bundle(j, ds->container_image->ca_bundle, terminal, err)) < 0 ||
+		    (rc = secret_file(m, img, path, sizeof(path), err)) < 0 ||
 		    (path[0] && (rc = imp_secret_credentials(path, j->url, &j->pull_user,
 		                                             &j->pull_pass, err)) < 0))
 			goto fail;

@@ -48,7 +48,8 @@ struct job {
 	char repo[DVCR_REPO_MAX];
 	char source[16]; /* "HTTP", "Upload", ... (for messages) */
 	/* inputs copied from the spec at start */
-	char *url, *ca_bundle;       /* url: the image reference for ContainerImage */
+	char *url;    /* the URL, or the image reference for ContainerImage */
+	char *ca_pem; /* the spec's caBundle decoded once (PEM text); NULL = system roots */
 	char *pull_user, *pull_pass; /* ContainerImage credentials, NULL = anonymous */
 	struct model_checksum want;
 	char src_repo[DVCR_REPO_MAX], src_tag[DVCR_TAG_MAX];

@@ -299,30 +299,15 @@ static int make_client(struct pull *x, struct vim_err *err)
 {
 	struct job *j = x->j;
 	struct dvcr_config dc = {0};
-	unsigned char *pem = NULL;
 	char base[DVCR_HOST_MAX + 16];
-	int rc;
 
 	snprintf(base, sizeof(base), "https://%s", x->ref.host);
 	dc.base_url = base;
 	dc.username = j->pull_user;
 	dc.password = j->pull_pass;
 	dc.user_agent = "vimage-importer/1";
-	if (j->ca_bundle && *j->ca_bundle) {
-		size_t n = strlen(j->ca_bundle);
-		int len;
-		if (!(pem = calloc(1, n + 1)))
-			return vim_err_set(err, VIM_ENOMEM, "out of memory");
-		len = EVP_DecodeBlock(pem, (const unsigned char *)j->ca_bundle, (int)n);
-		if (len <= 0) {
-			free(pem);
-			return vim_err_set(err, VIM_EINVAL, "caBundle is not base64");
-		}
-		dc.ca_pem = (const char *)pem;
-	}
-	rc = dvcr_client_new(&x->c, &dc, err);
-	free(pem);
-	return rc;
+	dc.ca_pem = j->ca_pem;
+	return dvcr_client_new(&x->c, &dc, err);
 }
 
 /* The dvcr client names the repository, not the registry: say which image. */

@@ -77,7 +77,10 @@ static uint32_t le32(const unsigned char *p)
 {
 	return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
 }
-static uint16_t le16(const unsigned char *p) { return (uint16_t)(p[1] << 8 | p[0]); }
+static uint16_t le16(const unsigned char *p)
+{
+	return (uint16_t)(p[1] << 8 | p[0]);
+}
 
 static bool at(const struct imp_sniff *s, size_t off, const char *magic, size_t n)
 {
@@ -88,8 +91,8 @@ static int set(struct imp_format *f, const char *name, uint64_t vsize, struct vi
 {
 	if (vsize == 0 || vsize > SIZE_SANE)
 		return vim_err_set(err, VIM_EINVAL,
-				   "%s: the header's virtual size %llu is not a disk size", name,
-				   (unsigned long long)vsize);
+		                   "%s: the header's virtual size %llu is not a disk size", name,
+		                   (unsigned long long)vsize);
 	snprintf(f->format, sizeof(f->format), "%s", name);
 	f->virtual_size = vsize;
 	f->cdrom = false;
@@ -99,16 +102,16 @@ static int set(struct imp_format *f, const char *name, uint64_t vsize, struct vi
 static int truncated(const char *name, uint64_t total, struct vim_err *err)
 {
 	return vim_err_set(err, VIM_EINVAL, "%s: the image is truncated (%llu bytes, header cut)",
-			   name, (unsigned long long)total);
+	                   name, (unsigned long long)total);
 }
 
 /* VHDX: region table at 192 KiB -> metadata region -> Virtual Disk Size. */
 static int vhdx_size(const struct imp_sniff *s, uint64_t *out)
 {
 	static const unsigned char meta_guid[16] = {0x06, 0xa2, 0x7c, 0x8b, 0x90, 0x47, 0x9a, 0x4b,
-						    0xb8, 0xfe, 0x57, 0x5f, 0x05, 0x0f, 0x88, 0x6e};
+	                                            0xb8, 0xfe, 0x57, 0x5f, 0x05, 0x0f, 0x88, 0x6e};
 	static const unsigned char size_guid[16] = {0x24, 0x42, 0xa5, 0x2f, 0x1b, 0xcd, 0x76, 0x48,
-						    0xb2, 0x11, 0x5d, 0xbe, 0xd8, 0x3b, 0xf4, 0xb8};
+	                                            0xb2, 0x11, 0x5d, 0xbe, 0xd8, 0x3b, 0xf4, 0xb8};
 	const unsigned char *rt = s->prefix + 0x30000, *md;
 	uint64_t moff = 0;
 	uint32_t n, i;
@@ -148,7 +151,7 @@ int imp_sniff_finish(struct imp_sniff *s, struct imp_format *f, struct vim_err *
 			return truncated("qcow2", s->total, err);
 		if (be32(s->prefix + 4) != 2 && be32(s->prefix + 4) != 3)
 			return vim_err_set(err, VIM_EINVAL, "qcow2: unknown version %u",
-					   be32(s->prefix + 4));
+			                   be32(s->prefix + 4));
 		return set(f, "qcow2", be64(s->prefix + 24), err);
 	}
 	if (at(s, 0, "KDMV", 4)) {
@@ -157,7 +160,7 @@ int imp_sniff_finish(struct imp_sniff *s, struct imp_format *f, struct vim_err *
 		v = le64(s->prefix + 12);
 		if (v > SIZE_SANE / 512)
 			return vim_err_set(err, VIM_EINVAL, "vmdk: capacity %llu sectors overflows",
-					   (unsigned long long)v);
+			                   (unsigned long long)v);
 		return set(f, "vmdk", v * 512, err);
 	}
 	if (s->plen >= 0x44 && le32(s->prefix + 0x40) == 0xbeda107fu) {
@@ -168,8 +171,8 @@ int imp_sniff_finish(struct imp_sniff *s, struct imp_format *f, struct vim_err *
 	if (at(s, 0, "vhdxfile", 8)) {
 		if (vhdx_size(s, &v) < 0)
 			return vim_err_set(err, VIM_EINVAL,
-					   "vhdx: no virtual disk size in the first %u MiB",
-					   PREFIX_MAX >> 20);
+			                   "vhdx: no virtual disk size in the first %u MiB",
+			                   PREFIX_MAX >> 20);
 		return set(f, "vhdx", v, err);
 	}
 	if (at(s, 0, "conectix", 8)) { /* dynamic VHD: a footer copy first */

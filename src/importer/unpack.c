@@ -30,13 +30,16 @@ enum imp_packing imp_packing_of(const void *first, size_t len)
 
 	if (len >= 2 && p[0] == 0x1f && p[1] == 0x8b)
 		return IMP_GZIP;
-	if (len >= 6 && memcmp(p, "\xfd" "7zXZ\0", 6) == 0)
+	if (len >= 6 && memcmp(p,
+	                       "\xfd"
+	                       "7zXZ\0",
+	                       6) == 0)
 		return IMP_XZ;
 	return IMP_PLAIN;
 }
 
 int imp_unpack_new(struct imp_unpack **out, enum imp_packing p, uint64_t max_out,
-		   struct vim_err *err)
+                   struct vim_err *err)
 {
 	struct imp_unpack *u = calloc(1, sizeof(*u));
 	lzma_stream init = LZMA_STREAM_INIT;
@@ -68,18 +71,19 @@ static int emit(struct imp_unpack *u, size_t n, imp_out_fn fn, void *arg, struct
 	u->out_total += n;
 	if (u->out_total > u->max_out)
 		return vim_err_set(err, VIM_EINVAL, "%s: the data expands beyond %llu bytes", what,
-				   (unsigned long long)u->max_out);
+		                   (unsigned long long)u->max_out);
 	if (u->out_total > BOMB_GRACE && u->out_total / BOMB_RATIO > u->in_total)
-		return vim_err_set(err, VIM_EINVAL,
-				   "%s: the data expands beyond %d:1 (%llu bytes from %llu): refused "
-				   "as a decompression bomb",
-				   what, BOMB_RATIO, (unsigned long long)u->out_total,
-				   (unsigned long long)u->in_total);
+		return vim_err_set(
+		    err, VIM_EINVAL,
+		    "%s: the data expands beyond %d:1 (%llu bytes from %llu): refused "
+		    "as a decompression bomb",
+		    what, BOMB_RATIO, (unsigned long long)u->out_total,
+		    (unsigned long long)u->in_total);
 	return fn(arg, u->out, n);
 }
 
-static int feed_gzip(struct imp_unpack *u, const void *in, size_t len, imp_out_fn fn,
-		     void *arg, struct vim_err *err)
+static int feed_gzip(struct imp_unpack *u, const void *in, size_t len, imp_out_fn fn, void *arg,
+                     struct vim_err *err)
 {
 	int zr, rc;
 
@@ -97,7 +101,7 @@ static int feed_gzip(struct imp_unpack *u, const void *in, size_t len, imp_out_f
 		zr = inflate(&u->z, Z_NO_FLUSH);
 		if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR)
 			return vim_err_set(err, VIM_EINVAL, "gzip: corrupt data: %s",
-					   u->z.msg ? u->z.msg : "inflate failed");
+			                   u->z.msg ? u->z.msg : "inflate failed");
 		if ((rc = emit(u, OUT_CHUNK - u->z.avail_out, fn, arg, err)) != 0)
 			return rc;
 		if (zr == Z_STREAM_END)
@@ -108,8 +112,8 @@ static int feed_gzip(struct imp_unpack *u, const void *in, size_t len, imp_out_f
 	return 0;
 }
 
-static int feed_xz(struct imp_unpack *u, const void *in, size_t len, lzma_action act,
-		   imp_out_fn fn, void *arg, struct vim_err *err)
+static int feed_xz(struct imp_unpack *u, const void *in, size_t len, lzma_action act, imp_out_fn fn,
+                   void *arg, struct vim_err *err)
 {
 	lzma_ret r;
 	int rc;
@@ -121,7 +125,8 @@ static int feed_xz(struct imp_unpack *u, const void *in, size_t len, lzma_action
 		u->x.avail_out = OUT_CHUNK;
 		r = lzma_code(&u->x, act);
 		if (r != LZMA_OK && r != LZMA_STREAM_END && r != LZMA_BUF_ERROR)
-			return vim_err_set(err, VIM_EINVAL, "xz: corrupt data (lzma error %d)", (int)r);
+			return vim_err_set(err, VIM_EINVAL, "xz: corrupt data (lzma error %d)",
+			                   (int)r);
 		if ((rc = emit(u, OUT_CHUNK - u->x.avail_out, fn, arg, err)) != 0)
 			return rc;
 		if (r == LZMA_STREAM_END) {
@@ -140,8 +145,8 @@ static int ignore(void *arg, const void *data, size_t len)
 	return 0;
 }
 
-int imp_unpack_feed(struct imp_unpack *u, const void *in, size_t len, imp_out_fn fn,
-		    void *arg, struct vim_err *err)
+int imp_unpack_feed(struct imp_unpack *u, const void *in, size_t len, imp_out_fn fn, void *arg,
+                    struct vim_err *err)
 {
 	u->in_total += len;
 	if (u->p == IMP_GZIP)
@@ -162,14 +167,17 @@ int imp_unpack_finish(struct imp_unpack *u, struct vim_err *err)
 			return rc;
 	}
 	if (u->p != IMP_PLAIN && !u->ended)
-		return vim_err_set(err, VIM_EINVAL,
-				   "%s: the compressed data ends early (truncated after %llu bytes)",
-				   u->p == IMP_GZIP ? "gzip" : "xz",
-				   (unsigned long long)u->in_total);
+		return vim_err_set(
+		    err, VIM_EINVAL,
+		    "%s: the compressed data ends early (truncated after %llu bytes)",
+		    u->p == IMP_GZIP ? "gzip" : "xz", (unsigned long long)u->in_total);
 	return 0;
 }
 
-uint64_t imp_unpack_total(const struct imp_unpack *u) { return u->out_total; }
+uint64_t imp_unpack_total(const struct imp_unpack *u)
+{
+	return u->out_total;
+}
 
 void imp_unpack_free(struct imp_unpack *u)
 {

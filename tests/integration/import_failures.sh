@@ -83,6 +83,9 @@ check "a corrupt qcow2 header fails the image" wait_for 30 phase_is vi/corrupt F
 expect_match "naming qcow2 in the message" 'ProvisioningFailed.*qcow2' "$(ready_cond vi/corrupt)"
 expect_eq "no manifest for it in DVCR" 404 "$(manifest_code corrupt)"
 
+out=$(printf 'apiVersion: virtualization.deckhouse.io/v1alpha2\nkind: VirtualImage\nmetadata: {name: badca, namespace: default}\nspec: {dataSource: {type: HTTP, http: {url: "https://127.0.0.1:%s/disk.qcow2", caBundle: "%%%% not base64"}}}\n' "$PWWW" | k apply -f - 2>&1)
+expect_match "a caBundle that is not base64 is refused at the API" 'spec.dataSource.http.caBundle: Invalid value: .*must be base64-encoded PEM' "$out"
+
 # an upload that stops half-way: the image keeps waiting, a full one works
 vi_apply half "{type: Upload}"
 check "an Upload image waits" wait_for 15 phase_is vi/half WaitForUserUpload
