@@ -3,6 +3,7 @@
  */
 #include "controller/monitor.h"
 #include "core/log.h"
+#include "core/sysutil.h"
 #include "core/timeutil.h"
 
 #include <errno.h>
@@ -181,16 +182,14 @@ static bool nap(struct ctl_monitor *mon, int64_t ms)
 /* Written after the push: a crash between the two only costs a push. */
 static void remember_canary(struct ctl_monitor *mon)
 {
-	char tmp[4200];
-	FILE *f;
+	struct vim_err err = {0};
+	char line[sizeof(mon->marker_id) + 2];
 
 	if (!mon->marker[0])
 		return;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", mon->marker);
-	if (!(f = fopen(tmp, "we")) || fprintf(f, "%s\n", mon->marker_id) < 0 || fclose(f) != 0 ||
-	    rename(tmp, mon->marker) != 0)
-		vim_log(VIM_LOG_WARN, "dvcr storage probe: cannot write %s: %s", mon->marker,
-		        strerror(errno));
+	snprintf(line, sizeof(line), "%s\n", mon->marker_id);
+	if (vim_file_replace(mon->marker, line, 0644, &err) < 0)
+		vim_log(VIM_LOG_WARN, "dvcr storage probe: %s", err.msg);
 }
 
 static void probe_once(struct ctl_monitor *mon)

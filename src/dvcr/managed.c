@@ -5,6 +5,8 @@
 #define _GNU_SOURCE /* close_range */
 #include "dvcr/managed.h"
 #include "core/log.h"
+#include "core/sysutil.h"
+#include "core/timeutil.h"
 
 #include <arpa/inet.h>
 #include <crypt.h>
@@ -19,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -52,33 +53,6 @@ struct dvcr_managed {
 	int last_status;
 };
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int write_file(const char *path, const char *text, mode_t mode, struct vim_err *err)
-{
-	char tmp[4200];
-	FILE *f;
-	int fd;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)) < 0 ||
-	    !(f = fdopen(fd, "w"))) {
-		if (fd >= 0)
-			close(fd);
-		return vim_err_set(err, VIM_EIO, "dvcr: cannot write %s: %s", tmp, strerror(errno));
-	}
-	fputs(text, f);
-	if (fclose(f) != 0 || rename(tmp, path) != 0)
-		return vim_err_set(err, VIM_EIO, "dvcr: cannot write %s: %s", path,
-		                   strerror(errno));
-	return 0;
-}
-
 /* First line of DIR/name into out; "" when the file does not exist. */
 static void read_line(const char *dir, const char *name, char *out, size_t len)
 {
@@ -93,18 +67,6 @@ static void read_line(const char *dir, const char *name, char *out, size_t len)
 		out[0] = '\0';
 	fclose(f);
 	out[strcspn(out, "\r\n")] = '\0';
-}
-
-static int random_hex(char *out, size_t bytes, struct vim_err *err)
-{
-	unsigned char raw[64];
-	size_t i;
-
-	if (bytes > sizeof(raw) || getrandom(raw, bytes, 0) != (ssize_t)bytes)
-		return vim_err_set(err, VIM_EIO, "dvcr: no randomness for the credentials");
-	for (i = 0; i < bytes; i++)
-		sprintf(out + 2 * i, "%02x", raw[i]);
-	return 0;
 }
 
 /* Binds 127.0.0.1:want (0 = any) to learn a free port. */
@@ -162,11 +124,11 @@ static int write_credentials(struct dvcr_managed *m, struct vim_err *err)
 
 	read_line(m->dir, "password", m->password, sizeof(m->password));
 	if (strlen(m->password) < 32) {
-		if ((rc = random_hex(m->password, 16, err)) < 0)
+		if ((rc = vim_random_hex(m->password, 16, err)) < 0)
 			return rc;
 		snprintf(path, sizeof(path), "%s/password", m->dir);
 		snprintf(line, sizeof(line), "%s\n", m->password);
-		if ((rc = write_file(path, line, 0600, err)) < 0)
+		if ((rc = vim_file_replace(path, line, 0600, err)) < 0)
 			return rc;
 	}
 	memset(&cd, 0, sizeof(cd));
@@ -176,7 +138,7 @@ static int write_credentials(struct dvcr_managed *m, struct vim_err *err)
 		                   strerror(errno));
 	snprintf(line, sizeof(line), "%s:%s\n", MANAGED_USER, cd.output);
 	snprintf(path, sizeof(path), "%s/htpasswd", m->dir);
-	return write_file(path, line, 0600, err);
+	return vim_file_replace(path, line, 0600, err);
 }
 
 static int write_config(struct dvcr_managed *m, struct vim_err *err)
@@ -184,7 +146,7 @@ static int write_config(struct dvcr_managed *m, struct vim_err *err)
 	char text[8192], notify[2048] = "", secret[33], portline[32], path[4200];
 	int rc, n;
 
-	if ((rc = random_hex(secret, 16, err)) < 0)
+	if ((rc = vim_random_hex(secret, 16, err)) < 0)
 		return rc;
 	if (m->notify_url) {
 		/* pulls are every presence check's HEAD: they would flood vimaged */
@@ -232,11 +194,11 @@ static int write_config(struct dvcr_managed *m, struct vim_err *err)
 	             m->dir, m->dir, m->port, secret, notify);
 	if (n < 0 || (size_t)n >= sizeof(text))
 		return vim_err_set(err, VIM_EINVAL, "dvcr: the registry configuration is too long");
-	if ((rc = write_file(m->config, text, 0600, err)) < 0)
+	if ((rc = vim_file_replace(m->config, text, 0600, err)) < 0)
 		return rc;
 	snprintf(portline, sizeof(portline), "%d\n", m->port);
 	snprintf(path, sizeof(path), "%s/port", m->dir);
-	return write_file(path, portline, 0644, err);
+	return vim_file_replace(path, portline, 0644, err);
 }
 
 /* Called with mu held, from the supervisor thread: PR_SET_PDEATHSIG
@@ -313,7 +275,7 @@ static void *supervise(void *arg)
 			        strerror(m->spawn_errno));
 		} else {
 			pid_t pid = m->pid;
-			started = mono_ms();
+			started = vim_mono_ms();
 			pthread_mutex_unlock(&m->mu);
 			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 				;
@@ -324,7 +286,7 @@ static void *supervise(void *arg)
 			pthread_cond_broadcast(&m->cv);
 			if (m->stopping)
 				break;
-			if (mono_ms() - started >= STABLE_RUN_MS)
+			if (vim_mono_ms() - started >= STABLE_RUN_MS)
 				backoff = BACKOFF_MIN_MS;
 			if (WIFSIGNALED(status))
 				vim_log(VIM_LOG_WARN,
@@ -388,10 +350,10 @@ static bool answers(const char *url)
 /* Waits for the first registry to answer; fails if it keeps exiting. */
 static int wait_ready(struct dvcr_managed *m, struct vim_err *err)
 {
-	int64_t deadline = mono_ms() + READY_TIMEOUT_MS;
+	int64_t deadline = vim_mono_ms() + READY_TIMEOUT_MS;
 	char tail[300];
 
-	while (mono_ms() < deadline) {
+	while (vim_mono_ms() < deadline) {
 		bool died;
 		if (answers(m->url))
 			return 0;
@@ -508,8 +470,8 @@ void dvcr_managed_stop(struct dvcr_managed *m)
 	pthread_cond_broadcast(&m->cv);
 	if (m->pid > 0)
 		kill(m->pid, SIGTERM);
-	deadline = mono_ms() + STOP_GRACE_MS;
-	while (m->pid > 0 && mono_ms() < deadline)
+	deadline = vim_mono_ms() + STOP_GRACE_MS;
+	while (m->pid > 0 && vim_mono_ms() < deadline)
 		wait_ms_locked(m, 100);
 	if (m->pid > 0) {
 		vim_log(VIM_LOG_WARN, "dvcr: docker-registry ignored SIGTERM; killing it");

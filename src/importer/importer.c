@@ -6,13 +6,13 @@
  */
 #include "importer/internal.h"
 #include "core/log.h"
+#include "core/sysutil.h"
 #include "core/timeutil.h"
 
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 #define POLL_MS 1000         /* progress is published this often */
@@ -371,8 +371,7 @@ static int start_job(struct imp_manager *m, struct model_image *img, bool *termi
 	const struct model_data_source *ds = &img->spec.data_source;
 	struct job *j = calloc(1, sizeof(*j));
 	void *(*run)(void *) = NULL;
-	unsigned char rnd[32];
-	int rc, i;
+	int rc;
 
 	*terminal = false;
 	if (!j)
@@ -398,12 +397,8 @@ static int start_job(struct imp_manager *m, struct model_image *img, bool *termi
 	} else if (strcmp(ds->type, MODEL_DS_UPLOAD) == 0) {
 		if (ds->upload)
 			dup_checksum(&j->want, &ds->upload->checksum);
-		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
-			rc = vim_err_set(err, VIM_EIO, "no randomness for the upload token");
+		if ((rc = vim_random_hex(j->token, 32, err)) < 0)
 			goto fail;
-		}
-		for (i = 0; i < 32; i++)
-			snprintf(j->token + 2 * i, 3, "%02x", rnd[i]);
 		j->state = JOB_WAIT_UPLOAD;
 	} else if (ds->object_ref && strcmp(ds->type, MODEL_DS_OBJECT_REF) == 0) {
 		struct model_image *src = NULL;

@@ -1,5 +1,6 @@
 /* vimagectl/conn — the kubeconfig and plain JSON requests to vimaged. */
 #include "vimagectl.h"
+#include "core/timeutil.h"
 #include "model/model.h"
 
 #include <curl/curl.h>
@@ -259,4 +260,9 @@ int object_path(const char *ref, const char *ns, char *out, size_t len, bool *cl
 		return vim_err_set(err, VIM_EINVAL, "%s: expected vi/NAME or cvi/NAME", ref);
 	}
 	return 0;
+}
+
+double now_s(void)
+{
+	return (double)vim_mono_ms() / 1000.0;
 }

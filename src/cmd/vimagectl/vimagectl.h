@@ -47,6 +47,8 @@ int object_path(const char *ref, const char *ns, char *out, size_t len, bool *cl
  * there and waits for Ready; prints the sha256 and the verdict. */
 int upload_image(const struct conn *c, const char *ref, const char *path, const char *file,
                  struct vim_err *err);
+/* Seconds on the monotonic clock, for rates and deadlines. */
+double now_s(void);
 /* status.phase of an object ("" when none). */
 const char *phase_of(json_t *obj);
 /* POST body (JSON, borrowed) to path; *out (may be NULL) gets the answer. */

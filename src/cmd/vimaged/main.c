@@ -7,6 +7,7 @@
 #include "api/api.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/sysutil.h"
 #include "core/timeutil.h"
 #include "store/store.h"
 
@@ -21,7 +22,6 @@
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -150,10 +150,8 @@ static int split_listen(const char *listen, char *host, size_t hlen, int *port)
 static int load_token(const char *dir, const char *file, char *tok, size_t len, struct vim_err *err)
 {
 	char path[4096];
-	unsigned char raw[32];
 	FILE *f;
-	size_t i;
-	int fd;
+	int fd, rc;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, file);
 	if ((f = fopen(path, "r"))) {
@@ -164,10 +162,10 @@ static int load_token(const char *dir, const char *file, char *tok, size_t len, 
 			return 0;
 		return vim_err_set(err, VIM_EINVAL, "%s: the token file is empty or short", path);
 	}
-	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
-		return vim_err_set(err, VIM_EIO, "cannot get random bytes for the token");
-	for (i = 0; i < sizeof(raw) && 2 * i + 2 < len; i++)
-		snprintf(tok + 2 * i, 3, "%02x", raw[i]);
+	if (len < 65)
+		return vim_err_set(err, VIM_EINVAL, "%s: no room for the token", path);
+	if ((rc = vim_random_hex(tok, 32, err)) < 0)
+		return rc;
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
 	if (fd < 0 || write(fd, tok, strlen(tok)) != (ssize_t)strlen(tok) ||
 	    write(fd, "\n", 1) != 1) {
@@ -184,11 +182,11 @@ static int load_token(const char *dir, const char *file, char *tok, size_t len, 
 static int write_kubeconfig(const char *dir, const char *url, const char *ca_file,
                             const char *token, struct vim_err *err)
 {
-	char path[4096], tmp[4200], pem[8192];
+	char path[4096], pem[8192], text[16384];
 	unsigned char b64[sizeof(pem) * 4 / 3 + 8];
 	size_t n = 0;
 	FILE *f;
-	int fd;
+	int w;
 
 	if (!(f = fopen(ca_file, "r")) || (n = fread(pem, 1, sizeof(pem), f)) == 0 ||
 	    n == sizeof(pem)) {
@@ -199,23 +197,16 @@ static int write_kubeconfig(const char *dir, const char *url, const char *ca_fil
 	fclose(f);
 	EVP_EncodeBlock(b64, (const unsigned char *)pem, (int)n);
 	snprintf(path, sizeof(path), "%s/kubeconfig", dir);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0 || !(f = fdopen(fd, "w"))) {
-		if (fd >= 0)
-			close(fd);
-		return vim_err_set(err, VIM_EIO, "cannot write %s: %s", tmp, strerror(errno));
-	}
-	fprintf(f,
-	        "apiVersion: v1\nkind: Config\nclusters:\n- name: vimage\n  cluster:\n"
-	        "    server: %s\n    certificate-authority-data: %s\n"
-	        "users:\n- name: admin\n  user:\n    token: %s\n"
-	        "contexts:\n- name: vimage\n  context:\n    cluster: vimage\n    user: admin\n"
-	        "    namespace: default\ncurrent-context: vimage\n",
-	        url, (const char *)b64, token);
-	if (fclose(f) != 0 || rename(tmp, path) != 0)
-		return vim_err_set(err, VIM_EIO, "cannot write %s: %s", path, strerror(errno));
-	return 0;
+	w = snprintf(text, sizeof(text),
+	             "apiVersion: v1\nkind: Config\nclusters:\n- name: vimage\n  cluster:\n"
+	             "    server: %s\n    certificate-authority-data: %s\n"
+	             "users:\n- name: admin\n  user:\n    token: %s\n"
+	             "contexts:\n- name: vimage\n  context:\n    cluster: vimage\n    user: admin\n"
+	             "    namespace: default\ncurrent-context: vimage\n",
+	             url, (const char *)b64, token);
+	if (w < 0 || (size_t)w >= sizeof(text))
+		return vim_err_set(err, VIM_EINVAL, "%s: the kubeconfig is too long", path);
+	return vim_file_replace(path, text, 0600, err);
 }
 
 int main(int argc, char **argv)
