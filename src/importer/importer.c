@@ -505,25 +505,36 @@ static void fail_image(struct imp_manager *m, struct model_image *img, bool term
 		step->requeue_after_ms = RETRY_AFTER_S * 1000;
 }
 
+/* status.target.registryURL: where the image's data goes in DVCR. */
+static int set_target(struct imp_manager *m, struct model_image *img, struct vim_err *err)
+{
+	char url[600];
+
+	if (model_dvcr_reference(url, sizeof(url), m->cfg.dvcr_host, img, err) < 0)
+		return VIM_EINVAL;
+	if (model_set_str(&img->status.target_registry_url, url) < 0)
+		return vim_err_set(err, VIM_ENOMEM, "%s: out of memory", img->meta.name);
+	return 0;
+}
+
 /* Starts an import for img (failures: how many attempts failed before,
  * for the retry backoff) and publishes what the user sees first. */
 static int begin_import(struct imp_manager *m, struct model_image *img, struct ctl_step *step,
                         int64_t now, int failures, struct vim_err *err)
 {
-	char url[600], reason[64];
+	char reason[64];
 	struct job *j;
 	bool terminal;
-	int rc;
+	int rc, e; /* rc: the new job's state */
 
-	if (model_dvcr_reference(url, sizeof(url), m->cfg.dvcr_host, img, err) < 0)
-		return VIM_EINVAL;
 	rc = start_job(m, img, &terminal, failures, err);
 	if (rc < 0) {
 		fail_image(m, img, terminal, err->msg, step, now);
 		vim_err_clear(err);
 		return 0;
 	}
-	model_set_str(&img->status.target_registry_url, url);
+	if ((e = set_target(m, img, err)) < 0)
+		return e;
 	model_set_str(&img->status.progress, "0%");
 	snprintf(reason, sizeof(reason), "The %s DataSource import has started",
 	         img->spec.data_source.type);
@@ -596,6 +607,7 @@ static int import_sync(void *self, struct model_image *img, struct ctl_step *ste
 	int64_t now = vim_time_now();
 	char reason[64];
 	struct job *j;
+	int rc;
 
 	if (!img->meta.uid)
 		return 0;
@@ -606,7 +618,8 @@ static int import_sync(void *self, struct model_image *img, struct ctl_step *ste
 		/* The stored status shows the outcome now: only here may its job
 		 * go.  Reaping it in the reconcile that wrote the outcome lost the
 		 * outcome whenever that write lost a conflict. */
-		if (j && (j->state == JOB_DONE || j->state == JOB_FAILED))
+		if (j &&
+		    (j->state == JOB_DONE || j->state == JOB_FAILED || j->state == JOB_WAIT_UPLOAD))
 			job_reap(m, j);
 		return 0;
 	}
@@ -626,12 +639,8 @@ static int import_sync(void *self, struct model_image *img, struct ctl_step *ste
 	/* The reconcile that started the job set the target, but its write may
 	 * have lost a conflict while the job went on: an image must never be
 	 * Ready without the address of its data (found by bench/mass-outage). */
-	if (!img->status.target_registry_url || !img->status.target_registry_url[0]) {
-		char url[600];
-		if (model_dvcr_reference(url, sizeof(url), m->cfg.dvcr_host, img, err) < 0)
-			return VIM_EINVAL;
-		model_set_str(&img->status.target_registry_url, url);
-	}
+	if ((rc = set_target(m, img, err)) < 0)
+		return rc;
 	pthread_mutex_lock(&m->mu);
 	enum job_state st = j->state;
 	uint64_t done = j->done, total = j->total;
@@ -655,7 +664,12 @@ static int import_sync(void *self, struct model_image *img, struct ctl_step *ste
 			         "upload the image again.",
 			         (long long)(min ? limit / 60 : limit), min ? "minutes" : "seconds",
 			         model_kind_info(img->kind)->name);
-			job_reap(m, j);
+			/* The URL closes now; the job goes once the stored status
+			 * says Failed (if this write loses a conflict, the next
+			 * reconcile times out again). */
+			pthread_mutex_lock(&m->mu);
+			j->token[0] = '\0';
+			pthread_mutex_unlock(&m->mu);
 			img->status.phase = MODEL_PHASE_FAILED;
 			ready_cond(img, "False", "WaitForUserUploadTimeout", tmsg, now);
 			clear_upload(img);

@@ -108,8 +108,11 @@ check "and the image becomes Ready" wait_for 30 phase_is vi/half Ready
 
 # an upload that never comes
 vi_apply late "{type: Upload}"
+wait_for 15 phase_is vi/late WaitForUserUpload
+late_url=$(jp vi/late '{.status.imageUploadURLs.external}')
 check "an Upload nobody sends fails after --upload-timeout" wait_for 20 phase_is vi/late Failed
 expect_match "with WaitForUserUploadTimeout" 'WaitForUserUploadTimeout .*3 seconds' "$(ready_cond vi/late)"
+expect_eq "its upload URL is closed then" 404 "$(curl -s -o /dev/null -w '%{http_code}' -T "$WWW/disk.qcow2" "$late_url")"
 
 # deleting an image cancels its import
 vi_apply gone "{type: HTTP, http: {url: \"http://127.0.0.1:$PWWW/slow-gone\"}}"
