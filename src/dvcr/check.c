@@ -92,31 +92,14 @@ static int check_parsed(struct dvcr_client *c, const char *repo, const json_t *m
 static int check_manifest(struct dvcr_client *c, const char *repo, const char *ref, int depth,
                           struct vim_err *err)
 {
-	char *buf = malloc(CHECK_MANIFEST_MAX);
 	json_t *m = NULL;
-	json_error_t jerr;
-	size_t len = 0;
-	int rc;
+	int rc = dvcr_manifest_get_json(c, repo, ref, CHECK_MANIFEST_MAX, &m, NULL, err);
 
-	if (!buf)
-		return vim_err_set(err, VIM_ENOMEM, "%s:%s: no memory for the manifest", repo, ref);
-	rc = dvcr_manifest_get(c, repo, ref, buf, CHECK_MANIFEST_MAX, &len, NULL, err);
-	if (rc == VIM_ENOTFOUND) {
-		rc = 0;
-		goto out;
-	}
-	if (rc < 0)
-		goto out;
-	m = json_loadb(buf, len, 0, &jerr);
-	if (!json_is_object(m)) {
-		rc = vim_err_set(err, VIM_EUPSTREAM, "%s:%s: the manifest is not JSON: %s", repo,
-		                 ref, jerr.text);
-		goto out;
-	}
-	rc = check_parsed(c, repo, m, depth, err);
-out:
+	if (rc == VIM_ENOTFOUND)
+		return 0;
+	if (rc == 0)
+		rc = check_parsed(c, repo, m, depth, err);
 	json_decref(m);
-	free(buf);
 	return rc;
 }
 

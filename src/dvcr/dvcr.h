@@ -29,6 +29,7 @@
 #ifndef VIM_DVCR_DVCR_H
 #define VIM_DVCR_DVCR_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -96,6 +97,11 @@ int dvcr_manifest_head(struct dvcr_client *c, const char *repo, const char *ref,
 int dvcr_manifest_get(struct dvcr_client *c, const char *repo, const char *ref, void *buf,
                       size_t cap, size_t *len, struct dvcr_manifest_info *info,
                       struct vim_err *err);
+/* The same, parsed: *out is a JSON object (caller decrefs); a manifest
+ * over cap bytes is VIM_ETOOLARGE, one that is not a JSON object
+ * VIM_EUPSTREAM. */
+int dvcr_manifest_get_json(struct dvcr_client *c, const char *repo, const char *ref, size_t cap,
+                           json_t **out, struct dvcr_manifest_info *info, struct vim_err *err);
 /* PUT by tag (or digest) with media_type as Content-Type; digest_out
  * (DVCR_DIGEST_MAX, may be NULL) gets the registry's digest. */
 int dvcr_manifest_put(struct dvcr_client *c, const char *repo, const char *ref,

@@ -1,5 +1,7 @@
 /* dvcr/ops — ping, manifests and blob reads. */
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dvcr/internal.h"
@@ -103,6 +105,28 @@ int dvcr_manifest_get(struct dvcr_client *c, const char *repo, const char *ref, 
 	if (!buf || !len)
 		return vim_err_set(err, VIM_EINVAL, "GET %s manifests: no buffer", repo);
 	return manifest_read(c, "GET", repo, ref, buf, cap, len, info, err);
+}
+
+int dvcr_manifest_get_json(struct dvcr_client *c, const char *repo, const char *ref, size_t cap,
+                           json_t **out, struct dvcr_manifest_info *info, struct vim_err *err)
+{
+	char *buf = malloc(cap);
+	json_error_t je;
+	size_t len = 0;
+	int rc;
+
+	*out = NULL;
+	if (!buf)
+		return vim_err_set(err, VIM_ENOMEM, "%s:%s: no memory for the manifest", repo, ref);
+	rc = dvcr_manifest_get(c, repo, ref, buf, cap, &len, info, err);
+	if (rc == 0 && !json_is_object(*out = json_loadb(buf, len, 0, &je))) {
+		json_decref(*out);
+		*out = NULL;
+		rc = vim_err_set(err, VIM_EUPSTREAM, "%s:%s: the manifest is not JSON: %s", repo,
+		                 ref, je.text);
+	}
+	free(buf);
+	return rc;
 }
 
 int dvcr_manifest_put(struct dvcr_client *c, const char *repo, const char *ref,

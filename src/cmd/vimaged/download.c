@@ -65,18 +65,10 @@ static void *pump_main(void *arg)
 static int layer_of(struct wiring *w, const char *repo, const char *tag, char *digest,
                     long long *size, struct vim_err *err)
 {
-	char *buf = malloc(MANIFEST_MAX);
 	json_t *m = NULL, *l;
-	size_t len = 0;
 	int rc;
 
-	if (!buf)
-		return vim_err_set(err, VIM_ENOMEM, "out of memory");
-	rc = dvcr_manifest_get(w->dvcr, repo, tag, buf, MANIFEST_MAX, &len, NULL, err);
-	if (rc == 0 && !(m = json_loadb(buf, len, 0, NULL)))
-		rc = vim_err_set(err, VIM_EUPSTREAM, "%s:%s: the manifest is not JSON", repo, tag);
-	free(buf);
-	if (rc < 0)
+	if ((rc = dvcr_manifest_get_json(w->dvcr, repo, tag, MANIFEST_MAX, &m, NULL, err)) < 0)
 		return rc;
 	l = json_array_get(json_object_get(m, "layers"), 0);
 	if (!json_string_value(json_object_get(l, "digest")) ||
