@@ -326,15 +326,10 @@ int ctl_monitor_new(struct ctl_monitor **out, const struct ctl_monitor_config *c
 		return vim_err_set(err, VIM_ENOMEM, "monitor: out of memory");
 	mon->cfg = *cfg;
 	if (cfg->marker_path && cfg->marker_id) {
-		char line[512] = "";
-		FILE *f;
+		char line[512];
 		snprintf(mon->marker, sizeof(mon->marker), "%s", cfg->marker_path);
 		snprintf(mon->marker_id, sizeof(mon->marker_id), "%s", cfg->marker_id);
-		if ((f = fopen(mon->marker, "re"))) {
-			if (fgets(line, sizeof(line), f))
-				line[strcspn(line, "\n")] = '\0';
-			fclose(f);
-		}
+		vim_file_first_line(mon->marker, line, sizeof(line));
 		mon->canary_seen = strcmp(line, mon->marker_id) == 0;
 	}
 	mon->cfg.marker_path = mon->cfg.marker_id = NULL;

@@ -28,6 +28,24 @@ int vim_file_replace(const char *path, const char *text, mode_t mode, struct vim
 	return 0;
 }
 
+int vim_file_first_line(const char *path, char *out, size_t len)
+{
+	FILE *f = fopen(path, "re");
+	int ok;
+
+	out[0] = '\0';
+	if (!f)
+		return -1;
+	ok = fgets(out, (int)len, f) != NULL;
+	fclose(f);
+	if (!ok) {
+		out[0] = '\0';
+		return -1;
+	}
+	out[strcspn(out, "\r\n")] = '\0';
+	return 0;
+}
+
 int vim_random_hex(char *out, size_t bytes, struct vim_err *err)
 {
 	unsigned char raw[64];

@@ -15,6 +15,11 @@
  * renames it over path. */
 int vim_file_replace(const char *path, const char *text, mode_t mode, struct vim_err *err);
 
+/* The first line of path, without its line end, into out (len bytes; a
+ * longer line is cut).  -1 (out "") when the file cannot be opened or is
+ * empty. */
+int vim_file_first_line(const char *path, char *out, size_t len);
+
 /* bytes (1..64) random bytes from getrandom(2) as 2*bytes hex digits and a
  * NUL in out. */
 int vim_random_hex(char *out, size_t bytes, struct vim_err *err);

@@ -57,16 +57,9 @@ struct dvcr_managed {
 static void read_line(const char *dir, const char *name, char *out, size_t len)
 {
 	char path[4200];
-	FILE *f;
 
-	out[0] = '\0';
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if (!(f = fopen(path, "re")))
-		return;
-	if (!fgets(out, (int)len, f))
-		out[0] = '\0';
-	fclose(f);
-	out[strcspn(out, "\r\n")] = '\0';
+	vim_file_first_line(path, out, len);
 }
 
 /* Binds 127.0.0.1:want (0 = any) to learn a free port. */

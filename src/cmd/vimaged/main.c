@@ -150,15 +150,11 @@ static int split_listen(const char *listen, char *host, size_t hlen, int *port)
 static int load_token(const char *dir, const char *file, char *tok, size_t len, struct vim_err *err)
 {
 	char path[4096];
-	FILE *f;
 	int fd, rc;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	if ((f = fopen(path, "r"))) {
-		int ok = fgets(tok, (int)len, f) != NULL;
-		fclose(f);
-		tok[strcspn(tok, "\r\n")] = '\0';
-		if (ok && strlen(tok) >= 32)
+	if (access(path, F_OK) == 0) {
+		if (vim_file_first_line(path, tok, len) == 0 && strlen(tok) >= 32)
 			return 0;
 		return vim_err_set(err, VIM_EINVAL, "%s: the token file is empty or short", path);
 	}

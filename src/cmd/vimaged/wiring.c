@@ -6,6 +6,7 @@
  */
 #include "vimaged.h"
 #include "core/log.h"
+#include "core/sysutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,16 +14,9 @@
 
 static int read_secret(const char *path, char *out, size_t len, struct vim_err *err)
 {
-	FILE *f = fopen(path, "r");
-
-	if (!f || !fgets(out, (int)len, f)) {
-		if (f)
-			fclose(f);
+	if (vim_file_first_line(path, out, len) < 0)
 		return vim_err_set(err, VIM_EINVAL, "--dvcr-password-file %s: cannot read it",
 		                   path);
-	}
-	fclose(f);
-	out[strcspn(out, "\r\n")] = '\0';
 	return 0;
 }
 
