@@ -119,7 +119,9 @@ int dvcr_manifest_get_json(struct dvcr_client *c, const char *repo, const char *
 	if (!buf)
 		return vim_err_set(err, VIM_ENOMEM, "%s:%s: no memory for the manifest", repo, ref);
 	rc = dvcr_manifest_get(c, repo, ref, buf, cap, &len, info, err);
-	if (rc == 0 && !json_is_object(*out = json_loadb(buf, len, 0, &je))) {
+	if (rc == 0)
+		*out = json_loadb(buf, len, 0, &je); /* not inside json_is_object: a macro */
+	if (rc == 0 && !json_is_object(*out)) {
 		json_decref(*out);
 		*out = NULL;
 		rc = vim_err_set(err, VIM_EUPSTREAM, "%s:%s: the manifest is not JSON: %s", repo,
