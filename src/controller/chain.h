@@ -65,12 +65,16 @@ struct ctl_clock {
 
 /* Drives the import of an image that is neither lost nor being deleted:
  * starts it, reports its progress into img->status, finishes it.  cleanup
- * cancels a running import and drops its partial data (spec changed). */
+ * cancels a running import and drops its partial data (spec changed).
+ * release (optional) is told that the stored status of img shows its
+ * import done (Ready): whatever the importer kept for it (a finished job,
+ * its thread) can go. */
 struct ctl_importer {
 	int (*sync)(void *self, struct model_image *img, struct ctl_step *step,
 	            struct vim_err *err);
 	int (*cleanup)(void *self, const struct model_image *img, struct vim_err *err);
 	void *self;
+	void (*release)(void *self, const struct model_image *img);
 };
 
 /* Is the image's data source usable?  Returns 1 (ready) or 0 (not ready,

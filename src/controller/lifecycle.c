@@ -109,8 +109,12 @@ int ctl_handle_lifecycle(struct ctl_ctx *ctx, struct model_image *img, struct ct
 		return oom(err, img);
 	if (img->status.phase == MODEL_PHASE_NONE)
 		img->status.phase = MODEL_PHASE_PENDING;
-	if (img->status.phase == MODEL_PHASE_READY)
-		return CTL_CONTINUE; /* imported; nothing to drive */
+	if (img->status.phase == MODEL_PHASE_READY) {
+		/* imported; nothing to drive, and nothing to keep */
+		if (ctx->importer.release)
+			ctx->importer.release(ctx->importer.self, img);
+		return CTL_CONTINUE;
+	}
 
 	if (!cond_true(&img->status, MODEL_COND_READY) && img->status.observed_generation != 0 &&
 	    img->meta.generation != img->status.observed_generation)

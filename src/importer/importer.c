@@ -599,6 +599,25 @@ static int import_failed(struct imp_manager *m, struct model_image *img, struct 
 	return begin_import(m, img, step, now, failures, err);
 }
 
+/* The stored status shows the outcome now: only here may its job go (its
+ * thread joined).  Reaping it in the reconcile that wrote the outcome lost
+ * the outcome whenever that write lost a conflict. */
+static void release(void *self, const struct model_image *img)
+{
+	struct imp_manager *m = self;
+	struct job *j;
+	bool done;
+
+	if (!img->meta.uid)
+		return;
+	pthread_mutex_lock(&m->mu);
+	j = find_locked(m, img->meta.uid);
+	done = j && (j->state == JOB_DONE || j->state == JOB_FAILED || j->state == JOB_WAIT_UPLOAD);
+	pthread_mutex_unlock(&m->mu);
+	if (done)
+		job_reap(m, j);
+}
+
 static int import_sync(void *self, struct model_image *img, struct ctl_step *step,
                        struct vim_err *err)
 {
@@ -611,18 +630,13 @@ static int import_sync(void *self, struct model_image *img, struct ctl_step *ste
 
 	if (!img->meta.uid)
 		return 0;
+	if (img->status.phase == MODEL_PHASE_READY || failed_terminally(img)) {
+		release(m, img);
+		return 0;
+	}
 	pthread_mutex_lock(&m->mu);
 	j = find_locked(m, img->meta.uid);
 	pthread_mutex_unlock(&m->mu);
-	if (img->status.phase == MODEL_PHASE_READY || failed_terminally(img)) {
-		/* The stored status shows the outcome now: only here may its job
-		 * go.  Reaping it in the reconcile that wrote the outcome lost the
-		 * outcome whenever that write lost a conflict. */
-		if (j &&
-		    (j->state == JOB_DONE || j->state == JOB_FAILED || j->state == JOB_WAIT_UPLOAD))
-			job_reap(m, j);
-		return 0;
-	}
 
 	if (!j) {
 		/* a transient failure is retried, after a pause */
@@ -737,7 +751,7 @@ static int cleanup(void *self, const struct model_image *img, struct vim_err *er
 
 struct ctl_importer imp_manager_importer(struct imp_manager *m)
 {
-	struct ctl_importer i = {import_sync, cleanup, m};
+	struct ctl_importer i = {import_sync, cleanup, m, release};
 	return i;
 }
 
@@ -776,7 +790,7 @@ void imp_manager_stats(struct imp_manager *m, struct imp_stats *out)
 
 	pthread_mutex_lock(&m->mu);
 	*out = m->stats;
-	out->running = out->queued = out->waiting_upload = 0;
+	out->running = out->queued = out->waiting_upload = out->finished = 0;
 	for (j = m->jobs; j; j = j->next) {
 		if (j->state == JOB_RUNNING)
 			out->running++;
@@ -784,6 +798,8 @@ void imp_manager_stats(struct imp_manager *m, struct imp_stats *out)
 			out->queued++;
 		else if (j->state == JOB_WAIT_UPLOAD)
 			out->waiting_upload++;
+		else if (j->state == JOB_DONE || j->state == JOB_FAILED)
+			out->finished++;
 	}
 	pthread_mutex_unlock(&m->mu);
 }

@@ -57,6 +57,10 @@ struct imp_stats {
 	uint64_t started, succeeded, failed; /* jobs (an upload slot counts when data starts) */
 	uint64_t bytes;                      /* source bytes of the imports that succeeded */
 	unsigned running, queued, waiting_upload;
+	/* Finished jobs still held: until the stored status shows their
+	 * outcome, or a failed one's retry is due.  Back to 0 once every
+	 * image is Ready. */
+	unsigned finished;
 	struct vim_hist duration_s; /* of the imports that succeeded */
 };
 void imp_manager_stats(struct imp_manager *m, struct imp_stats *out);

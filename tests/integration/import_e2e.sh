@@ -109,6 +109,7 @@ expect_eq "metrics: Ready VirtualImages" 3 "$(mval 'vimage_images{kind="VirtualI
 expect_eq "metrics: Failed VirtualImages" 2 "$(mval 'vimage_images{kind="VirtualImage",phase="Failed"}')"
 expect_eq "metrics: Ready ClusterVirtualImages" 1 "$(mval 'vimage_images{kind="ClusterVirtualImage",phase="Ready"}')"
 expect_eq "metrics: imports succeeded" 4 "$(mval 'vimage_imports_total{result="succeeded"}')"
+expect_eq "metrics: no finished import job is held once the status shows its outcome" 0 "$(mval 'vimage_imports{state="finished"}')"
 check "metrics: the loss was seen as absent checks" test "$(mval 'vimage_presence_checks_total{result="absent"}')" -ge 1
 expect_eq "metrics: the storage is up" 1 "$(mval 'vimage_dvcr_storage{state="up"}')"
 check "metrics: DVCR requests are counted by method and class" test "$(mval 'vimage_dvcr_requests_total{method="GET",code="2xx"}')" -ge 1

@@ -58,6 +58,14 @@ static int f_write_meta(void *self, const struct model_image *img, struct vim_er
 	return 0;
 }
 
+static void f_release(void *self, const struct model_image *img)
+{
+	struct fakes *f = self;
+
+	(void)img;
+	f->release_calls++;
+}
+
 static int f_sync(void *self, struct model_image *img, struct ctl_step *step, struct vim_err *err)
 {
 	struct fakes *f = self;
@@ -116,7 +124,7 @@ void fakes_init(struct fakes *f, struct ctl_ctx *ctx)
 	ctx->checker = (struct ctl_checker){f_check, NULL, f};
 	ctx->recorder = (struct ctl_recorder){f_record, f};
 	ctx->clock = (struct ctl_clock){f_now, f};
-	ctx->importer = (struct ctl_importer){f_sync, f_cleanup, f};
+	ctx->importer = (struct ctl_importer){f_sync, f_cleanup, f, f_release};
 	ctx->datasource = (struct ctl_datasource){f_ds, f};
 	ctx->cleaner = (struct ctl_dvcr_cleaner){f_remove, f};
 	ctx->writer = (struct ctl_writer){f_write_status, f_write_meta, f};

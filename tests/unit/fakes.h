@@ -34,7 +34,7 @@ struct fakes {
 	int write_status_rc, write_meta_rc;
 	json_t *written_status; /* last status written (owned) */
 	/* importer */
-	int sync_calls, cleanup_calls;
+	int sync_calls, cleanup_calls, release_calls;
 	int sync_rc, cleanup_rc;
 	enum model_phase sync_sets_phase; /* NONE = leave the phase alone */
 	/* datasource: 1 ready, 0 not (reason/message), <0 error */

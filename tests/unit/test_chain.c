@@ -234,6 +234,7 @@ static void test_full_table_ready_image_absent_goes_lost_and_gets_finalizer(void
 	    0);
 	assert_int_equal(out.requeue_after_ms, 15000);
 	assert_int_equal(f.sync_calls, 0);  /* a Ready image is not imported again */
+	assert_int_equal(f.release_calls, 1); /* and its finished import job may go */
 	assert_int_equal(f.meta_writes, 1); /* the cleanup finalizer */
 	assert_int_equal(work->meta.finalizers.len, 1);
 	assert_string_equal(work->meta.finalizers.items[0],
@@ -281,6 +282,7 @@ static void lifecycle_lost_returns_early(enum model_kind kind)
 	assert_string_equal(after, before);
 	assert_int_equal(f.sync_calls, 0);
 	assert_int_equal(f.cleanup_calls, 0);
+	assert_int_equal(f.release_calls, 0);
 	assert_int_equal(f.n_events, 0);
 	assert_int_equal(step.requeue_after_ms, 0);
 	free(before);

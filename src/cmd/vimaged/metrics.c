@@ -75,6 +75,7 @@ static void imports(struct vim_text *t, struct imp_manager *m)
 	vim_metric_u64(t, "vimage_imports", "state=\"running\"", st.running);
 	vim_metric_u64(t, "vimage_imports", "state=\"queued\"", st.queued);
 	vim_metric_u64(t, "vimage_imports", "state=\"waiting_upload\"", st.waiting_upload);
+	vim_metric_u64(t, "vimage_imports", "state=\"finished\"", st.finished);
 	vim_metric_head(t, "vimage_import_bytes_total", "counter",
 	                "Source bytes of the imports that succeeded.");
 	vim_metric_u64(t, "vimage_import_bytes_total", "", st.bytes);
