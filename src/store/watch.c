@@ -5,8 +5,12 @@
  * history holds, or falls too far behind, gets 410 Gone — never unbounded
  * memory.  Backend-independent: SQLite today, etcd later.
  *
- * Objects are shared: the hub and every watcher hold references to the
- * same read-only json_t, so a change costs one copy however many watch.
+ * Watchers read the history itself, each from its own cursor (the last
+ * resourceVersion it has seen), so the history is all the memory changes
+ * take: a slow client costs nothing until the history moves past its
+ * cursor, and then it gets 410 Gone and lists again (as a Kubernetes
+ * watcher whose buffer overflows is closed).  A change is one read-only
+ * json_t shared by the history and whoever is sending it.
  */
 #include "store/internal.h"
 #include "core/timeutil.h"
@@ -17,8 +21,6 @@
 #include <time.h>
 
 #define HUB_HISTORY_DEFAULT 10000
-/* Events a watcher may have queued before it is cut off with 410 Gone. */
-#define WATCH_QUEUE_MAX 100000
 /* A bookmark-wanting watcher that saw nothing for this long gets one. */
 #define BOOKMARK_IDLE_MS 10000
 
@@ -37,10 +39,8 @@ struct store_watch {
 	bool bookmarks;
 
 	/* guarded by hub->mu */
-	struct change *q; /* ring */
-	size_t q_head, q_len, q_cap;
-	bool gone, canceled, detached;
-	int64_t last_rv; /* last RV delivered (for bookmarks) */
+	int64_t cursor; /* every change up to this RV has been seen */
+	bool canceled, detached;
 	int64_t idle_ms;
 	pthread_cond_t cond;
 	struct store_watch *next;
@@ -51,6 +51,7 @@ struct store_hub {
 	struct change *hist; /* ring of the last `cap` changes */
 	size_t head, len, cap;
 	int64_t last_rv;
+	int64_t evicted_rv; /* the newest change pushed out of the history */
 	struct store_watch *watchers;
 	/* The store's reference plus one per watcher: a watcher may outlive
 	 * store_close (it then answers VIM_ECANCELED), so the hub and its
@@ -98,32 +99,6 @@ static bool wants(const struct store_watch *w, const struct change *c)
 	return store_selector_match(w->sel, c->obj);
 }
 
-/* Appends to a watcher's queue (hub->mu held). */
-static void enqueue(struct store_watch *w, const struct change *c)
-{
-	if (w->gone || w->canceled)
-		return;
-	if (w->q_len == w->q_cap) {
-		size_t ncap = w->q_cap ? w->q_cap * 2 : 64, i;
-		struct change *nq;
-		if (ncap > WATCH_QUEUE_MAX || !(nq = malloc(ncap * sizeof(*nq)))) {
-			w->gone = true; /* too far behind: it must relist */
-			pthread_cond_signal(&w->cond);
-			return;
-		}
-		for (i = 0; i < w->q_len; i++)
-			nq[i] = w->q[(w->q_head + i) % w->q_cap];
-		free(w->q);
-		w->q = nq;
-		w->q_head = 0;
-		w->q_cap = ncap;
-	}
-	w->q[(w->q_head + w->q_len) % w->q_cap] = *c;
-	json_incref(c->obj);
-	w->q_len++;
-	pthread_cond_signal(&w->cond);
-}
-
 void store_hub_publish(struct store_hub *h, const char *resource, enum store_event_type type,
                        json_t *obj, int64_t rv)
 {
@@ -135,6 +110,7 @@ void store_hub_publish(struct store_hub *h, const char *resource, enum store_eve
 	pthread_mutex_lock(&h->mu);
 	slot = &h->hist[(h->head + h->len) % h->cap];
 	if (h->len == h->cap) {
+		h->evicted_rv = h->hist[h->head].rv;
 		json_decref(h->hist[h->head].obj);
 		slot = &h->hist[h->head];
 		h->head = (h->head + 1) % h->cap;
@@ -144,8 +120,8 @@ void store_hub_publish(struct store_hub *h, const char *resource, enum store_eve
 	h->len++;
 	h->last_rv = rv;
 	for (w = h->watchers; w; w = w->next)
-		if (wants(w, &c))
-			enqueue(w, &c);
+		if (strcmp(w->resource, resource) == 0) /* the others need not wake */
+			pthread_cond_signal(&w->cond);
 	pthread_mutex_unlock(&h->mu);
 }
 
@@ -154,7 +130,6 @@ int store_hub_watch(struct store_hub *h, const char *resource, const struct stor
 {
 	struct store_watch *w = calloc(1, sizeof(*w));
 	int64_t from = o->resource_version;
-	size_t i;
 	int rc;
 
 	*out = NULL;
@@ -181,13 +156,8 @@ int store_hub_watch(struct store_hub *h, const char *resource, const struct stor
 			return vim_err_set(err, VIM_EGONE, "too old resource version: %lld (%lld)",
 			                   (long long)from, (long long)(oldest - 1));
 		}
-		for (i = 0; i < h->len; i++) {
-			struct change *c = &h->hist[(h->head + i) % h->cap];
-			if (c->rv > from && wants(w, c))
-				enqueue(w, c);
-		}
 	}
-	w->last_rv = from > 0 ? from : current_rv;
+	w->cursor = from > 0 && from < current_rv ? from : current_rv;
 	w->next = h->watchers;
 	h->watchers = w;
 	h->refs++;
@@ -207,46 +177,81 @@ static void deadline(struct timespec *ts, int timeout_ms)
 	}
 }
 
+/* The index (from the oldest) of the first change after rv, or h->len. */
+static size_t first_after(const struct store_hub *h, int64_t rv)
+{
+	size_t lo = 0, hi = h->len;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (h->hist[(h->head + mid) % h->cap].rv > rv)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
+/* The next change this watcher wants, moving its cursor past the ones it
+ * does not (hub->mu held); NULL when it has seen everything. */
+static const struct change *next_wanted(struct store_watch *w)
+{
+	struct store_hub *h = w->hub;
+	size_t i;
+
+	for (i = first_after(h, w->cursor); i < h->len; i++) {
+		const struct change *c = &h->hist[(h->head + i) % h->cap];
+		w->cursor = c->rv;
+		if (wants(w, c))
+			return c;
+	}
+	return NULL;
+}
+
 int store_watch_next(struct store_watch *w, int timeout_ms, struct store_event *ev,
                      struct vim_err *err)
 {
 	struct store_hub *h = w->hub;
+	const struct change *c = NULL;
 	struct timespec ts;
 	int rc = 0;
 
 	memset(ev, 0, sizeof(*ev));
 	deadline(&ts, timeout_ms);
 	pthread_mutex_lock(&h->mu);
-	while (!w->q_len && !w->gone && !w->canceled && !w->detached)
-		if (pthread_cond_timedwait(&w->cond, &h->mu, &ts) == ETIMEDOUT)
+	for (;;) {
+		if (w->canceled || w->detached) {
+			rc = vim_err_set(err, VIM_ECANCELED, "watch %s: canceled", w->resource);
+			goto out;
+		}
+		if (h->evicted_rv > w->cursor) {
+			rc = vim_err_set(err, VIM_EGONE,
+			                 "watch %s: the watcher fell too far behind; list again",
+			                 w->resource);
+			goto out;
+		}
+		if ((c = next_wanted(w)) ||
+		    pthread_cond_timedwait(&w->cond, &h->mu, &ts) == ETIMEDOUT)
 			break;
-	if (w->canceled || w->detached) {
-		rc = vim_err_set(err, VIM_ECANCELED, "watch %s: canceled", w->resource);
-	} else if (w->gone) {
-		rc = vim_err_set(err, VIM_EGONE,
-		                 "watch %s: the watcher fell too far behind; list again",
-		                 w->resource);
-	} else if (w->q_len) {
-		struct change *c = &w->q[w->q_head];
+	}
+	if (c) {
 		ev->type = c->type;
-		ev->object = c->obj; /* the queue's reference passes to the caller */
+		ev->object = json_incref(c->obj);
 		ev->resource_version = c->rv;
-		w->last_rv = c->rv;
-		w->q_head = (w->q_head + 1) % w->q_cap;
-		w->q_len--;
 		w->idle_ms = 0;
 		rc = 1;
 	} else if (w->bookmarks && (w->idle_ms += timeout_ms) >= BOOKMARK_IDLE_MS) {
 		/* Idle: tell the client how far the store has moved. */
 		char rvtext[32];
 		w->idle_ms = 0;
-		w->last_rv = h->last_rv > w->last_rv ? h->last_rv : w->last_rv;
-		snprintf(rvtext, sizeof(rvtext), "%lld", (long long)w->last_rv);
+		w->cursor = h->last_rv > w->cursor ? h->last_rv : w->cursor;
+		snprintf(rvtext, sizeof(rvtext), "%lld", (long long)w->cursor);
 		ev->type = STORE_BOOKMARK;
-		ev->resource_version = w->last_rv;
+		ev->resource_version = w->cursor;
 		ev->object = json_pack("{s:{s:s}}", "metadata", "resourceVersion", rvtext);
 		rc = ev->object ? 1 : 0;
 	}
+out:
 	pthread_mutex_unlock(&h->mu);
 	return rc;
 }
@@ -259,17 +264,6 @@ void store_watch_cancel(struct store_watch *w)
 	w->canceled = true;
 	pthread_cond_broadcast(&w->cond);
 	pthread_mutex_unlock(&w->hub->mu);
-}
-
-static void drain(struct store_watch *w)
-{
-	while (w->q_len) {
-		json_decref(w->q[w->q_head].obj);
-		w->q_head = (w->q_head + 1) % w->q_cap;
-		w->q_len--;
-	}
-	free(w->q);
-	w->q = NULL;
 }
 
 void store_watch_free(struct store_watch *w)
@@ -288,7 +282,6 @@ void store_watch_free(struct store_watch *w)
 			linked = true;
 			break;
 		}
-	drain(w);
 	if (linked || w->detached)
 		last = --h->refs == 0;
 	pthread_mutex_unlock(&h->mu);
@@ -311,7 +304,6 @@ void store_hub_free(struct store_hub *h)
 		next = w->next;
 		w->detached = true;
 		w->next = NULL;
-		drain(w);
 		pthread_cond_broadcast(&w->cond);
 	}
 	h->watchers = NULL;

@@ -404,6 +404,45 @@ static void test_watch_fan_out_resume_and_gone(void **state)
 	store_watch_free(w1);
 }
 
+/* A watcher reads the shared history from its own cursor: one that stops
+ * reading holds nothing, and once the history has moved past it, it is
+ * told to list again instead of being sent a gap; one that skips other
+ * namespaces' changes keeps up however many they are. */
+static void test_watch_slow_reader_is_gone_not_a_gap(void **state)
+{
+	struct store *s = open_store(4);
+	struct store_watch_opts all = {0}, n2 = {.ns = "n2"};
+	struct store_watch *slow, *quiet;
+	struct store_event ev;
+	struct vim_err err;
+	char name[16];
+	int i;
+	(void)state;
+
+	assert_int_equal(store_watch(s, VI, &all, &slow, &err), 0);
+	assert_int_equal(store_watch(s, VI, &n2, &quiet, &err), 0);
+	json_decref(create(s, vi("n1", "a", "x")));
+	assert_int_equal(store_watch_next(slow, 1000, &ev, &err), 1);
+	assert_int_equal(ev.resource_version, 1);
+	json_decref(ev.object);
+	for (i = 0; i < 6; i++) { /* RV 2..7: 2 and 3 leave the 4-entry history */
+		snprintf(name, sizeof(name), "b%d", i);
+		json_decref(create(s, vi("n1", name, "x")));
+		/* the quiet watcher scans past n1's changes as they come */
+		assert_int_equal(store_watch_next(quiet, 10, &ev, &err), 0);
+	}
+	assert_int_equal(store_watch_next(slow, 1000, &ev, &err), VIM_EGONE);
+	assert_non_null(strstr(err.msg, "fell too far behind"));
+	json_decref(create(s, vi("n2", "c", "x")));
+	assert_int_equal(store_watch_next(quiet, 1000, &ev, &err), 1);
+	assert_string_equal(meta(ev.object, "name"), "c");
+	assert_int_equal(ev.resource_version, 8);
+	json_decref(ev.object);
+	store_watch_free(slow);
+	store_watch_free(quiet);
+	store_close(s);
+}
+
 static void test_events_deduplicate_and_expire(void **state)
 {
 	struct store *s = open_store(0);
@@ -501,6 +540,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_restart_keeps_objects_and_rv_order, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_watch_fan_out_resume_and_gone, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_watch_slow_reader_is_gone_not_a_gap, setup,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_events_deduplicate_and_expire, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_concurrent_creates_get_distinct_ordered_rvs, setup,
 	                                    teardown),
