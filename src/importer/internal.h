@@ -70,6 +70,7 @@ struct job {
 	void *(*run)(void *); /* the thread body, for a queued job */
 	pthread_t th;
 	bool has_thread;
+	bool thread_done; /* its (detached) thread has left the job for good */
 	struct job *next;
 };
 
@@ -79,6 +80,7 @@ struct imp_manager {
 	char secrets_dir[4096]; /* "" = none */
 	char upload_base[256];  /* guarded by mu */
 	pthread_mutex_t mu;
+	pthread_cond_t exited;    /* a job's thread is done (thread_done set) */
 	struct job *jobs;         /* newest first */
 	int running, max_running; /* threads of the import pool */
 	struct imp_stats stats;   /* counters; running/queued computed on demand */
