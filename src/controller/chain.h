@@ -45,8 +45,10 @@ struct ctl_checker {
 	int (*check)(void *self, const char *registry_url, struct vim_err *err);
 	/* Optional: used instead of check for an image already ImageLost, so
 	 * an implementation may answer from what it knows of the storage as a
-	 * whole without a request (NULL = use check). */
-	int (*check_lost)(void *self, const char *registry_url, struct vim_err *err);
+	 * whole (NULL = use check).  lost_since: when it became lost (the
+	 * Ready condition's lastTransitionTime, unix seconds; 0 = unknown). */
+	int (*check_lost)(void *self, const char *registry_url, int64_t lost_since,
+	                  struct vim_err *err);
 	void *self;
 };
 

@@ -21,6 +21,12 @@
 #define MAX_RPS_DEFAULT 50
 /* Requests one presence check costs: manifest + config + one layer. */
 #define REQUESTS_PER_CHECK 3
+/* A recovery wave proves each blob digest once (dvcr_memo); it lasts this
+ * long after the canary returned, plus WAVE_PER_IMAGE_MS for each image it
+ * rechecks, then every check proves every blob again. */
+#define WAVE_MS 60000
+#define WAVE_PER_IMAGE_MS 10
+#define WAVE_MEMO_CAP 65536
 
 struct ctl_monitor {
 	struct ctl_monitor_config cfg;
@@ -32,6 +38,18 @@ struct ctl_monitor {
 	enum ctl_storage_state storage;
 	bool canary_seen;                  /* once seen, a missing canary means lost storage */
 	int64_t ready_recheck_ms;          /* probe thread only */
+	/* The recovery wave.  last_up_s: when a probe last found the canary
+	 * (unix seconds).  outage_from_s: last_up_s when the canary went, so
+	 * an image lost later than that went with the storage, 0 = no
+	 * outage known.  wave_until_ms (monotonic, 0 = none): until then an
+	 * image lost in that outage is proven through the memo. */
+	int64_t last_up_s, outage_from_s, wave_start_s, wave_until_ms;
+	struct dvcr_memo *memo;
+	/* Addresses of images found absent while the canary answered: lost
+	 * on their own (a blob removed from one repository, say), never
+	 * brought back by a wave.  Removed when they are found present. */
+	struct dvcr_memo *alone;
+	bool kick; /* an image check saw signs of an outage: probe now */
 	char marker[4096], marker_id[512]; /* "" = no marker file */
 	struct ctl_monitor_stats stats;
 	pthread_t probe_thread, sweep_thread;
@@ -46,9 +64,10 @@ static void count(struct ctl_monitor *mon, uint64_t *counter)
 
 /* ---- the checker ------------------------------------------------------------ */
 
-static int check_real(struct ctl_monitor *mon, const char *registry_url, struct vim_err *err)
+static int check_real(struct ctl_monitor *mon, const char *registry_url, struct dvcr_memo *memo,
+                      struct vim_err *err)
 {
-	int rc = dvcr_image_check_url(mon->cfg.dvcr, registry_url, err);
+	int rc = dvcr_image_check_url_memo(mon->cfg.dvcr, registry_url, memo, err);
 
 	if (rc == 1) {
 		pthread_mutex_lock(&mon->mu);
@@ -71,28 +90,70 @@ static int check_real(struct ctl_monitor *mon, const char *registry_url, struct 
 }
 
 /* A Ready image is always checked for real, so a deleted canary alone can
- * never make it ImageLost. */
+ * never make it ImageLost.  When it is absent, the canary says why, asked
+ * after the verdict: still there = this image lost its data on its own
+ * (remembered, so no recovery wave takes it back); gone = the storage is
+ * going, and the probe runs at once instead of at its next tick. */
 static int check(void *self, const char *registry_url, struct vim_err *err)
 {
-	return check_real(self, registry_url, err);
+	struct ctl_monitor *mon = self;
+	struct dvcr_manifest_info mi;
+	int rc = check_real(mon, registry_url, NULL, err), canary;
+
+	if (rc != CTL_IMAGE_ABSENT)
+		return rc;
+	pthread_mutex_lock(&mon->mu);
+	canary = mon->storage == CTL_STORAGE_UP && !mon->kick;
+	pthread_mutex_unlock(&mon->mu);
+	if (!canary)
+		return rc;
+	canary = dvcr_manifest_head(mon->cfg.dvcr, CTL_CANARY_REPO, CTL_CANARY_TAG, &mi, NULL);
+	if (canary == 0) {
+		dvcr_memo_add(mon->alone, registry_url);
+	} else if (canary == VIM_ENOTFOUND) {
+		pthread_mutex_lock(&mon->mu);
+		mon->kick = true;
+		pthread_cond_broadcast(&mon->wake);
+		pthread_mutex_unlock(&mon->mu);
+	}
+	return rc;
 }
 
 /* An ImageLost image during a storage-wide outage: absent, without a
  * request — 10,000 lost images cost the registry nothing until the canary
- * is back, and then they are all rechecked at once. */
-static int check_lost(void *self, const char *registry_url, struct vim_err *err)
+ * is back, and then they are all rechecked at once.  In that recovery
+ * wave an image that went lost with the storage is proven by its own
+ * manifest and by blob digests proven once for all (the memo): its blob
+ * links came back with the storage they were in.  Any other lost image is
+ * checked in full: one lost before the last good probe, one lost on its
+ * own (the canary answered right after its verdict), one lost again
+ * after the wave began. */
+static int check_lost(void *self, const char *registry_url, int64_t lost_since,
+                      struct vim_err *err)
 {
 	struct ctl_monitor *mon = self;
 	enum ctl_storage_state st;
+	bool wave;
+	int rc;
 
 	pthread_mutex_lock(&mon->mu);
 	st = mon->storage;
+	wave = st == CTL_STORAGE_UP && mon->wave_until_ms > vim_mono_ms() &&
+	       mon->outage_from_s > 0 && lost_since > mon->outage_from_s &&
+	       lost_since < mon->wave_start_s;
 	pthread_mutex_unlock(&mon->mu);
 	if (st == CTL_STORAGE_DOWN) {
 		count(mon, &mon->stats.checks_skipped);
 		return CTL_IMAGE_ABSENT;
 	}
-	return check_real(mon, registry_url, err);
+	if (wave && dvcr_memo_has(mon->alone, registry_url))
+		wave = false;
+	if (wave)
+		count(mon, &mon->stats.checks_wave);
+	rc = check_real(mon, registry_url, wave ? mon->memo : NULL, err);
+	if (rc == CTL_IMAGE_PRESENT)
+		dvcr_memo_del(mon->alone, registry_url);
+	return rc;
 }
 
 struct ctl_checker ctl_monitor_checker(struct ctl_monitor *mon)
@@ -158,8 +219,9 @@ static int push_canary(struct dvcr_client *c, struct vim_err *err)
 
 /* ---- threads ---------------------------------------------------------------- */
 
-/* Sleeps up to ms; returns true when the monitor is stopping. */
-static bool nap(struct ctl_monitor *mon, int64_t ms)
+/* Sleeps up to ms (less when kick is given and someone sets it); returns
+ * true when the monitor is stopping. */
+static bool nap_kickable(struct ctl_monitor *mon, int64_t ms, bool *kick)
 {
 	struct timespec ts;
 	bool stop;
@@ -172,11 +234,19 @@ static bool nap(struct ctl_monitor *mon, int64_t ms)
 		ts.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&mon->mu);
-	while (!mon->stopping && pthread_cond_timedwait(&mon->wake, &mon->mu, &ts) != ETIMEDOUT)
+	while (!mon->stopping && !(kick && *kick) &&
+	       pthread_cond_timedwait(&mon->wake, &mon->mu, &ts) != ETIMEDOUT)
 		;
+	if (kick)
+		*kick = false;
 	stop = mon->stopping;
 	pthread_mutex_unlock(&mon->mu);
 	return stop;
+}
+
+static bool nap(struct ctl_monitor *mon, int64_t ms)
+{
+	return nap_kickable(mon, ms, NULL);
 }
 
 /* Written after the push: a crash between the two only costs a push. */
@@ -190,6 +260,36 @@ static void remember_canary(struct ctl_monitor *mon)
 	snprintf(line, sizeof(line), "%s\n", mon->marker_id);
 	if (vim_file_replace(mon->marker, line, 0644, &err) < 0)
 		vim_log(VIM_LOG_WARN, "dvcr storage probe: %s", err.msg);
+}
+
+/* Moves the recovery wave along with a probe's finding (mon->mu held):
+ * the canary going opens an outage, its return after one opens a wave
+ * with an empty memo, and the wave ends on its own. */
+static void wave_step(struct ctl_monitor *mon, enum ctl_storage_state now,
+                      enum ctl_storage_state before)
+{
+	int64_t t = vim_mono_ms();
+
+	if (now == CTL_STORAGE_UP) {
+		if (mon->outage_from_s > 0 && before != CTL_STORAGE_UP) {
+			dvcr_memo_clear(mon->memo);
+			mon->wave_start_s = (int64_t)time(NULL);
+			mon->wave_until_ms = t + WAVE_MS;
+		}
+		mon->last_up_s = (int64_t)time(NULL);
+	} else if (now == CTL_STORAGE_DOWN && before != CTL_STORAGE_DOWN) {
+		/* Through an "unknown" spell (the registry unreachable) the
+		 * outage stays the one that began at the last good probe. */
+		if (mon->outage_from_s == 0 || mon->last_up_s > mon->outage_from_s)
+			mon->outage_from_s = mon->last_up_s;
+		mon->wave_until_ms = 0;
+		dvcr_memo_clear(mon->memo);
+	}
+	if (mon->wave_until_ms && t >= mon->wave_until_ms) {
+		mon->wave_until_ms = 0;
+		mon->outage_from_s = 0;
+		dvcr_memo_clear(mon->memo);
+	}
 }
 
 static void probe_once(struct ctl_monitor *mon)
@@ -235,6 +335,7 @@ static void probe_once(struct ctl_monitor *mon)
 		mon->canary_seen = true;
 	mon->stats.probes++;
 	mon->stats.storage = now;
+	wave_step(mon, now, before);
 	pthread_mutex_unlock(&mon->mu);
 	if (now == before) {
 		/* Still down: an image that turned Ready since (or that the
@@ -258,6 +359,10 @@ static void probe_once(struct ctl_monitor *mon)
 		        err.msg, n);
 	} else if (now == CTL_STORAGE_UP) {
 		n = ctl_manager_enqueue_phase(mon->manager, MODEL_PHASE_IMAGE_LOST);
+		pthread_mutex_lock(&mon->mu);
+		if (mon->wave_until_ms)
+			mon->wave_until_ms += (int64_t)n * WAVE_PER_IMAGE_MS;
+		pthread_mutex_unlock(&mon->mu);
 		vim_log(VIM_LOG_INFO,
 		        "dvcr storage probe: storage available; rechecking %zu ImageLost images",
 		        n);
@@ -279,7 +384,7 @@ static void *probe_main(void *arg)
 		         ? DOWN_PROBE_MS
 		         : mon->cfg.probe_interval_ms;
 		pthread_mutex_unlock(&mon->mu);
-	} while (!nap(mon, ms));
+	} while (!nap_kickable(mon, ms, &mon->kick));
 	return NULL;
 }
 
@@ -320,11 +425,18 @@ int ctl_monitor_new(struct ctl_monitor **out, const struct ctl_monitor_config *c
                     struct vim_err *err)
 {
 	struct ctl_monitor *mon = calloc(1, sizeof(*mon));
+	int rc;
 
 	*out = NULL;
 	if (!mon)
 		return vim_err_set(err, VIM_ENOMEM, "monitor: out of memory");
 	mon->cfg = *cfg;
+	if ((rc = dvcr_memo_new(&mon->memo, WAVE_MEMO_CAP, err)) < 0 ||
+	    (rc = dvcr_memo_new(&mon->alone, WAVE_MEMO_CAP, err)) < 0) {
+		dvcr_memo_free(mon->memo);
+		free(mon);
+		return rc;
+	}
 	if (cfg->marker_path && cfg->marker_id) {
 		char line[512];
 		snprintf(mon->marker, sizeof(mon->marker), "%s", cfg->marker_path);
@@ -416,6 +528,8 @@ void ctl_monitor_free(struct ctl_monitor *mon)
 	if (!mon)
 		return;
 	ctl_monitor_stop(mon);
+	dvcr_memo_free(mon->memo);
+	dvcr_memo_free(mon->alone);
 	pthread_mutex_destroy(&mon->mu);
 	pthread_cond_destroy(&mon->wake);
 	free(mon);

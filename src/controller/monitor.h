@@ -11,6 +11,16 @@
  *    seconds.  Canary gone = storage down: every Ready image is enqueued
  *    (and goes ImageLost).  Canary back = every ImageLost image is
  *    enqueued at once and recovers;
+ *  - a Ready image found absent makes the monitor ask the canary right
+ *    after the verdict: gone = the storage is going (the probe runs at
+ *    once, not at its next tick); still there = the image lost its data
+ *    on its own, and is remembered as such;
+ *  - the recovery wave: for a while after the canary returns, an image
+ *    that went lost with the storage (after the last good probe, before
+ *    the return, not remembered as lost on its own) is proven by its
+ *    manifest and by blob digests proven once for all the wave's images
+ *    (dvcr_memo): ~1 request per image instead of 3 when images share
+ *    data.  Every other check proves every blob;
  *  - registry notifications (POSTed to vimaged) enqueue the images whose
  *    repository an event names;
  *  - a paced sweep of Ready images catches everything else.
@@ -55,6 +65,7 @@ struct ctl_monitor_config {
 struct ctl_monitor_stats {
 	enum ctl_storage_state storage;
 	uint64_t checks_present, checks_absent, checks_error, checks_skipped;
+	uint64_t checks_wave; /* lost images proven through a recovery wave's memo */
 	uint64_t probes, notifications, sweeps;
 };
 

@@ -32,10 +32,12 @@ int ctl_handle_image_presence(struct ctl_ctx *ctx, struct model_image *img, stru
 
 	if (!applies(img) || !ctx->checker.check)
 		return CTL_CONTINUE;
-	if (img->status.phase == MODEL_PHASE_IMAGE_LOST && ctx->checker.check_lost)
+	if (img->status.phase == MODEL_PHASE_IMAGE_LOST && ctx->checker.check_lost) {
+		const struct model_condition *ready =
+		    model_condition_get(&img->status, MODEL_COND_READY);
 		rc = ctx->checker.check_lost(ctx->checker.self, img->status.target_registry_url,
-		                             &cerr);
-	else
+		                             ready ? ready->last_transition_time : 0, &cerr);
+	} else
 		rc = ctx->checker.check(ctx->checker.self, img->status.target_registry_url, &cerr);
 	if (rc < 0)
 		return vim_err_set(err, rc, "failed to check image existence in DVCR: %s",

@@ -13,13 +13,18 @@
  * KiB.  Anything bigger is not an image this service wrote or can read. */
 #define CHECK_MANIFEST_MAX (256 * 1024)
 
-static int check_manifest(struct dvcr_client *c, const char *repo, const char *ref, int depth,
-                          struct vim_err *err);
+/* What one check carries down: the client, the repository, the memo. */
+struct walk {
+	struct dvcr_client *c;
+	const char *repo;
+	struct dvcr_memo *memo; /* NULL = prove every blob */
+};
+
+static int check_manifest(const struct walk *w, const char *ref, int depth, struct vim_err *err);
 
 /* 1 when the blob has bytes (or is a zero-size blob that answers HEAD),
  * 0 when the registry says it is gone, negative when it could not tell. */
-static int check_blob(struct dvcr_client *c, const char *repo, const json_t *desc,
-                      struct vim_err *err)
+static int check_blob(const struct walk *w, const json_t *desc, struct vim_err *err)
 {
 	const char *digest = json_string_value(json_object_get(desc, "digest"));
 	json_int_t size = json_integer_value(json_object_get(desc, "size"));
@@ -28,14 +33,21 @@ static int check_blob(struct dvcr_client *c, const char *repo, const json_t *des
 	int rc;
 
 	if (!digest)
-		return vim_err_set(err, VIM_EUPSTREAM, "%s: a manifest entry has no digest", repo);
+		return vim_err_set(err, VIM_EUPSTREAM, "%s: a manifest entry has no digest",
+		                   w->repo);
+	if (w->memo && dvcr_memo_has(w->memo, digest))
+		return 1;
 	if (size == 0)
-		rc = dvcr_blob_head(c, repo, digest, NULL, err);
+		rc = dvcr_blob_head(w->c, w->repo, digest, NULL, err);
 	else
-		rc = dvcr_blob_get_range(c, repo, digest, 0, &byte, 1, &got, err);
+		rc = dvcr_blob_get_range(w->c, w->repo, digest, 0, &byte, 1, &got, err);
 	if (rc == VIM_ENOTFOUND)
 		return 0;
-	return rc < 0 ? rc : 1;
+	if (rc < 0)
+		return rc;
+	if (w->memo)
+		dvcr_memo_add(w->memo, digest);
+	return 1;
 }
 
 static bool is_index(const json_t *m)
@@ -49,8 +61,7 @@ static bool is_index(const json_t *m)
 
 /* Walks the parsed manifest: an index's children (one level deep, as
  * registries allow no deeper nesting in practice), else config + layers. */
-static int check_parsed(struct dvcr_client *c, const char *repo, const json_t *m, int depth,
-                        struct vim_err *err)
+static int check_parsed(const struct walk *w, const json_t *m, int depth, struct vim_err *err)
 {
 	const json_t *list, *d;
 	size_t i;
@@ -59,15 +70,15 @@ static int check_parsed(struct dvcr_client *c, const char *repo, const json_t *m
 	if (is_index(m)) {
 		if (depth > 0)
 			return vim_err_set(err, VIM_EUPSTREAM, "%s: an index inside an index",
-			                   repo);
+			                   w->repo);
 		list = json_object_get(m, "manifests");
 		json_array_foreach(list, i, d)
 		{
 			const char *digest = json_string_value(json_object_get(d, "digest"));
 			if (!digest)
 				return vim_err_set(err, VIM_EUPSTREAM,
-				                   "%s: an index entry has no digest", repo);
-			rc = check_manifest(c, repo, digest, depth + 1, err);
+				                   "%s: an index entry has no digest", w->repo);
+			rc = check_manifest(w, digest, depth + 1, err);
 			if (rc <= 0)
 				return rc;
 		}
@@ -75,44 +86,47 @@ static int check_parsed(struct dvcr_client *c, const char *repo, const json_t *m
 	}
 	d = json_object_get(m, "config");
 	if (!json_is_object(d))
-		return vim_err_set(err, VIM_EUPSTREAM, "%s: the manifest has no config", repo);
-	rc = check_blob(c, repo, d, err);
+		return vim_err_set(err, VIM_EUPSTREAM, "%s: the manifest has no config", w->repo);
+	rc = check_blob(w, d, err);
 	if (rc <= 0)
 		return rc;
 	list = json_object_get(m, "layers");
 	json_array_foreach(list, i, d)
 	{
-		rc = check_blob(c, repo, d, err);
+		rc = check_blob(w, d, err);
 		if (rc <= 0)
 			return rc;
 	}
 	return 1;
 }
 
-static int check_manifest(struct dvcr_client *c, const char *repo, const char *ref, int depth,
-                          struct vim_err *err)
+static int check_manifest(const struct walk *w, const char *ref, int depth, struct vim_err *err)
 {
 	json_t *m = NULL;
-	int rc = dvcr_manifest_get_json(c, repo, ref, CHECK_MANIFEST_MAX, &m, NULL, err);
+	int rc = dvcr_manifest_get_json(w->c, w->repo, ref, CHECK_MANIFEST_MAX, &m, NULL, err);
 
 	if (rc == VIM_ENOTFOUND)
 		return 0;
 	if (rc == 0)
-		rc = check_parsed(c, repo, m, depth, err);
+		rc = check_parsed(w, m, depth, err);
 	json_decref(m);
 	return rc;
 }
 
 int dvcr_image_check(struct dvcr_client *c, const char *repo, const char *ref, struct vim_err *err)
 {
+	struct walk w = {c, repo, NULL};
+
 	if (!c || !repo || !*repo || !ref || !*ref)
 		return vim_err_set(err, VIM_EINVAL, "dvcr check: repository and tag are required");
-	return check_manifest(c, repo, ref, 0, err);
+	return check_manifest(&w, ref, 0, err);
 }
 
-int dvcr_image_check_url(struct dvcr_client *c, const char *registry_url, struct vim_err *err)
+int dvcr_image_check_url_memo(struct dvcr_client *c, const char *registry_url,
+                              struct dvcr_memo *memo, struct vim_err *err)
 {
 	struct dvcr_ref ref;
+	struct walk w = {c, ref.repo, memo};
 	int rc;
 
 	if (!registry_url || !*registry_url)
@@ -120,5 +134,10 @@ int dvcr_image_check_url(struct dvcr_client *c, const char *registry_url, struct
 	rc = dvcr_ref_parse(registry_url, &ref, err);
 	if (rc < 0)
 		return rc;
-	return dvcr_image_check(c, ref.repo, ref.digest[0] ? ref.digest : ref.tag, err);
+	return check_manifest(&w, ref.digest[0] ? ref.digest : ref.tag, 0, err);
+}
+
+int dvcr_image_check_url(struct dvcr_client *c, const char *registry_url, struct vim_err *err)
+{
+	return dvcr_image_check_url_memo(c, registry_url, NULL, err);
 }

@@ -30,6 +30,7 @@
 #define VIM_DVCR_DVCR_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -212,5 +213,27 @@ int dvcr_image_check(struct dvcr_client *c, const char *repo, const char *ref, s
 /* The same for an image address "host[:port]/repo:tag" (an image's
  * status.target.registryURL); the client's base URL decides where to ask. */
 int dvcr_image_check_url(struct dvcr_client *c, const char *registry_url, struct vim_err *err);
+
+/* A set of blob digests whose bytes a check has proven (dvcr/memo.c),
+ * for the checks of one storage-wide recovery: blob data is shared by
+ * every repository of a registry, so one proof per digest stands for all
+ * the images that name it, and 10,000 images made from one source cost
+ * one request each (their manifest) instead of three.  What the memo
+ * cannot see is a blob *link* removed from one repository alone; callers
+ * use it only while they know the storage as a whole just came back.
+ * Thread-safe; cap bounds its memory (more digests are not remembered). */
+struct dvcr_memo;
+int dvcr_memo_new(struct dvcr_memo **out, size_t cap, struct vim_err *err);
+bool dvcr_memo_has(struct dvcr_memo *m, const char *digest);
+void dvcr_memo_add(struct dvcr_memo *m, const char *digest); /* copies digest */
+void dvcr_memo_del(struct dvcr_memo *m, const char *digest);
+size_t dvcr_memo_size(struct dvcr_memo *m);
+void dvcr_memo_clear(struct dvcr_memo *m);
+void dvcr_memo_free(struct dvcr_memo *m); /* NULL is fine */
+/* dvcr_image_check_url, except that a blob in memo (borrowed, may be
+ * NULL) is taken as present without a request, and a blob proven by a
+ * request is added to it.  The manifests are always fetched. */
+int dvcr_image_check_url_memo(struct dvcr_client *c, const char *registry_url,
+                              struct dvcr_memo *memo, struct vim_err *err);
 
 #endif

@@ -40,7 +40,8 @@ vim_start "$D" --dvcr-url "http://127.0.0.1:$PREG" --storage-probe-interval 1 \
 }
 ok "vimaged starts against the registry"
 
-# push_image REPO TAG: one config blob, one layer blob, a schema 2 manifest.
+# push_image REPO TAG [LAYER]: one config blob, one layer blob (random, or
+# the file LAYER), a schema 2 manifest.
 push_blob() {
 	local repo=$1 file=$2 digest loc
 	digest="sha256:$(sha256sum "$file" | cut -d' ' -f1)"
@@ -52,9 +53,11 @@ push_blob() {
 	echo "$digest"
 }
 push_image() {
-	local repo=$1 tag=$2 cfg layer ld cd
-	layer=$T_TMP/layer-$tag
-	head -c 4096 /dev/urandom >"$layer"
+	local repo=$1 tag=$2 cfg layer=${3:-} ld cd
+	if [ -z "$layer" ]; then
+		layer=$T_TMP/layer-$tag
+		head -c 4096 /dev/urandom >"$layer"
+	fi
 	cfg=$T_TMP/config-$tag
 	printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}' >"$cfg"
 	ld=$(push_blob "$repo" "$layer")
@@ -69,10 +72,10 @@ push_image() {
 phase() { k get "$1" -o jsonpath='{.status.phase}' 2>/dev/null; }
 phase_is() { [ "$(phase "$1")" = "$2" ]; }
 
-# make_ready KIND NAME: creates the image, puts its data in DVCR and marks
-# it imported; prints the layer digest.
+# make_ready KIND NAME [LAYER]: creates the image, puts its data in DVCR and
+# marks it imported; prints the layer digest.
 make_ready() {
-	local kind=$1 name=$2 uid repo url
+	local kind=$1 name=$2 layer=${3:-} uid repo url
 	if [ "$kind" = vi ]; then
 		printf 'apiVersion: virtualization.deckhouse.io/v1alpha2\nkind: VirtualImage\nmetadata: {name: %s, namespace: default}\nspec: {dataSource: {type: Upload}}\n' "$name" | k apply -f - >/dev/null
 	else
@@ -82,7 +85,7 @@ make_ready() {
 	uid=$(k get "$kind/$name" -o jsonpath='{.metadata.uid}')
 	if [ "$kind" = vi ]; then repo=vi/default/$name; else repo=cvi/$name; fi
 	url=127.0.0.1:$PREG/$repo:$uid
-	push_image "$repo" "$uid"
+	push_image "$repo" "$uid" "$layer"
 	k patch "$kind/$name" --subresource=status --type=merge -p "{\"status\":{\"phase\":\"Ready\",\"progress\":\"100%\",\"format\":\"qcow2\",\"cdrom\":false,\"size\":{\"stored\":\"4Ki\",\"storedBytes\":\"4096\",\"unpacked\":\"1Gi\",\"unpackedBytes\":\"1073741824\"},\"target\":{\"registryURL\":\"$url\"},\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\",\"reason\":\"Ready\",\"message\":\"\",\"lastTransitionTime\":\"2026-01-01T00:00:00Z\"}]}}" >/dev/null
 }
 
@@ -126,6 +129,9 @@ t0=$(date +%s)
 check "vi/img-a is Ready again within 10 s of the storage's return" wait_for 10 phase_is vi/img-a Ready
 check "cvi/golden is Ready again within 10 s" wait_for 10 phase_is cvi/golden Ready
 check "vi/img-b is Ready again within 10 s" wait_for 10 phase_is vi/img-b Ready
+mval() { curl -s -H "Authorization: Bearer $VIM_TOKEN" "$VIM_URL/metrics" | awk -v k="$1" '$1 == k {print $2}'; }
+check "the storage-wide recovery was a wave (blob digests proven once)" \
+	test "$(mval vimage_presence_wave_checks_total)" -ge 3
 echo "# recovery noticed after $(($(date +%s) - t0)) s"
 expect_match "one VirtualImageLostRecovered event" '^Normal 1$' "$(events_of img-a VirtualImageLostRecovered)"
 expect_match "one ClusterVirtualImageLostRecovered event" '^Normal 1$' "$(events_of golden ClusterVirtualImageLostRecovered)"
@@ -148,6 +154,37 @@ dig=$(curl -sI -H 'Accept: application/vnd.docker.distribution.manifest.v2+json'
 curl -s -X DELETE "http://127.0.0.1:$PREG/v2/vi/default/img-b/manifests/$dig" >/dev/null
 check "a manifest deleted in the registry makes the image ImageLost" wait_for 10 phase_is vi/img-b ImageLost
 check "the registry's notification reached vimaged" grep -q 'dvcr notification: 1 image' "$D/vimaged.log"
+
+# The recovery wave proves each blob digest once, for every image that
+# lost its data with the storage.  An image that lost its data on its own
+# is checked in full: vi/lone shares its layer with vi/twin, but its own
+# link to that layer was deleted through the registry API, so the digest
+# the wave proves through vi/twin must not bring vi/lone back.  vimaged
+# runs with a slow probe here, so vi/lone's loss comes after the last good
+# probe (the canary asked right after the verdict is what tells them
+# apart) and the outage is noticed from a check, not from the probe.
+vim_stop
+vim_start "$D" --dvcr-url "http://127.0.0.1:$PREG" --storage-probe-interval 30 \
+	--presence-sweep-interval 3 || not_ok "vimaged restarts with a slow probe"
+head -c 4096 /dev/urandom >"$T_TMP/shared-layer"
+SHARED=$(make_ready vi lone "$T_TMP/shared-layer")
+make_ready vi twin "$T_TMP/shared-layer" >/dev/null
+check "vi/lone and vi/twin are Ready" wait_for 10 phase_is vi/twin Ready
+curl -s -o /dev/null -X DELETE "http://127.0.0.1:$PREG/v2/vi/default/lone/blobs/$SHARED"
+check "vi/lone goes ImageLost when its link to the shared layer goes" wait_for 15 phase_is vi/lone ImageLost
+lost_at=$(date +%s)
+waves=$(mval vimage_presence_wave_checks_total)
+mv "$REG/storage" "$REG/storage.away"
+check "vi/twin goes ImageLost with the storage, long before the next probe" wait_for 10 phase_is vi/twin ImageLost
+mv "$REG/storage.away" "$REG/storage"
+check "vi/twin comes back in the wave" wait_for 10 phase_is vi/twin Ready
+check "through the wave's memo" test "$(mval vimage_presence_wave_checks_total)" -gt "$waves"
+# vi/lone is rechecked 15 s and 30 s after its loss, inside the wave (60 s)
+sleep $((lost_at + 32 - $(date +%s)))
+expect_eq "vi/lone, lost on its own, stays ImageLost" ImageLost "$(phase vi/lone)"
+expect_eq "and never came back, not even for a moment" "" "$(events_of lone VirtualImageLostRecovered)"
+n=$(grep -c 'GET /v2/vi/default/lone/' "$REG/log" || true)
+check "and is checked on its backoff, not in a loop ($n requests)" test "$n" -lt 60
 
 vim_stop
 expect_eq "vimaged exits 0 on SIGTERM" 0 "$?"

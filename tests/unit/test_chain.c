@@ -477,6 +477,54 @@ static void test_datasource_ready_condition_follows_the_source(void **state)
 	model_image_free(img);
 }
 
+/* ---- ImagePresence: the lost checker learns when the image was lost ---------- */
+
+struct lost_probe {
+	int calls;
+	int64_t lost_since;
+	char url[128];
+};
+
+static int probe_check_lost(void *self, const char *url, int64_t lost_since, struct vim_err *err)
+{
+	struct lost_probe *p = self;
+
+	(void)err;
+	p->calls++;
+	p->lost_since = lost_since;
+	snprintf(p->url, sizeof(p->url), "%s", url);
+	return CTL_IMAGE_PRESENT;
+}
+
+static int probe_check(void *self, const char *url, struct vim_err *err)
+{
+	(void)self, (void)url;
+	return vim_err_set(err, VIM_EINTERNAL, "check called for a lost image");
+}
+
+static void test_presence_lost_image_uses_check_lost_with_its_loss_time(void **state)
+{
+	struct model_image *img = image(MODEL_KIND_VI, MODEL_PHASE_IMAGE_LOST);
+	struct ctl_step step = {0};
+	struct ctl_ctx ctx;
+	struct fakes f;
+	struct lost_probe p = {0};
+	struct vim_err err = {0};
+	(void)state;
+
+	model_set_str(&img->status.target_registry_url, "dvcr.local/vi/ns/img:u1");
+	model_condition_set(&img->status, "Ready", "False", "ImageLost", MODEL_MSG_IMAGE_LOST, 1,
+	                    424242);
+	fakes_init(&f, &ctx);
+	ctx.checker = (struct ctl_checker){probe_check, probe_check_lost, &p};
+	assert_int_equal(ctl_handle_image_presence(&ctx, img, &step, &err), CTL_CONTINUE);
+	assert_int_equal(p.calls, 1);
+	assert_int_equal(p.lost_since, 424242);
+	assert_string_equal(p.url, "dvcr.local/vi/ns/img:u1");
+	assert_int_equal(img->status.phase, MODEL_PHASE_READY);
+	model_image_free(img);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -496,6 +544,7 @@ int main(void)
 	    cmocka_unit_test(test_deletion_removes_dvcr_data_then_the_finalizer),
 	    cmocka_unit_test(test_deletion_keeps_the_finalizer_when_dvcr_refuses),
 	    cmocka_unit_test(test_datasource_ready_condition_follows_the_source),
+	    cmocka_unit_test(test_presence_lost_image_uses_check_lost_with_its_loss_time),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

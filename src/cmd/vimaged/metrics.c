@@ -46,6 +46,10 @@ static void presence(struct vim_text *t, struct ctl_monitor *mon)
 	vim_metric_u64(t, "vimage_presence_checks_total", "result=\"absent\"", st.checks_absent);
 	vim_metric_u64(t, "vimage_presence_checks_total", "result=\"error\"", st.checks_error);
 	vim_metric_u64(t, "vimage_presence_checks_total", "result=\"skipped\"", st.checks_skipped);
+	vim_metric_head(t, "vimage_presence_wave_checks_total", "counter",
+	                "Checks of images lost in a storage outage, made in the recovery wave "
+	                "that followed it: each blob digest proven once for all of them.");
+	vim_metric_u64(t, "vimage_presence_wave_checks_total", NULL, st.checks_wave);
 	vim_metric_head(t, "vimage_dvcr_storage", "gauge",
 	                "The storage probe's verdict (1 for the current state).");
 	for (i = 0; i < 3; i++) {
