@@ -29,13 +29,13 @@ qemu-img create -q -f qcow2 "$WWW/disk.qcow2" 16M
 PWWW=$(free_port)
 (cd "$WWW" && exec python3 -m http.server "$PWWW" --bind 127.0.0.1 >/dev/null 2>&1) &
 T_PIDS+=($!)
-vim_start "$T_TMP/data" --dvcr-url "http://127.0.0.1:$PREG" --import-workers 8 ||
+vim_start "$T_TMP/data" --dvcr-url "http://127.0.0.1:$PREG" --import-workers 8 ${BENCH_VIMAGED_ARGS:-} ||
 	{ echo "mass-outage: vimaged did not start" >&2; exit 1; }
 export VIM_URL VIM_TOKEN N HOLD PWWW
 export REGLOG=$REG/log STORAGE=$REG/storage VIM_PID REG_PID
 
 python3 - <<'PY'
-import http.client, json, os, re, subprocess, sys, time, urllib.parse
+import http.client, json, os, re, subprocess, sys, threading, time, urllib.parse
 
 url = urllib.parse.urlparse(os.environ["VIM_URL"])
 tok = os.environ["VIM_TOKEN"]
@@ -56,26 +56,55 @@ def vi(name, ds):
     return {"apiVersion": "virtualization.deckhouse.io/v1alpha2", "kind": "VirtualImage",
             "metadata": {"name": name, "namespace": "default"}, "spec": {"dataSource": ds}}
 
-def phases():
-    c, cont = {}, None
-    while True:
-        q = "?limit=5000" + ("&continue=" + urllib.parse.quote(cont) if cont else "")
-        l = req("GET", G + "/namespaces/default/virtualimages" + q)
-        for it in l["items"]:
-            p = it.get("status", {}).get("phase", "")
-            c[p] = c.get(p, 0) + 1
-        cont = l["metadata"].get("continue")
-        if not cont:
-            return c
+# Phases are followed through one watch, as `kubectl get -w` would: a
+# list every 0.2 s would cost vimaged more CPU than the recovery itself.
+phase, changed = {}, threading.Condition(threading.Lock())
+became = {}  # name -> when it last entered its phase (for the recovery's spread)
 
-def wait_all(phase, limit_s, step=0.2):
+def follow(rv):
+    wc = http.client.HTTPConnection(url.hostname, url.port)
+    wc.request("GET", G + "/namespaces/default/virtualimages?watch=1&resourceVersion=" + rv,
+               headers={"Authorization": "Bearer " + tok})
+    r = wc.getresponse()
+    while True:
+        line = r.readline()
+        if not line:
+            print("mass-outage: the watch ended", file=sys.stderr, flush=True)
+            os._exit(1)
+        ev = json.loads(line)
+        if ev["type"] == "ERROR":
+            print("mass-outage: watch error %s" % ev, file=sys.stderr, flush=True)
+            os._exit(1)
+        o = ev["object"]
+        with changed:
+            if ev["type"] == "DELETED":
+                phase.pop(o["metadata"]["name"], None)
+            else:
+                p = o.get("status", {}).get("phase", "")
+                if phase.get(o["metadata"]["name"]) != p:
+                    became[o["metadata"]["name"]] = time.time()
+                phase[o["metadata"]["name"]] = p
+            changed.notify_all()
+
+def start_follow():
+    l = req("GET", G + "/namespaces/default/virtualimages?limit=1")
+    threading.Thread(target=follow, args=(l["metadata"]["resourceVersion"],), daemon=True).start()
+
+def count(p):
+    return sum(1 for v in phase.values() if v == p)
+
+def wait_all(p, limit_s):
     t0 = time.time()
-    while time.time() - t0 < limit_s:
-        c = phases()
-        if c.get(phase, 0) == n + 1:
-            return time.time() - t0
-        time.sleep(step)
-    sys.exit("mass-outage: not all %s after %d s: %s" % (phase, limit_s, c))
+    with changed:
+        while count(p) != n + 1:
+            left = limit_s - (time.time() - t0)
+            if left <= 0:
+                c = {}
+                for v in phase.values():
+                    c[v] = c.get(v, 0) + 1
+                sys.exit("mass-outage: not all %s after %d s: %s" % (p, limit_s, c))
+            changed.wait(min(left, 1.0))
+    return time.time() - t0
 
 def reglines():
     with open(os.environ["REGLOG"], "rb") as f:
@@ -85,11 +114,16 @@ def cpu_s(pid):
     f = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()
     return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
 
+def machine_busy():
+    f = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+    return sum(f) - f[3] - f[4], sum(f)
+
 def rss(key="VmHWM"):
     for l in open("/proc/%s/status" % os.environ["VIM_PID"]):
         if l.startswith(key):
             return int(l.split()[1]) // 1024
 
+start_follow()
 req("POST", G + "/namespaces/default/virtualimages",
     vi("src", {"type": "HTTP", "http": {"url": "http://127.0.0.1:%s/disk.qcow2" % os.environ["PWWW"]}}))
 t = time.time()
@@ -98,7 +132,7 @@ for i in range(n):
         vi("img-%05d" % i, {"type": "ObjectRef", "objectRef": {"kind": "VirtualImage", "name": "src"}}))
 print("created %d images in %.1f s" % (n, time.time() - t), flush=True)
 print("all Ready after %.1f s of imports (RSS now %d MiB, peak %d MiB)"
-      % (wait_all("Ready", 1800, 2), rss("VmRSS"), rss()), flush=True)
+      % (wait_all("Ready", 1800), rss("VmRSS"), rss()), flush=True)
 time.sleep(3)
 
 store = os.environ["STORAGE"]
@@ -112,11 +146,16 @@ time.sleep(hold)
 outage_rps = (reglines() - r0) / (time.time() - t0)
 t_back = time.time()
 c_vim, c_reg, r_back = cpu_s(os.environ["VIM_PID"]), cpu_s(os.environ["REG_PID"]), reglines()
+busy0 = machine_busy()
 os.rename(store + ".away", store)
-recover = wait_all("Ready", 900, 0.2)
-print("all Ready %.1f s after the storage came back (CPU: vimaged %.1f s, registry %.1f s; %d registry requests)"
+recover = wait_all("Ready", 900)
+busy1 = machine_busy()
+ts = sorted(became[k] - t_back for k in phase if k != "src")
+print("recovery spread: 10%% %.1f s, 50%% %.1f s, 90%% %.1f s, 99%% %.1f s, last %.1f s"
+      % (tuple(ts[int(len(ts) * q)] for q in (0.1, 0.5, 0.9, 0.99)) + (ts[-1],)), flush=True)
+print("all Ready %.1f s after the storage came back (CPU: vimaged %.1f s, registry %.1f s, machine %.0f%% busy; %d registry requests)"
       % (recover, cpu_s(os.environ["VIM_PID"]) - c_vim, cpu_s(os.environ["REG_PID"]) - c_reg,
-         reglines() - r_back), flush=True)
+         100.0 * (busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]), reglines() - r_back), flush=True)
 down = t_back - t_gone
 
 # upstream on the same timeline: image i is checked at phase i*300/n of
