@@ -116,6 +116,10 @@ struct ctl_ctx {
 	struct ctl_datasource datasource;
 	struct ctl_dvcr_cleaner cleaner;
 	struct ctl_writer writer;
+	/* This reconcile sees exactly what the controller's own last status
+	 * write made (the watch echoing it back): the presence it recorded
+	 * was proven a moment ago and is not proven again. */
+	bool echo;
 };
 
 typedef int (*ctl_handler_fn)(struct ctl_ctx *ctx, struct model_image *img, struct ctl_step *step,

@@ -17,8 +17,21 @@
  * the cache will hold the newer object by then. */
 #define CONFLICT_REQUEUE_MS 200
 
+/* The status writes whose watch echo is still to come: (hash of the queue
+ * key, resourceVersion written), each key in one of ECHO_WAYS slots from
+ * its hash.  A key pushed out only costs one presence check its echo
+ * would have skipped. */
+#define ECHO_SLOTS 16384
+#define ECHO_WAYS 8
+struct echo {
+	uint64_t h;
+	char rv[32];
+};
+
 struct ctl_manager {
 	struct ctl_manager_config cfg;
+	pthread_mutex_t echo_mu;
+	struct echo *echoes; /* ECHO_SLOTS */
 	struct ctl_cache *cache[2]; /* by enum model_kind */
 	struct ctl_queue *queue;
 	pthread_t workers[MANAGER_WORKERS_MAX];
@@ -33,8 +46,72 @@ struct ctl_manager {
 struct writer_state {
 	struct ctl_manager *m;
 	const char *resource;
+	const char *qk; /* the queue key of the object being written */
 	char rv[32];
 };
+
+static uint64_t echo_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+	/* FNV's low bits hardly vary with keys that differ in a digit or two
+	 * ("img-00958", "img-00995"), and the slot is taken from the low
+	 * bits: mix the high ones in (the murmur3 finalizer). */
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return h | 1; /* 0 marks a free slot */
+}
+
+/* The key's slot among its ECHO_WAYS (echo_mu held): its own, else a free
+ * one, else (all taken) the first, whose key loses its skip. */
+static struct echo *echo_slot(struct ctl_manager *m, uint64_t h, bool for_write)
+{
+	struct echo *free_e = NULL;
+	size_t i;
+
+	for (i = 0; i < ECHO_WAYS; i++) {
+		struct echo *e = &m->echoes[(h + i) % ECHO_SLOTS];
+		if (e->h == h)
+			return e;
+		if (!e->h && !free_e)
+			free_e = e;
+	}
+	if (!for_write)
+		return NULL;
+	return free_e ? free_e : &m->echoes[h % ECHO_SLOTS];
+}
+
+static void echo_expect(struct ctl_manager *m, const char *qk, const char *rv)
+{
+	uint64_t h = echo_hash(qk);
+	struct echo *e;
+
+	pthread_mutex_lock(&m->echo_mu);
+	e = echo_slot(m, h, true);
+	e->h = h;
+	snprintf(e->rv, sizeof(e->rv), "%s", rv);
+	pthread_mutex_unlock(&m->echo_mu);
+}
+
+/* True, once, when the object under qk is at the resourceVersion our own
+ * last write gave it. */
+static bool echo_take(struct ctl_manager *m, const char *qk, const char *rv)
+{
+	uint64_t h = echo_hash(qk);
+	struct echo *e;
+	bool hit = false;
+
+	pthread_mutex_lock(&m->echo_mu);
+	if ((e = echo_slot(m, h, false))) {
+		hit = rv && strcmp(e->rv, rv) == 0;
+		e->h = 0; /* seen: a later object is not this write's echo */
+	}
+	pthread_mutex_unlock(&m->echo_mu);
+	return hit;
+}
 
 static const char *kind_prefix(enum model_kind k)
 {
@@ -113,7 +190,12 @@ static int write_with(struct writer_state *ws, const struct model_image *img, st
 
 static int write_status(void *self, const struct model_image *img, struct vim_err *err)
 {
-	return write_with(self, img, store_update_status, err);
+	struct writer_state *ws = self;
+	int rc = write_with(ws, img, store_update_status, err);
+
+	if (rc == 0)
+		echo_expect(ws->m, ws->qk, ws->rv);
+	return rc;
 }
 
 static int write_meta(void *self, const struct model_image *img, struct vim_err *err)
@@ -145,7 +227,7 @@ static int parse_key(const char *qk, enum model_kind *kind, const char **key)
 static void reconcile(struct ctl_manager *m, const char *qk)
 {
 	struct model_image *orig = NULL, *work = NULL;
-	struct writer_state ws = {.m = m};
+	struct writer_state ws = {.m = m, .qk = qk};
 	struct ctl_outcome out = {0};
 	struct vim_err err = {0};
 	enum model_kind kind;
@@ -174,6 +256,7 @@ static void reconcile(struct ctl_manager *m, const char *qk)
 	    .datasource = m->cfg.datasource,
 	    .cleaner = m->cfg.cleaner,
 	    .writer = {write_status, write_meta, &ws},
+	    .echo = echo_take(m, qk, orig->meta.resource_version),
 	};
 	rc =
 	    ctl_chain_run(ctl_image_handlers, ctl_image_handlers_len, &ctx, orig, work, &out, &err);
@@ -183,6 +266,10 @@ static void reconcile(struct ctl_manager *m, const char *qk)
 		vim_log(VIM_LOG_WARN, "reconcile %s: %s", qk, err.msg);
 		ctl_queue_add_rate_limited(m->queue, qk);
 	} else {
+		/* The chain's answer is the whole plan for this key: a timer an
+		 * earlier reconcile left (a lost image's recheck, say, after it
+		 * recovered) would only cost a needless full presence check. */
+		ctl_queue_cancel_after(m->queue, qk);
 		ctl_queue_forget(m->queue, qk);
 		if (out.requeue_after_ms > 0)
 			ctl_queue_add_after(m->queue, qk, out.requeue_after_ms);
@@ -362,6 +449,11 @@ int ctl_manager_start(struct ctl_manager **out, const struct ctl_manager_config 
 	if (!m)
 		return vim_err_set(err, VIM_ENOMEM, "controller: out of memory");
 	pthread_mutex_init(&m->stats_mu, NULL);
+	pthread_mutex_init(&m->echo_mu, NULL);
+	if (!(m->echoes = calloc(ECHO_SLOTS, sizeof(*m->echoes)))) {
+		rc = vim_err_set(err, VIM_ENOMEM, "controller: out of memory");
+		goto fail;
+	}
 	vim_hist_init(&m->reconcile_s, vim_hist_request_s, vim_hist_request_n);
 	m->cfg = *cfg;
 	if (m->cfg.workers <= 0)
@@ -408,5 +500,7 @@ void ctl_manager_stop(struct ctl_manager *m)
 	ctl_cache_stop(m->cache[MODEL_KIND_CVI]);
 	ctl_queue_free(m->queue);
 	pthread_mutex_destroy(&m->stats_mu);
+	pthread_mutex_destroy(&m->echo_mu);
+	free(m->echoes);
 	free(m);
 }

@@ -32,6 +32,13 @@ int ctl_handle_image_presence(struct ctl_ctx *ctx, struct model_image *img, stru
 
 	if (!applies(img) || !ctx->checker.check)
 		return CTL_CONTINUE;
+	if (ctx->echo) {
+		/* proven a moment ago; a lost image keeps its recheck plan */
+		if (img->status.phase == MODEL_PHASE_IMAGE_LOST)
+			step->requeue_after_ms =
+			    ctl_lost_recheck_ms(&img->status, ctx->clock.now(ctx->clock.self));
+		return CTL_CONTINUE;
+	}
 	if (img->status.phase == MODEL_PHASE_IMAGE_LOST && ctx->checker.check_lost) {
 		const struct model_condition *ready =
 		    model_condition_get(&img->status, MODEL_COND_READY);

@@ -145,17 +145,23 @@ static void heap_down(struct ctl_queue *q, size_t i)
 	}
 }
 
-static void heap_remove_top(struct ctl_queue *q)
+static void heap_remove_at(struct ctl_queue *q, size_t i)
 {
-	struct qent *top = q->heap[0];
+	struct qent *gone = q->heap[i];
 
 	q->heap_len--;
-	if (q->heap_len) {
-		q->heap[0] = q->heap[q->heap_len];
-		q->heap[0]->heap_idx = 0;
-		heap_down(q, 0);
+	if (i < q->heap_len) {
+		q->heap[i] = q->heap[q->heap_len];
+		q->heap[i]->heap_idx = i;
+		heap_down(q, i);
+		heap_up(q, i);
 	}
-	top->heap_idx = NO_HEAP;
+	gone->heap_idx = NO_HEAP;
+}
+
+static void heap_remove_top(struct ctl_queue *q)
+{
+	heap_remove_at(q, 0);
 }
 
 static void heap_schedule(struct ctl_queue *q, struct qent *e, int64_t due)
@@ -292,6 +298,18 @@ void ctl_queue_forget(struct ctl_queue *q, const char *key)
 	pthread_mutex_lock(&q->mu);
 	if ((e = lookup(q, key, false))) {
 		e->failures = 0;
+		maybe_release(q, e);
+	}
+	pthread_mutex_unlock(&q->mu);
+}
+
+void ctl_queue_cancel_after(struct ctl_queue *q, const char *key)
+{
+	struct qent *e;
+
+	pthread_mutex_lock(&q->mu);
+	if ((e = lookup(q, key, false)) && e->heap_idx != NO_HEAP) {
+		heap_remove_at(q, e->heap_idx);
 		maybe_release(q, e);
 	}
 	pthread_mutex_unlock(&q->mu);

@@ -37,6 +37,8 @@ void ctl_queue_add_after(struct ctl_queue *q, const char *key, int64_t delay_ms)
 void ctl_queue_add_rate_limited(struct ctl_queue *q, const char *key);
 /* Resets the key's failure count. */
 void ctl_queue_forget(struct ctl_queue *q, const char *key);
+/* Drops the key's pending timer, if any (a later decision replaces it). */
+void ctl_queue_cancel_after(struct ctl_queue *q, const char *key);
 int ctl_queue_failures(struct ctl_queue *q, const char *key);
 
 /* Waits up to timeout_ms for a ready key: 1 (copied into buf), 0 on

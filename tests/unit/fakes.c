@@ -128,6 +128,7 @@ void fakes_init(struct fakes *f, struct ctl_ctx *ctx)
 	ctx->datasource = (struct ctl_datasource){f_ds, f};
 	ctx->cleaner = (struct ctl_dvcr_cleaner){f_remove, f};
 	ctx->writer = (struct ctl_writer){f_write_status, f_write_meta, f};
+	ctx->echo = false;
 }
 
 void fakes_free(struct fakes *f)

@@ -525,6 +525,37 @@ static void test_presence_lost_image_uses_check_lost_with_its_loss_time(void **s
 	model_image_free(img);
 }
 
+/* The echo of the controller's own status write proves nothing again: the
+ * presence it recorded was proven a moment before. */
+static void test_presence_skips_the_echo_of_its_own_write(void **state)
+{
+	struct model_image *img = image(MODEL_KIND_VI, MODEL_PHASE_READY);
+	struct ctl_step step = {0};
+	struct ctl_ctx ctx;
+	struct fakes f;
+	struct vim_err err = {0};
+	(void)state;
+
+	model_set_str(&img->status.target_registry_url, "dvcr.local/vi/ns/img:u1");
+	fakes_init(&f, &ctx);
+	f.check_answer = CTL_IMAGE_ABSENT;
+	ctx.echo = true;
+	assert_int_equal(ctl_handle_image_presence(&ctx, img, &step, &err), CTL_CONTINUE);
+	assert_int_equal(f.check_calls, 0);
+	assert_int_equal(img->status.phase, MODEL_PHASE_READY);
+	ctx.echo = false; /* any other reconcile checks */
+	assert_int_equal(ctl_handle_image_presence(&ctx, img, &step, &err), CTL_CONTINUE);
+	assert_int_equal(f.check_calls, 1);
+	assert_int_equal(img->status.phase, MODEL_PHASE_IMAGE_LOST);
+	/* the echo of that ImageLost write keeps the image's recheck plan */
+	step.requeue_after_ms = 0;
+	ctx.echo = true;
+	assert_int_equal(ctl_handle_image_presence(&ctx, img, &step, &err), CTL_CONTINUE);
+	assert_int_equal(f.check_calls, 1);
+	assert_int_equal(step.requeue_after_ms, 15000);
+	model_image_free(img);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -545,6 +576,7 @@ int main(void)
 	    cmocka_unit_test(test_deletion_keeps_the_finalizer_when_dvcr_refuses),
 	    cmocka_unit_test(test_datasource_ready_condition_follows_the_source),
 	    cmocka_unit_test(test_presence_lost_image_uses_check_lost_with_its_loss_time),
+	    cmocka_unit_test(test_presence_skips_the_echo_of_its_own_write),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

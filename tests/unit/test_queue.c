@@ -97,6 +97,35 @@ static void test_add_after_fires_in_order_and_earliest_wins(void **state)
 	ctl_queue_free(q);
 }
 
+/* A canceled timer never fires; the others keep their order, and a key
+ * with nothing left is released. */
+static void test_cancel_after_drops_only_that_timer(void **state)
+{
+	struct ctl_queue *q = fake_queue();
+	char k[64];
+	(void)state;
+
+	ctl_queue_add_after(q, "a", 1000);
+	ctl_queue_add_after(q, "b", 2000);
+	ctl_queue_add_after(q, "c", 3000);
+	ctl_queue_add_after(q, "d", 4000);
+	ctl_queue_cancel_after(q, "a"); /* the heap's top */
+	ctl_queue_cancel_after(q, "c"); /* one in the middle */
+	ctl_queue_cancel_after(q, "zz"); /* unknown: nothing happens */
+	assert_int_equal(ctl_queue_delayed_len(q), 2);
+	assert_int_equal(ctl_queue_tracked(q), 2);
+	fake_now += 10000;
+	assert_int_equal(ctl_queue_get(q, k, sizeof(k), 0), 1);
+	assert_string_equal(k, "b");
+	ctl_queue_done(q, k);
+	assert_int_equal(ctl_queue_get(q, k, sizeof(k), 0), 1);
+	assert_string_equal(k, "d");
+	ctl_queue_done(q, k);
+	assert_int_equal(ctl_queue_get(q, k, sizeof(k), 0), 0);
+	assert_int_equal(ctl_queue_tracked(q), 0);
+	ctl_queue_free(q);
+}
+
 static void test_rate_limited_backoff_doubles_caps_and_forgets(void **state)
 {
 	struct ctl_queue *q = fake_queue();
@@ -241,6 +270,7 @@ int main(void)
 	    cmocka_unit_test(test_shutdown_wakes_blocked_getters),
 	    cmocka_unit_test(test_real_clock_delay),
 	    cmocka_unit_test(test_never_two_workers_on_one_key),
+	    cmocka_unit_test(test_cancel_after_drops_only_that_timer),
 	    cmocka_unit_test(test_many_keys_are_released),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
