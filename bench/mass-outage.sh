@@ -32,7 +32,7 @@ T_PIDS+=($!)
 vim_start "$T_TMP/data" --dvcr-url "http://127.0.0.1:$PREG" --import-workers 8 ${BENCH_VIMAGED_ARGS:-} ||
 	{ echo "mass-outage: vimaged did not start" >&2; exit 1; }
 export VIM_URL VIM_TOKEN N HOLD PWWW
-export REGLOG=$REG/log STORAGE=$REG/storage VIM_PID REG_PID
+export REGLOG=$REG/log STORAGE=$REG/storage VIM_PID REG_PID VIMLOG=$T_TMP/data/vimaged.log
 
 python3 - <<'PY'
 import http.client, json, os, re, subprocess, sys, threading, time, urllib.parse
@@ -156,6 +156,16 @@ print("recovery spread: 10%% %.1f s, 50%% %.1f s, 90%% %.1f s, 99%% %.1f s, last
 print("all Ready %.1f s after the storage came back (CPU: vimaged %.1f s, registry %.1f s, machine %.0f%% busy; %d registry requests)"
       % (recover, cpu_s(os.environ["VIM_PID"]) - c_vim, cpu_s(os.environ["REG_PID"]) - c_reg,
          100.0 * (busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]), reglines() - r_back), flush=True)
+r_settle = reglines()
+time.sleep(10)
+with open(os.environ["REGLOG"], "rb") as f:
+    tail = [l for l in f if re.search(rb'"(GET|HEAD|PUT|POST|PATCH|DELETE) /v2/', l)][r_settle:]
+kinds = {}
+for l in tail:
+    m = re.search(rb'"(\w+) /v2/.*?/(manifests|blobs)/', l)
+    k = (m.group(1) + b" " + m.group(2)).decode() if m else "other"
+    kinds[k] = kinds.get(k, 0) + 1
+print("registry requests in the 10 s after all were Ready: %d %s" % (len(tail), kinds), flush=True)
 down = t_back - t_gone
 
 # upstream on the same timeline: image i is checked at phase i*300/n of
@@ -183,7 +193,8 @@ window = w1 - w0
 up_rps = reqs_u / window if window > 0 else 0
 print("upstream on this timeline: detect %.0f s, recover %.0f s, %.1f req/s during the outage"
       % (det_u, rec_u, up_rps))
-print("vimaged peak RSS %d MiB" % rss())
+relists = sum(1 for l in open(os.environ["VIMLOG"]) if "listing again" in l)
+print("vimaged peak RSS %d MiB; its caches listed again %d times" % (rss(), relists))
 print("mass-outage: images=%d detect_s=%.1f recover_s=%.1f outage_rps=%.2f upstream_recover_s=%.0f upstream_outage_rps=%.1f"
       % (n, detect, recover, outage_rps, rec_u, up_rps))
 PY

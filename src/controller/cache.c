@@ -2,6 +2,7 @@
  * controller/cache — list + watch into a hash of compact JSON texts.
  */
 #include "controller/cache.h"
+#include "core/log.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -284,7 +285,10 @@ static void *feed(void *arg)
 		} else if (rc == VIM_ECANCELED) {
 			break;
 		} else if (rc < 0) {
-			drop_watch(c); /* 410 Gone or a failure: relist */
+			/* 410 Gone or a failure: relist (every object is then
+			 * reported again, so say so: it costs a reconcile each) */
+			vim_log(VIM_LOG_WARN, "cache %s: %s; listing again", c->resource, err.msg);
+			drop_watch(c);
 		}
 	}
 	drop_watch(c);

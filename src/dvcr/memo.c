@@ -27,6 +27,11 @@ static size_t hash(const char *s)
 
 	while (*s)
 		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+	/* the slot comes from the low bits: mix the high ones in (murmur3's
+	 * finalizer), or keys differing in a digit crowd a few slots */
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
 	return h;
 }
 
