@@ -3,6 +3,7 @@
  */
 #include "controller/cache.h"
 #include "core/log.h"
+#include "core/sysutil.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -35,19 +36,9 @@ struct ctl_cache {
 	pthread_t thread;
 };
 
-static uint64_t hash_key(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a 64 */
-	while (*s) {
-		h ^= (unsigned char)*s++;
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
 static struct entry **slot(struct ctl_cache *c, const char *key)
 {
-	struct entry **p = &c->buckets[hash_key(key) & (c->nbuckets - 1)];
+	struct entry **p = &c->buckets[vim_str_hash(key) & (c->nbuckets - 1)];
 	while (*p && strcmp((*p)->key, key) != 0)
 		p = &(*p)->next;
 	return p;
@@ -64,8 +55,8 @@ static int grow(struct ctl_cache *c)
 		struct entry *e = c->buckets[i], *next;
 		for (; e; e = next) {
 			next = e->next;
-			e->next = nb[hash_key(e->key) & (n - 1)];
-			nb[hash_key(e->key) & (n - 1)] = e;
+			e->next = nb[vim_str_hash(e->key) & (n - 1)];
+			nb[vim_str_hash(e->key) & (n - 1)] = e;
 		}
 	}
 	free(c->buckets);

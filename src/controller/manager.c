@@ -5,6 +5,7 @@
 #include "controller/cache.h"
 #include "controller/queue.h"
 #include "core/log.h"
+#include "core/sysutil.h"
 #include "core/timeutil.h"
 
 #include <pthread.h>
@@ -52,17 +53,7 @@ struct writer_state {
 
 static uint64_t echo_hash(const char *s)
 {
-	uint64_t h = 1469598103934665603ULL;
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
-	/* FNV's low bits hardly vary with keys that differ in a digit or two
-	 * ("img-00958", "img-00995"), and the slot is taken from the low
-	 * bits: mix the high ones in (the murmur3 finalizer). */
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	return h | 1; /* 0 marks a free slot */
+	return vim_str_hash(s) | 1; /* 0 marks a free slot */
 }
 
 /* The key's slot among its ECHO_WAYS (echo_mu held): its own, else a free

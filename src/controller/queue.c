@@ -3,6 +3,7 @@
  * binary min-heap of timers, under one mutex.
  */
 #include "controller/queue.h"
+#include "core/sysutil.h"
 #include "core/timeutil.h"
 
 #include <errno.h>
@@ -42,19 +43,9 @@ static int64_t now_ms(struct ctl_queue *q)
 	return q->o.now_ms ? q->o.now_ms(q->o.clock_self) : vim_mono_ms();
 }
 
-static uint64_t hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-	while (*s) {
-		h ^= (unsigned char)*s++;
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
 static struct qent **slot(struct ctl_queue *q, const char *key)
 {
-	struct qent **p = &q->buckets[hash(key) & (q->nbuckets - 1)];
+	struct qent **p = &q->buckets[vim_str_hash(key) & (q->nbuckets - 1)];
 	while (*p && strcmp((*p)->key, key) != 0)
 		p = &(*p)->chain;
 	return p;
@@ -71,8 +62,8 @@ static void grow(struct ctl_queue *q)
 		struct qent *e = q->buckets[i], *next;
 		for (; e; e = next) {
 			next = e->chain;
-			e->chain = nb[hash(e->key) & (n - 1)];
-			nb[hash(e->key) & (n - 1)] = e;
+			e->chain = nb[vim_str_hash(e->key) & (n - 1)];
+			nb[vim_str_hash(e->key) & (n - 1)] = e;
 		}
 	}
 	free(q->buckets);

@@ -60,3 +60,15 @@ int vim_random_hex(char *out, size_t bytes, struct vim_err *err)
 		snprintf(out + 2 * i, 3, "%02x", raw[i]);
 	return 0;
 }
+
+uint64_t vim_str_hash(const char *s)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return h;
+}

@@ -9,6 +9,7 @@
  * wave touches each digest once, so the lock is never held for long.
  */
 #include "dvcr/dvcr.h"
+#include "core/sysutil.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -21,24 +22,10 @@ struct dvcr_memo {
 	size_t cap;        /* at most this many digests; more are not remembered */
 };
 
-static size_t hash(const char *s)
-{
-	size_t h = 1469598103934665603ULL; /* FNV-1a */
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
-	/* the slot comes from the low bits: mix the high ones in (murmur3's
-	 * finalizer), or keys differing in a digit crowd a few slots */
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	return h;
-}
-
 /* The slot holding digest, or the free slot where it would go. */
 static char **find(struct dvcr_memo *m, const char *digest)
 {
-	size_t i = hash(digest) & (m->nslot - 1);
+	size_t i = (size_t)vim_str_hash(digest) & (m->nslot - 1);
 
 	while (m->slot[i] && strcmp(m->slot[i], digest) != 0)
 		i = (i + 1) & (m->nslot - 1);
@@ -104,7 +91,7 @@ void dvcr_memo_del(struct dvcr_memo *m, const char *key)
 		 * moves up, so no probe sequence is broken by the hole. */
 		i = (size_t)(s - m->slot);
 		for (j = (i + 1) & (m->nslot - 1); m->slot[j]; j = (j + 1) & (m->nslot - 1)) {
-			home = hash(m->slot[j]) & (m->nslot - 1);
+			home = (size_t)vim_str_hash(m->slot[j]) & (m->nslot - 1);
 			if (((j - home) & (m->nslot - 1)) >= ((j - i) & (m->nslot - 1))) {
 				m->slot[i] = m->slot[j];
 				m->slot[j] = NULL;
