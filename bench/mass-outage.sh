@@ -193,7 +193,7 @@ window = w1 - w0
 up_rps = reqs_u / window if window > 0 else 0
 print("upstream on this timeline: detect %.0f s, recover %.0f s, %.1f req/s during the outage"
       % (det_u, rec_u, up_rps))
-relists = sum(1 for l in open(os.environ["VIMLOG"]) if "listing again" in l)
+relists = sum(1 for l in open(os.environ["VIMLOG"]) if "relisting every object" in l)
 print("vimaged peak RSS %d MiB; its caches listed again %d times" % (rss(), relists))
 print("mass-outage: images=%d detect_s=%.1f recover_s=%.1f outage_rps=%.2f upstream_recover_s=%.0f upstream_outage_rps=%.1f"
       % (n, detect, recover, outage_rps, rec_u, up_rps))

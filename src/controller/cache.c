@@ -14,6 +14,7 @@
 struct entry {
 	char *key;
 	char *json;
+	char phase[CTL_PHASE_MAX]; /* status.phase, so walks by phase parse nothing */
 	unsigned gen; /* the relist that last saw it */
 	struct entry *next;
 };
@@ -81,9 +82,18 @@ int ctl_cache_key(const json_t *obj, char out[CTL_KEY_MAX])
 	return n > 0 && n < CTL_KEY_MAX ? 0 : VIM_EINVAL;
 }
 
-/* Stores text under key (taking ownership of text).  Returns the event to
- * report: ADDED, MODIFIED, or -1 when nothing changed. */
-static int upsert(struct ctl_cache *c, const char *key, char *text)
+/* The object's status.phase ("" when it has none). */
+static void phase_of(const json_t *obj, char out[CTL_PHASE_MAX])
+{
+	const char *p = json_string_value(json_object_get(json_object_get(obj, "status"), "phase"));
+
+	snprintf(out, CTL_PHASE_MAX, "%s", p ? p : "");
+}
+
+/* Stores text (obj serialized) under key, taking ownership of text.
+ * Returns the event to report: ADDED, MODIFIED, or -1 when nothing
+ * changed. */
+static int upsert(struct ctl_cache *c, const char *key, char *text, const json_t *obj)
 {
 	struct entry **p, *e;
 	int ev = -1;
@@ -97,11 +107,13 @@ static int upsert(struct ctl_cache *c, const char *key, char *text)
 			free(e->json);
 			e->json = text;
 			text = NULL;
+			phase_of(obj, e->phase);
 			ev = STORE_MODIFIED;
 		}
 	} else if ((e = calloc(1, sizeof(*e))) && (e->key = strdup(key))) {
 		e->json = text;
 		text = NULL;
+		phase_of(obj, e->phase);
 		e->gen = c->gen;
 		*p = e;
 		c->len++;
@@ -149,12 +161,16 @@ static int list_item(void *arg, const char *json, size_t len)
 	json_t *obj = json_loadb(json, len, 0, NULL);
 	int rc = ctl_cache_key(obj, key);
 
-	json_decref(obj);
-	if (rc < 0)
+	if (rc < 0) {
+		json_decref(obj);
 		return 0; /* not an object we can key: skip, never stop the list */
-	if (!(text = strndup(json, len)))
+	}
+	if (!(text = strndup(json, len))) {
+		json_decref(obj);
 		return VIM_ENOMEM;
-	notify(c, key, upsert(c, key, text));
+	}
+	notify(c, key, upsert(c, key, text, obj));
+	json_decref(obj);
 	return 0;
 }
 
@@ -240,7 +256,7 @@ static void apply_event(struct ctl_cache *c, struct store_event *ev)
 		return;
 	}
 	if ((text = json_dumps(ev->object, JSON_COMPACT)))
-		notify(c, key, upsert(c, key, text));
+		notify(c, key, upsert(c, key, text, ev->object));
 }
 
 static void drop_watch(struct ctl_cache *c)
@@ -278,7 +294,7 @@ static void *feed(void *arg)
 		} else if (rc < 0) {
 			/* 410 Gone or a failure: relist (every object is then
 			 * reported again, so say so: it costs a reconcile each) */
-			vim_log(VIM_LOG_WARN, "cache %s: %s; listing again", c->resource, err.msg);
+			vim_log(VIM_LOG_WARN, "cache %s: %s (relisting every object)", c->resource, err.msg);
 			drop_watch(c);
 		}
 	}
@@ -362,30 +378,34 @@ json_t *ctl_cache_get(struct ctl_cache *c, const char *key)
 	return obj;
 }
 
-int ctl_cache_foreach(struct ctl_cache *c, void (*fn)(void *arg, const char *key), void *arg)
+int ctl_cache_foreach(struct ctl_cache *c, ctl_cache_visit_fn fn, void *arg)
 {
-	struct sweep s = {0};
-	size_t i;
-	int rc = 0;
+	struct visit {
+		char *key;
+		char phase[CTL_PHASE_MAX];
+	} *v;
+	size_t i, n = 0, cap;
 
 	pthread_rwlock_rdlock(&c->lock);
-	s.cap = c->len ? c->len : 1;
-	s.keys = malloc(s.cap * sizeof(*s.keys));
-	for (i = 0; s.keys && i < c->nbuckets; i++) {
+	cap = c->len ? c->len : 1;
+	v = malloc(cap * sizeof(*v));
+	for (i = 0; v && i < c->nbuckets; i++) {
 		struct entry *e;
-		for (e = c->buckets[i]; e && s.len < s.cap; e = e->next)
-			if ((s.keys[s.len] = strdup(e->key)))
-				s.len++;
+		for (e = c->buckets[i]; e && n < cap; e = e->next)
+			if ((v[n].key = strdup(e->key))) {
+				memcpy(v[n].phase, e->phase, CTL_PHASE_MAX);
+				n++;
+			}
 	}
 	pthread_rwlock_unlock(&c->lock);
-	if (!s.keys)
+	if (!v)
 		return VIM_ENOMEM;
-	for (i = 0; i < s.len; i++) {
-		fn(arg, s.keys[i]);
-		free(s.keys[i]);
+	for (i = 0; i < n; i++) {
+		fn(arg, v[i].key, v[i].phase);
+		free(v[i].key);
 	}
-	free(s.keys);
-	return rc;
+	free(v);
+	return 0;
 }
 
 size_t ctl_cache_len(struct ctl_cache *c)

@@ -44,9 +44,12 @@ void ctl_cache_stop(struct ctl_cache *c);
  * or NULL when the cache does not hold it. */
 json_t *ctl_cache_get(struct ctl_cache *c, const char *key);
 
-/* Calls fn for every key (a snapshot taken under the lock, so fn may call
- * ctl_cache_get or enqueue freely). */
-int ctl_cache_foreach(struct ctl_cache *c, void (*fn)(void *arg, const char *key), void *arg);
+/* Calls fn for every key with the object's status.phase ("" when none),
+ * kept beside the text so that walks by phase parse nothing (a snapshot
+ * taken under the lock, so fn may call ctl_cache_get or enqueue freely). */
+#define CTL_PHASE_MAX 32
+typedef void (*ctl_cache_visit_fn)(void *arg, const char *key, const char *phase);
+int ctl_cache_foreach(struct ctl_cache *c, ctl_cache_visit_fn fn, void *arg);
 
 size_t ctl_cache_len(struct ctl_cache *c);
 

@@ -300,6 +300,7 @@ static void *worker(void *arg)
 struct walk {
 	struct ctl_manager *m;
 	enum model_kind kind;
+	bool phase; /* match status.phase against want, else call match */
 	bool (*match)(const struct walk *w, const json_t *obj);
 	void (*fn)(void *arg, enum model_kind kind, const char *key);
 	void *arg;
@@ -307,11 +308,19 @@ struct walk {
 	size_t n;
 };
 
-static void walk_one(void *arg, const char *key)
+static void walk_one(void *arg, const char *key, const char *phase)
 {
 	struct walk *w = arg;
-	json_t *obj = ctl_cache_get(w->m->cache[w->kind], key);
+	json_t *obj;
 
+	if (w->phase) { /* by phase: the cache keeps it, nothing to parse */
+		if (strcmp(phase, w->want) != 0)
+			return;
+		w->fn(w->arg, w->kind, key);
+		w->n++;
+		return;
+	}
+	obj = ctl_cache_get(w->m->cache[w->kind], key);
 	if (obj && w->match(w, obj)) {
 		w->fn(w->arg, w->kind, key);
 		w->n++;
@@ -332,12 +341,6 @@ static const char *status_str(const json_t *obj, const char *a, const char *b)
 	return json_string_value(b ? json_object_get(v, b) : v);
 }
 
-static bool match_phase(const struct walk *w, const json_t *obj)
-{
-	const char *p = status_str(obj, "phase", NULL);
-	return p && strcmp(p, w->want) == 0;
-}
-
 static bool match_repo(const struct walk *w, const json_t *obj)
 {
 	const char *url = status_str(obj, "target", "registryURL");
@@ -353,24 +356,20 @@ size_t ctl_manager_foreach_phase(struct ctl_manager *m, enum model_phase phase,
                                  void (*fn)(void *arg, enum model_kind kind, const char *key),
                                  void *arg)
 {
-	struct walk w = {
-	    .m = m, .match = match_phase, .fn = fn, .arg = arg, .want = model_phase_name(phase)};
+	struct walk w = {.m = m, .phase = true, .fn = fn, .arg = arg, .want = model_phase_name(phase)};
 	return walk_all(&w);
 }
 
-static void count_phase(void *arg, const char *key)
+static void count_phase(void *arg, const char *key, const char *phase)
 {
 	struct walk *w = arg;
 	struct ctl_manager_stats *st = w->arg;
-	json_t *obj = ctl_cache_get(w->m->cache[w->kind], key);
 	enum model_phase p = MODEL_PHASE_NONE;
-	const char *text = obj ? status_str(obj, "phase", NULL) : NULL;
 
-	if (obj && (!text || model_phase_parse(text, &p) < 0))
+	(void)key;
+	if (!*phase || model_phase_parse(phase, &p) < 0)
 		p = MODEL_PHASE_NONE;
-	if (obj)
-		st->phases[w->kind][p]++;
-	json_decref(obj);
+	st->phases[w->kind][p]++;
 }
 
 void ctl_manager_stats(struct ctl_manager *m, struct ctl_manager_stats *out)

@@ -60,6 +60,14 @@ static void put(struct store *s, json_t *o)
 	json_decref(o);
 }
 
+static void collect(void *arg, const char *key, const char *phase)
+{
+	char *out = arg;
+	size_t n = strlen(out);
+
+	snprintf(out + n, 256 - n, "%s=%s;", key, phase);
+}
+
 static void test_cache_lists_then_follows_the_watch(void **state)
 {
 	char dir[] = "/tmp/vimage-cache.XXXXXX", path[128], cmd[160];
@@ -95,6 +103,11 @@ static void test_cache_lists_then_follows_the_watch(void **state)
 	assert_string_equal(
 	    json_string_value(json_object_get(json_object_get(got, "status"), "phase")), "Ready");
 	json_decref(got);
+	/* the walk hands out each object's phase without parsing it */
+	char walked[256] = "";
+	assert_int_equal(ctl_cache_foreach(c, collect, walked), 0);
+	assert_non_null(strstr(walked, "ns/b=Ready;"));
+	assert_non_null(strstr(walked, "ns/a=;"));
 	assert_int_equal(
 	    store_delete(s, "virtualimages", "ns", "a", NULL, NULL, &out, &deleted, NULL), 0);
 	json_decref(out);
