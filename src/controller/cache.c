@@ -15,7 +15,7 @@ struct entry {
 	char *key;
 	char *json;
 	char phase[CTL_PHASE_MAX]; /* status.phase, so walks by phase parse nothing */
-	unsigned gen; /* the relist that last saw it */
+	unsigned gen;              /* the relist that last saw it */
 	struct entry *next;
 };
 
@@ -294,7 +294,8 @@ static void *feed(void *arg)
 		} else if (rc < 0) {
 			/* 410 Gone or a failure: relist (every object is then
 			 * reported again, so say so: it costs a reconcile each) */
-			vim_log(VIM_LOG_WARN, "cache %s: %s (relisting every object)", c->resource, err.msg);
+			vim_log(VIM_LOG_WARN, "cache %s: %s (relisting every object)", c->resource,
+			        err.msg);
 			drop_watch(c);
 		}
 	}
@@ -378,12 +379,15 @@ json_t *ctl_cache_get(struct ctl_cache *c, const char *key)
 	return obj;
 }
 
+/* One object of a walk's snapshot. */
+struct visit {
+	char *key;
+	char phase[CTL_PHASE_MAX];
+};
+
 int ctl_cache_foreach(struct ctl_cache *c, ctl_cache_visit_fn fn, void *arg)
 {
-	struct visit {
-		char *key;
-		char phase[CTL_PHASE_MAX];
-	} *v;
+	struct visit *v;
 	size_t i, n = 0, cap;
 
 	pthread_rwlock_rdlock(&c->lock);

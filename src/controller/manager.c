@@ -32,7 +32,7 @@ struct echo {
 struct ctl_manager {
 	struct ctl_manager_config cfg;
 	pthread_mutex_t echo_mu;
-	struct echo *echoes; /* ECHO_SLOTS */
+	struct echo *echoes;        /* ECHO_SLOTS */
 	struct ctl_cache *cache[2]; /* by enum model_kind */
 	struct ctl_queue *queue;
 	pthread_t workers[MANAGER_WORKERS_MAX];
@@ -356,7 +356,8 @@ size_t ctl_manager_foreach_phase(struct ctl_manager *m, enum model_phase phase,
                                  void (*fn)(void *arg, enum model_kind kind, const char *key),
                                  void *arg)
 {
-	struct walk w = {.m = m, .phase = true, .fn = fn, .arg = arg, .want = model_phase_name(phase)};
+	struct walk w = {
+	    .m = m, .phase = true, .fn = fn, .arg = arg, .want = model_phase_name(phase)};
 	return walk_all(&w);
 }
 

@@ -36,8 +36,8 @@ struct ctl_monitor {
 	pthread_cond_t wake;
 	bool stopping;
 	enum ctl_storage_state storage;
-	bool canary_seen;                  /* once seen, a missing canary means lost storage */
-	int64_t ready_recheck_ms;          /* probe thread only */
+	bool canary_seen;         /* once seen, a missing canary means lost storage */
+	int64_t ready_recheck_ms; /* probe thread only */
 	/* The recovery wave.  last_up_s: when a probe last found the canary
 	 * (unix seconds).  outage_from_s: last_up_s when the canary went, so
 	 * an image lost later than that went with the storage, 0 = no
@@ -49,7 +49,7 @@ struct ctl_monitor {
 	 * on their own (a blob removed from one repository, say), never
 	 * brought back by a wave.  Removed when they are found present. */
 	struct dvcr_memo *alone;
-	bool kick; /* an image check saw signs of an outage: probe now */
+	bool kick;                         /* an image check saw signs of an outage: probe now */
 	char marker[4096], marker_id[512]; /* "" = no marker file */
 	struct ctl_monitor_stats stats;
 	pthread_t probe_thread, sweep_thread;
@@ -128,8 +128,7 @@ static int check(void *self, const char *registry_url, struct vim_err *err)
  * checked in full: one lost before the last good probe, one lost on its
  * own (the canary answered right after its verdict), one lost again
  * after the wave began. */
-static int check_lost(void *self, const char *registry_url, int64_t lost_since,
-                      struct vim_err *err)
+static int check_lost(void *self, const char *registry_url, int64_t lost_since, struct vim_err *err)
 {
 	struct ctl_monitor *mon = self;
 	enum ctl_storage_state st;

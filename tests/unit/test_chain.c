@@ -233,9 +233,9 @@ static void test_full_table_ready_image_absent_goes_lost_and_gets_finalizer(void
 	    ctl_chain_run(ctl_image_handlers, ctl_image_handlers_len, &ctx, img, work, &out, &err),
 	    0);
 	assert_int_equal(out.requeue_after_ms, 15000);
-	assert_int_equal(f.sync_calls, 0);  /* a Ready image is not imported again */
+	assert_int_equal(f.sync_calls, 0);    /* a Ready image is not imported again */
 	assert_int_equal(f.release_calls, 1); /* and its finished import job may go */
-	assert_int_equal(f.meta_writes, 1); /* the cleanup finalizer */
+	assert_int_equal(f.meta_writes, 1);   /* the cleanup finalizer */
 	assert_int_equal(work->meta.finalizers.len, 1);
 	assert_string_equal(work->meta.finalizers.items[0],
 	                    "virtualization.deckhouse.io/vi-cleanup");

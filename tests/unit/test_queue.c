@@ -109,8 +109,8 @@ static void test_cancel_after_drops_only_that_timer(void **state)
 	ctl_queue_add_after(q, "b", 2000);
 	ctl_queue_add_after(q, "c", 3000);
 	ctl_queue_add_after(q, "d", 4000);
-	ctl_queue_cancel_after(q, "a"); /* the heap's top */
-	ctl_queue_cancel_after(q, "c"); /* one in the middle */
+	ctl_queue_cancel_after(q, "a");  /* the heap's top */
+	ctl_queue_cancel_after(q, "c");  /* one in the middle */
 	ctl_queue_cancel_after(q, "zz"); /* unknown: nothing happens */
 	assert_int_equal(ctl_queue_delayed_len(q), 2);
 	assert_int_equal(ctl_queue_tracked(q), 2);
