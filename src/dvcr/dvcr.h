@@ -214,8 +214,10 @@ int dvcr_image_check(struct dvcr_client *c, const char *repo, const char *ref, s
  * status.target.registryURL); the client's base URL decides where to ask. */
 int dvcr_image_check_url(struct dvcr_client *c, const char *registry_url, struct vim_err *err);
 
-/* A set of blob digests whose bytes a check has proven (dvcr/memo.c),
- * for the checks of one storage-wide recovery: blob data is shared by
+/* A thread-safe set of strings (dvcr/memo.c).  Its first use: the blob
+ * digests whose bytes a check has proven, for the checks of one
+ * storage-wide recovery (the monitor also keeps image addresses in one,
+ * see controller/monitor.h): blob data is shared by
  * every repository of a registry, so one proof per digest stands for all
  * the images that name it, and 10,000 images made from one source cost
  * one request each (their manifest) instead of three.  What the memo

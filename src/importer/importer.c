@@ -625,8 +625,8 @@ static int import_failed(struct imp_manager *m, struct model_image *img, struct 
 	return begin_import(m, img, step, now, failures, err);
 }
 
-/* The stored status shows the outcome now: only here may its job go (its
- * thread joined).  Reaping it in the reconcile that wrote the outcome lost
+/* The stored status shows the outcome now: only here may its job go (once
+ * its thread is done).  Reaping it in the reconcile that wrote the outcome lost
  * the outcome whenever that write lost a conflict. */
 static void release(void *self, const struct model_image *img)
 {
