@@ -6,20 +6,36 @@
  * read through their own connection and never block writers (WAL).
  */
 #include "store/sqlite_internal.h"
+#include "core/log.h"
 #include "core/timeutil.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
+/* Schema 2: a rowid table with a unique index on the key.  Schema 1 (no
+ * user_version) kept rows in a WITHOUT ROWID table, whose B-tree keeps at
+ * most ~1 KiB of a row in its page: every ~2.5 KiB image spilled into
+ * overflow pages, and each write appended twice the WAL it needed. */
+#define SQ_SCHEMA 2
+
+static const char pragmas[] = "PRAGMA journal_mode=WAL;"
+                              "PRAGMA synchronous=NORMAL;";
+
 static const char schema[] =
-    "PRAGMA journal_mode=WAL;"
-    "PRAGMA synchronous=NORMAL;"
-    "CREATE TABLE IF NOT EXISTS objects(resource TEXT NOT NULL, ns TEXT NOT NULL,"
-    " name TEXT NOT NULL, rv INTEGER NOT NULL, json TEXT NOT NULL,"
-    " PRIMARY KEY(resource, ns, name)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS objects(id INTEGER PRIMARY KEY, resource TEXT NOT NULL,"
+    " ns TEXT NOT NULL, name TEXT NOT NULL, rv INTEGER NOT NULL, json TEXT NOT NULL);"
+    "CREATE UNIQUE INDEX IF NOT EXISTS objects_key ON objects(resource, ns, name);"
     "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v INTEGER NOT NULL);"
     "INSERT OR IGNORE INTO meta(k, v) VALUES('rv', 0);";
+
+/* Schema 1's rows, copied in the same transaction that makes schema 2. */
+static const char from_v1[] = "ALTER TABLE objects RENAME TO objects_v1;"
+                              "DROP INDEX IF EXISTS objects_key;";
+static const char copy_v1[] =
+    "INSERT INTO objects(resource, ns, name, rv, json)"
+    " SELECT resource, ns, name, rv, json FROM objects_v1 ORDER BY resource, ns, name;"
+    "DROP TABLE objects_v1;";
 
 /* ---- helpers shared with the other store files ------------------------------- */
 
@@ -305,6 +321,63 @@ static int prepare(struct sq_store *s, sqlite3_stmt **st, const char *sql, struc
 	return rc == SQLITE_OK ? 0 : sq_fail(s, rc, err, "prepare");
 }
 
+static int int_query(sqlite3 *db, const char *sql, int64_t *out)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*out = sqlite3_column_int64(st, 0);
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Brings the file to schema SQ_SCHEMA in one transaction (a crash leaves
+ * the old schema whole); refuses a newer one, which this build would
+ * misread. */
+static int make_schema(struct sq_store *s, struct vim_err *err)
+{
+	int64_t version = 0, v1 = 0, moved = 0;
+	char set_version[40];
+	int rc;
+
+	snprintf(set_version, sizeof(set_version), "PRAGMA user_version=%d", SQ_SCHEMA);
+
+	if ((rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK ||
+	    (rc = int_query(s->db, "PRAGMA user_version", &version)) != SQLITE_OK ||
+	    (rc = int_query(s->db,
+	                    "SELECT count(*) FROM sqlite_master WHERE type='table' AND "
+	                    "name='objects' AND sql LIKE '%WITHOUT ROWID%'",
+	                    &v1)) != SQLITE_OK)
+		goto fail;
+	if (version > SQ_SCHEMA) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return vim_err_set(err, VIM_EINVAL,
+		                   "store: %s has schema %lld, newer than this vimaged's (%d)",
+		                   s->path, (long long)version, SQ_SCHEMA);
+	}
+	if (v1 && (rc = sqlite3_exec(s->db, from_v1, NULL, NULL, NULL)) != SQLITE_OK)
+		goto fail;
+	if ((rc = sqlite3_exec(s->db, schema, NULL, NULL, NULL)) != SQLITE_OK)
+		goto fail;
+	if (v1 && ((rc = sqlite3_exec(s->db, copy_v1, NULL, NULL, NULL)) != SQLITE_OK ||
+	           (rc = int_query(s->db, "SELECT count(*) FROM objects", &moved)) != SQLITE_OK))
+		goto fail;
+	if ((rc = sqlite3_exec(s->db, set_version, NULL, NULL, NULL)) != SQLITE_OK ||
+	    (rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
+		goto fail;
+	if (v1)
+		vim_log(VIM_LOG_INFO, "store: %s: %lld objects moved to schema %d", s->path,
+		        (long long)moved, SQ_SCHEMA);
+	return 0;
+fail:
+	rc = vim_err_set(err, VIM_EIO, "store: %s: schema: %s", s->path, sqlite3_errmsg(s->db));
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
 int store_sqlite_open(struct store **out, const char *path, int64_t history, struct vim_err *err)
 {
 	struct sq_store *s = calloc(1, sizeof(*s));
@@ -326,16 +399,19 @@ int store_sqlite_open(struct store **out, const char *path, int64_t history, str
 		goto fail;
 	}
 	sqlite3_busy_timeout(s->db, 5000);
-	if ((rc = sqlite3_exec(s->db, schema, NULL, NULL, NULL)) != SQLITE_OK) {
+	if ((rc = sqlite3_exec(s->db, pragmas, NULL, NULL, NULL)) != SQLITE_OK) {
 		rc = vim_err_set(err, VIM_EIO, "store: %s: %s", path, sqlite3_errmsg(s->db));
 		goto fail;
 	}
+	if ((rc = make_schema(s, err)) < 0)
+		goto fail;
 	if ((rc = prepare(s, &s->get,
 	                  "SELECT json FROM objects WHERE resource=? AND ns=? AND name=?", err)) <
 	        0 ||
 	    (rc = prepare(s, &s->put,
-	                  "INSERT OR REPLACE INTO objects(resource, ns, name, rv, json) "
-	                  "VALUES(?, ?, ?, ?, ?)",
+	                  "INSERT INTO objects(resource, ns, name, rv, json) VALUES(?, ?, ?, ?, ?)"
+	                  " ON CONFLICT(resource, ns, name) DO UPDATE"
+	                  " SET rv=excluded.rv, json=excluded.json",
 	                  err)) < 0 ||
 	    (rc = prepare(s, &s->del, "DELETE FROM objects WHERE resource=? AND ns=? AND name=?",
 	                  err)) < 0 ||

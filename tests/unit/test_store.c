@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "store/store.h"
 
@@ -355,6 +356,91 @@ static void test_restart_keeps_objects_and_rv_order(void **state)
 	store_close(s);
 }
 
+/* A file written by the first schema (a WITHOUT ROWID table, no
+ * user_version), made with SQLite directly as that build made it. */
+static void write_schema_1_file(int user_version)
+{
+	sqlite3 *db = NULL;
+	char sql[1024];
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	snprintf(sql, sizeof(sql),
+	         "PRAGMA journal_mode=WAL;"
+	         "CREATE TABLE objects(resource TEXT NOT NULL, ns TEXT NOT NULL,"
+	         " name TEXT NOT NULL, rv INTEGER NOT NULL, json TEXT NOT NULL,"
+	         " PRIMARY KEY(resource, ns, name)) WITHOUT ROWID;"
+	         "CREATE TABLE meta(k TEXT PRIMARY KEY, v INTEGER NOT NULL);"
+	         "INSERT INTO meta VALUES('rv', 7);"
+	         "INSERT INTO objects VALUES('virtualimages', 'ns', 'old', 7,"
+	         " '{\"kind\":\"VirtualImage\",\"metadata\":{\"name\":\"old\","
+	         "\"namespace\":\"ns\",\"resourceVersion\":\"7\",\"uid\":\"u-7\"}}');"
+	         "PRAGMA user_version=%d;",
+	         user_version);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+static int count_item(void *arg, const char *json, size_t len)
+{
+	(void)json;
+	(void)len;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static void test_schema_1_file_is_moved_without_losing_an_object(void **state)
+{
+	struct store_list_opts lo = {0};
+	struct store_list_meta lm;
+	struct store *s;
+	json_t *got = NULL, *c;
+	struct vim_err err;
+	sqlite3_stmt *st = NULL;
+	sqlite3 *db = NULL;
+	int n = 0;
+	(void)state;
+
+	write_schema_1_file(0);
+	s = open_store(0);
+	assert_int_equal(store_current_rv(s), 7);
+	assert_int_equal(store_get(s, VI, "ns", "old", &got, &err), 0);
+	assert_string_equal(meta(got, "uid"), "u-7");
+	json_decref(got);
+	c = create(s, vi("ns", "new", "x"));
+	assert_string_equal(meta(c, "resourceVersion"), "8");
+	json_decref(c);
+	store_close(s);
+	s = open_store(0); /* and the moved file opens as it is */
+	assert_int_equal(store_list(s, VI, &lo, count_item, &n, &lm, &err), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(lm.resource_version, 8);
+	store_close(s);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db,
+	                                    "SELECT (SELECT user_version FROM pragma_user_version),"
+	                                    " sql LIKE '%WITHOUT ROWID%' FROM sqlite_master"
+	                                    " WHERE name='objects'",
+	                                    -1, &st, NULL),
+	                 SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 2);
+	assert_int_equal(sqlite3_column_int(st, 1), 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+static void test_a_newer_schema_is_refused_untouched(void **state)
+{
+	struct store *s = NULL;
+	struct vim_err err;
+	(void)state;
+
+	write_schema_1_file(3);
+	assert_int_not_equal(store_sqlite_open(&s, path, 0, &err), 0);
+	assert_null(s);
+	assert_non_null(strstr(err.msg, "schema 3, newer than this vimaged's"));
+}
+
 static void test_watch_fan_out_resume_and_gone(void **state)
 {
 	struct store *s = open_store(4); /* a history of 4 changes */
@@ -538,6 +624,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_paging_with_continue_sees_every_object_once, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_restart_keeps_objects_and_rv_order, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_schema_1_file_is_moved_without_losing_an_object,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_a_newer_schema_is_refused_untouched, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_watch_fan_out_resume_and_gone, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_watch_slow_reader_is_gone_not_a_gap, setup,
