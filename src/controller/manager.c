@@ -142,7 +142,7 @@ static void record_event(void *self, const struct model_image *img, const char *
 {
 	struct ctl_manager *m = self;
 	struct vim_err err;
-	json_t *obj = model_image_to_json(img);
+	json_t *obj = model_image_ref_to_json(img);
 
 	if (!obj ||
 	    store_event_record(m->cfg.store, obj, type, reason, message, vim_time_now(), &err) < 0)

@@ -194,10 +194,15 @@ static void ready_cond(struct model_image *img, const char *status, const char *
 static void record(struct imp_manager *m, const struct model_image *img, const char *type,
                    const char *reason, const char *msg)
 {
-	json_t *obj = model_image_to_json(img);
+	json_t *obj = model_image_ref_to_json(img);
+	struct vim_err err;
 
-	if (obj)
-		store_event_record(m->cfg.store, obj, type, reason, msg, vim_time_now(), NULL);
+	if (!obj ||
+	    store_event_record(m->cfg.store, obj, type, reason, msg, vim_time_now(), &err) < 0)
+		vim_log(VIM_LOG_WARN, "event %s for %s %s/%s not recorded: %s", reason,
+		        model_kind_info(img->kind)->name,
+		        img->meta.namespace ? img->meta.namespace : "", img->meta.name,
+		        obj ? err.msg : "out of memory");
 	json_decref(obj);
 }
 

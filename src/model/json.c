@@ -809,6 +809,14 @@ fail:
 	return NULL;
 }
 
+json_t *model_image_ref_to_json(const struct model_image *img)
+{
+	return json_pack("{s:s,s:s,s:{s:s,s:s?,s:s?,s:s?}}", "apiVersion", MODEL_API_VERSION,
+	                 "kind", model_kind_info(img->kind)->name, "metadata", "name",
+	                 img->meta.name ? img->meta.name : "", "namespace", img->meta.namespace,
+	                 "uid", img->meta.uid, "resourceVersion", img->meta.resource_version);
+}
+
 json_t *model_status_to_json(const struct model_status *st, enum model_kind kind)
 {
 	bool content = false;

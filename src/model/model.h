@@ -241,6 +241,10 @@ int model_image_from_json(struct model_image **out, const json_t *obj,
 /* Encodes the whole object (apiVersion, kind, metadata, spec, status).
  * Returns a new reference (caller decrefs), NULL only on out of memory. */
 json_t *model_image_to_json(const struct model_image *img);
+/* Encodes what names the object to someone else (an Event's
+ * involvedObject): apiVersion, kind and metadata name, namespace, uid and
+ * resourceVersion.  New reference, NULL only on out of memory. */
+json_t *model_image_ref_to_json(const struct model_image *img);
 /* Encodes just the status object (new reference). */
 json_t *model_status_to_json(const struct model_status *st, enum model_kind kind);
 

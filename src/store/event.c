@@ -30,7 +30,8 @@ int store_event_record(struct store *s, const json_t *involved, const char *type
 	char evname[512], ts[VIM_TIME_TEXT_MAX];
 	json_t *ev = NULL, *out = NULL;
 	uint64_t h = 14695981039346656037ULL;
-	int rc, attempt;
+	bool exists = false;
+	int rc = 0, attempt;
 
 	if (!name || !type || !reason)
 		return vim_err_set(err, VIM_EINVAL,
@@ -41,16 +42,11 @@ int store_event_record(struct store *s, const json_t *involved, const char *type
 	snprintf(evname, sizeof(evname), "%.200s.%016llx", name, (unsigned long long)h);
 	vim_time_format(now, ts, sizeof(ts));
 
-	/* Read-modify-write with optimistic concurrency: two workers
-	 * recording the same event at once retry instead of losing a count. */
-	for (attempt = 0; attempt < 5; attempt++) {
-		rc = store_get(s, "events", ns, evname, &ev, err);
-		if (rc == 0) {
-			json_int_t count = json_integer_value(json_object_get(ev, "count"));
-			json_object_set_new(ev, "count", json_integer(count > 0 ? count + 1 : 2));
-			json_object_set_new(ev, "lastTimestamp", json_string(ts));
-			rc = store_update(s, "events", ev, &out, err);
-		} else if (rc == VIM_ENOTFOUND) {
+	/* Most events are new: create first, and only when it exists read it
+	 * and bump it, with optimistic concurrency, so two workers recording
+	 * the same event at once retry instead of losing a count. */
+	for (attempt = 0; attempt < 6; attempt++) {
+		if (!exists) {
 			ev = json_pack(
 			    "{s:s,s:s,s:{s:s,s:s},s:{s:s,s:s,s:s,s:s?,s:s?,s:s?},"
 			    "s:s,s:s?,s:s,s:i,s:s,s:s,s:{s:s},s:s,s:s}",
@@ -67,11 +63,19 @@ int store_event_record(struct store *s, const json_t *involved, const char *type
 			if (!ev)
 				return vim_err_set(err, VIM_ENOMEM, "event: out of memory");
 			rc = store_create(s, "events", ev, &out, err);
+			exists = rc == VIM_EEXIST;
+		} else if ((rc = store_get(s, "events", ns, evname, &ev, err)) == 0) {
+			json_int_t count = json_integer_value(json_object_get(ev, "count"));
+			json_object_set_new(ev, "count", json_integer(count > 0 ? count + 1 : 2));
+			json_object_set_new(ev, "lastTimestamp", json_string(ts));
+			rc = store_update(s, "events", ev, &out, err);
+		} else if (rc == VIM_ENOTFOUND) {
+			exists = false; /* expired in between: create it again */
 		}
 		json_decref(ev);
 		json_decref(out);
 		ev = out = NULL;
-		if (rc != VIM_ECONFLICT && rc != VIM_EEXIST)
+		if (rc != VIM_ECONFLICT && rc != VIM_EEXIST && rc != VIM_ENOTFOUND)
 			break;
 	}
 	return rc;
