@@ -156,10 +156,25 @@ static void record_event(void *self, const struct model_image *img, const char *
 typedef int (*store_write_fn)(struct store *s, const char *r, const json_t *obj, json_t **out,
                               struct vim_err *e);
 
+/* The status subresource reads only the object's name, namespace,
+ * resourceVersion and status: the rest is not encoded for it. */
+static json_t *status_body(const struct model_image *img)
+{
+	json_t *ref = model_image_ref_to_json(img),
+	       *st = model_status_to_json(&img->status, img->kind);
+
+	if (!ref || !st || json_object_set_new(ref, "status", st) < 0) {
+		json_decref(ref);
+		return NULL;
+	}
+	return ref;
+}
+
 static int write_with(struct writer_state *ws, const struct model_image *img, store_write_fn fn,
                       struct vim_err *err)
 {
-	json_t *obj = model_image_to_json(img), *out = NULL;
+	json_t *obj = fn == store_update_status ? status_body(img) : model_image_to_json(img);
+	json_t *out = NULL;
 	const char *rv;
 	int rc;
 
@@ -231,7 +246,7 @@ static void reconcile(struct ctl_manager *m, const char *qk)
 		return;
 	}
 	if (model_image_from_json(&orig, obj, NULL, &err) < 0 ||
-	    model_image_clone(&work, orig, &err) < 0) {
+	    model_image_from_json(&work, obj, NULL, &err) < 0) {
 		vim_log(VIM_LOG_ERROR, "reconcile %s: stored object unreadable: %s", qk, err.msg);
 		ctl_queue_forget(m->queue, qk);
 		goto out;

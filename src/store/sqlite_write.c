@@ -48,16 +48,24 @@ static int load_for_write(struct sq_store *s, const char *resource, const json_t
 	return 0;
 }
 
-static bool same_ignoring_rv(const json_t *a, const json_t *b)
+/* Both objects are the caller's own: b's resourceVersion is set to a's
+ * for the comparison and put back, with no copy of either. */
+static bool same_ignoring_rv(const json_t *a, json_t *b)
 {
-	json_t *ca = json_deep_copy(a), *cb = json_deep_copy(b);
+	json_t *ma = json_object_get(a, "metadata"), *mb = json_object_get(b, "metadata");
+	json_t *ra = json_object_get(ma, "resourceVersion");
+	json_t *rb = json_incref(json_object_get(mb, "resourceVersion"));
 	bool same;
 
-	json_object_del(json_object_get(ca, "metadata"), "resourceVersion");
-	json_object_del(json_object_get(cb, "metadata"), "resourceVersion");
-	same = json_equal(ca, cb);
-	json_decref(ca);
-	json_decref(cb);
+	if (ra)
+		json_object_set(mb, "resourceVersion", ra);
+	else
+		json_object_del(mb, "resourceVersion");
+	same = json_equal(a, b);
+	if (rb)
+		json_object_set_new(mb, "resourceVersion", rb);
+	else
+		json_object_del(mb, "resourceVersion");
 	return same;
 }
 
@@ -136,19 +144,29 @@ int sq_update_status(struct store *base, const char *resource, const json_t *in,
                      struct vim_err *err)
 {
 	struct sq_store *s = (struct sq_store *)base;
-	json_t *stored = NULL, *next, *st;
+	json_t *stored = NULL, *st = json_object_get(in, "status"), *copy;
 	int rc;
 
 	*out = NULL;
 	pthread_mutex_lock(&s->mu);
 	if ((rc = load_for_write(s, resource, in, &stored, err)) < 0)
 		goto out;
-	next = json_deep_copy(stored);
-	if ((st = json_object_get(in, "status")))
-		json_object_set(next, "status", st);
-	else
-		json_object_del(next, "status");
-	rc = finish(s, resource, stored, next, out, err);
+	/* Only the status can differ, so only it is compared and copied;
+	 * the freshly loaded object is this call's own to change. */
+	if (json_equal(st, json_object_get(stored, "status")) ||
+	    (!st && !json_object_get(stored, "status"))) {
+		*out = json_incref(stored);
+		goto out;
+	}
+	if (st &&
+	    (!(copy = json_deep_copy(st)) || json_object_set_new(stored, "status", copy) < 0)) {
+		rc = vim_err_set(err, VIM_ENOMEM, "store: out of memory");
+		goto out;
+	}
+	if (!st)
+		json_object_del(stored, "status");
+	if ((rc = sq_commit(s, resource, stored, STORE_MODIFIED, err)) == 0)
+		*out = json_incref(stored);
 out:
 	pthread_mutex_unlock(&s->mu);
 	json_decref(stored);
