@@ -14,11 +14,15 @@
 # Last line:
 #   mass-outage: images=N detect_s=N recover_s=N outage_rps=N upstream_recover_s=N upstream_outage_rps=N
 # Targets: detect <= 15 s, recover <= 10 s, outage <= 2 req/s, RSS <= 200 MiB.
+# BENCH_OUTAGE_IMAGES (10000), BENCH_OUTAGE_HOLD_S (60): size and hold;
+# BENCH_OUTAGE_CYCLES (1) repeats the outage on the same images, and the
+# last line then gives the worst of the cycles.
 set -u
 cd "$(dirname "$0")/.."
 . tests/integration/lib.sh
 N=${BENCH_OUTAGE_IMAGES:-10000}
 HOLD=${BENCH_OUTAGE_HOLD_S:-60}
+CYCLES=${BENCH_OUTAGE_CYCLES:-1}
 
 REG=$T_TMP/registry
 PREG=$(free_port)
@@ -31,7 +35,7 @@ PWWW=$(free_port)
 T_PIDS+=($!)
 vim_start "$T_TMP/data" --dvcr-url "http://127.0.0.1:$PREG" --import-workers 8 ${BENCH_VIMAGED_ARGS:-} ||
 	{ echo "mass-outage: vimaged did not start" >&2; exit 1; }
-export VIM_URL VIM_TOKEN N HOLD PWWW
+export VIM_URL VIM_TOKEN N HOLD CYCLES PWWW
 export REGLOG=$REG/log STORAGE=$REG/storage VIM_PID REG_PID VIMLOG=$T_TMP/data/vimaged.log
 
 python3 - <<'PY'
@@ -40,6 +44,7 @@ import http.client, json, os, re, subprocess, sys, threading, time, urllib.parse
 url = urllib.parse.urlparse(os.environ["VIM_URL"])
 tok = os.environ["VIM_TOKEN"]
 n, hold = int(os.environ["N"]), int(os.environ["HOLD"])
+cycles = int(os.environ["CYCLES"])
 G = "/apis/virtualization.deckhouse.io/v1alpha2"
 conn = http.client.HTTPConnection(url.hostname, url.port)
 
@@ -141,64 +146,76 @@ print("all Ready after %.1f s of imports (RSS now %d MiB, peak %d MiB)"
 time.sleep(3)
 
 store = os.environ["STORAGE"]
-t_gone = time.time()
-os.rename(store, store + ".away")
-detect = wait_all("ImageLost", 900)
-print("all ImageLost %.1f s after the storage went (RSS now %d MiB, peak %d MiB)"
-      % (detect, rss("VmRSS"), rss()), flush=True)
-r0, t0 = reglines(), time.time()
-time.sleep(hold)
-outage_rps = (reglines() - r0) / (time.time() - t0)
-t_back = time.time()
-c_vim, c_reg, r_back = cpu_s(os.environ["VIM_PID"]), cpu_s(os.environ["REG_PID"]), reglines()
-c_me = cpu_s(os.getpid())
-busy0 = machine_busy()
-os.rename(store + ".away", store)
-recover = wait_all("Ready", 900)
-busy1 = machine_busy()
-ts = sorted(became[k] - t_back for k in phase if k != "src")
-print("recovery spread: 10%% %.1f s, 50%% %.1f s, 90%% %.1f s, 99%% %.1f s, last %.1f s"
-      % (tuple(ts[int(len(ts) * q)] for q in (0.1, 0.5, 0.9, 0.99)) + (ts[-1],)), flush=True)
-print("all Ready %.1f s after the storage came back (CPU: vimaged %.1f s, registry %.1f s, this bench %.1f s, machine %.0f%% busy; %d registry requests)"
-      % (recover, cpu_s(os.environ["VIM_PID"]) - c_vim, cpu_s(os.environ["REG_PID"]) - c_reg, cpu_s(os.getpid()) - c_me,
-         100.0 * (busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]), reglines() - r_back), flush=True)
-r_settle = reglines()
-time.sleep(10)
-with open(os.environ["REGLOG"], "rb") as f:
-    tail = [l for l in f if re.search(rb'"(GET|HEAD|PUT|POST|PATCH|DELETE) /v2/', l)][r_settle:]
-kinds = {}
-for l in tail:
-    m = re.search(rb'"(\w+) /v2/.*?/(manifests|blobs)/', l)
-    k = (m.group(1) + b" " + m.group(2)).decode() if m else "other"
-    kinds[k] = kinds.get(k, 0) + 1
-print("registry requests in the 10 s after all were Ready: %d %s" % (len(tail), kinds), flush=True)
-down = t_back - t_gone
 
-# upstream on the same timeline: image i is checked at phase i*300/n of
-# its 5-minute cycle (one manifest HEAD).  A check while the storage is
-# away makes it lost; it then polls at interval max(15, min(lost for, 300))
-# until a poll finds the data back.  Requests counted in vimaged's hold
-# window [detect, down].
-det_u, rec_u, reqs_u = 0.0, 0.0, 0
-w0, w1 = detect, down
-for i in range(n):
-    ph = i * 300.0 / n
-    if w0 <= ph <= w1:
-        reqs_u += 1
-    if ph >= down:
-        continue  # its check came after the return: never noticed
-    det_u = max(det_u, ph)
-    t = ph
-    while t < down:
-        el = t - ph
-        t += 15 if el < 15 else min(el, 300)
-        if w0 <= t <= w1:
+def outage():
+    t_gone = time.time()
+    os.rename(store, store + ".away")
+    detect = wait_all("ImageLost", 900)
+    print("all ImageLost %.1f s after the storage went (RSS now %d MiB, peak %d MiB)"
+          % (detect, rss("VmRSS"), rss()), flush=True)
+    r0, t0 = reglines(), time.time()
+    time.sleep(hold)
+    outage_rps = (reglines() - r0) / (time.time() - t0)
+    t_back = time.time()
+    c_vim, c_reg, r_back = cpu_s(os.environ["VIM_PID"]), cpu_s(os.environ["REG_PID"]), reglines()
+    c_me = cpu_s(os.getpid())
+    busy0 = machine_busy()
+    os.rename(store + ".away", store)
+    recover = wait_all("Ready", 900)
+    busy1 = machine_busy()
+    ts = sorted(became[k] - t_back for k in phase if k != "src")
+    print("recovery spread: 10%% %.1f s, 50%% %.1f s, 90%% %.1f s, 99%% %.1f s, last %.1f s"
+          % (tuple(ts[int(len(ts) * q)] for q in (0.1, 0.5, 0.9, 0.99)) + (ts[-1],)), flush=True)
+    print("all Ready %.1f s after the storage came back (CPU: vimaged %.1f s, registry %.1f s, this bench %.1f s, machine %.0f%% busy; %d registry requests)"
+          % (recover, cpu_s(os.environ["VIM_PID"]) - c_vim, cpu_s(os.environ["REG_PID"]) - c_reg, cpu_s(os.getpid()) - c_me,
+             100.0 * (busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]), reglines() - r_back), flush=True)
+    r_settle = reglines()
+    time.sleep(10)
+    with open(os.environ["REGLOG"], "rb") as f:
+        tail = [l for l in f if re.search(rb'"(GET|HEAD|PUT|POST|PATCH|DELETE) /v2/', l)][r_settle:]
+    kinds = {}
+    for l in tail:
+        m = re.search(rb'"(\w+) /v2/.*?/(manifests|blobs)/', l)
+        k = (m.group(1) + b" " + m.group(2)).decode() if m else "other"
+        kinds[k] = kinds.get(k, 0) + 1
+    print("registry requests in the 10 s after all were Ready: %d %s" % (len(tail), kinds), flush=True)
+    down = t_back - t_gone
+
+    # upstream on the same timeline: image i is checked at phase i*300/n of
+    # its 5-minute cycle (one manifest HEAD).  A check while the storage is
+    # away makes it lost; it then polls at interval max(15, min(lost for, 300))
+    # until a poll finds the data back.  Requests counted in vimaged's hold
+    # window [detect, down].
+    det_u, rec_u, reqs_u = 0.0, 0.0, 0
+    w0, w1 = detect, down
+    for i in range(n):
+        ph = i * 300.0 / n
+        if w0 <= ph <= w1:
             reqs_u += 1
-    rec_u = max(rec_u, t - down)
-window = w1 - w0
-up_rps = reqs_u / window if window > 0 else 0
-print("upstream on this timeline: detect %.0f s, recover %.0f s, %.1f req/s during the outage"
-      % (det_u, rec_u, up_rps))
+        if ph >= down:
+            continue  # its check came after the return: never noticed
+        det_u = max(det_u, ph)
+        t = ph
+        while t < down:
+            el = t - ph
+            t += 15 if el < 15 else min(el, 300)
+            if w0 <= t <= w1:
+                reqs_u += 1
+        rec_u = max(rec_u, t - down)
+    window = w1 - w0
+    up_rps = reqs_u / window if window > 0 else 0
+    print("upstream on this timeline: detect %.0f s, recover %.0f s, %.1f req/s during the outage"
+          % (det_u, rec_u, up_rps))
+    return detect, recover, outage_rps, det_u, rec_u, up_rps
+
+# Each cycle is one more outage of the same images: one import phase,
+# several samples of a figure the machine's noise moves by a second.
+runs = [outage() for _ in range(cycles)]
+detect, recover, outage_rps = (max(r[i] for r in runs) for i in range(3))
+det_u, rec_u, up_rps = runs[-1][3:]
+if cycles > 1:
+    print("%d outages: detect_s %s, recover_s %s (the last line gives the worst)"
+          % (cycles, " ".join("%.1f" % r[0] for r in runs), " ".join("%.1f" % r[1] for r in runs)))
 relists = sum(1 for l in open(os.environ["VIMLOG"]) if "relisting every object" in l)
 print("vimaged peak RSS %d MiB; its caches listed again %d times" % (rss(), relists))
 print("mass-outage: images=%d detect_s=%.1f recover_s=%.1f outage_rps=%.2f upstream_recover_s=%.0f upstream_outage_rps=%.1f"

@@ -37,6 +37,11 @@ void store_hub_stats(struct store_hub *h, size_t *watchers, size_t *history);
  * is stolen (the hub keeps it read-only and shares it with watchers). */
 void store_hub_publish(struct store_hub *h, const char *resource, enum store_event_type type,
                        json_t *obj, int64_t rv);
+/* Wakes the watchers of what was published since the last call.  Separate
+ * from publishing so a backend can wake them after releasing its own write
+ * lock: a watcher woken inside it preempts the writer, and every other
+ * writer then queues behind a preempted lock holder. */
+void store_hub_wake(struct store_hub *h);
 
 /* Registers a watcher for resource (opts borrowed; selectors copied);
  * current_rv is the store's RV at the time of the call. */

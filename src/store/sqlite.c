@@ -2,7 +2,8 @@
  * store/sqlite — the embedded backend: one SQLite file in WAL mode, one
  * global resourceVersion counter kept in the same transaction as every
  * write, so order survives restarts.  Writes are serialised by one mutex
- * (and publish to the watch hub under it, so watchers see RV order); LISTs
+ * (and publish to the watch hub under it, so watchers see RV order, but
+ * wake the watchers only after releasing it); LISTs
  * read through their own connection and never block writers (WAL).
  */
 #include "store/sqlite_internal.h"
@@ -117,6 +118,13 @@ static int sq_get(struct store *base, const char *resource, const char *ns, cons
 	rc = sq_load(s, resource, ns, name, out, err);
 	pthread_mutex_unlock(&s->mu);
 	return rc;
+}
+
+/* Releases the write lock, then wakes the watchers of what was written. */
+void sq_unlock_and_wake(struct sq_store *s)
+{
+	pthread_mutex_unlock(&s->mu);
+	store_hub_wake(s->hub);
 }
 
 /* ---- writing ------------------------------------------------------------------------- */
@@ -245,7 +253,7 @@ static int sq_create(struct store *base, const char *resource, const json_t *in,
 		obj = NULL;
 	}
 out:
-	pthread_mutex_unlock(&s->mu);
+	sq_unlock_and_wake(s);
 	json_decref(obj);
 	return rc;
 }

@@ -20,6 +20,7 @@ struct sq_store {
 int sq_fail(struct sq_store *s, int rc, struct vim_err *err, const char *what);
 int sq_load(struct sq_store *s, const char *resource, const char *ns, const char *name,
             json_t **out, struct vim_err *err);
+void sq_unlock_and_wake(struct sq_store *s);
 int sq_commit(struct sq_store *s, const char *resource, json_t *obj, enum store_event_type type,
               struct vim_err *err);
 

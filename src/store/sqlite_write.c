@@ -134,7 +134,7 @@ int sq_update(struct store *base, const char *resource, const json_t *in, json_t
 	rc = finish(s, resource, stored, next, out, err);
 	next = NULL;
 out:
-	pthread_mutex_unlock(&s->mu);
+	sq_unlock_and_wake(s);
 	json_decref(next);
 	json_decref(stored);
 	return rc;
@@ -168,7 +168,7 @@ int sq_update_status(struct store *base, const char *resource, const json_t *in,
 	if ((rc = sq_commit(s, resource, stored, STORE_MODIFIED, err)) == 0)
 		*out = json_incref(stored);
 out:
-	pthread_mutex_unlock(&s->mu);
+	sq_unlock_and_wake(s);
 	json_decref(stored);
 	return rc;
 }
@@ -223,7 +223,7 @@ int sq_remove(struct store *base, const char *resource, const char *ns, const ch
 	else
 		json_decref(next);
 out:
-	pthread_mutex_unlock(&s->mu);
+	sq_unlock_and_wake(s);
 	json_decref(stored);
 	return rc;
 }

@@ -42,6 +42,7 @@ struct store_watch {
 	int64_t cursor; /* every change up to this RV has been seen */
 	bool canceled, detached;
 	int64_t idle_ms;
+	bool unwoken; /* a change it wants may have come since it was last woken */
 	pthread_cond_t cond;
 	struct store_watch *next;
 };
@@ -53,6 +54,7 @@ struct store_hub {
 	int64_t last_rv;
 	int64_t evicted_rv; /* the newest change pushed out of the history */
 	struct store_watch *watchers;
+	bool unwoken; /* some watcher has a change to be woken for */
 	/* The store's reference plus one per watcher: a watcher may outlive
 	 * store_close (it then answers VIM_ECANCELED), so the hub and its
 	 * mutex stay until the last watcher is freed. */
@@ -121,7 +123,22 @@ void store_hub_publish(struct store_hub *h, const char *resource, enum store_eve
 	h->last_rv = rv;
 	for (w = h->watchers; w; w = w->next)
 		if (strcmp(w->resource, resource) == 0) /* the others need not wake */
-			pthread_cond_signal(&w->cond);
+			w->unwoken = h->unwoken = true;
+	pthread_mutex_unlock(&h->mu);
+}
+
+void store_hub_wake(struct store_hub *h)
+{
+	struct store_watch *w;
+
+	pthread_mutex_lock(&h->mu);
+	if (h->unwoken)
+		for (w = h->watchers; w; w = w->next)
+			if (w->unwoken) {
+				w->unwoken = false;
+				pthread_cond_signal(&w->cond);
+			}
+	h->unwoken = false;
 	pthread_mutex_unlock(&h->mu);
 }
 
