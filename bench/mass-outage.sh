@@ -128,6 +128,21 @@ def machine_busy():
     f = [int(x) for x in open("/proc/stat").readline().split()[1:]]
     return sum(f) - f[3] - f[4], sum(f)
 
+def metric_sums():
+    """(sum, count) of vimaged's reconcile and DVCR GET latency histograms."""
+    conn.request("GET", "/metrics", headers={"Authorization": "Bearer " + tok})
+    text = conn.getresponse().read().decode()
+    out = {}
+    for key, pat in (("reconcile", r'vimage_reconcile_duration_seconds_(sum|count)(?:\{\})? (\S+)'),
+                     ("get", r'vimage_dvcr_request_duration_seconds_(sum|count)\{method="GET"\} (\S+)')):
+        v = dict((m.group(1), float(m.group(2))) for m in re.finditer(pat, text))
+        out[key] = (v.get("sum", 0.0), v.get("count", 0.0))
+    return out
+
+def mean_ms(a, b, key):
+    s, c = b[key][0] - a[key][0], b[key][1] - a[key][1]
+    return 1000.0 * s / c if c else 0.0
+
 def rss(key="VmHWM"):
     for l in open("/proc/%s/status" % os.environ["VIM_PID"]):
         if l.startswith(key):
@@ -159,10 +174,10 @@ def outage():
     t_back = time.time()
     c_vim, c_reg, r_back = cpu_s(os.environ["VIM_PID"]), cpu_s(os.environ["REG_PID"]), reglines()
     c_me = cpu_s(os.getpid())
-    busy0 = machine_busy()
+    busy0, m0 = machine_busy(), metric_sums()
     os.rename(store + ".away", store)
     recover = wait_all("Ready", 900)
-    busy1 = machine_busy()
+    busy1, m1 = machine_busy(), metric_sums()
     ts = sorted(became[k] - t_back for k in phase if k != "src")
     print("recovery spread: 10%% %.1f s, 50%% %.1f s, 90%% %.1f s, 99%% %.1f s, last %.1f s"
           % (tuple(ts[int(len(ts) * q)] for q in (0.1, 0.5, 0.9, 0.99)) + (ts[-1],)), flush=True)
@@ -178,6 +193,8 @@ def outage():
         m = re.search(rb'"(\w+) /v2/.*?/(manifests|blobs)/', l)
         k = (m.group(1) + b" " + m.group(2)).decode() if m else "other"
         kinds[k] = kinds.get(k, 0) + 1
+    print("while recovering: a reconcile took %.2f ms and a registry GET %.2f ms on average"
+          % (mean_ms(m0, m1, "reconcile"), mean_ms(m0, m1, "get")), flush=True)
     print("registry requests in the 10 s after all were Ready: %d %s" % (len(tail), kinds), flush=True)
     down = t_back - t_gone
 
