@@ -83,7 +83,8 @@ int store_event_record(struct store *s, const json_t *involved, const char *type
 
 struct expire {
 	int64_t cutoff;
-	json_t *names; /* [ns, name] pairs to delete after the list */
+	int64_t oldest_kept; /* the oldest lastTimestamp that stays */
+	json_t *names;       /* [ns, name] pairs to delete after the list */
 };
 
 static int collect_old(void *arg, const char *json, size_t len)
@@ -93,17 +94,22 @@ static int collect_old(void *arg, const char *json, size_t len)
 	int64_t last = 0;
 
 	if (ev &&
-	    vim_time_parse(json_string_value(json_object_get(ev, "lastTimestamp")), &last) == 0 &&
-	    last < x->cutoff)
-		json_array_append_new(x->names, json_pack("[ss]", store_meta_str(ev, "namespace"),
-		                                          store_meta_str(ev, "name")));
+	    vim_time_parse(json_string_value(json_object_get(ev, "lastTimestamp")), &last) == 0) {
+		if (last < x->cutoff)
+			json_array_append_new(x->names,
+			                      json_pack("[ss]", store_meta_str(ev, "namespace"),
+			                                store_meta_str(ev, "name")));
+		else if (last < x->oldest_kept)
+			x->oldest_kept = last;
+	}
 	json_decref(ev);
 	return 0;
 }
 
-int store_event_expire(struct store *s, int64_t now, int64_t ttl_s, struct vim_err *err)
+int store_event_expire(struct store *s, int64_t now, int64_t ttl_s, int64_t *next_due,
+                       struct vim_err *err)
 {
-	struct expire x = {.cutoff = now - ttl_s, .names = json_array()};
+	struct expire x = {.cutoff = now - ttl_s, .oldest_kept = now, .names = json_array()};
 	struct store_list_opts o = {0};
 	struct store_list_meta meta;
 	json_t *pair, *gone;
@@ -111,6 +117,7 @@ int store_event_expire(struct store *s, int64_t now, int64_t ttl_s, struct vim_e
 	int rc, removed = 0;
 	bool deleted;
 
+	*next_due = now;
 	if (!x.names)
 		return vim_err_set(err, VIM_ENOMEM, "event expiry: out of memory");
 	rc = store_list(s, "events", &o, collect_old, &x, &meta, err);
@@ -125,6 +132,8 @@ int store_event_expire(struct store *s, int64_t now, int64_t ttl_s, struct vim_e
 			removed++;
 		json_decref(gone);
 	}
+	if (rc >= 0 && (size_t)removed == json_array_size(x.names))
+		*next_due = x.oldest_kept + ttl_s;
 	json_decref(x.names);
 	return rc < 0 ? rc : removed;
 }

@@ -182,7 +182,12 @@ int store_event_record(struct store *s, const json_t *involved, const char *type
                        const char *reason, const char *message, int64_t now, struct vim_err *err);
 
 /* Deletes Events whose lastTimestamp is older than now - ttl_s. Returns the
- * number removed, or a negative code. */
-int store_event_expire(struct store *s, int64_t now, int64_t ttl_s, struct vim_err *err);
+ * number removed, or a negative code.  *next_due: the earliest time an
+ * Event could next expire (the oldest one kept, plus ttl_s; now when some
+ * could not be deleted): recording only ever moves lastTimestamp forward,
+ * so nothing expires before then and the caller need not list all Events
+ * every minute. */
+int store_event_expire(struct store *s, int64_t now, int64_t ttl_s, int64_t *next_due,
+                       struct vim_err *err);
 
 #endif

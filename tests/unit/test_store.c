@@ -536,6 +536,7 @@ static void test_events_deduplicate_and_expire(void **state)
 	struct store_list_opts o = {.ns = "ns", .field_selector = "involvedObject.name=a,reason=R"};
 	struct store_list_meta m;
 	struct vim_err err;
+	int64_t due;
 	(void)state;
 
 	assert_int_equal(store_event_record(s, img, "Warning", "R", "lost", 1000, &err), 0);
@@ -552,8 +553,10 @@ static void test_events_deduplicate_and_expire(void **state)
 	        json_object_get(json_array_get(items, 0), "involvedObject"), "uid")),
 	    meta(img, "uid"));
 	json_decref(items);
-	/* TTL 15 s at t=1030: the R event (last 1010) goes, R2 (1020) stays */
-	assert_int_equal(store_event_expire(s, 1030, 15, &err), 1);
+	/* TTL 15 s at t=1030: the R event (last 1010) goes, R2 (1020) stays
+	 * and is the next to go, at 1035 */
+	assert_int_equal(store_event_expire(s, 1030, 15, &due, &err), 1);
+	assert_int_equal(due, 1035);
 	o.field_selector = NULL;
 	assert_int_equal(store_list_json(s, "events", &o, &items, &m, &err), 0);
 	assert_int_equal(json_array_size(items), 1);

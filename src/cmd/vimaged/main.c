@@ -220,7 +220,7 @@ int main(int argc, char **argv)
 	char host[256], token[128], dbpath[4096], url[300], datadir[PATH_MAX];
 	sigset_t sigs;
 	int port, sig = 0, rc = 1;
-	int64_t last_expire = 0;
+	int64_t next_expire = 0;
 
 	/* Every worker, import and HTTP thread would get a malloc arena of its
 	 * own; their fragments kept the peak RSS at 300 MiB with 10,000 images
@@ -331,12 +331,16 @@ int main(int argc, char **argv)
 		if (sig == SIGINT || sig == SIGTERM)
 			break;
 		now = vim_time_now();
-		if (now - last_expire >= EVENT_EXPIRE_EVERY_S) {
-			int n = store_event_expire(store, now, EVENT_TTL_S, &err);
+		if (now >= next_expire) {
+			int64_t due;
+			int n = store_event_expire(store, now, EVENT_TTL_S, &due, &err);
 			if (n > 0)
 				vim_log(VIM_LOG_INFO, "events: %d expired (older than %d s)", n,
 				        EVENT_TTL_S);
-			last_expire = now;
+			else if (n < 0)
+				vim_log(VIM_LOG_WARN, "events: expiry failed: %s", err.msg);
+			next_expire =
+			    due > now + EVENT_EXPIRE_EVERY_S ? due : now + EVENT_EXPIRE_EVERY_S;
 		}
 	}
 	vim_log(VIM_LOG_INFO, "vimaged: %s, shutting down", strsignal(sig));
