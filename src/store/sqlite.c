@@ -120,6 +120,16 @@ static int sq_get(struct store *base, const char *resource, const char *ns, cons
 	return rc;
 }
 
+/* Steps a statement that returns no rows (the transaction's own are
+ * prepared once: sqlite3_exec would compile them on every write). */
+static int sq_run(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 /* Releases the write lock, then wakes the watchers of what was written. */
 void sq_unlock_and_wake(struct sq_store *s)
 {
@@ -144,7 +154,7 @@ int sq_commit(struct sq_store *s, const char *resource, json_t *obj, enum store_
 	snprintf(rvtext, sizeof(rvtext), "%lld", (long long)rv);
 	json_object_set_new(json_object_get(obj, "metadata"), "resourceVersion",
 	                    json_string(rvtext));
-	if ((rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK)
+	if ((rc = sq_run(s->begin)) != SQLITE_OK)
 		return sq_fail(s, rc, err, "begin");
 	if (type == STORE_DELETED) {
 		st = s->del;
@@ -154,7 +164,7 @@ int sq_commit(struct sq_store *s, const char *resource, json_t *obj, enum store_
 		sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
 	} else {
 		if (!(text = json_dumps(obj, JSON_COMPACT))) {
-			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+			sq_run(s->rollback);
 			return vim_err_set(err, VIM_ENOMEM, "store: out of memory");
 		}
 		st = s->put;
@@ -174,10 +184,9 @@ int sq_commit(struct sq_store *s, const char *resource, json_t *obj, enum store_
 		rc = sqlite3_step(s->setrv);
 		sqlite3_reset(s->setrv);
 	}
-	if (rc != SQLITE_DONE ||
-	    (rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK) {
+	if (rc != SQLITE_DONE || (rc = sq_run(s->commit)) != SQLITE_OK) {
 		int frc = sq_fail(s, rc, err, "write");
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		sq_run(s->rollback);
 		return frc;
 	}
 	s->rv = rv;
@@ -292,6 +301,9 @@ static void sq_close(struct store *base)
 	sqlite3_finalize(s->put);
 	sqlite3_finalize(s->del);
 	sqlite3_finalize(s->setrv);
+	sqlite3_finalize(s->begin);
+	sqlite3_finalize(s->commit);
+	sqlite3_finalize(s->rollback);
 	sqlite3_close(s->db);
 	pthread_mutex_destroy(&s->mu);
 	free(s->path);
@@ -424,6 +436,9 @@ int store_sqlite_open(struct store **out, const char *path, int64_t history, str
 	    (rc = prepare(s, &s->del, "DELETE FROM objects WHERE resource=? AND ns=? AND name=?",
 	                  err)) < 0 ||
 	    (rc = prepare(s, &s->setrv, "UPDATE meta SET v=? WHERE k='rv'", err)) < 0 ||
+	    (rc = prepare(s, &s->begin, "BEGIN IMMEDIATE", err)) < 0 ||
+	    (rc = prepare(s, &s->commit, "COMMIT", err)) < 0 ||
+	    (rc = prepare(s, &s->rollback, "ROLLBACK", err)) < 0 ||
 	    (rc = prepare(s, &st, "SELECT v FROM meta WHERE k='rv'", err)) < 0)
 		goto fail;
 	if (sqlite3_step(st) == SQLITE_ROW)

@@ -12,7 +12,7 @@ struct sq_store {
 	char *path;
 	sqlite3 *db; /* the writer connection; guarded by mu */
 	pthread_mutex_t mu;
-	sqlite3_stmt *get, *put, *del, *setrv;
+	sqlite3_stmt *get, *put, *del, *setrv, *begin, *commit, *rollback;
 	int64_t rv; /* last assigned resourceVersion; guarded by mu */
 	struct store_hub *hub;
 };
