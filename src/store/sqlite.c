@@ -297,6 +297,7 @@ static void sq_close(struct store *base)
 	struct sq_store *s = (struct sq_store *)base;
 
 	store_hub_free(s->hub);
+	sq_ckpt_stop(s);
 	sqlite3_finalize(s->get);
 	sqlite3_finalize(s->put);
 	sqlite3_finalize(s->del);
@@ -402,6 +403,7 @@ int store_sqlite_open(struct store **out, const char *path, int64_t history, str
 {
 	struct sq_store *s = calloc(1, sizeof(*s));
 	sqlite3_stmt *st = NULL;
+	struct vim_err cerr;
 	int rc;
 
 	*out = NULL;
@@ -446,6 +448,8 @@ int store_sqlite_open(struct store **out, const char *path, int64_t history, str
 	sqlite3_finalize(st);
 	if ((rc = store_hub_new(&s->hub, history, err)) < 0)
 		goto fail;
+	if (sq_ckpt_start(s, &cerr) < 0) /* slower, not wrong: say so and go on */
+		vim_log(VIM_LOG_WARN, "%s; checkpoints stay in the commits", cerr.msg);
 	*out = &s->base;
 	return 0;
 fail:

@@ -15,12 +15,17 @@ struct sq_store {
 	sqlite3_stmt *get, *put, *del, *setrv, *begin, *commit, *rollback;
 	int64_t rv; /* last assigned resourceVersion; guarded by mu */
 	struct store_hub *hub;
+	struct sq_ckpt *ckpt; /* the checkpoint thread; NULL = SQLite's own */
 };
 
 int sq_fail(struct sq_store *s, int rc, struct vim_err *err, const char *what);
 int sq_load(struct sq_store *s, const char *resource, const char *ns, const char *name,
             json_t **out, struct vim_err *err);
 void sq_unlock_and_wake(struct sq_store *s);
+/* Moves WAL checkpoints out of the writers' commits onto a thread of
+ * their own; stop before closing the writer connection. */
+int sq_ckpt_start(struct sq_store *s, struct vim_err *err);
+void sq_ckpt_stop(struct sq_store *s); /* nothing started is fine */
 int sq_commit(struct sq_store *s, const char *resource, json_t *obj, enum store_event_type type,
               struct vim_err *err);
 

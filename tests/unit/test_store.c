@@ -11,6 +11,7 @@
 #include <string.h>
 #include <pthread.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 #include <sqlite3.h>
@@ -441,6 +442,42 @@ static void test_a_newer_schema_is_refused_untouched(void **state)
 	assert_non_null(strstr(err.msg, "schema 3, newer than this vimaged's"));
 }
 
+static long file_size(const char *suffix)
+{
+	char p[160];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "%s%s", path, suffix);
+	return stat(p, &st) == 0 ? (long)st.st_size : 0;
+}
+
+/* Checkpoints run on their own thread: after a burst of writes (fewer WAL
+ * pages than make a writer checkpoint itself) the rows reach the database
+ * file while the store is open. */
+static void test_wal_is_checkpointed_while_writes_go_on(void **state)
+{
+	struct store *s = open_store(0);
+	char pad[2001], name[32];
+	json_t *obj;
+	int i;
+	(void)state;
+
+	memset(pad, 'x', sizeof(pad) - 1);
+	pad[sizeof(pad) - 1] = '\0';
+	for (i = 0; i < 1500; i++) {
+		snprintf(name, sizeof(name), "img-%04d", i);
+		obj = vi("ns", name, "x");
+		json_object_set_new(json_object_get(obj, "metadata"), "annotations",
+		                    json_pack("{s:s}", "pad", pad));
+		json_decref(create(s, obj));
+	}
+	for (i = 0; i < 100 && file_size("") < 2 * 1024 * 1024; i++)
+		usleep(50 * 1000);
+	assert_true(file_size("") >= 2 * 1024 * 1024);
+	assert_true(file_size("-wal") > 0); /* and not by closing */
+	store_close(s);
+}
+
 static void test_watch_fan_out_resume_and_gone(void **state)
 {
 	struct store *s = open_store(4); /* a history of 4 changes */
@@ -631,6 +668,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_schema_1_file_is_moved_without_losing_an_object,
 	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_a_newer_schema_is_refused_untouched, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_wal_is_checkpointed_while_writes_go_on, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_watch_fan_out_resume_and_gone, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_watch_slow_reader_is_gone_not_a_gap, setup,
