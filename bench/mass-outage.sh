@@ -16,13 +16,17 @@
 # Targets: detect <= 15 s, recover <= 10 s, outage <= 2 req/s, RSS <= 200 MiB.
 # BENCH_OUTAGE_IMAGES (10000), BENCH_OUTAGE_HOLD_S (60): size and hold;
 # BENCH_OUTAGE_CYCLES (1) repeats the outage on the same images, and the
-# last line then gives the worst of the cycles.
+# last line then gives the worst of the cycles.  BENCH_OUTAGE_DISTINCT=1
+# gives each image its own 64 KiB of data (HTTP imports) instead of
+# ObjectRef copies sharing one image's blobs: the recovery wave then has no
+# blob to prove once for many images.
 set -u
 cd "$(dirname "$0")/.."
 . tests/integration/lib.sh
 N=${BENCH_OUTAGE_IMAGES:-10000}
 HOLD=${BENCH_OUTAGE_HOLD_S:-60}
 CYCLES=${BENCH_OUTAGE_CYCLES:-1}
+DISTINCT=${BENCH_OUTAGE_DISTINCT:-0}
 
 REG=$T_TMP/registry
 PREG=$(free_port)
@@ -35,7 +39,7 @@ PWWW=$(free_port)
 T_PIDS+=($!)
 vim_start "$T_TMP/data" --dvcr-url "http://127.0.0.1:$PREG" --import-workers 8 ${BENCH_VIMAGED_ARGS:-} ||
 	{ echo "mass-outage: vimaged did not start" >&2; exit 1; }
-export VIM_URL VIM_TOKEN N HOLD CYCLES PWWW
+export VIM_URL VIM_TOKEN N HOLD CYCLES DISTINCT PWWW WWW
 export REGLOG=$REG/log STORAGE=$REG/storage VIM_PID REG_PID VIMLOG=$T_TMP/data/vimaged.log
 
 python3 - <<'PY'
@@ -45,6 +49,7 @@ url = urllib.parse.urlparse(os.environ["VIM_URL"])
 tok = os.environ["VIM_TOKEN"]
 n, hold = int(os.environ["N"]), int(os.environ["HOLD"])
 cycles = int(os.environ["CYCLES"])
+distinct = os.environ["DISTINCT"] == "1"
 G = "/apis/virtualization.deckhouse.io/v1alpha2"
 conn = http.client.HTTPConnection(url.hostname, url.port)
 
@@ -152,9 +157,16 @@ start_follow()
 req("POST", G + "/namespaces/default/virtualimages",
     vi("src", {"type": "HTTP", "http": {"url": "http://127.0.0.1:%s/disk.qcow2" % os.environ["PWWW"]}}))
 t = time.time()
+if distinct:  # each image its own data: nothing for a wave to share
+    os.makedirs(os.path.join(os.environ["WWW"], "d"), exist_ok=True)
 for i in range(n):
-    req("POST", G + "/namespaces/default/virtualimages",
-        vi("img-%05d" % i, {"type": "ObjectRef", "objectRef": {"kind": "VirtualImage", "name": "src"}}))
+    if distinct:
+        with open(os.path.join(os.environ["WWW"], "d", "%05d.img" % i), "wb") as f:
+            f.write(b"%08d" % i * 8192)
+        ds = {"type": "HTTP", "http": {"url": "http://127.0.0.1:%s/d/%05d.img" % (os.environ["PWWW"], i)}}
+    else:
+        ds = {"type": "ObjectRef", "objectRef": {"kind": "VirtualImage", "name": "src"}}
+    req("POST", G + "/namespaces/default/virtualimages", vi("img-%05d" % i, ds))
 print("created %d images in %.1f s" % (n, time.time() - t), flush=True)
 print("all Ready after %.1f s of imports (RSS now %d MiB, peak %d MiB)"
       % (wait_all("Ready", 1800), rss("VmRSS"), rss()), flush=True)
