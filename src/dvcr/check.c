@@ -3,6 +3,7 @@
  * every blob it names must answer, proved by bytes, not by headers.
  */
 #include "dvcr/dvcr.h"
+#include "dvcr/internal.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -22,8 +23,9 @@ struct walk {
 
 static int check_manifest(const struct walk *w, const char *ref, int depth, struct vim_err *err);
 
-/* 1 when the blob has bytes (or is a zero-size blob that answers HEAD),
- * 0 when the registry says it is gone, negative when it could not tell. */
+/* 1 when the blob has bytes (or answers HEAD: a zero-size blob, or any
+ * blob of a registry whose HEAD is trusted), 0 when the registry says it is
+ * gone, negative when it could not tell. */
 static int check_blob(const struct walk *w, const json_t *desc, struct vim_err *err)
 {
 	const char *digest = json_string_value(json_object_get(desc, "digest"));
@@ -37,7 +39,7 @@ static int check_blob(const struct walk *w, const json_t *desc, struct vim_err *
 		                   w->repo);
 	if (w->memo && dvcr_memo_has(w->memo, digest))
 		return 1;
-	if (size == 0)
+	if (size == 0 || w->c->head_trusted)
 		rc = dvcr_blob_head(w->c, w->repo, digest, NULL, err);
 	else
 		rc = dvcr_blob_get_range(w->c, w->repo, digest, 0, &byte, 1, &got, err);

@@ -51,6 +51,7 @@ int dvcr_client_new(struct dvcr_client **out, const struct dvcr_config *cfg, str
 	while (n > 0 && c->base[n - 1] == '/')
 		c->base[--n] = '\0';
 	c->insecure = cfg->insecure_tls;
+	c->head_trusted = cfg->head_trusted;
 	c->connect_ms = cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : 10000;
 	c->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 60000;
 	c->stall_secs = cfg->stall_secs > 0 ? cfg->stall_secs : 30;

@@ -61,6 +61,11 @@ struct dvcr_config {
 	long connect_timeout_ms; /* 0 = 10 s */
 	long timeout_ms;         /* overall bound of a non-streaming call; 0 = 60 s */
 	long stall_secs; /* no byte moving for this long fails a call (VIM_ETIMEDOUT); 0 = 30 s */
+	/* 1 = the registry keeps no blob descriptor cache, so a blob HEAD
+	 * answers from the storage and presence checks use it; 0 = prove a
+	 * blob by a 1-byte GET, which costs the registry ~2.3x as much CPU
+	 * but no cache can fake (dvcr.md). */
+	int head_trusted;
 };
 
 struct dvcr_client;

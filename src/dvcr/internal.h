@@ -24,7 +24,7 @@ struct dvcr_token {
 struct dvcr_client {
 	char *base; /* without trailing '/' */
 	char *user, *pass, *ca, *ca_pem, *ua;
-	int insecure;
+	int insecure, head_trusted;
 	long connect_ms, timeout_ms, stall_secs;
 	pthread_mutex_t mu; /* guards everything below */
 	CURL *pool[DVCR_POOL_MAX];

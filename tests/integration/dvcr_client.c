@@ -60,6 +60,31 @@ static struct dvcr_client *mk(const char *url, const char *user, const char *pas
 	return c;
 }
 
+static struct dvcr_client *mk_head_trusted(void)
+{
+	struct dvcr_client *c = NULL;
+	struct vim_err e;
+	struct dvcr_config cfg = {.base_url = env("DVCR_URL"), .head_trusted = 1};
+
+	assert_int_equal(dvcr_client_new(&c, &cfg, &e), 0);
+	return c;
+}
+
+/* Requests the client has sent with this method, any status. */
+static uint64_t sent(struct dvcr_client *c, const char *method)
+{
+	struct dvcr_stats st;
+	uint64_t n = 0;
+	int m, k;
+
+	dvcr_client_stats(c, &st);
+	for (m = 0; m < DVCR_STAT_METHODS; m++)
+		if (strcmp(dvcr_stats_method(m), method) == 0)
+			for (k = 0; k < 6; k++)
+				n += st.requests[m][k];
+	return n;
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -357,6 +382,29 @@ static void test_blob_data_lost_out_of_band(void **state)
 	/* The manifest answers, the layer does not: the image is absent. */
 	assert_int_equal(dvcr_image_check(cli, "vi/default/lost", "t1", &e), 0);
 	assert_non_null(strstr(e.msg, d + 7));
+	/* and so says a blob HEAD of this registry, which keeps no cache */
+	struct dvcr_client *h = mk_head_trusted();
+	assert_int_equal(dvcr_image_check(h, "vi/default/lost", "t1", &e), 0);
+	assert_non_null(strstr(e.msg, d + 7));
+	dvcr_client_free(h);
+}
+
+/* Blobs are proven by a 1-byte GET unless the registry's HEAD is trusted:
+ * then the manifest is the only GET of a check. */
+static void test_trusted_head_checks_blobs_without_get(void **state)
+{
+	struct dvcr_client *h = mk_head_trusted();
+	uint64_t get0 = sent(cli, "GET"), head0 = sent(cli, "HEAD");
+	struct vim_err e;
+	(void)state;
+
+	assert_int_equal(dvcr_image_check(cli, REPO, TAG, &e), 1);
+	assert_true(sent(cli, "GET") - get0 >= 3); /* manifest, config, layer */
+	assert_int_equal(sent(cli, "HEAD") - head0, 0);
+	assert_int_equal(dvcr_image_check(h, REPO, TAG, &e), 1);
+	assert_int_equal(sent(h, "GET"), 1);
+	assert_true(sent(h, "HEAD") >= 2);
+	dvcr_client_free(h);
 }
 
 static void test_manifest_delete(void **state)
@@ -525,6 +573,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_mount),
 	    cmocka_unit_test(test_catalog_and_tags),
 	    cmocka_unit_test(test_storage_moved_away_and_back),
+	    cmocka_unit_test(test_trusted_head_checks_blobs_without_get),
 	    cmocka_unit_test(test_blob_data_lost_out_of_band),
 	    cmocka_unit_test(test_manifest_delete),
 	    cmocka_unit_test(test_threads_share_client),

@@ -55,6 +55,10 @@ static const struct flag flags[] = {
     {"--dvcr-username", "registry user", OPT(dvcr_username)},
     {"--dvcr-password-file", "file holding the registry password", OPT(dvcr_password_file)},
     {"--dvcr-ca-file", "PEM bundle to trust for an https registry", OPT(dvcr_ca_file)},
+    {"--dvcr-trust-head",
+     "the registry keeps no blob descriptor cache: check blobs by HEAD, not a 1-byte GET "
+     "(always so for the registry vimaged runs itself)",
+     SW(dvcr_trust_head)},
     {"--workers", "reconcile workers (4)", NUM(workers)},
     {"--storage-probe-interval", "seconds between DVCR storage probes (5)", NUM(probe_interval)},
     {"--presence-sweep-interval", "seconds between sweeps of Ready images (300)",

@@ -25,6 +25,7 @@ struct options {
 	const char *dvcr_username;
 	const char *dvcr_password_file;
 	const char *dvcr_ca_file;
+	const char *dvcr_trust_head; /* a switch */
 	const char *workers;
 	const char *probe_interval;
 	const char *sweep_interval;

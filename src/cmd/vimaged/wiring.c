@@ -111,9 +111,11 @@ static int open_dvcr(struct wiring *w, const struct options *o, const char **url
 		*url = dvcr_managed_url(w->registry);
 		dc.username = dvcr_managed_username(w->registry);
 		dc.password = dvcr_managed_password(w->registry);
+		dc.head_trusted = 1; /* its config has no blob descriptor cache */
 	} else {
 		dc.username = o->dvcr_username;
 		dc.ca_file = o->dvcr_ca_file;
+		dc.head_trusted = o->dvcr_trust_head != NULL;
 		if (o->dvcr_password_file &&
 		    (rc = read_secret(o->dvcr_password_file, password, sizeof(password), err)) < 0)
 			return rc;
