@@ -83,9 +83,31 @@ int api_tls_ensure(const char *dir, char *cert_path, size_t cert_len, char *key_
  * reference when patch is not an object. */
 json_t *api_merge_patch(json_t *target, const json_t *patch);
 
+/* kube-apiserver's bound on the operations of one JSON patch. */
+#define API_JSON_PATCH_MAX_OPS 10000
+/* The deepest document a patch may produce: jansson's parser limit, so
+ * nothing a patch builds is deeper than what a request could carry (and
+ * jansson's recursive free/copy/compare stay shallow). */
+#define API_JSON_MAX_DEPTH 2048
+
 /* RFC 6902 JSON patch: applies ops (an array) to doc in place.  0, or
  * VIM_EINVAL with a message naming the failing op, leaving doc in an
- * unspecified state (callers patch a copy). */
-int api_json_patch(json_t **doc, const json_t *ops, struct vim_err *err);
+ * unspecified state (callers patch a copy).  Bounded before anything is
+ * built: more than API_JSON_PATCH_MAX_OPS operations is VIM_ETOOLARGE;
+ * copies adding more than max_copy bytes in all (kube's
+ * JSONPatchMaxCopyBytes), or a document nested deeper than
+ * API_JSON_MAX_DEPTH, is VIM_EINVAL. */
+int api_json_patch(json_t **doc, const json_t *ops, size_t max_copy, struct vim_err *err);
+
+/* The approximate compact-encoded size of v and its depth (either output
+ * may be NULL).  The walk stops once the size passes cap or the depth
+ * passes API_JSON_MAX_DEPTH: then VIM_ETOOLARGE (the outputs are as far
+ * as it got). */
+int api_json_measure(const json_t *v, size_t cap, size_t *size, size_t *depth);
+
+/* The member path ("spec.items[2].name") at byte pos of JSON text buf
+ * (valid up to pos) into out: names the duplicate member jansson's
+ * JSON_REJECT_DUPLICATES stopped at. */
+void api_json_path_at(const char *buf, size_t pos, char *out, size_t cap);
 
 #endif

@@ -145,18 +145,14 @@ void api_handle_namespaces(struct api_req *r)
 static void event_write(struct api_req *r)
 {
 	struct vim_err err = {0};
-	json_t *in = json_loadb(r->body, r->body_len, 0, NULL), *out = NULL;
+	json_t *in = NULL, *out = NULL;
 	const char *ns;
 	int rc;
 
-	if (!in) {
-		struct vim_err yerr;
-		if (model_yaml_to_json(&in, r->body, r->body_len, &yerr) < 0) {
-			api_reply_status(r, 400, "BadRequest",
-			                 "the body is not a JSON or YAML Event");
-			return;
-		}
-	}
+	if (!api_check_write_options(
+	        r, strcmp(r->method, "POST") == 0 ? "CreateOptions" : "UpdateOptions", true) ||
+	    !(in = api_parse_body(r, "Event")))
+		return;
 	if (!json_is_object(json_object_get(in, "metadata"))) {
 		json_decref(in);
 		api_reply_error(r, VIM_EINVAL, "metadata: Required value");
@@ -188,8 +184,10 @@ void api_handle_events(struct api_req *r)
 		return;
 	}
 	if (!r->name && strcmp(r->method, "GET") == 0) {
-		const char *w = api_query(r, "watch");
-		if (w && (strcmp(w, "true") == 0 || strcmp(w, "1") == 0))
+		bool w;
+		if (!api_query_bool(r, "watch", &w))
+			return;
+		if (w)
 			api_watch(r);
 		else
 			api_list(r);
@@ -212,6 +210,10 @@ void api_handle_events(struct api_req *r)
 		return;
 	}
 	if (r->name && r->ns && strcmp(r->method, "DELETE") == 0) {
+		json_t *opts = NULL;
+		if (!api_delete_options(r, &opts))
+			return;
+		json_decref(opts);
 		rc = store_delete(r->store, "events", r->ns, r->name, NULL, NULL, &out, &deleted,
 		                  &err);
 		if (rc < 0)

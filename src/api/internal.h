@@ -60,6 +60,30 @@ void api_reply_stream(struct api_req *r, unsigned int code, const char *content_
 /* Writes all of buf to fd; false when the reader is gone. */
 bool api_write_all(int fd, const char *buf, size_t len);
 
+/* ---- request parameters and body (params.c) -------------------------------------- */
+
+/* Each returns false when it set a reply (400, or 422 on the options
+ * kind, as kube-apiserver answers). */
+
+/* dryRun (each value "All") and, when field_validation, fieldValidation
+ * (Ignore, Warn, Strict).  options_kind: "CreateOptions", "UpdateOptions",
+ * "PatchOptions", "DeleteOptions". */
+bool api_check_write_options(struct api_req *r, const char *options_kind, bool field_validation);
+/* watch, allowWatchBookmarks, limit, timeoutSeconds, resourceVersion,
+ * resourceVersionMatch and their combinations with continue. */
+bool api_check_list_options(struct api_req *r, bool watch);
+/* A boolean query parameter as Go's ParseBool reads it (absent = false). */
+bool api_query_bool(struct api_req *r, const char *key, bool *out);
+/* The body as JSON, or else YAML (a new reference), or NULL after a 400
+ * that says where and why it does not parse; under fieldValidation=Strict
+ * a JSON member named twice is refused.  what: "body", "patch". */
+json_t *api_parse_body(struct api_req *r, const char *what);
+/* DeleteOptions (query and body) into *out (NULL without a body). */
+bool api_delete_options(struct api_req *r, json_t **out);
+/* 422 Invalid on <options_kind>.meta.k8s.io with causes. */
+void api_reply_options_invalid(struct api_req *r, const char *options_kind,
+                               const struct model_causes *causes);
+
 /* ---- handlers ------------------------------------------------------------------------ */
 
 typedef void (*api_handler_fn)(struct api_req *r);
@@ -75,6 +99,10 @@ void api_watch(struct api_req *r);
 
 /* Routes the request to a handler and fills the path parameters. */
 void api_route(struct api_req *r);
+
+/* The request body limit (413 above it): also the bound of what a patch
+ * may build from a body. */
+size_t api_server_max_body(const struct api_server *s);
 
 /* Is the server shutting down (watch producers stop)? */
 bool api_server_stopping(const struct api_server *s);

@@ -75,8 +75,7 @@ static struct job *job_new(struct api_req *r)
 	j->limit = (v = api_query(r, "limit")) ? strtoll(v, NULL, 10) : 0;
 	j->rv = (v = api_query(r, "resourceVersion")) ? strtoll(v, NULL, 10) : 0;
 	j->table = api_wants_table(r);
-	v = api_query(r, "allowWatchBookmarks");
-	j->bookmarks = v && strcmp(v, "true") == 0;
+	api_query_bool(r, "allowWatchBookmarks", &j->bookmarks); /* checked before */
 	j->timeout_s = (v = api_query(r, "timeoutSeconds")) ? strtoll(v, NULL, 10) : 0;
 	if (j->timeout_s <= 0)
 		j->timeout_s = WATCH_DEFAULT_TIMEOUT_S;
@@ -162,7 +161,7 @@ static int probe_one(void *arg, const char *json, size_t len)
 
 void api_list(struct api_req *r)
 {
-	struct job *j = job_new(r);
+	struct job *j;
 	struct store_list_opts o;
 	struct store_list_meta m;
 	struct vim_err err = {0};
@@ -170,7 +169,9 @@ void api_list(struct api_req *r)
 	char rv[32];
 	int rc;
 
-	if (!j) {
+	if (!api_check_list_options(r, false))
+		return;
+	if (!(j = job_new(r))) {
 		api_reply_error(r, VIM_ENOMEM, "out of memory");
 		return;
 	}
@@ -301,12 +302,14 @@ out:
 
 void api_watch(struct api_req *r)
 {
-	struct job *j = job_new(r);
+	struct job *j;
 	struct store_watch_opts wo = {0};
 	struct vim_err err = {0};
 	int rc;
 
-	if (!j) {
+	if (!api_check_list_options(r, true))
+		return;
+	if (!(j = job_new(r))) {
 		api_reply_error(r, VIM_ENOMEM, "out of memory");
 		return;
 	}

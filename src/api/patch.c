@@ -173,19 +173,101 @@ fail:
 	return -1;
 }
 
-int api_json_patch(json_t **doc, const json_t *ops, struct vim_err *err)
+/* Compact-encoded size of v, roughly (escapes and number digits are
+ * estimated), and its depth.  Stops as soon as the size passes cap or the
+ * depth passes API_JSON_MAX_DEPTH, so the walk costs at most about cap
+ * and never recurses deeper than the limit.  Returns false when a bound
+ * was passed. */
+static bool measure(const json_t *v, size_t depth, size_t cap, size_t *size, size_t *max_depth)
+{
+	const char *key;
+	const json_t *m;
+	size_t i;
+
+	if (depth > *max_depth)
+		*max_depth = depth;
+	if (depth > API_JSON_MAX_DEPTH)
+		return false;
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		*size += 2;
+		json_object_foreach((json_t *)v, key, m)
+		{
+			*size += strlen(key) + 4;
+			if (*size > cap || !measure(m, depth + 1, cap, size, max_depth))
+				return false;
+		}
+		break;
+	case JSON_ARRAY:
+		*size += 2;
+		json_array_foreach(v, i, m)
+		{
+			*size += 1;
+			if (*size > cap || !measure(m, depth + 1, cap, size, max_depth))
+				return false;
+		}
+		break;
+	case JSON_STRING:
+		*size += json_string_length(v) + 2;
+		break;
+	case JSON_INTEGER:
+	case JSON_REAL:
+		*size += 20;
+		break;
+	default:
+		*size += 5;
+		break;
+	}
+	return *size <= cap;
+}
+
+int api_json_measure(const json_t *v, size_t cap, size_t *size, size_t *depth)
+{
+	size_t s = 0, d = 0;
+	bool ok = v ? measure(v, 1, cap, &s, &d) : true;
+
+	if (size)
+		*size = s;
+	if (depth)
+		*depth = d;
+	return ok ? 0 : VIM_ETOOLARGE;
+}
+
+/* How many members a JSON pointer names ("" = 0, "/a/b" = 2). */
+static size_t pointer_depth(const char *path)
+{
+	size_t n = 0;
+
+	for (; *path; path++)
+		n += *path == '/';
+	return n;
+}
+
+int api_json_patch(json_t **doc, const json_t *ops, size_t max_copy, struct vim_err *err)
 {
 	const json_t *op;
-	size_t n;
+	size_t n, copied = 0, depth = 0;
 
 	if (!json_is_array(ops))
 		return vim_err_set(err, VIM_EINVAL, "a JSON patch must be an array of operations");
+	if (json_array_size(ops) > API_JSON_PATCH_MAX_OPS)
+		return vim_err_set(err, VIM_ETOOLARGE,
+		                   "The allowed maximum operations in a JSON patch is %d, got %zu",
+		                   API_JSON_PATCH_MAX_OPS, json_array_size(ops));
+	/* depth is an upper bound of the document's depth, kept as each op
+	 * lands: jansson frees, copies and compares recursively, so a patch
+	 * that nests the document deeper than the parser would accept (moves
+	 * under ever longer paths) is refused before it exists. */
+	if (api_json_measure(*doc, (size_t)-1, NULL, &depth) < 0)
+		return vim_err_set(err, VIM_EINVAL, "the object is nested more than %d levels deep",
+		                   API_JSON_MAX_DEPTH);
 	json_array_foreach(ops, n, op)
 	{
 		const char *kind = json_string_value(json_object_get(op, "op"));
 		const char *path = json_string_value(json_object_get(op, "path"));
 		const char *from = json_string_value(json_object_get(op, "from"));
 		json_t *value = json_object_get(op, "value"), *moved = NULL, *cur;
+		size_t vsize = 0, vdepth = 0, grown = depth;
 		int rc = -1;
 
 		if (!kind || !path)
@@ -193,6 +275,22 @@ int api_json_patch(json_t **doc, const json_t *ops, struct vim_err *err)
 			                   "patch operation %zu: op and path are "
 			                   "required",
 			                   n);
+		if (value && (strcmp(kind, "add") == 0 || strcmp(kind, "replace") == 0)) {
+			/* the value is part of the request body: bounded by it */
+			api_json_measure(value, (size_t)-1, NULL, &vdepth);
+			grown = pointer_depth(path) + vdepth;
+		} else if (from && (strcmp(kind, "move") == 0 || strcmp(kind, "copy") == 0)) {
+			size_t fd = pointer_depth(from);
+			grown = pointer_depth(path) + (depth > fd ? depth - fd : 0);
+		}
+		if (grown > depth)
+			depth = grown;
+		if (depth > API_JSON_MAX_DEPTH)
+			return vim_err_set(
+			    err, VIM_EINVAL,
+			    "the JSON patch operation %zu (%.16s %.100s) would nest the object "
+			    "more than %d levels deep",
+			    n, kind, path, API_JSON_MAX_DEPTH);
 		if (strcmp(kind, "add") == 0 && value)
 			rc = do_add(doc, path, json_deep_copy(value), false);
 		else if (strcmp(kind, "replace") == 0 && value)
@@ -202,17 +300,31 @@ int api_json_patch(json_t **doc, const json_t *ops, struct vim_err *err)
 		else if (strcmp(kind, "test") == 0 && value)
 			rc = (cur = get_path(*doc, path)) && json_equal(cur, value) ? 0 : -1;
 		else if ((strcmp(kind, "move") == 0 || strcmp(kind, "copy") == 0) && from) {
-			if (strcmp(kind, "move") == 0)
+			if (strcmp(kind, "move") == 0) {
 				rc = do_remove(*doc, from, &moved);
-			else if ((cur = get_path(*doc, from)))
+			} else if ((cur = get_path(*doc, from))) {
+				/* Only copy makes the document grow faster than
+				 * the request: measure before copying, as kube's
+				 * AccumulatedCopySizeLimit does, so a chain of
+				 * root copies never materialises. */
+				if (api_json_measure(cur, max_copy - copied, &vsize, NULL) < 0 ||
+				    copied + vsize > max_copy)
+					return vim_err_set(
+					    err, VIM_EINVAL,
+					    "Unable to complete the copy, the accumulated size "
+					    "increase of copy is %zu, exceeding the limit %zu",
+					    copied + vsize, max_copy);
+				copied += vsize;
 				rc = 0, moved = json_deep_copy(cur);
+			}
 			if (rc == 0)
 				rc = do_add(doc, path, moved, false);
 		}
 		if (rc != 0)
-			return vim_err_set(err, VIM_EINVAL,
-			                   "the JSON patch operation %zu (%s %s) cannot be applied",
-			                   n, kind, path);
+			return vim_err_set(
+			    err, VIM_EINVAL,
+			    "the JSON patch operation %zu (%.16s %.200s) cannot be applied", n,
+			    kind, path);
 	}
 	return 0;
 }

@@ -24,15 +24,6 @@ static void decoded_free(struct decoded *d)
 	memset(d, 0, sizeof(*d));
 }
 
-static json_t *parse_body(const struct api_req *r, struct vim_err *err)
-{
-	json_t *j = json_loadb(r->body, r->body_len, 0, NULL);
-
-	if (!j && model_yaml_to_json(&j, r->body, r->body_len, err) < 0)
-		return NULL;
-	return j;
-}
-
 /* fieldValidation: Strict refuses unknown fields, Warn (the default)
  * reports them in Warning headers, Ignore drops them.  Returns false when a
  * reply was set. */
@@ -150,13 +141,12 @@ static void do_create(struct api_req *r)
 	struct model_causes causes;
 	struct vim_err err = {0};
 	struct decoded d;
-	json_t *body = parse_body(r, &err), *out = NULL;
+	json_t *body = NULL, *out = NULL;
 	int rc;
 
-	if (!body) {
-		api_reply_status(r, 400, "BadRequest", "the body is not JSON or YAML");
+	if (!api_check_write_options(r, "CreateOptions", true) ||
+	    !(body = api_parse_body(r, "body")))
 		return;
-	}
 	if (!decode(r, body, &d)) {
 		json_decref(body);
 		return;
@@ -181,9 +171,11 @@ static void do_create(struct api_req *r)
 	decoded_free(&d);
 }
 
-/* Writes the decoded next version of `stored` (both borrowed). */
-static void write_next(struct api_req *r, const json_t *stored, const json_t *next_json,
-                       bool status_only)
+/* Writes the decoded next version of `stored` (both borrowed) and
+ * replies, except on a store conflict when the caller will retry
+ * (retry): then VIM_ECONFLICT and no reply.  Otherwise 0 (a reply set). */
+static int write_next(struct api_req *r, const json_t *stored, const json_t *next_json,
+                      bool status_only, bool retry)
 {
 	struct model_image *old = NULL;
 	struct model_causes causes;
@@ -193,30 +185,35 @@ static void write_next(struct api_req *r, const json_t *stored, const json_t *ne
 	int rc;
 
 	if (!decode(r, next_json, &d))
-		return;
+		return 0;
 	if (model_image_from_json(&old, stored, NULL, &err) < 0) {
 		api_reply_error(r, VIM_EIO, "the stored object is unreadable");
 		decoded_free(&d);
-		return;
+		return 0;
 	}
 	if (!status_only) {
 		model_apply_defaults(d.img);
 		if ((rc = model_validate_update(old, d.img, &causes)) < 0) {
 			api_reply_invalid(r, r->kind, d.img->meta.name, &causes, rc);
+			rc = 0;
 			goto out;
 		}
 	}
 	d.json = model_image_to_json(d.img);
 	rc = status_only ? store_update_status(r->store, r->kind->plural, d.json, &out, &err)
 	                 : store_update(r->store, r->kind->plural, d.json, &out, &err);
+	if (rc == VIM_ECONFLICT && retry)
+		goto out;
 	if (rc < 0)
 		api_reply_error(r, rc, err.msg);
 	else
 		reply_object(r, 200, out);
 	add_warnings(r, &d.unknown);
+	rc = 0;
 out:
 	model_image_free(old);
 	decoded_free(&d);
+	return rc;
 }
 
 static int load(struct api_req *r, json_t **out)
@@ -229,26 +226,130 @@ static int load(struct api_req *r, json_t **out)
 	return rc;
 }
 
+static const char *uid_of(const json_t *obj)
+{
+	return json_string_value(json_object_get(json_object_get(obj, "metadata"), "uid"));
+}
+
+static void reply_conflict(struct api_req *r, const char *why)
+{
+	char msg[VIM_ERR_MSG_MAX];
+
+	snprintf(msg, sizeof(msg), "Operation cannot be fulfilled on %s.%s \"%s\": %s",
+	         r->kind->plural, MODEL_GROUP, r->name, why);
+	api_reply_error(r, VIM_ECONFLICT, msg);
+}
+
+/* PUT: a whole object, conditioned on its resourceVersion.  Custom
+ * resources do not allow unconditional updates (AllowUnconditionalUpdate
+ * is false for them in kube-apiserver), so a body without one is 422, and
+ * a uid in the body is a precondition as kube's update makes it. */
 static void do_put(struct api_req *r, bool status_only)
 {
-	struct vim_err err = {0};
-	json_t *stored = NULL, *body = parse_body(r, &err);
+	struct model_causes causes = {.len = 0};
+	json_t *stored = NULL, *body = NULL;
+	const char *rv, *uid;
+	char why[256];
 
-	if (!body) {
-		api_reply_status(r, 400, "BadRequest", "the body is not JSON or YAML");
+	if (!api_check_write_options(r, "UpdateOptions", true) ||
+	    !(body = api_parse_body(r, "body")))
 		return;
+	if (load(r, &stored) < 0)
+		goto out;
+	rv = rv_of(body);
+	uid = uid_of(body);
+	if (json_is_object(body) && (!rv || !*rv)) {
+		model_causes_add(&causes, "metadata.resourceVersion", "FieldValueInvalid",
+		                 "Invalid value: 0x0: must be specified for an update");
+		api_reply_invalid(r, r->kind, r->name, &causes, VIM_EINVAL);
+		goto out;
 	}
-	if (load(r, &stored) == 0)
-		write_next(r, stored, body, status_only);
+	if (uid && *uid && uid_of(stored) && strcmp(uid, uid_of(stored)) != 0) {
+		snprintf(
+		    why, sizeof(why),
+		    "Precondition failed: UID in precondition: %.64s, UID in object meta: %.64s",
+		    uid, uid_of(stored));
+		reply_conflict(r, why);
+		goto out;
+	}
+	write_next(r, stored, body, status_only, false);
+out:
 	json_decref(stored);
 	json_decref(body);
 }
 
+/* kube-apiserver's GuaranteedUpdate retries an unconditional write until
+ * it lands; here it gives up after this many conflicts in a row (each
+ * one means another write landed, so only a flood of writers to the same
+ * object reaches it). */
+#define PATCH_MAX_ATTEMPTS 128
+
+/* Applies the patch to a copy of stored: *next, or false after a reply. */
+static bool apply_patch(struct api_req *r, const json_t *stored, const json_t *patch,
+                        bool json_patch, json_t **next)
+{
+	struct model_causes causes = {.len = 0};
+	size_t limit = r->srv ? api_server_max_body(r->srv) : (size_t)1 << 20, size = 0;
+	struct vim_err err = {0};
+	const char *uid, *rv;
+	char msg[256];
+	int rc;
+
+	*next = json_deep_copy(stored);
+	if (json_patch) {
+		if ((rc = api_json_patch(next, patch, limit, &err)) < 0) {
+			if (rc == VIM_ETOOLARGE)
+				api_reply_status(r, 413, "RequestEntityTooLarge", err.msg);
+			else
+				api_reply_status(r, 422, "Invalid", err.msg);
+			return false;
+		}
+	} else {
+		/* merge patch; server-side apply is approximated as a merge of
+		 * the applied configuration (no field ownership is tracked).
+		 * Its result is no larger than the object plus the patch. */
+		*next = api_merge_patch(*next, patch);
+	}
+	/* What goes to the store is bounded like a request body. */
+	if (api_json_measure(*next, limit, &size, NULL) < 0) {
+		snprintf(msg, sizeof(msg),
+		         "Request entity too large: the patched object is over the limit of %zu "
+		         "bytes",
+		         limit);
+		api_reply_status(r, 413, "RequestEntityTooLarge", msg);
+		return false;
+	}
+	uid = uid_of(*next);
+	if (uid && *uid && strcmp(uid, uid_of(stored) ? uid_of(stored) : "") != 0) {
+		model_causes_add(&causes, "metadata.uid", "FieldValueInvalid",
+		                 "Invalid value: \"%.64s\": field is immutable", uid);
+		api_reply_invalid(r, r->kind, r->name, &causes, VIM_EINVAL);
+		return false;
+	}
+	/* The patched object's resourceVersion is the write's precondition,
+	 * as in kube: one the patch names must be the one it was applied to
+	 * (409, no retry); none (the usual case) means "the one I read". */
+	rv = rv_of(*next);
+	if (rv && *rv && strcmp(rv, rv_of(stored) ? rv_of(stored) : "") != 0) {
+		reply_conflict(r, "the object has been modified; please apply your changes to the "
+		                  "latest version and try again");
+		return false;
+	}
+	if (json_is_object(json_object_get(*next, "metadata")) && rv_of(stored))
+		json_object_set_new(json_object_get(*next, "metadata"), "resourceVersion",
+		                    json_string(rv_of(stored)));
+	return true;
+}
+
+/* PATCH: read, apply, write conditioned on what was read; on a conflict
+ * read again and re-apply, so concurrent patches (kubectl label,
+ * annotate) never overwrite each other's changes. */
 static void do_patch(struct api_req *r, bool status_only)
 {
 	const char *ct = api_header(r, "Content-Type");
-	struct vim_err err = {0};
 	json_t *stored = NULL, *patch = NULL, *next = NULL;
+	bool json_patch;
+	int attempt;
 
 	if (!ct || (!strstr(ct, "merge-patch+json") && !strstr(ct, "json-patch+json") &&
 	            !strstr(ct, "apply-patch+yaml"))) {
@@ -259,28 +360,21 @@ static void do_patch(struct api_req *r, bool status_only)
 		    "application/merge-patch+json, application/apply-patch+yaml");
 		return;
 	}
-	if (!(patch = parse_body(r, &err))) {
-		api_reply_status(r, 400, "BadRequest", "the patch is not JSON or YAML");
+	json_patch = strstr(ct, "json-patch+json") != NULL;
+	if (!api_check_write_options(r, "PatchOptions", true) ||
+	    !(patch = api_parse_body(r, "patch")))
 		return;
-	}
-	if (load(r, &stored) < 0)
-		goto out;
-	next = json_deep_copy(stored);
-	if (strstr(ct, "json-patch+json")) {
-		if (api_json_patch(&next, patch, &err) < 0) {
-			api_reply_status(r, 422, "Invalid", err.msg);
+	for (attempt = 0; attempt < PATCH_MAX_ATTEMPTS; attempt++) {
+		json_decref(stored);
+		json_decref(next);
+		stored = next = NULL;
+		if (load(r, &stored) < 0 || !apply_patch(r, stored, patch, json_patch, &next))
 			goto out;
-		}
-	} else {
-		/* merge patch; server-side apply is approximated as a merge of
-		 * the applied configuration (no field ownership is tracked) */
-		next = api_merge_patch(next, patch);
+		if (write_next(r, stored, next, status_only, true) != VIM_ECONFLICT)
+			goto out;
 	}
-	/* A patch that does not name a resourceVersion is unconditional. */
-	if (!json_object_get(json_object_get(patch, "metadata"), "resourceVersion") &&
-	    !strstr(ct, "json-patch+json"))
-		json_object_del(json_object_get(next, "metadata"), "resourceVersion");
-	write_next(r, stored, next, status_only);
+	reply_conflict(r, "the object has been modified; please apply your changes to the "
+	                  "latest version and try again");
 out:
 	json_decref(stored);
 	json_decref(patch);
@@ -289,12 +383,14 @@ out:
 
 static void do_delete(struct api_req *r)
 {
-	json_t *opts = r->body_len ? json_loadb(r->body, r->body_len, 0, NULL) : NULL;
-	json_t *pre = json_object_get(opts, "preconditions"), *out = NULL;
+	json_t *opts = NULL, *pre, *out = NULL;
 	struct vim_err err = {0};
 	bool deleted = false;
 	int rc;
 
+	if (!api_delete_options(r, &opts))
+		return;
+	pre = json_object_get(opts, "preconditions");
 	rc = store_delete(r->store, r->kind->plural, r->ns, r->name,
 	                  json_string_value(json_object_get(pre, "uid")),
 	                  json_string_value(json_object_get(pre, "resourceVersion")), &out,
@@ -308,8 +404,7 @@ static void do_delete(struct api_req *r)
 
 void api_handle_images(struct api_req *r)
 {
-	const char *w = api_query(r, "watch");
-	bool status = r->subresource && strcmp(r->subresource, "status") == 0;
+	bool status = r->subresource && strcmp(r->subresource, "status") == 0, watch = false;
 	json_t *obj = NULL;
 
 	r->kind = model_kind_lookup(r->resource);
@@ -321,7 +416,9 @@ void api_handle_images(struct api_req *r)
 	}
 	if (!r->name) {
 		if (strcmp(r->method, "GET") == 0) {
-			if (w && (strcmp(w, "true") == 0 || strcmp(w, "1") == 0))
+			if (!api_query_bool(r, "watch", &watch))
+				return;
+			if (watch)
 				api_watch(r);
 			else
 				api_list(r);

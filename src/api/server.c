@@ -65,6 +65,11 @@ bool api_server_stopping(const struct api_server *s)
 	return stop;
 }
 
+size_t api_server_max_body(const struct api_server *s)
+{
+	return s->max_body;
+}
+
 const char *api_query(const struct api_req *r, const char *key)
 {
 	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);

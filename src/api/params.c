@@ -1,0 +1,386 @@
+/*
+ * api/params — what a request says besides its path: query parameters and
+ * the body's syntax, checked before anything is read or written, with
+ * kube-apiserver's answers.  A value that does not parse is 400 naming the
+ * parameter (kube's query decoding); a value that parses but is not one
+ * the options allow is 422 Invalid on the options kind (kube's
+ * ValidateCreateOptions / ValidateListOptions); a body that does not parse
+ * says where (line, column) and why.
+ */
+#include "api/internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- replies ----------------------------------------------------------------- */
+
+void api_reply_options_invalid(struct api_req *r, const char *options_kind,
+                               const struct model_causes *causes)
+{
+	char msg[2048];
+	size_t i, n;
+	json_t *st, *cs = json_array();
+
+	n = (size_t)snprintf(msg, sizeof(msg), "%s.meta.k8s.io \"\" is invalid: %s", options_kind,
+	                     causes->len > 1 ? "[" : "");
+	for (i = 0; i < causes->len && n < sizeof(msg); i++) {
+		const struct model_cause *c = &causes->items[i];
+		n += (size_t)snprintf(msg + n, sizeof(msg) - n, "%s%s: %s", i ? ", " : "", c->field,
+		                      c->message);
+		json_array_append_new(cs, json_pack("{s:s,s:s,s:s}", "reason", c->reason, "message",
+		                                    c->message, "field", c->field));
+	}
+	if (causes->len > 1 && n < sizeof(msg))
+		snprintf(msg + n, sizeof(msg) - n, "]");
+	st = json_pack("{s:s,s:s,s:{},s:s,s:s,s:s,s:{s:s,s:s,s:o},s:i}", "kind", "Status",
+	               "apiVersion", "v1", "metadata", "status", "Failure", "message", msg,
+	               "reason", "Invalid", "details", "group", "meta.k8s.io", "kind", options_kind,
+	               "causes", cs, "code", 422);
+	api_reply_json(r, 422, st);
+}
+
+static void reply_bad_param(struct api_req *r, const char *key, const char *value, const char *why)
+{
+	char msg[512];
+
+	snprintf(msg, sizeof(msg), "%s: Invalid value: \"%.200s\": %s", key, value, why);
+	api_reply_status(r, 400, "BadRequest", msg);
+}
+
+/* ---- typed query parameters ----------------------------------------------------- */
+
+/* Go's strconv.ParseBool, which kube's query decoding uses. */
+static int parse_bool(const char *v, bool *out)
+{
+	static const char *const yes[] = {"1", "t", "T", "true", "TRUE", "True"};
+	static const char *const no[] = {"0", "f", "F", "false", "FALSE", "False"};
+	size_t i;
+
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcmp(v, yes[i]) == 0) {
+			*out = true;
+			return 0;
+		}
+		if (strcmp(v, no[i]) == 0) {
+			*out = false;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+bool api_query_bool(struct api_req *r, const char *key, bool *out)
+{
+	const char *v = api_query(r, key);
+
+	*out = false;
+	if (!v)
+		return true;
+	if (parse_bool(v, out) < 0) {
+		reply_bad_param(r, key, v, "must be a boolean (true or false)");
+		return false;
+	}
+	return true;
+}
+
+/* A decimal int64 >= 0; absent = 0. */
+static bool query_count(struct api_req *r, const char *key, int64_t *out)
+{
+	const char *v = api_query(r, key);
+	char *end;
+	long long n;
+
+	*out = 0;
+	if (!v || !*v)
+		return true;
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (*end || errno || n < 0 || end == v) {
+		reply_bad_param(r, key, v, "must be a non-negative integer");
+		return false;
+	}
+	*out = n;
+	return true;
+}
+
+bool api_check_list_options(struct api_req *r, bool watch)
+{
+	const char *rv = api_query(r, "resourceVersion");
+	const char *match = api_query(r, "resourceVersionMatch");
+	const char *cont = api_query(r, "continue");
+	struct model_causes causes = {.len = 0};
+	int64_t n;
+	bool b;
+	char *end;
+
+	if (!api_query_bool(r, "watch", &b) || !api_query_bool(r, "allowWatchBookmarks", &b) ||
+	    !query_count(r, "limit", &n) || !query_count(r, "timeoutSeconds", &n))
+		return false;
+	if (rv && *rv) {
+		errno = 0;
+		if (*rv == '-' || (strtoull(rv, &end, 10), *end) || errno) {
+			char msg[512];
+			snprintf(msg, sizeof(msg),
+			         "invalid resource version: resourceVersion: Invalid value: "
+			         "\"%.200s\": must be a non-negative integer",
+			         rv);
+			api_reply_status(r, 400, "BadRequest", msg);
+			return false;
+		}
+	}
+	if (match && *match) {
+		if (watch)
+			model_causes_add(&causes, "resourceVersionMatch", "FieldValueForbidden",
+			                 "Forbidden: resourceVersionMatch is forbidden for watch");
+		if (!rv || !*rv)
+			model_causes_add(&causes, "resourceVersionMatch", "FieldValueForbidden",
+			                 "Forbidden: resourceVersionMatch is forbidden unless "
+			                 "resourceVersion is provided");
+		if (cont && *cont)
+			model_causes_add(
+			    &causes, "resourceVersionMatch", "FieldValueForbidden",
+			    "Forbidden: resourceVersionMatch is forbidden when continue "
+			    "is provided");
+		if (strcmp(match, "Exact") != 0 && strcmp(match, "NotOlderThan") != 0)
+			model_causes_add(&causes, "resourceVersionMatch", "FieldValueNotSupported",
+			                 "Unsupported value: \"%.200s\": supported values: "
+			                 "\"Exact\", \"NotOlderThan\", \"\"",
+			                 match);
+		else if (strcmp(match, "Exact") == 0 && rv && strcmp(rv, "0") == 0)
+			model_causes_add(
+			    &causes, "resourceVersionMatch", "FieldValueForbidden",
+			    "Forbidden: resourceVersionMatch \"exact\" is forbidden for "
+			    "resourceVersion \"0\"");
+		if (causes.len) {
+			api_reply_options_invalid(r, "ListOptions", &causes);
+			return false;
+		}
+	}
+	if (cont && *cont && rv && *rv && strcmp(rv, "0") != 0) {
+		api_reply_status(r, 400, "BadRequest",
+		                 "specifying resource version is not allowed when using continue");
+		return false;
+	}
+	return true;
+}
+
+/* Every value of a repeated dryRun, in order, quoted like Go's %#v. */
+struct dry_run {
+	char values[400];
+	size_t len;
+	bool bad;
+};
+
+static enum MHD_Result dry_run_value(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+	struct dry_run *d = cls;
+	const char *v = value ? value : "";
+
+	(void)kind;
+	if (strcmp(key, "dryRun") != 0)
+		return MHD_YES;
+	if (strcmp(v, "All") != 0)
+		d->bad = true;
+	if (d->len < sizeof(d->values))
+		d->len += (size_t)snprintf(d->values + d->len, sizeof(d->values) - d->len,
+		                           "%s\"%.100s\"", d->len ? ", " : "", v);
+	return MHD_YES;
+}
+
+bool api_check_write_options(struct api_req *r, const char *options_kind, bool field_validation)
+{
+	struct model_causes causes = {.len = 0};
+	struct dry_run d = {.len = 0, .bad = false};
+	const char *fv = field_validation ? api_query(r, "fieldValidation") : NULL;
+
+	if (r->conn)
+		MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, dry_run_value, &d);
+	if (d.bad)
+		model_causes_add(&causes, "dryRun", "FieldValueNotSupported",
+		                 "Unsupported value: []string{%s}: supported values: \"All\"",
+		                 d.values);
+	if (fv && *fv && strcmp(fv, "Ignore") != 0 && strcmp(fv, "Warn") != 0 &&
+	    strcmp(fv, "Strict") != 0)
+		model_causes_add(
+		    &causes, "fieldValidation", "FieldValueNotSupported",
+		    "Unsupported value: \"%.200s\": supported values: \"\", \"Ignore\", "
+		    "\"Strict\", \"Warn\"",
+		    fv);
+	if (causes.len == 0)
+		return true;
+	api_reply_options_invalid(r, options_kind, &causes);
+	return false;
+}
+
+/* ---- the body ------------------------------------------------------------------------- */
+
+/* The member path ("spec.items[2].name") at byte pos of a JSON text
+ * known to parse up to there: a scan of its structure, enough to name
+ * the duplicate member jansson stopped at. */
+#define PATH_DEPTH 32
+#define PATH_KEY 96
+
+struct path_frame {
+	bool object;
+	bool want_key;
+	long index;
+	char key[PATH_KEY];
+};
+
+void api_json_path_at(const char *buf, size_t pos, char *out, size_t cap)
+{
+	struct path_frame st[PATH_DEPTH];
+	size_t i = 0, depth = 0, o = 0, k, d;
+
+	memset(st, 0, sizeof(st));
+	while (i < pos) {
+		char c = buf[i++];
+		struct path_frame *top = depth && depth <= PATH_DEPTH ? &st[depth - 1] : NULL;
+
+		if (c == '"') {
+			bool key = top && top->object && top->want_key;
+			for (k = 0; i < pos && buf[i] != '"'; i++) {
+				if (buf[i] == '\\' && i + 1 < pos)
+					i++;
+				if (key && k + 1 < PATH_KEY)
+					top->key[k++] = buf[i];
+			}
+			if (key)
+				top->key[k] = '\0';
+			i++;
+		} else if (c == '{' || c == '[') {
+			if (++depth <= PATH_DEPTH) {
+				memset(&st[depth - 1], 0, sizeof(st[0]));
+				st[depth - 1].object = c == '{';
+				st[depth - 1].want_key = c == '{';
+			}
+		} else if ((c == '}' || c == ']') && depth) {
+			depth--;
+		} else if (c == ':' && top) {
+			top->want_key = false;
+		} else if (c == ',' && top) {
+			if (top->object)
+				top->want_key = true;
+			else
+				top->index++;
+		}
+	}
+	if (cap)
+		out[0] = '\0';
+	for (d = 0; d < depth && d < PATH_DEPTH && o + 1 < cap; d++) {
+		if (st[d].object)
+			o += (size_t)snprintf(out + o, cap - o, "%s%s", o ? "." : "", st[d].key);
+		else
+			o += (size_t)snprintf(out + o, cap - o, "[%ld]", st[d].index);
+	}
+}
+
+static bool looks_like_json(const char *buf, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n'))
+		i++;
+	return i < len && (buf[i] == '{' || buf[i] == '[');
+}
+
+json_t *api_parse_body(struct api_req *r, const char *what)
+{
+	const char *fv = api_query(r, "fieldValidation");
+	bool strict = fv && strcmp(fv, "Strict") == 0;
+	struct vim_err yerr = {0};
+	json_error_t jerr;
+	char msg[1024], path[256];
+	json_t *j;
+
+	j = json_loadb(r->body, r->body_len, strict ? JSON_REJECT_DUPLICATES : 0, &jerr);
+	if (j)
+		return j;
+	if (strict && json_error_code(&jerr) == json_error_duplicate_key) {
+		/* kube's strict decoding names the member by its path */
+		api_json_path_at(r->body, (size_t)jerr.position, path, sizeof(path));
+		snprintf(msg, sizeof(msg), "strict decoding error: duplicate field \"%s\"", path);
+		api_reply_status(r, 400, "BadRequest", msg);
+		return NULL;
+	}
+	if (model_yaml_to_json(&j, r->body, r->body_len, &yerr) == 0)
+		return j;
+	/* Say what the client most likely meant to send: kubectl sends
+	 * JSON, a hand-written manifest is YAML. */
+	if (r->body_len == 0)
+		snprintf(msg, sizeof(msg), "error decoding the %s: the body is empty", what);
+	else if (looks_like_json(r->body, r->body_len))
+		snprintf(msg, sizeof(msg), "error decoding the %s as JSON: line %d, column %d: %s",
+		         what, jerr.line, jerr.column, jerr.text);
+	else
+		snprintf(msg, sizeof(msg), "error decoding the %s as YAML: %s", what, yerr.msg);
+	api_reply_status(r, 400, "BadRequest", msg);
+	return NULL;
+}
+
+/* DeleteOptions from the query and the body (none = NULL): a body that
+ * does not parse, or whose members have the wrong types or values, is
+ * refused before anything is deleted. */
+bool api_delete_options(struct api_req *r, json_t **out)
+{
+	struct model_causes causes = {.len = 0};
+	json_t *opts = NULL, *pre, *v;
+	json_error_t jerr;
+	char msg[512];
+	size_t i;
+
+	*out = NULL;
+	if (!api_check_write_options(r, "DeleteOptions", false))
+		return false;
+	if (r->body_len == 0)
+		return true;
+	if (!(opts = json_loadb(r->body, r->body_len, 0, &jerr))) {
+		snprintf(msg, sizeof(msg),
+		         "error decoding the DeleteOptions body as JSON: line %d, column %d: %s",
+		         jerr.line, jerr.column, jerr.text);
+		api_reply_status(r, 400, "BadRequest", msg);
+		return false;
+	}
+	pre = json_object_get(opts, "preconditions");
+	if (!json_is_object(opts) || (pre && !json_is_null(pre) && !json_is_object(pre)) ||
+	    ((v = json_object_get(pre, "uid")) && !json_is_string(v) && !json_is_null(v)) ||
+	    ((v = json_object_get(pre, "resourceVersion")) && !json_is_string(v) &&
+	     !json_is_null(v)) ||
+	    ((v = json_object_get(opts, "dryRun")) && !json_is_array(v) && !json_is_null(v))) {
+		api_reply_status(
+		    r, 400, "BadRequest",
+		    "error decoding the DeleteOptions body: it must be an object whose "
+		    "preconditions.uid and preconditions.resourceVersion are strings "
+		    "and dryRun a list");
+		goto fail;
+	}
+	json_array_foreach(json_object_get(opts, "dryRun"), i, v)
+	{
+		if (!json_is_string(v) || strcmp(json_string_value(v), "All") != 0)
+			model_causes_add(&causes, "dryRun", "FieldValueNotSupported",
+			                 "Unsupported value: \"%.100s\": supported values: \"All\"",
+			                 json_is_string(v) ? json_string_value(v)
+			                                   : "(not a string)");
+	}
+	v = json_object_get(opts, "propagationPolicy");
+	if (v && !json_is_null(v) &&
+	    (!json_is_string(v) || (strcmp(json_string_value(v), "Orphan") != 0 &&
+	                            strcmp(json_string_value(v), "Background") != 0 &&
+	                            strcmp(json_string_value(v), "Foreground") != 0)))
+		model_causes_add(&causes, "propagationPolicy", "FieldValueNotSupported",
+		                 "Unsupported value: \"%.100s\": supported values: \"Foreground\", "
+		                 "\"Background\", \"Orphan\", \"nil\"",
+		                 json_is_string(v) ? json_string_value(v) : "(not a string)");
+	if (causes.len) {
+		api_reply_options_invalid(r, "DeleteOptions", &causes);
+		goto fail;
+	}
+	*out = opts;
+	return true;
+fail:
+	json_decref(opts);
+	return false;
+}
