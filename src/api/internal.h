@@ -27,6 +27,9 @@ struct api_req {
 	const char *name;                   /* NULL for collections */
 	const char *subresource;            /* "status" or NULL */
 	const struct model_kind_info *kind; /* NULL for core resources */
+	/* a JSON member the body names twice (api_parse_body; "" = none):
+	 * fieldValidation=Warn, the default, warns about it */
+	char duplicate[128];
 	/* the answer, set by exactly one api_reply_* */
 	struct MHD_Response *resp;
 	unsigned int code;
@@ -75,8 +78,9 @@ bool api_check_list_options(struct api_req *r, bool watch);
 /* A boolean query parameter as Go's ParseBool reads it (absent = false). */
 bool api_query_bool(struct api_req *r, const char *key, bool *out);
 /* The body as JSON, or else YAML (a new reference), or NULL after a 400
- * that says where and why it does not parse; under fieldValidation=Strict
- * a JSON member named twice is refused.  what: "body", "patch". */
+ * that says where and why it does not parse.  A JSON member named twice
+ * is refused under fieldValidation=Strict, else the last one counts and
+ * r->duplicate names it (for a warning).  what: "body", "patch". */
 json_t *api_parse_body(struct api_req *r, const char *what);
 /* DeleteOptions (query and body) into *out (NULL without a body). */
 bool api_delete_options(struct api_req *r, json_t **out);

@@ -296,15 +296,21 @@ json_t *api_parse_body(struct api_req *r, const char *what)
 	char msg[1024], path[256];
 	json_t *j;
 
-	j = json_loadb(r->body, r->body_len, strict ? JSON_REJECT_DUPLICATES : 0, &jerr);
+	j = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &jerr);
 	if (j)
 		return j;
-	if (strict && json_error_code(&jerr) == json_error_duplicate_key) {
+	if (json_error_code(&jerr) == json_error_duplicate_key) {
 		/* kube's strict decoding names the member by its path */
 		api_json_path_at(r->body, (size_t)jerr.position, path, sizeof(path));
-		snprintf(msg, sizeof(msg), "strict decoding error: duplicate field \"%s\"", path);
-		api_reply_status(r, 400, "BadRequest", msg);
-		return NULL;
+		if (strict) {
+			snprintf(msg, sizeof(msg), "strict decoding error: duplicate field \"%s\"",
+			         path);
+			api_reply_status(r, 400, "BadRequest", msg);
+			return NULL;
+		}
+		snprintf(r->duplicate, sizeof(r->duplicate), "%.127s", path);
+		if ((j = json_loadb(r->body, r->body_len, 0, &jerr)))
+			return j;
 	}
 	if (model_yaml_to_json(&j, r->body, r->body_len, &yerr) == 0)
 		return j;

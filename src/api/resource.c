@@ -60,6 +60,10 @@ static void add_warnings(struct api_req *r, const struct model_unknown *u)
 		snprintf(h, sizeof(h), "299 - \"unknown field \\\"%s\\\"\"", u->paths[i]);
 		MHD_add_response_header(r->resp, "Warning", h);
 	}
+	if (r->duplicate[0]) {
+		snprintf(h, sizeof(h), "299 - \"duplicate field \\\"%s\\\"\"", r->duplicate);
+		MHD_add_response_header(r->resp, "Warning", h);
+	}
 }
 
 /* Decodes obj (borrowed) as this route's kind, with namespace and name

@@ -146,6 +146,11 @@ bad_param "duplicate members under fieldValidation=Strict" 400 'strict decoding 
 	POST "$VI?fieldValidation=Strict" -H 'Content-Type: application/json' --data-binary "$dup"
 bad_param "a duplicate member in a Strict merge patch" 400 'duplicate field \\"metadata.labels.x\\"' \
 	PATCH "$VI/hard?fieldValidation=Strict" -H 'Content-Type: application/merge-patch+json' --data '{"metadata":{"labels":{"x":"1","x":"2"}}}'
+dupw='{"apiVersion":"virtualization.deckhouse.io/v1alpha2","kind":"VirtualImage","metadata":{"name":"dupw","namespace":"default","labels":{"x":"1","x":"2"}},"spec":{"storage":"ContainerRegistry","dataSource":{"type":"HTTP","http":{"url":"https://e.example.org/a.img"}}}}'
+c=$(code POST "$VI" -H 'Content-Type: application/json' -D "$T_TMP/hdr" --data-binary "$dupw")
+expect_eq "a duplicate member under the default (Warn) is accepted" "201" "$c"
+expect_match "... with kube's warning naming it" 'Warning: 299 - "duplicate field \\"metadata.labels.x\\""' "$(cat "$T_TMP/hdr")"
+expect_eq "... and the last value counts" "2" "$(k get vi dupw -o jsonpath='{.metadata.labels.x}')"
 
 # immutable identity
 uid=$(k get vi hard -o jsonpath='{.metadata.uid}')
