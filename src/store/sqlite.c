@@ -500,6 +500,29 @@ fail:
 	return rc;
 }
 
+/* SQLite's report on one line: "*** in database main ***\nPage 41: ..."
+ * becomes "Page 41: ..." (the refusal is one readable log line). */
+static void one_line(char *out, size_t len, const char *text)
+{
+	static const char banner[] = "*** in database main ***";
+	size_t o = 0;
+	bool space = false;
+
+	if (strncmp(text, banner, sizeof(banner) - 1) == 0)
+		text += sizeof(banner) - 1;
+	for (; *text && o + 1 < len; text++) {
+		if ((unsigned char)*text < 0x20 || *text == ' ') {
+			space = o > 0;
+			continue;
+		}
+		if (space && o + 2 < len)
+			out[o++] = ' ';
+		space = false;
+		out[o++] = *text;
+	}
+	out[o] = '\0';
+}
+
 /* PRAGMA quick_check before anything else reads or writes the file: a
  * damaged page would otherwise surface later as lists that end early or
  * objects that cannot be read (O(size) with no index cross-check; the
@@ -515,7 +538,7 @@ static int check_file(struct sq_store *s, struct vim_err *err)
 		if (text && strcmp(text, "ok") == 0) {
 			rc = SQLITE_OK;
 		} else {
-			snprintf(why, sizeof(why), "%s", text ? text : "no answer");
+			one_line(why, sizeof(why), text ? text : "no answer");
 			rc = SQLITE_CORRUPT;
 		}
 	}
