@@ -199,6 +199,7 @@ static void test_a_list_over_a_corrupt_page_fails_instead_of_shortening(void **s
 
 	assert_int_equal(store_list_json(s, VI, &all, &items, &m, &err), VIM_EIO);
 	assert_null(items);
+	assert_non_null(strstr(err.msg, "malformed")); /* the store's reason, kept */
 
 	do {
 		rc = store_list_json(s, VI, &paged, &items, &m, &err);
