@@ -415,10 +415,20 @@ static void test_paging_one_at_a_time_over_the_longest_keys(void **state)
 	}
 	memset(name, 'x', 253);
 	name[253] = '\0';
-	for (i = 0; i < 8; i++) {
+	for (i = 0; i < 7; i++) {
 		name[252] = (char)('a' + i / 2); /* pairs differ only in the last byte */
 		name[251] = (char)('a' + i % 2);
 		json_decref(create(s, vi(ns[i % 2], name, "x")));
+	}
+	{ /* and one named by a 300-character generateName (cut to 58 + 5) */
+		char prefix[301];
+		json_t *g = vi(ns[1], "x", "x");
+		memset(prefix, 'a', 300); /* first of its namespace: not the last page */
+		prefix[300] = '\0';
+		json_object_del(json_object_get(g, "metadata"), "name");
+		json_object_set_new(json_object_get(g, "metadata"), "generateName",
+		                    json_string(prefix));
+		json_decref(create(s, g));
 	}
 	do {
 		json_t *it;
