@@ -542,14 +542,19 @@ static int check_file(struct sq_store *s, struct vim_err *err)
 			rc = SQLITE_CORRUPT;
 		}
 	}
-	if (rc != SQLITE_OK && !why[0])
-		snprintf(why, sizeof(why), "%s", sqlite3_errmsg(s->db));
-	sqlite3_finalize(st);
-	if (rc == SQLITE_OK)
+	if (rc == SQLITE_OK) {
+		sqlite3_finalize(st);
 		return 0;
-	if (is_damage(rc) || why[0])
+	}
+	if (why[0] || is_damage(rc)) { /* a report, or a check that broke on the damage */
+		if (!why[0])
+			one_line(why, sizeof(why), sqlite3_errmsg(s->db));
+		sqlite3_finalize(st);
 		return corrupted(s, why, err);
-	return sq_fail(s, rc, err, "quick_check");
+	}
+	rc = sq_fail(s, rc, err, "quick_check"); /* busy, out of memory: not damage */
+	sqlite3_finalize(st);
+	return rc;
 }
 
 int store_sqlite_open(struct store **out, const char *path, int64_t history, struct vim_err *err)

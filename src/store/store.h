@@ -56,7 +56,9 @@ struct store_list_meta {
  * object's stored JSON text (compact, metadata.resourceVersion current;
  * borrowed, valid during the call).  Streaming keeps a LIST of 100,000
  * objects flat in memory.  A non-zero return stops the list and is returned
- * by it. */
+ * by it.  A read that fails (a corrupt page, an I/O error) fails the list
+ * with VIM_EIO: the objects fn already got are real, but the list is not
+ * whole, and a caller must not take what it missed as deleted. */
 typedef int (*store_list_fn)(void *arg, const char *json, size_t len);
 
 enum store_event_type { STORE_ADDED = 0, STORE_MODIFIED, STORE_DELETED, STORE_BOOKMARK };
