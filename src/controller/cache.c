@@ -1,5 +1,10 @@
 /*
  * controller/cache — list + watch into a hash of compact JSON texts.
+ *
+ * A list that fails part-way (a corrupt page, an I/O error) is never taken
+ * for the whole truth: what it did return is real and stays, but nothing
+ * it missed is reported DELETED, no watch opens on it, and the cache lists
+ * again with a growing backoff until a list succeeds.
  */
 #include "controller/cache.h"
 #include "core/log.h"
@@ -9,7 +14,13 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+/* Relisting a failing store: 1 s, doubling, at most 30 s (a corrupt file
+ * fails every time; the log says so once per attempt, not per spin). */
+#define RELIST_BACKOFF_MIN_MS 1000
+#define RELIST_BACKOFF_MAX_MS 30000
 
 struct entry {
 	char *key;
@@ -30,7 +41,8 @@ struct ctl_cache {
 	size_t nbuckets, len;
 	unsigned gen;
 
-	pthread_mutex_t wmu; /* guards watch and stopping */
+	pthread_mutex_t wmu;  /* guards watch and stopping */
+	pthread_cond_t wcond; /* wakes a backoff when stopping */
 	struct store_watch *watch;
 	bool stopping;
 	int64_t rv;
@@ -225,12 +237,16 @@ static int relist(struct ctl_cache *c, struct vim_err *err)
 	pthread_rwlock_unlock(&c->lock);
 	rc = store_list(c->store, c->resource, &lo, list_item, c, &meta, err);
 	if (rc < 0)
-		return vim_err_wrap(err, "cache %s: list", c->resource);
+		return vim_err_wrap(err, "cache %s: list: ", c->resource);
+	if (rc > 0) /* list_item never stops a list: a store that says it did failed */
+		return vim_err_set(err, VIM_EINTERNAL, "cache %s: list stopped early", c->resource);
+	/* Only after a list that ended well: a short one would delete what it
+	 * did not reach. */
 	sweep_unseen(c);
 	wo.resource_version = meta.resource_version;
 	rc = store_watch(c->store, c->resource, &wo, &w, err);
 	if (rc < 0)
-		return vim_err_wrap(err, "cache %s: watch", c->resource);
+		return vim_err_wrap(err, "cache %s: watch: ", c->resource);
 	pthread_mutex_lock(&c->wmu);
 	if (c->stopping) {
 		pthread_mutex_unlock(&c->wmu);
@@ -267,11 +283,33 @@ static void drop_watch(struct ctl_cache *c)
 	pthread_mutex_unlock(&c->wmu);
 }
 
+/* Waits ms unless the cache is being stopped; false when it is. */
+static bool backoff_wait(struct ctl_cache *c, int64_t ms)
+{
+	struct timespec ts;
+	bool stopping;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&c->wmu);
+	while (!c->stopping && pthread_cond_timedwait(&c->wcond, &c->wmu, &ts) == 0)
+		;
+	stopping = c->stopping;
+	pthread_mutex_unlock(&c->wmu);
+	return !stopping;
+}
+
 static void *feed(void *arg)
 {
 	struct ctl_cache *c = arg;
 	struct store_event ev;
-	struct vim_err err;
+	struct vim_err err = {0};
+	int64_t backoff_ms = 0;
 	int rc;
 
 	for (;;) {
@@ -280,9 +318,18 @@ static void *feed(void *arg)
 			if (rc == VIM_ECANCELED)
 				break;
 			if (rc < 0) {
-				sleep(1); /* the store is failing; do not spin */
+				/* not synced: keep what was known, report nothing
+				 * as vanished, and try again later */
+				backoff_ms = backoff_ms ? backoff_ms * 2 : RELIST_BACKOFF_MIN_MS;
+				if (backoff_ms > RELIST_BACKOFF_MAX_MS)
+					backoff_ms = RELIST_BACKOFF_MAX_MS;
+				vim_log(VIM_LOG_ERROR, "%s (not synced; listing again in %lld ms)",
+				        err.msg, (long long)backoff_ms);
+				if (!backoff_wait(c, backoff_ms))
+					break;
 				continue;
 			}
+			backoff_ms = 0;
 		}
 		memset(&ev, 0, sizeof(ev));
 		rc = store_watch_next(c->watch, 1000, &ev, &err);
@@ -319,6 +366,7 @@ int ctl_cache_start(struct ctl_cache **out, struct store *s, const char *resourc
 	c->nbuckets = 1024;
 	pthread_rwlock_init(&c->lock, NULL);
 	pthread_mutex_init(&c->wmu, NULL);
+	pthread_cond_init(&c->wcond, NULL);
 	if (!(c->buckets = calloc(c->nbuckets, sizeof(*c->buckets)))) {
 		rc = vim_err_set(err, VIM_ENOMEM, "cache %s: out of memory", resource);
 		goto fail;
@@ -346,6 +394,7 @@ void ctl_cache_stop(struct ctl_cache *c)
 		return;
 	pthread_mutex_lock(&c->wmu);
 	c->stopping = true;
+	pthread_cond_broadcast(&c->wcond);
 	if (c->watch)
 		store_watch_cancel(c->watch);
 	pthread_mutex_unlock(&c->wmu);
@@ -363,6 +412,7 @@ void ctl_cache_stop(struct ctl_cache *c)
 	free(c->buckets);
 	pthread_rwlock_destroy(&c->lock);
 	pthread_mutex_destroy(&c->wmu);
+	pthread_cond_destroy(&c->wcond);
 	free(c);
 }
 

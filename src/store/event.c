@@ -6,6 +6,7 @@
  * existing one is a primary-key read, not a scan.
  */
 #include "store/internal.h"
+#include "core/log.h"
 #include "core/timeutil.h"
 
 #include <string.h>
@@ -85,6 +86,7 @@ struct expire {
 	int64_t cutoff;
 	int64_t oldest_kept; /* the oldest lastTimestamp that stays */
 	json_t *names;       /* [ns, name] pairs to delete after the list */
+	size_t unreadable;   /* Events with no readable lastTimestamp */
 };
 
 static int collect_old(void *arg, const char *json, size_t len)
@@ -92,18 +94,22 @@ static int collect_old(void *arg, const char *json, size_t len)
 	struct expire *x = arg;
 	json_t *ev = json_loadb(json, len, 0, NULL);
 	int64_t last = 0;
+	int rc = 0;
 
 	if (ev &&
 	    vim_time_parse(json_string_value(json_object_get(ev, "lastTimestamp")), &last) == 0) {
-		if (last < x->cutoff)
-			json_array_append_new(x->names,
-			                      json_pack("[ss]", store_meta_str(ev, "namespace"),
-			                                store_meta_str(ev, "name")));
-		else if (last < x->oldest_kept)
+		if (last < x->cutoff &&
+		    json_array_append_new(x->names,
+		                          json_pack("[ss]", store_meta_str(ev, "namespace"),
+		                                    store_meta_str(ev, "name"))) != 0)
+			rc = VIM_ENOMEM; /* a forgotten one would never expire */
+		else if (last >= x->cutoff && last < x->oldest_kept)
 			x->oldest_kept = last;
+	} else {
+		x->unreadable++; /* kept, and said so below: never silently */
 	}
 	json_decref(ev);
-	return 0;
+	return rc;
 }
 
 int store_event_expire(struct store *s, int64_t now, int64_t ttl_s, int64_t *next_due,
@@ -121,16 +127,23 @@ int store_event_expire(struct store *s, int64_t now, int64_t ttl_s, int64_t *nex
 	if (!x.names)
 		return vim_err_set(err, VIM_ENOMEM, "event expiry: out of memory");
 	rc = store_list(s, "events", &o, collect_old, &x, &meta, err);
+	if (x.unreadable)
+		vim_log(VIM_LOG_WARN, "events: %zu Events have no readable lastTimestamp; kept",
+		        x.unreadable);
 	json_array_foreach(x.names, i, pair)
 	{
+		int drc;
 		if (rc < 0)
 			break;
 		gone = NULL;
-		if (store_delete(s, "events", json_string_value(json_array_get(pair, 0)),
-		                 json_string_value(json_array_get(pair, 1)), NULL, NULL, &gone,
-		                 &deleted, NULL) == 0)
-			removed++;
+		drc = store_delete(s, "events", json_string_value(json_array_get(pair, 0)),
+		                   json_string_value(json_array_get(pair, 1)), NULL, NULL, &gone,
+		                   &deleted, err);
 		json_decref(gone);
+		if (drc == 0)
+			removed++;
+		else if (drc != VIM_ENOTFOUND) /* gone meanwhile is fine; a store error is not */
+			rc = drc;
 	}
 	if (rc >= 0 && (size_t)removed == json_array_size(x.names))
 		*next_due = x.oldest_kept + ttl_s;

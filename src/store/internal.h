@@ -43,6 +43,17 @@ void store_hub_publish(struct store_hub *h, const char *resource, enum store_eve
  * writer then queues behind a preempted lock holder. */
 void store_hub_wake(struct store_hub *h);
 
+/* Bounds the history by the bytes of its changes' JSON text as well as by
+ * their count (0 = the default, 64 MiB): evicting moves the floor a
+ * resuming watcher may ask for, as the count bound does (410 Gone). */
+void store_hub_limit_bytes(struct store_hub *h, int64_t max_bytes);
+/* store_hub_publish with the length of obj's JSON text, which the caller
+ * usually has already (store_hub_publish has to serialise obj to know). */
+void store_hub_publish_sized(struct store_hub *h, const char *resource, enum store_event_type type,
+                             json_t *obj, int64_t rv, size_t bytes);
+/* The history's bytes (as store_hub_limit_bytes counts them). */
+size_t store_hub_history_bytes(struct store_hub *h);
+
 /* Registers a watcher for resource (opts borrowed; selectors copied);
  * current_rv is the store's RV at the time of the call. */
 int store_hub_watch(struct store_hub *h, const char *resource, const struct store_watch_opts *o,

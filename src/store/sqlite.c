@@ -70,10 +70,24 @@ void store_qualified(char *out, size_t len, const char *resource)
 		snprintf(out, len, "%s", resource);
 }
 
+int sq_db_fail(const char *path, sqlite3 *db, int rc, const char *what, struct vim_err *err)
+{
+	const char *why =
+	    db && sqlite3_errcode(db) != SQLITE_OK ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+	struct vim_err local;
+
+	if (!err)
+		err = &local;
+	if (rc == SQLITE_DONE || rc == SQLITE_ROW) /* a row missing or one too many */
+		why = "the database holds something this store never wrote";
+	vim_err_set(err, VIM_EIO, "store: %s: %s: %s (sqlite %d)", path, what, why, rc);
+	vim_log(VIM_LOG_ERROR, "%s", err->msg);
+	return VIM_EIO;
+}
+
 int sq_fail(struct sq_store *s, int rc, struct vim_err *err, const char *what)
 {
-	return vim_err_set(err, VIM_EIO, "store: %s: %s (sqlite %d)", what, sqlite3_errmsg(s->db),
-	                   rc);
+	return sq_db_fail(s->path, s->db, rc, what, err);
 }
 
 /* ---- reading one row ------------------------------------------------------------ */
@@ -94,12 +108,22 @@ int sq_load(struct sq_store *s, const char *resource, const char *ns, const char
 	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		*out = json_loadb((const char *)sqlite3_column_text(st, 0),
-		                  (size_t)sqlite3_column_bytes(st, 0), 0, NULL);
+		const char *text = (const char *)sqlite3_column_text(st, 0);
+		if (!text) { /* a NOT NULL column: out of memory */
+			rc = sq_fail(s, sqlite3_errcode(s->db), err, "get");
+			sqlite3_reset(st);
+			return rc;
+		}
+		*out = json_loadb(text, (size_t)sqlite3_column_bytes(st, 0), 0, NULL);
 		sqlite3_reset(st);
-		return *out ? 0
-		            : vim_err_set(err, VIM_EIO, "store: %s %s/%s: stored JSON is corrupt",
-		                          resource, ns ? ns : "", name);
+		if (!*out) {
+			vim_err_set(err, VIM_EIO, "store: %s: %s %s/%s: stored JSON is corrupt",
+			            s->path, resource, ns ? ns : "", name);
+			vim_log(VIM_LOG_ERROR, "store: %s: %s %s/%s: stored JSON is corrupt",
+			        s->path, resource, ns ? ns : "", name);
+			return VIM_EIO;
+		}
+		return 0;
 	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
@@ -148,6 +172,7 @@ int sq_commit(struct sq_store *s, const char *resource, json_t *obj, enum store_
 	const char *ns = store_meta_str(obj, "namespace"), *name = store_meta_str(obj, "name");
 	int64_t rv = s->rv + 1;
 	char rvtext[32], *text = NULL;
+	size_t bytes = 0;
 	sqlite3_stmt *st;
 	int rc;
 
@@ -167,13 +192,14 @@ int sq_commit(struct sq_store *s, const char *resource, json_t *obj, enum store_
 			sq_run(s->rollback);
 			return vim_err_set(err, VIM_ENOMEM, "store: out of memory");
 		}
+		bytes = strlen(text);
 		st = s->put;
 		sqlite3_reset(st);
 		sqlite3_bind_text(st, 1, resource, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, ns ? ns : "", -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 4, rv);
-		sqlite3_bind_text(st, 5, text, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 5, text, (int)bytes, SQLITE_STATIC);
 	}
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
@@ -182,6 +208,9 @@ int sq_commit(struct sq_store *s, const char *resource, json_t *obj, enum store_
 		sqlite3_reset(s->setrv);
 		sqlite3_bind_int64(s->setrv, 1, rv);
 		rc = sqlite3_step(s->setrv);
+		/* no row updated: the counter is gone and would restart at 0 */
+		if (rc == SQLITE_DONE && sqlite3_changes(s->db) != 1)
+			rc = SQLITE_CORRUPT;
 		sqlite3_reset(s->setrv);
 	}
 	if (rc != SQLITE_DONE || (rc = sq_run(s->commit)) != SQLITE_OK) {
@@ -191,7 +220,9 @@ int sq_commit(struct sq_store *s, const char *resource, json_t *obj, enum store_
 	}
 	s->rv = rv;
 	json_incref(obj);
-	store_hub_publish(s->hub, resource, type, obj, rv);
+	if (type == STORE_DELETED) /* the history holds the last state */
+		bytes = json_dumpb(obj, NULL, 0, JSON_COMPACT);
+	store_hub_publish_sized(s->hub, resource, type, obj, rv, bytes);
 	return 0;
 }
 
@@ -200,14 +231,42 @@ static bool has_spec(const char *resource)
 	return strcmp(resource, "events") != 0 && strcmp(resource, "namespaces") != 0;
 }
 
+/* Kubernetes' SimpleNameGenerator: the prefix cut to 58 characters
+ * (maxGeneratedNameLength = 63 - 5) and 5 random characters from an
+ * alphabet without vowels (no words) or look-alikes. */
+#define GEN_PREFIX_MAX 58
+#define GEN_RANDOM 5
+/* kube retries a generated name that already exists up to 7 times */
+#define GEN_TRIES 8
+
+static int generate_name(const char *prefix, char out[GEN_PREFIX_MAX + GEN_RANDOM + 1])
+{
+	static const char alphabet[] = "bcdfghjklmnpqrstvwxz2456789";
+	const unsigned n = sizeof(alphabet) - 1, fair = 256 - 256 % n; /* no modulo bias */
+	size_t plen = strnlen(prefix, GEN_PREFIX_MAX), i = 0;
+	unsigned char r[16];
+
+	memcpy(out, prefix, plen);
+	while (i < GEN_RANDOM) {
+		ssize_t got = getrandom(r, sizeof(r), 0), k;
+		if (got <= 0)
+			return VIM_EIO;
+		for (k = 0; k < got && i < GEN_RANDOM; k++)
+			if (r[k] < fair)
+				out[plen + i++] = alphabet[r[k] % n];
+	}
+	out[plen + GEN_RANDOM] = '\0';
+	return 0;
+}
+
 static int sq_create(struct store *base, const char *resource, const json_t *in, json_t **out,
                      struct vim_err *err)
 {
 	struct sq_store *s = (struct sq_store *)base;
 	json_t *obj = json_deep_copy(in), *md, *existing = NULL;
-	const char *name, *gen;
-	char uid[37], ts[VIM_TIME_TEXT_MAX], q[160], genname[300];
-	int rc, tries;
+	const char *name, *gen, *ns;
+	char uid[37], ts[VIM_TIME_TEXT_MAX], q[160], genname[GEN_PREFIX_MAX + GEN_RANDOM + 1];
+	int rc = 0, tries;
 
 	*out = NULL;
 	md = json_object_get(obj, "metadata");
@@ -215,35 +274,58 @@ static int sq_create(struct store *base, const char *resource, const json_t *in,
 		json_decref(obj);
 		return vim_err_set(err, VIM_EINVAL, "%s: metadata is required", resource);
 	}
+	store_qualified(q, sizeof(q), resource);
+	ns = store_meta_str(obj, "namespace");
+	/* The longest keys Kubernetes allows; a continue token always holds
+	 * them whole (a longer one could not page). */
+	if (ns && strlen(ns) > STORE_NAMESPACE_MAX) {
+		json_decref(obj);
+		return vim_err_set(err, VIM_EINVAL,
+		                   "%s: metadata.namespace: Invalid value: must be no more than %d "
+		                   "characters",
+		                   q, STORE_NAMESPACE_MAX);
+	}
 	pthread_mutex_lock(&s->mu);
 	name = store_meta_str(obj, "name");
 	gen = store_meta_str(obj, "generateName");
-	for (tries = 0; (!name || !*name) && gen && *gen && tries < 8; tries++) {
-		static const char alphabet[] = "bcdfghjklmnpqrstvwxz2456789";
-		unsigned char r[5];
-		size_t i, n = strlen(gen);
-		if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
-			continue;
-		snprintf(genname, sizeof(genname), "%s", gen);
-		for (i = 0; i < 5 && n + i + 1 < sizeof(genname); i++)
-			genname[n + i] = alphabet[r[i] % (sizeof(alphabet) - 1)];
-		genname[n + i] = '\0';
-		if (sq_load(s, resource, store_meta_str(obj, "namespace"), genname, &existing,
-		            NULL) == VIM_ENOTFOUND) {
-			json_object_set_new(md, "name", json_string(genname));
-			name = store_meta_str(obj, "name");
+	/* A fallback: the API names an object before validating it, as
+	 * Kubernetes does; the store only has to avoid a collision. */
+	for (tries = 0; (!name || !*name) && gen && *gen && tries < GEN_TRIES; tries++) {
+		if ((rc = generate_name(gen, genname)) < 0) {
+			rc = vim_err_set(err, VIM_EIO, "%s: generateName: no random bytes", q);
+			goto out;
 		}
+		rc = sq_load(s, resource, ns, genname, &existing, err);
 		json_decref(existing);
 		existing = NULL;
+		if (rc == VIM_ENOTFOUND) {
+			json_object_set_new(md, "name", json_string(genname));
+			name = store_meta_str(obj, "name");
+		} else if (rc < 0) {
+			goto out;
+		}
+	}
+	if (tries == GEN_TRIES && (!name || !*name)) {
+		rc = vim_err_set(err, VIM_EEXIST,
+		                 "%s \"%s\" already exists, the server was not able to generate a "
+		                 "unique name for the object",
+		                 q, genname);
+		goto out;
 	}
 	if (!name || !*name) {
 		rc = vim_err_set(err, VIM_EINVAL, "%s: metadata.name: Required value", resource);
 		goto out;
 	}
-	rc = sq_load(s, resource, store_meta_str(obj, "namespace"), name, &existing, err);
+	if (strlen(name) > STORE_NAME_MAX) {
+		rc = vim_err_set(
+		    err, VIM_EINVAL,
+		    "%s: metadata.name: Invalid value: must be no more than %d characters", q,
+		    STORE_NAME_MAX);
+		goto out;
+	}
+	rc = sq_load(s, resource, ns, name, &existing, err);
 	json_decref(existing);
 	if (rc == 0) {
-		store_qualified(q, sizeof(q), resource);
 		rc = vim_err_set(err, VIM_EEXIST, "%s \"%s\" already exists", q, name);
 		goto out;
 	}
@@ -355,6 +437,23 @@ static int int_query(sqlite3 *db, const char *sql, int64_t *out)
 	return rc;
 }
 
+/* The message that refuses a damaged file: where it is, what SQLite saw,
+ * and the ways out (the server must not guess which one is right). */
+static int corrupted(struct sq_store *s, const char *why, struct vim_err *err)
+{
+	return vim_err_set(err, VIM_EIO,
+	                   "%.200s is corrupted (quick_check: %.120s); restore it from a backup, "
+	                   "or move it away to start empty; `sqlite3 %.200s .recover` may save "
+	                   "objects",
+	                   s->path, why, s->path);
+}
+
+static bool is_damage(int rc)
+{
+	rc &= 0xff; /* extended codes: SQLITE_IOERR_READ, SQLITE_CORRUPT_INDEX, ... */
+	return rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB || rc == SQLITE_IOERR;
+}
+
 /* Brings the file to schema SQ_SCHEMA in one transaction (a crash leaves
  * the old schema whole); refuses a newer one, which this build would
  * misread. */
@@ -394,12 +493,79 @@ static int make_schema(struct sq_store *s, struct vim_err *err)
 		        (long long)moved, SQ_SCHEMA);
 	return 0;
 fail:
-	rc = vim_err_set(err, VIM_EIO, "store: %s: schema: %s", s->path, sqlite3_errmsg(s->db));
+	rc = is_damage(rc) ? corrupted(s, sqlite3_errmsg(s->db), err)
+	                   : vim_err_set(err, VIM_EIO, "store: %s: schema: %s", s->path,
+	                                 sqlite3_errmsg(s->db));
 	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 	return rc;
 }
 
+/* SQLite's report on one line: "*** in database main ***\nPage 41: ..."
+ * becomes "Page 41: ..." (the refusal is one readable log line). */
+static void one_line(char *out, size_t len, const char *text)
+{
+	static const char banner[] = "*** in database main ***";
+	size_t o = 0;
+	bool space = false;
+
+	if (strncmp(text, banner, sizeof(banner) - 1) == 0)
+		text += sizeof(banner) - 1;
+	for (; *text && o + 1 < len; text++) {
+		if ((unsigned char)*text < 0x20 || *text == ' ') {
+			space = o > 0;
+			continue;
+		}
+		if (space && o + 2 < len)
+			out[o++] = ' ';
+		space = false;
+		out[o++] = *text;
+	}
+	out[o] = '\0';
+}
+
+/* PRAGMA quick_check before anything else reads or writes the file: a
+ * damaged page would otherwise surface later as lists that end early or
+ * objects that cannot be read (O(size) with no index cross-check; the
+ * full integrity_check would cost several times more at every start). */
+static int check_file(struct sq_store *s, struct vim_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	char why[160] = "";
+	int rc = sqlite3_prepare_v2(s->db, "PRAGMA quick_check(1)", -1, &st, NULL);
+
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *text = (const char *)sqlite3_column_text(st, 0);
+		if (text && strcmp(text, "ok") == 0) {
+			rc = SQLITE_OK;
+		} else {
+			one_line(why, sizeof(why), text ? text : "no answer");
+			rc = SQLITE_CORRUPT;
+		}
+	}
+	if (rc == SQLITE_OK) {
+		sqlite3_finalize(st);
+		return 0;
+	}
+	if (why[0] || is_damage(rc)) { /* a report, or a check that broke on the damage */
+		if (!why[0])
+			one_line(why, sizeof(why), sqlite3_errmsg(s->db));
+		sqlite3_finalize(st);
+		return corrupted(s, why, err);
+	}
+	rc = sq_fail(s, rc, err, "quick_check"); /* busy, out of memory: not damage */
+	sqlite3_finalize(st);
+	return rc;
+}
+
 int store_sqlite_open(struct store **out, const char *path, int64_t history, struct vim_err *err)
+{
+	struct store_sqlite_opts o = {.history = history};
+
+	return store_sqlite_open_opts(out, path, &o, err);
+}
+
+int store_sqlite_open_opts(struct store **out, const char *path, const struct store_sqlite_opts *o,
+                           struct vim_err *err)
 {
 	struct sq_store *s = calloc(1, sizeof(*s));
 	sqlite3_stmt *st = NULL;
@@ -421,8 +587,12 @@ int store_sqlite_open(struct store **out, const char *path, int64_t history, str
 		goto fail;
 	}
 	sqlite3_busy_timeout(s->db, 5000);
+	if ((rc = check_file(s, err)) < 0)
+		goto fail;
 	if ((rc = sqlite3_exec(s->db, pragmas, NULL, NULL, NULL)) != SQLITE_OK) {
-		rc = vim_err_set(err, VIM_EIO, "store: %s: %s", path, sqlite3_errmsg(s->db));
+		rc = is_damage(rc)
+		         ? corrupted(s, sqlite3_errmsg(s->db), err)
+		         : vim_err_set(err, VIM_EIO, "store: %s: %s", path, sqlite3_errmsg(s->db));
 		goto fail;
 	}
 	if ((rc = make_schema(s, err)) < 0)
@@ -443,11 +613,17 @@ int store_sqlite_open(struct store **out, const char *path, int64_t history, str
 	    (rc = prepare(s, &s->rollback, "ROLLBACK", err)) < 0 ||
 	    (rc = prepare(s, &st, "SELECT v FROM meta WHERE k='rv'", err)) < 0)
 		goto fail;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		s->rv = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	if ((rc = store_hub_new(&s->hub, history, err)) < 0)
+	/* Without it every new resourceVersion would repeat an old one. */
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+		rc = sq_fail(s, rc, err, "read the resourceVersion");
+		sqlite3_finalize(st);
 		goto fail;
+	}
+	s->rv = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if ((rc = store_hub_new(&s->hub, o ? o->history : 0, err)) < 0)
+		goto fail;
+	store_hub_limit_bytes(s->hub, o ? o->history_bytes : 0);
 	if (sq_ckpt_start(s, &cerr) < 0) /* slower, not wrong: say so and go on */
 		vim_log(VIM_LOG_WARN, "%s; checkpoints stay in the commits", cerr.msg);
 	*out = &s->base;

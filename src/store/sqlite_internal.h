@@ -19,6 +19,10 @@ struct sq_store {
 };
 
 int sq_fail(struct sq_store *s, int rc, struct vim_err *err, const char *what);
+/* VIM_EIO naming the file (path), the operation (what) and SQLite's
+ * reason for rc on connection db (NULL: none), logged as an error: a
+ * corrupt page or an I/O error must be seen, not served as less data. */
+int sq_db_fail(const char *path, sqlite3 *db, int rc, const char *what, struct vim_err *err);
 int sq_load(struct sq_store *s, const char *resource, const char *ns, const char *name,
             json_t **out, struct vim_err *err);
 void sq_unlock_and_wake(struct sq_store *s);

@@ -11,6 +11,13 @@
 
 #include <string.h>
 
+/* a == b, where a stored object that lacks the member (b NULL) matches
+ * nothing rather than crashing the writer. */
+static bool same_str(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
+}
+
 /* Members of metadata only the server writes. */
 static const char *const managed[] = {
     "uid", "creationTimestamp", "generation", "deletionTimestamp", "deletionGracePeriodSeconds",
@@ -40,7 +47,7 @@ static int load_for_write(struct sq_store *s, const char *resource, const json_t
 		return vim_err_set(err, VIM_EINVAL, "%s: metadata.name: Required value", resource);
 	if ((rc = sq_load(s, resource, store_meta_str(in, "namespace"), name, stored, err)) < 0)
 		return rc;
-	if (rv && *rv && strcmp(rv, store_meta_str(*stored, "resourceVersion")) != 0) {
+	if (rv && *rv && !same_str(rv, store_meta_str(*stored, "resourceVersion"))) {
 		json_decref(*stored);
 		*stored = NULL;
 		return conflict(resource, name, err);
@@ -189,15 +196,17 @@ int sq_remove(struct store *base, const char *resource, const char *ns, const ch
 		goto out;
 	store_qualified(q, sizeof(q), resource);
 	if (precondition_uid && *precondition_uid &&
-	    strcmp(precondition_uid, store_meta_str(stored, "uid")) != 0) {
-		rc = vim_err_set(err, VIM_ECONFLICT,
-		                 "Operation cannot be fulfilled on %s \"%s\": Precondition failed: "
-		                 "UID in precondition: %s, UID in object meta: %s",
-		                 q, name, precondition_uid, store_meta_str(stored, "uid"));
+	    !same_str(precondition_uid, store_meta_str(stored, "uid"))) {
+		rc =
+		    vim_err_set(err, VIM_ECONFLICT,
+		                "Operation cannot be fulfilled on %s \"%s\": Precondition failed: "
+		                "UID in precondition: %s, UID in object meta: %s",
+		                q, name, precondition_uid,
+		                store_meta_str(stored, "uid") ? store_meta_str(stored, "uid") : "");
 		goto out;
 	}
 	if (precondition_rv && *precondition_rv &&
-	    strcmp(precondition_rv, store_meta_str(stored, "resourceVersion")) != 0) {
+	    !same_str(precondition_rv, store_meta_str(stored, "resourceVersion"))) {
 		rc = conflict(resource, name, err);
 		goto out;
 	}

@@ -30,6 +30,11 @@
 struct store;
 struct store_watch;
 
+/* The longest name and namespace Kubernetes allows (a DNS subdomain and a
+ * DNS label); create refuses longer ones. */
+#define STORE_NAME_MAX 253
+#define STORE_NAMESPACE_MAX 63
+
 struct store_list_opts {
 	const char *ns;             /* NULL/"" = all namespaces */
 	const char *label_selector; /* "a=b,c!=d,e,!f,g in (x,y),h notin (z)" */
@@ -41,15 +46,19 @@ struct store_list_opts {
 /* What a list returns besides its items. */
 struct store_list_meta {
 	int64_t resource_version; /* the list's resourceVersion */
-	char continue_token[640]; /* "" when this is the last page */
-	int64_t remaining;        /* items after this page, -1 unknown */
+	/* "" when this is the last page; holds the whole key of any valid
+	 * name (253) and namespace (63) */
+	char continue_token[640];
+	int64_t remaining; /* items after this page, -1 unknown */
 };
 
 /* Called once per matching object, in (namespace, name) order, with the
  * object's stored JSON text (compact, metadata.resourceVersion current;
  * borrowed, valid during the call).  Streaming keeps a LIST of 100,000
  * objects flat in memory.  A non-zero return stops the list and is returned
- * by it. */
+ * by it.  A read that fails (a corrupt page, an I/O error) fails the list
+ * with VIM_EIO: the objects fn already got are real, but the list is not
+ * whole, and a caller must not take what it missed as deleted. */
 typedef int (*store_list_fn)(void *arg, const char *json, size_t len);
 
 enum store_event_type { STORE_ADDED = 0, STORE_MODIFIED, STORE_DELETED, STORE_BOOKMARK };
@@ -112,6 +121,18 @@ struct store {
  * history is how many changes a resuming watcher can replay (0 = default
  * 10000).  *out is freed with store_close. */
 int store_sqlite_open(struct store **out, const char *path, int64_t history, struct vim_err *err);
+
+/* The backend's options; zero values take the defaults. */
+struct store_sqlite_opts {
+	int64_t history;       /* changes a resuming watcher can replay (10000) */
+	int64_t history_bytes; /* and their JSON text's bytes at most (64 MiB) */
+};
+
+/* store_sqlite_open with every option.  A file that fails SQLite's
+ * quick_check is refused (VIM_EIO, the message says how to recover):
+ * serving it would answer lists with whatever pages are still readable. */
+int store_sqlite_open_opts(struct store **out, const char *path, const struct store_sqlite_opts *o,
+                           struct vim_err *err);
 
 static inline int store_get(struct store *s, const char *r, const char *ns, const char *n,
                             json_t **out, struct vim_err *e)

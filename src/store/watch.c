@@ -21,6 +21,9 @@
 #include <time.h>
 
 #define HUB_HISTORY_DEFAULT 10000
+/* Counted as JSON text: the parsed trees take somewhat more, so this is a
+ * floor of what the history holds, not a ceiling on the process. */
+#define HUB_HISTORY_BYTES_DEFAULT (64 * 1024 * 1024)
 /* A bookmark-wanting watcher that saw nothing for this long gets one. */
 #define BOOKMARK_IDLE_MS 10000
 
@@ -29,12 +32,13 @@ struct change {
 	enum store_event_type type;
 	json_t *obj; /* shared, read-only */
 	int64_t rv;
+	size_t bytes; /* obj's JSON text: what the byte bound counts */
 };
 
 struct store_watch {
 	struct store_hub *hub;
 	char resource[64];
-	char ns[256];
+	char *ns; /* "" = every namespace; owned (a cut one would match others) */
 	struct store_selector *sel;
 	bool bookmarks;
 
@@ -51,6 +55,7 @@ struct store_hub {
 	pthread_mutex_t mu;
 	struct change *hist; /* ring of the last `cap` changes */
 	size_t head, len, cap;
+	size_t bytes, max_bytes; /* the history's JSON text, and its bound */
 	int64_t last_rv;
 	int64_t evicted_rv; /* the newest change pushed out of the history */
 	struct store_watch *watchers;
@@ -79,6 +84,7 @@ int store_hub_new(struct store_hub **out, int64_t history, struct vim_err *err)
 	if (!h)
 		return vim_err_set(err, VIM_ENOMEM, "watch: out of memory");
 	h->cap = history > 0 ? (size_t)history : HUB_HISTORY_DEFAULT;
+	h->max_bytes = HUB_HISTORY_BYTES_DEFAULT;
 	if (!(h->hist = calloc(h->cap, sizeof(*h->hist)))) {
 		free(h);
 		return vim_err_set(err, VIM_ENOMEM, "watch: out of memory for the history");
@@ -101,30 +107,65 @@ static bool wants(const struct store_watch *w, const struct change *c)
 	return store_selector_match(w->sel, c->obj);
 }
 
+void store_hub_limit_bytes(struct store_hub *h, int64_t max_bytes)
+{
+	pthread_mutex_lock(&h->mu);
+	h->max_bytes = max_bytes > 0 ? (size_t)max_bytes : HUB_HISTORY_BYTES_DEFAULT;
+	pthread_mutex_unlock(&h->mu);
+}
+
+/* Drops the oldest change (hub->mu held); a watcher that has not seen it
+ * is told Gone, never sent a gap. */
+static void evict_oldest(struct store_hub *h)
+{
+	struct change *c = &h->hist[h->head];
+
+	h->evicted_rv = c->rv;
+	h->bytes -= c->bytes;
+	json_decref(c->obj);
+	memset(c, 0, sizeof(*c));
+	h->head = (h->head + 1) % h->cap;
+	h->len--;
+}
+
 void store_hub_publish(struct store_hub *h, const char *resource, enum store_event_type type,
                        json_t *obj, int64_t rv)
 {
-	struct change c = {.type = type, .obj = obj, .rv = rv};
-	struct change *slot;
+	store_hub_publish_sized(h, resource, type, obj, rv, json_dumpb(obj, NULL, 0, JSON_COMPACT));
+}
+
+void store_hub_publish_sized(struct store_hub *h, const char *resource, enum store_event_type type,
+                             json_t *obj, int64_t rv, size_t bytes)
+{
+	struct change c = {.type = type, .obj = obj, .rv = rv, .bytes = bytes};
 	struct store_watch *w;
 
 	snprintf(c.resource, sizeof(c.resource), "%s", resource);
 	pthread_mutex_lock(&h->mu);
-	slot = &h->hist[(h->head + h->len) % h->cap];
-	if (h->len == h->cap) {
-		h->evicted_rv = h->hist[h->head].rv;
-		json_decref(h->hist[h->head].obj);
-		slot = &h->hist[h->head];
-		h->head = (h->head + 1) % h->cap;
-		h->len--;
-	}
-	*slot = c; /* the history owns the reference it was given */
+	if (h->len == h->cap)
+		evict_oldest(h);
+	/* Then by bytes: 1,000 changes of a 900 KB object are 900 MB held
+	 * for replay.  The newest change always stays, however big. */
+	while (h->len > 0 && h->bytes + bytes > h->max_bytes)
+		evict_oldest(h);
+	h->hist[(h->head + h->len) % h->cap] = c; /* the history owns the reference */
 	h->len++;
+	h->bytes += bytes;
 	h->last_rv = rv;
 	for (w = h->watchers; w; w = w->next)
 		if (strcmp(w->resource, resource) == 0) /* the others need not wake */
 			w->unwoken = h->unwoken = true;
 	pthread_mutex_unlock(&h->mu);
+}
+
+size_t store_hub_history_bytes(struct store_hub *h)
+{
+	size_t n;
+
+	pthread_mutex_lock(&h->mu);
+	n = h->bytes;
+	pthread_mutex_unlock(&h->mu);
+	return n;
 }
 
 void store_hub_wake(struct store_hub *h)
@@ -158,8 +199,17 @@ int store_hub_watch(struct store_hub *h, const char *resource, const struct stor
 		return rc;
 	}
 	w->hub = h;
+	if (strlen(resource) >= sizeof(w->resource)) {
+		store_selector_free(w->sel);
+		free(w);
+		return vim_err_set(err, VIM_EINVAL, "watch: unknown resource %.64s...", resource);
+	}
+	if (!(w->ns = strdup(o->ns ? o->ns : ""))) {
+		store_selector_free(w->sel);
+		free(w);
+		return vim_err_set(err, VIM_ENOMEM, "watch: out of memory");
+	}
 	snprintf(w->resource, sizeof(w->resource), "%s", resource);
-	snprintf(w->ns, sizeof(w->ns), "%s", o->ns ? o->ns : "");
 	w->bookmarks = o->bookmarks;
 	pthread_cond_init(&w->cond, NULL);
 
@@ -306,6 +356,7 @@ void store_watch_free(struct store_watch *w)
 		hub_release(h);
 	pthread_cond_destroy(&w->cond);
 	store_selector_free(w->sel);
+	free(w->ns);
 	free(w);
 }
 

@@ -115,6 +115,64 @@ static void test_generate_name(void **state)
 	store_close(s);
 }
 
+/* Kubernetes' generator: the prefix cut to 58 characters, then 5 from
+ * "bcdfghjklmnpqrstvwxz2456789", so a long prefix still gives a valid
+ * 63-character name. */
+static void test_generate_name_cuts_a_long_prefix_as_kubernetes(void **state)
+{
+	struct store *s = open_store(0);
+	char prefix[71];
+	const char *name;
+	json_t *o, *out;
+	int i, k;
+	(void)state;
+
+	memset(prefix, 'p', 70);
+	prefix[70] = '\0';
+	for (i = 0; i < 20; i++) {
+		o = vi("ns", "x", "a");
+		json_object_del(json_object_get(o, "metadata"), "name");
+		json_object_set_new(json_object_get(o, "metadata"), "generateName",
+		                    json_string(prefix));
+		out = create(s, o);
+		name = meta(out, "name");
+		assert_int_equal(strlen(name), 63);
+		assert_memory_equal(name, prefix, 58);
+		for (k = 58; k < 63; k++)
+			assert_non_null(strchr("bcdfghjklmnpqrstvwxz2456789", name[k]));
+		json_decref(out);
+	}
+	store_close(s);
+}
+
+/* Longer keys than Kubernetes allows are refused, not stored: a continue
+ * token could not carry them, and paging would start again at them. */
+static void test_create_refuses_keys_longer_than_kubernetes_allows(void **state)
+{
+	struct store *s = open_store(0);
+	char longname[255], longns[65];
+	json_t *o, *out = NULL;
+	struct vim_err err;
+	(void)state;
+
+	memset(longname, 'x', 254);
+	longname[254] = '\0';
+	memset(longns, 'n', 64);
+	longns[64] = '\0';
+	o = vi("ns", longname, "a");
+	assert_int_equal(store_create(s, VI, o, &out, &err), VIM_EINVAL);
+	assert_non_null(strstr(err.msg, "metadata.name"));
+	json_decref(o);
+	o = vi(longns, "a", "a");
+	assert_int_equal(store_create(s, VI, o, &out, &err), VIM_EINVAL);
+	assert_non_null(strstr(err.msg, "metadata.namespace"));
+	json_decref(o);
+	longname[253] = '\0';
+	longns[63] = '\0';
+	json_decref(create(s, vi(longns, longname, "a"))); /* the longest valid ones */
+	store_close(s);
+}
+
 static void test_update_rules(void **state)
 {
 	struct store *s = open_store(0);
@@ -333,6 +391,151 @@ static void test_paging_with_continue_sees_every_object_once(void **state)
 	assert_int_equal(pages, 11);
 	o.continue_token = "not-a-token!";
 	assert_int_equal(store_list_json(s, VI, &o, &items, &m, &err), VIM_EINVAL);
+	store_close(s);
+}
+
+/* Names up to 253 characters and namespaces up to 63 are valid: a page of
+ * one object at a time must still see each exactly once and end (the
+ * token holds the whole key, never a truncated one). */
+static void test_paging_one_at_a_time_over_the_longest_keys(void **state)
+{
+	struct store *s = open_store(0);
+	struct store_list_opts o = {.limit = 1};
+	struct store_list_meta m;
+	struct vim_err err;
+	json_t *items;
+	char ns[2][64], name[254], seen[8][254 + 64];
+	int i, total = 0, pages = 0;
+	(void)state;
+
+	for (i = 0; i < 2; i++) {
+		memset(ns[i], 'n', 63);
+		ns[i][62] = (char)('a' + i);
+		ns[i][63] = '\0';
+	}
+	memset(name, 'x', 253);
+	name[253] = '\0';
+	for (i = 0; i < 7; i++) {
+		name[252] = (char)('a' + i / 2); /* pairs differ only in the last byte */
+		name[251] = (char)('a' + i % 2);
+		json_decref(create(s, vi(ns[i % 2], name, "x")));
+	}
+	{ /* and one named by a 300-character generateName (cut to 58 + 5) */
+		char prefix[301];
+		json_t *g = vi(ns[1], "x", "x");
+		memset(prefix, 'a', 300); /* first of its namespace: not the last page */
+		prefix[300] = '\0';
+		json_object_del(json_object_get(g, "metadata"), "name");
+		json_object_set_new(json_object_get(g, "metadata"), "generateName",
+		                    json_string(prefix));
+		json_decref(create(s, g));
+	}
+	do {
+		json_t *it;
+		assert_int_equal(store_list_json(s, VI, &o, &items, &m, &err), 0);
+		assert_true(json_array_size(items) <= 1);
+		if ((it = json_array_get(items, 0))) {
+			assert_true(total < 8);
+			snprintf(seen[total], sizeof(seen[total]), "%s/%s", meta(it, "namespace"),
+			         meta(it, "name"));
+			if (total > 0)
+				assert_true(strcmp(seen[total], seen[total - 1]) > 0);
+			total++;
+		}
+		pages++;
+		json_decref(items);
+		o.continue_token = m.continue_token;
+	} while (m.continue_token[0] && pages < 20);
+	assert_int_equal(total, 8);
+	assert_int_equal(pages, 8);
+	store_close(s);
+}
+
+static int b64url_char(char c)
+{
+	const char *a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	const char *p = strchr(a, c);
+	return p && c ? (int)(p - a) : -1;
+}
+
+/* Decodes unpadded base64url (the tests' own, to read tokens). */
+static size_t b64url_dec(const char *in, char *out)
+{
+	size_t o = 0;
+	unsigned acc = 0;
+	int bits = 0;
+	for (; *in; in++) {
+		int v = b64url_char(*in);
+		assert_true(v >= 0);
+		acc = acc << 6 | (unsigned)v;
+		if ((bits += 6) >= 8) {
+			bits -= 8;
+			out[o++] = (char)(acc >> bits & 0xff);
+		}
+	}
+	return o;
+}
+
+static void b64url_enc(const char *in, char *out)
+{
+	const char *a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	unsigned acc = 0;
+	int bits = 0;
+	for (; *in; in++) {
+		acc = acc << 8 | (unsigned char)*in;
+		bits += 8;
+		while (bits >= 6) {
+			bits -= 6;
+			*out++ = a[acc >> bits & 63];
+		}
+	}
+	if (bits)
+		*out++ = a[acc << (6 - bits) & 63];
+	*out = '\0';
+}
+
+/* The continue token is Kubernetes' own: base64url of
+ * {"v":"meta.k8s.io/v1","rv":N,"start":"<ns>/<name>\u0000"}; anything
+ * else is "continue key is not valid", never a list from the start. */
+static void test_continue_token_is_kubernetes_shaped_and_checked(void **state)
+{
+	struct store *s = open_store(0);
+	struct store_list_opts o = {.limit = 1};
+	struct store_list_meta m;
+	struct vim_err err;
+	char raw[700], tok[1000];
+	const char *bad[] = {"{\"v\":\"other/v9\",\"rv\":1,\"start\":\"ns/a\\u0000\"}",
+	                     "{\"v\":\"meta.k8s.io/v1\",\"rv\":0,\"start\":\"ns/a\\u0000\"}",
+	                     "{\"v\":\"meta.k8s.io/v1\",\"rv\":1}",
+	                     "{\"v\":\"meta.k8s.io/v1\",\"rv\":1,\"start\":\"\"}",
+	                     "{\"v\":\"meta.k8s.io/v1\",\"rv\":99,\"start\":\"ns/a\\u0000\"}",
+	                     "[1,2]"};
+	json_t *items, *t;
+	size_t n, i;
+	(void)state;
+
+	json_decref(create(s, vi("ns", "a", "x")));
+	json_decref(create(s, vi("ns", "b", "x")));
+	assert_int_equal(store_list_json(s, VI, &o, &items, &m, &err), 0);
+	json_decref(items);
+	n = b64url_dec(m.continue_token, raw);
+	t = json_loadb(raw, n, JSON_ALLOW_NUL, NULL);
+	assert_non_null(t);
+	assert_string_equal(json_string_value(json_object_get(t, "v")), "meta.k8s.io/v1");
+	assert_int_equal(json_integer_value(json_object_get(t, "rv")), 2);
+	assert_int_equal(json_string_length(json_object_get(t, "start")), 5);
+	assert_memory_equal(json_string_value(json_object_get(t, "start")), "ns/a\0", 5);
+	json_decref(t);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		b64url_enc(bad[i], tok);
+		o.continue_token = tok;
+		assert_int_equal(store_list_json(s, VI, &o, &items, &m, &err), VIM_EINVAL);
+		assert_null(items);
+		assert_non_null(strstr(err.msg, "continue key is not valid"));
+	}
+	o.continue_token = "%%%garbage";
+	assert_int_equal(store_list_json(s, VI, &o, &items, &m, &err), VIM_EINVAL);
+	assert_non_null(strstr(err.msg, "continue key is not valid"));
 	store_close(s);
 }
 
@@ -566,6 +769,124 @@ static void test_watch_slow_reader_is_gone_not_a_gap(void **state)
 	store_close(s);
 }
 
+static struct store *open_store_bytes(int64_t history_bytes)
+{
+	struct store_sqlite_opts so = {.history_bytes = history_bytes};
+	struct store *s = NULL;
+	struct vim_err err;
+	if (store_sqlite_open_opts(&s, path, &so, &err) != 0)
+		fail_msg("open: %s", err.msg);
+	return s;
+}
+
+/* Updates vi ns/big with an annotation of size bytes (differing by i). */
+static void update_big(struct store *s, int i, size_t size)
+{
+	char *note = malloc(size + 1);
+	json_t *o = vi("ns", "big", "x"), *out = NULL;
+	struct vim_err err;
+
+	assert_non_null(note);
+	memset(note, 'a' + i % 26, size);
+	note[size] = '\0';
+	snprintf(note, 16, "%08d", i);
+	note[8] = '-';
+	json_object_set_new(json_object_get(o, "metadata"), "annotations",
+	                    json_pack("{s:s}", "note", note));
+	if (i == 0) {
+		if (store_create(s, VI, o, &out, &err) != 0)
+			fail_msg("create: %s", err.msg);
+	} else if (store_update(s, VI, o, &out, &err) != 0) {
+		fail_msg("update: %s", err.msg);
+	}
+	json_decref(out);
+	json_decref(o);
+	free(note);
+}
+
+/* The history is bounded by the bytes of its changes as well as their
+ * count: big objects push old changes out, and resuming from before them
+ * is 410 Gone, as for the count bound. */
+static void test_watch_history_is_bounded_by_bytes(void **state)
+{
+	struct store *s = open_store_bytes(64 * 1024);
+	struct store_watch_opts from = {0}, all = {0};
+	struct store_watch *w = NULL, *slow = NULL;
+	struct store_event ev;
+	struct vim_err err;
+	size_t watchers, hist;
+	int i;
+	(void)state;
+
+	assert_int_equal(store_watch(s, VI, &all, &slow, &err), 0);
+	for (i = 0; i < 20; i++)
+		update_big(s, i, 8 * 1024);
+	store_watch_stats(s, &watchers, &hist);
+	assert_true(hist >= 6 && hist <= 8); /* 64 KiB of ~8.3 KiB changes */
+	from.resource_version = 1;
+	assert_int_equal(store_watch(s, VI, &from, &w, &err), VIM_EGONE);
+	assert_non_null(strstr(err.msg, "too old resource version"));
+	assert_int_equal(store_watch_next(slow, 100, &ev, &err), VIM_EGONE);
+	from.resource_version = 17; /* 18..20 are still there */
+	assert_int_equal(store_watch(s, VI, &from, &w, &err), 0);
+	for (i = 18; i <= 20; i++) {
+		assert_int_equal(store_watch_next(w, 1000, &ev, &err), 1);
+		assert_int_equal(ev.resource_version, i);
+		json_decref(ev.object);
+	}
+	/* one change bigger than the bound still stays (it is the newest) */
+	update_big(s, 20, 100 * 1024);
+	store_watch_stats(s, &watchers, &hist);
+	assert_int_equal(hist, 1);
+	assert_int_equal(store_watch_next(w, 1000, &ev, &err), 1);
+	assert_int_equal(ev.resource_version, 21);
+	json_decref(ev.object);
+	store_watch_free(w);
+	store_watch_free(slow);
+	store_close(s);
+}
+
+static long rss_kib(void)
+{
+	long pages = 0, rss = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%ld %ld", &pages, &rss), 2);
+	fclose(f);
+	return rss * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* 200 updates of an object with a 512 KiB annotation would hold 100 MiB
+ * for replay under the count bound alone; with a 4 MiB byte bound the
+ * process stays flat. */
+static void test_big_updates_keep_memory_flat(void **state)
+{
+	struct store *s;
+	long before, grew;
+	size_t watchers, hist;
+	int i;
+	(void)state;
+
+#if defined(__SANITIZE_ADDRESS__)
+	skip(); /* ASan's quarantine keeps freed memory resident: RSS says nothing */
+#endif
+	s = open_store_bytes(4 * 1024 * 1024);
+	for (i = 0; i < 20; i++) /* warm up: the bound's worth, allocator pools */
+		update_big(s, i, 512 * 1024);
+	before = rss_kib();
+	for (; i < 220; i++)
+		update_big(s, i, 512 * 1024);
+	grew = rss_kib() - before;
+	store_watch_stats(s, &watchers, &hist);
+	assert_true(store_current_rv(s) == 220);
+	store_close(s);
+	print_message("RSS +%ld KiB over 200 updates of 512 KiB (history %zu changes)\n", grew,
+	              hist);
+	assert_true(hist <= 8);
+	if (grew > 40 * 1024)
+		fail_msg("RSS grew by %ld KiB over 200 updates of 512 KiB", grew);
+}
+
 static void test_events_deduplicate_and_expire(void **state)
 {
 	struct store *s = open_store(0);
@@ -655,6 +976,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_create_assigns_server_metadata, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_generate_name, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_generate_name_cuts_a_long_prefix_as_kubernetes,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_create_refuses_keys_longer_than_kubernetes_allows,
+	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_update_rules, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_status_subresource_changes_only_status, setup,
 	                                    teardown),
@@ -663,6 +988,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_selectors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_paging_with_continue_sees_every_object_once, setup,
 	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_paging_one_at_a_time_over_the_longest_keys, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_continue_token_is_kubernetes_shaped_and_checked,
+	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_restart_keeps_objects_and_rv_order, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_schema_1_file_is_moved_without_losing_an_object,
@@ -674,6 +1003,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_watch_fan_out_resume_and_gone, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_watch_slow_reader_is_gone_not_a_gap, setup,
 	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_watch_history_is_bounded_by_bytes, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_big_updates_keep_memory_flat, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_events_deduplicate_and_expire, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_concurrent_creates_get_distinct_ordered_rvs, setup,
 	                                    teardown),
