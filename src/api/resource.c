@@ -151,7 +151,8 @@ static void do_create(struct api_req *r)
 	struct vim_err err = {0};
 	struct decoded d;
 	json_t *body = parse_body(r, &err), *out = NULL;
-	int rc;
+	bool generated = false;
+	int rc, tries;
 
 	if (!body) {
 		api_reply_status(r, 400, "BadRequest", "the body is not JSON or YAML");
@@ -163,16 +164,32 @@ static void do_create(struct api_req *r)
 	}
 	json_decref(body);
 	model_apply_defaults(d.img);
-	if ((rc = model_validate_create(d.img, &causes)) < 0) {
-		api_reply_invalid(r, r->kind, d.img->meta.name, &causes, rc);
+	/* rest.BeforeCreate: the name is generated before validation, so
+	 * the name the object gets is the one validated */
+	if ((rc = model_meta_generate_name(d.img, &generated)) < 0 ||
+	    (rc = model_validate_create(d.img, &causes)) < 0) {
+		if (rc == VIM_EINVAL || rc == VIM_EUNSUPPORTED)
+			api_reply_invalid(r, r->kind, d.img->meta.name, &causes, rc);
+		else
+			api_reply_error(r, rc, "cannot generate a name");
 		decoded_free(&d);
 		return;
 	}
 	/* A new object starts with no status: only the controllers write it. */
 	memset(&d.img->status, 0, sizeof(d.img->status));
-	d.json = model_image_to_json(d.img);
-	json_object_del(d.json, "status");
-	rc = store_create(r->store, r->kind->plural, d.json, &out, &err);
+	for (tries = 0;; tries++) {
+		d.json = model_image_to_json(d.img);
+		json_object_del(d.json, "status");
+		rc = store_create(r->store, r->kind->plural, d.json, &out, &err);
+		/* a generated name that is taken gets another (RetryGenerateName) */
+		if (rc != VIM_EEXIST || !generated || tries == 7)
+			break;
+		json_decref(d.json);
+		d.json = NULL;
+		model_set_str(&d.img->meta.name, NULL);
+		if (model_meta_generate_name(d.img, &generated) < 0)
+			break;
+	}
 	if (rc < 0)
 		api_reply_error(r, rc, err.msg);
 	else

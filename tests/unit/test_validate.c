@@ -317,6 +317,9 @@ static int update(const char *old_json, enum model_phase phase, int64_t deleting
 }
 
 #define VI_A VI_HEAD "\"spec\":{" HTTP_DS "}}"
+#define VI_HEAD_NO_CLOSE                                                                           \
+	"{\"apiVersion\":\"virtualization.deckhouse.io/v1alpha2\",\"kind\":\"VirtualImage\","      \
+	"\"metadata\":{\"name\":\"img\",\"namespace\":\"ns\""
 #define VI_B                                                                                       \
 	VI_HEAD "\"spec\":{\"dataSource\":{\"type\":\"HTTP\",\"http\":{\"url\":"                   \
 	        "\"https://x.example/b.img\"}}}}"
@@ -389,6 +392,225 @@ static void test_update_runs_create_rules_on_the_new_spec(void **s)
 	                        VI_HEAD "\"spec\":{\"dataSource\":{\"type\":\"HTTP\"}}}", &c),
 	                 VIM_EINVAL);
 	assert_string_equal(c.items[0].field, "spec.dataSource");
+}
+
+/* ---- metadata: generateName, labels, annotations, finalizers ------------------ */
+
+#define SUBDOMAIN_RE                                                                               \
+	"a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' "  \
+	"or '.', and must start and end with an alphanumeric character (e.g. 'example.com', "      \
+	"regex used for validation is "                                                            \
+	"'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+#define NAME_PART_RE                                                                               \
+	"name part must consist of alphanumeric characters, '-', '_' or '.', and must start and "  \
+	"end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex "  \
+	"used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
+
+/* A VI with this metadata (JSON members after name/namespace). */
+static char *vi_meta(const char *meta)
+{
+	static char buf[4096];
+
+	snprintf(buf, sizeof(buf),
+	         "{\"apiVersion\":\"virtualization.deckhouse.io/v1alpha2\",\"kind\":"
+	         "\"VirtualImage\",\"metadata\":{\"namespace\":\"ns\"%s%s},\"spec\":{" HTTP_DS "}}",
+	         *meta ? "," : "", meta);
+	return buf;
+}
+
+static void test_generate_name_is_validated_in_prefix_mode(void **s)
+{
+	(void)s;
+	/* issue 13: each of these made an object nobody could fetch or delete */
+	expect_create(vi_meta("\"generateName\":\"BAD_\""), VIM_EINVAL, "metadata.generateName",
+	              "Invalid value: \"BAD_\": " SUBDOMAIN_RE);
+	expect_create(vi_meta("\"generateName\":\"BAD_\""), VIM_EINVAL, "metadata.name",
+	              "Invalid value: \"BAD_bcdfg\": " SUBDOMAIN_RE);
+	expect_create(vi_meta("\"generateName\":\"../../x\""), VIM_EINVAL, "metadata.generateName",
+	              "Invalid value: \"../../x\": a lowercase RFC 1123 subdomain");
+	expect_create(vi_meta("\"generateName\":\"X Y/\""), VIM_EINVAL, "metadata.generateName",
+	              "Invalid value: \"X Y/\": a lowercase RFC 1123 subdomain");
+	/* a trailing '-' is what a prefix ends with */
+	expect_create(vi_meta("\"generateName\":\"img-\""), 0, NULL, NULL);
+	expect_create(vi_meta("\"generateName\":\"-\""), VIM_EINVAL, "metadata.generateName",
+	              "Invalid value: \"-\"");
+	/* the webhook's '.' rule applies to the name it will get */
+	expect_create(vi_meta("\"generateName\":\"a.b-\""), VIM_EINVAL, "metadata.name",
+	              "'.' is forbidden");
+}
+
+static void test_generated_name_is_cut_to_58_plus_5(void **s)
+{
+	char gen[302], json[1024];
+	struct model_image *img;
+	struct model_causes c;
+	bool generated = false;
+	size_t i;
+	(void)s;
+
+	memset(gen, 'a', 300);
+	gen[300] = '-';
+	gen[301] = '\0';
+	/* 301 bytes: over 253 even in prefix mode */
+	snprintf(json, sizeof(json), "\"generateName\":\"%s\"", gen);
+	expect_create(vi_meta(json), VIM_EINVAL, "metadata.generateName",
+	              "must be no more than 253 bytes");
+
+	img = parse(vi_meta("\"generateName\":\"abcdefghijabcdefghijabcdefghijabcdefghijabcdefghij"
+	                    "abcdefghijabcdefghij-\""));
+	assert_int_equal(model_meta_generate_name(img, &generated), 0);
+	assert_true(generated);
+	assert_int_equal(strlen(img->meta.name), 63);
+	assert_memory_equal(img->meta.name,
+	                    "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefgh", 58);
+	for (i = 58; i < 63; i++)
+		assert_non_null(strchr("bcdfghjklmnpqrstvwxz2456789", img->meta.name[i]));
+	assert_int_equal(model_validate_create(img, &c), 0);
+	/* a name the user gave is kept */
+	assert_int_equal(model_meta_generate_name(img, &generated), 0);
+	assert_false(generated);
+	model_image_free(img);
+}
+
+static void test_labels_are_qualified_names_and_label_values(void **s)
+{
+	(void)s;
+	expect_create(vi_meta("\"name\":\"a\",\"labels\":{\"app.example.com/tier\":\"web\","
+	                      "\"x\":\"\"}"),
+	              0, NULL, NULL);
+	expect_create(vi_meta("\"name\":\"a\",\"labels\":{\"x y\":\"v\"}"), VIM_EINVAL,
+	              "metadata.labels", "Invalid value: \"x y\": " NAME_PART_RE);
+	expect_create(vi_meta("\"name\":\"a\",\"labels\":{\"Example.com/a\":\"v\"}"), VIM_EINVAL,
+	              "metadata.labels",
+	              "Invalid value: \"Example.com/a\": prefix part a lowercase");
+	expect_create(vi_meta("\"name\":\"a\",\"labels\":{\"a\":\"-v\"}"), VIM_EINVAL,
+	              "metadata.labels",
+	              "Invalid value: \"-v\": a valid label must be an empty string");
+	expect_create(
+	    vi_meta("\"name\":\"a\",\"labels\":{\"a\":"
+	            "\"vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv\"}"),
+	    VIM_EINVAL, "metadata.labels", "must be no more than 63 bytes");
+}
+
+static void test_annotations_keys_and_total_size(void **s)
+{
+	struct model_image *img;
+	struct model_causes c;
+	char *big;
+	(void)s;
+
+	/* keys are qualified names, whatever their case */
+	expect_create(vi_meta("\"name\":\"a\",\"annotations\":{\"Example.com/Key\":\"any value\"}"),
+	              0, NULL, NULL);
+	expect_create(vi_meta("\"name\":\"a\",\"annotations\":{\"a b\":\"v\"}"), VIM_EINVAL,
+	              "metadata.annotations", "Invalid value: \"a b\": " NAME_PART_RE);
+
+	img = parse(vi_meta("\"name\":\"a\""));
+	big = malloc(900 * 1024 + 1);
+	memset(big, 'x', 900 * 1024);
+	big[900 * 1024] = '\0';
+	img->meta.annotations.items = calloc(1, sizeof(struct model_kv));
+	img->meta.annotations.len = 1;
+	img->meta.annotations.items[0].key = strdup("k");
+	img->meta.annotations.items[0].value = big;
+	assert_int_equal(model_validate_create(img, &c), VIM_EINVAL);
+	assert_int_equal(c.len, 1);
+	assert_string_equal(c.items[0].field, "metadata.annotations");
+	assert_string_equal(c.items[0].reason, "FieldValueTooLong");
+	assert_string_equal(c.items[0].message, "Too long: must have at most 262144 bytes");
+	/* the limit is the sum of keys and values: exactly 256 KiB passes */
+	big[256 * 1024 - 1] = '\0';
+	assert_int_equal(model_validate_create(img, &c), 0);
+	big[256 * 1024 - 1] = 'x';
+	big[256 * 1024] = '\0';
+	assert_int_equal(model_validate_create(img, &c), VIM_EINVAL);
+	model_image_free(img);
+}
+
+static void test_finalizers_are_qualified_names(void **s)
+{
+	(void)s;
+	expect_create(vi_meta("\"name\":\"a\",\"finalizers\":[\"virtualization.deckhouse.io/"
+	                      "vi-cleanup\",\"kubernetes\",\"foregroundDeletion\"]"),
+	              0, NULL, NULL);
+	expect_create(vi_meta("\"name\":\"a\",\"finalizers\":[\"bad finalizer\"]"), VIM_EINVAL,
+	              "metadata.finalizers", "Invalid value: \"bad finalizer\": " NAME_PART_RE);
+	expect_create(vi_meta("\"name\":\"a\",\"finalizers\":[\"x/y/z\"]"), VIM_EINVAL,
+	              "metadata.finalizers", "Invalid value: \"x/y/z\": a valid label key");
+	expect_create(vi_meta("\"name\":\"a\",\"finalizers\":[\"orphan\",\"foregroundDeletion\"]"),
+	              VIM_EINVAL, "metadata.finalizers",
+	              "finalizer orphan and foregroundDeletion cannot be both set");
+}
+
+static void test_referenced_names_are_dns_names_at_create(void **s)
+{
+	(void)s;
+	expect_create(VI_HEAD "\"spec\":{\"dataSource\":{\"type\":\"ContainerImage\","
+	                      "\"containerImage\":{\"image\":\"r.example/i:1\",\"imagePullSecret\":"
+	                      "{\"name\":\"Bad_Secret\"}}}}}",
+	              VIM_EINVAL, "spec.dataSource.containerImage.imagePullSecret.name",
+	              "Invalid value: \"Bad_Secret\": " SUBDOMAIN_RE);
+	expect_create(CVI_HEAD
+	              "\"spec\":{\"dataSource\":{\"type\":\"ContainerImage\","
+	              "\"containerImage\":{\"image\":\"r.example/i:1\",\"imagePullSecret\":"
+	              "{\"name\":\"s\",\"namespace\":\"a.b\"}}}}}",
+	              VIM_EINVAL, "spec.dataSource.containerImage.imagePullSecret.namespace",
+	              "Invalid value: \"a.b\": must not contain dots");
+	expect_create(CVI_HEAD
+	              "\"spec\":{\"dataSource\":{\"type\":\"ObjectRef\",\"objectRef\":"
+	              "{\"kind\":\"VirtualImage\",\"name\":\"src\",\"namespace\":\"x_y\"}}}}",
+	              VIM_EINVAL, "spec.dataSource.objectRef.namespace",
+	              "Invalid value: \"x_y\": a lowercase RFC 1123 label");
+	expect_create(VI_HEAD "\"spec\":{\"dataSource\":{\"type\":\"ObjectRef\",\"objectRef\":"
+	                      "{\"kind\":\"VirtualImage\",\"name\":\"../x\"}}}}",
+	              VIM_EINVAL, "spec.dataSource.objectRef.name",
+	              "Invalid value: \"../x\": " SUBDOMAIN_RE);
+	expect_create(CVI_HEAD
+	              "\"spec\":{\"dataSource\":{\"type\":\"ContainerImage\","
+	              "\"containerImage\":{\"image\":\"r.example/i:1\",\"imagePullSecret\":"
+	              "{\"name\":\"s\",\"namespace\":\"ns\"}}}}}",
+	              0, NULL, NULL);
+}
+
+static void test_non_ascii_values_are_quoted_as_go_does(void **s)
+{
+	(void)s;
+	/* valid UTF-8 as it is (not "??"), invalid bytes and controls escaped */
+	expect_create(vi_meta("\"name\":\"образ\""), VIM_EINVAL, "metadata.name",
+	              "Invalid value: \"образ\": a lowercase RFC 1123 subdomain");
+	expect_create(vi_meta("\"name\":\"a\\tb\\u00a0\""), VIM_EINVAL, "metadata.name",
+	              "Invalid value: \"a\\tb\\u00a0\":");
+	expect_create(vi_meta("\"name\":\"a\",\"labels\":{\"k\":\"\\\"q\\\\\"}"), VIM_EINVAL,
+	              "metadata.labels", "Invalid value: \"\\\"q\\\\\":");
+}
+
+static void test_name_rules_subdomain_before_the_webhook(void **s)
+{
+	(void)s;
+	/* the apiserver refuses what is no subdomain before the webhook runs */
+	expect_create(vi_meta("\"name\":\"A.b\""), VIM_EINVAL, "metadata.name",
+	              "Invalid value: \"A.b\": " SUBDOMAIN_RE);
+}
+
+static void test_update_validates_metadata(void **s)
+{
+	struct model_causes c;
+	(void)s;
+	assert_int_equal(
+	    update(VI_A, MODEL_PHASE_READY, 0,
+	           VI_HEAD_NO_CLOSE ",\"labels\":{\"a\":\"b c\"}},\"spec\":{" HTTP_DS "}}", &c),
+	    VIM_EINVAL);
+	assert_string_equal(c.items[0].field, "metadata.labels");
+	/* no new finalizers while the object is being deleted */
+	assert_int_equal(update(VI_A, MODEL_PHASE_TERMINATING, 5,
+	                        VI_HEAD_NO_CLOSE
+	                        ",\"finalizers\":[\"example.com/f\"]},\"spec\":{" HTTP_DS "}}",
+	                        &c),
+	                 VIM_EINVAL);
+	assert_string_equal(c.items[0].field, "metadata.finalizers");
+	assert_string_equal(c.items[0].message,
+	                    "Forbidden: no new finalizers can be added if the object is being "
+	                    "deleted, found new finalizers []string{\"example.com/f\"}");
 }
 
 /* ---- DVCR address ---------------------------------------------------------------- */
@@ -534,6 +756,15 @@ int main(void)
 	    cmocka_unit_test(test_update_spec_frozen_while_terminating),
 	    cmocka_unit_test(test_update_cvi_frozen_when_ready_or_lost),
 	    cmocka_unit_test(test_update_runs_create_rules_on_the_new_spec),
+	    cmocka_unit_test(test_generate_name_is_validated_in_prefix_mode),
+	    cmocka_unit_test(test_generated_name_is_cut_to_58_plus_5),
+	    cmocka_unit_test(test_labels_are_qualified_names_and_label_values),
+	    cmocka_unit_test(test_annotations_keys_and_total_size),
+	    cmocka_unit_test(test_finalizers_are_qualified_names),
+	    cmocka_unit_test(test_referenced_names_are_dns_names_at_create),
+	    cmocka_unit_test(test_non_ascii_values_are_quoted_as_go_does),
+	    cmocka_unit_test(test_name_rules_subdomain_before_the_webhook),
+	    cmocka_unit_test(test_update_validates_metadata),
 	    cmocka_unit_test(test_dvcr_reference_short_names_unchanged),
 	    cmocka_unit_test(test_dvcr_repository_upstream_stable_values),
 	    cmocka_unit_test(test_dvcr_repository_boundary_255),
