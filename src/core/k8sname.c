@@ -285,43 +285,55 @@ static bool rune_printable(uint32_t r)
 	return true;
 }
 
+/* The %q form of the rune at s[0..n) into unit (>= 11 bytes); its length,
+ * with the bytes it consumed in *w. */
+static size_t quote_unit(const unsigned char *s, size_t n, char *unit, size_t *w)
+{
+	static const char esc[] = "abtnvfr"; /* \a = 7 ... \r = 13 */
+	uint32_t r;
+
+	*w = utf8_rune(s, n, &r);
+	if (*w == 0) {
+		*w = 1;
+		return (size_t)snprintf(unit, 11, "\\x%02x", s[0]);
+	}
+	if (r == '"' || r == '\\')
+		return (size_t)snprintf(unit, 11, "\\%c", (char)r);
+	if (r >= 0x20 && r < 0x7f) {
+		unit[0] = (char)r;
+		return 1;
+	}
+	if (r >= 7 && r <= 13)
+		return (size_t)snprintf(unit, 11, "\\%c", esc[r - 7]);
+	if (r < 0x80)
+		return (size_t)snprintf(unit, 11, "\\x%02x", r);
+	if (rune_printable(r)) {
+		memcpy(unit, s, *w);
+		return *w;
+	}
+	if (r < 0x10000)
+		return (size_t)snprintf(unit, 11, "\\u%04x", r);
+	return (size_t)snprintf(unit, 11, "\\U%08x", r);
+}
+
 size_t k8sname_quote(char *out, size_t outlen, const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	char unit[16];
-	size_t o = 0, i = 0, w, u;
-	uint32_t r;
+	size_t o = 0, i, w, u, total = 2;
 
 	if (outlen < 3) {
 		if (outlen)
 			out[0] = '\0';
 		return 0;
 	}
+	for (i = 0; i < n && total < outlen; i += w)
+		total += quote_unit(p + i, n - i, unit, &w);
 	out[o++] = '"';
-	while (i < n) {
-		w = utf8_rune(p + i, n - i, &r);
-		if (w == 0) {
-			u = (size_t)snprintf(unit, sizeof(unit), "\\x%02x", p[i]);
-			w = 1;
-		} else if (r == '"' || r == '\\') {
-			u = (size_t)snprintf(unit, sizeof(unit), "\\%c", (char)r);
-		} else if (r >= 0x20 && r < 0x7f) {
-			unit[0] = (char)r, u = 1;
-		} else if (r < 0x80) {
-			static const char esc[] = "abtnvfr"; /* \a=7 ... \r=13 */
-			if (r >= 7 && r <= 13)
-				u = (size_t)snprintf(unit, sizeof(unit), "\\%c", esc[r - 7]);
-			else
-				u = (size_t)snprintf(unit, sizeof(unit), "\\x%02x", r);
-		} else if (rune_printable(r)) {
-			memcpy(unit, p + i, w), u = w;
-		} else if (r < 0x10000) {
-			u = (size_t)snprintf(unit, sizeof(unit), "\\u%04x", r);
-		} else {
-			u = (size_t)snprintf(unit, sizeof(unit), "\\U%08x", r);
-		}
-		/* keep room for `..."` and the NUL when more may follow */
-		if (o + u + (i + w < n ? 5 : 2) > outlen) {
+	for (i = 0; i < n; i += w) {
+		u = quote_unit(p + i, n - i, unit, &w);
+		/* when it does not all fit, keep room for `..."` and the NUL */
+		if (total >= outlen && o + u + 5 > outlen) {
 			if (o + 5 <= outlen) {
 				memcpy(out + o, "...", 3);
 				o += 3;
@@ -330,7 +342,6 @@ size_t k8sname_quote(char *out, size_t outlen, const char *s, size_t n)
 		}
 		memcpy(out + o, unit, u);
 		o += u;
-		i += w;
 	}
 	out[o++] = '"';
 	out[o] = '\0';

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "core/k8sname.h"
 #include "model/model.h"
 
 #define VI_HEAD                                                                                    \
@@ -613,6 +614,56 @@ static void test_update_validates_metadata(void **s)
 	                    "deleted, found new finalizers []string{\"example.com/f\"}");
 }
 
+static void test_quote_is_gos_percent_q(void **s)
+{
+	static const struct {
+		const char *in, *want;
+	} cases[] = {
+	    {"abc", "\"abc\""},
+	    {"a\"b\\", "\"a\\\"b\\\\\""},
+	    {"\xff", "\"\\xff\""},
+	    {"\x01\x7f", "\"\\x01\\x7f\""},
+	    {"\a\b\f\n\r\t\v", "\"\\a\\b\\f\\n\\r\\t\\v\""},
+	    {"é😀образ", "\"é😀образ\""},
+	    {"\xc2\xa0\xe2\x80\x8b\xef\xbb\xbf", "\"\\u00a0\\u200b\\ufeff\""},
+	    {"\xc0\xaf", "\"\\xc0\\xaf\""},          /* overlong '/' */
+	    {"\xed\xa0\x80", "\"\\xed\\xa0\\x80\""}, /* a surrogate */
+	    {"\xf3\xb0\x80\x80", "\"\\U000f0000\""}, /* private use, plane 15 */
+	};
+	char out[64];
+	size_t i;
+	(void)s;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		k8sname_quote(out, sizeof(out), cases[i].in, strlen(cases[i].in));
+		assert_string_equal(out, cases[i].want);
+	}
+	/* cut with "..." inside the quotes, never inside a rune */
+	k8sname_quote(out, 10, "abcdefghijkl", 12);
+	assert_string_equal(out, "\"abcd...\"");
+	k8sname_quote(out, 10, "ééééé", 10);
+	assert_string_equal(out, "\"éé...\"");
+	k8sname_quote(out, 6, "abcd", 4);
+	assert_string_equal(out, "\"...\"");
+	k8sname_quote(out, 6, "abc", 3); /* exactly fits */
+	assert_string_equal(out, "\"abc\"");
+	strcpy(out, "ab\xc3");
+	k8sname_utf8_trim(out);
+	assert_string_equal(out, "ab");
+	strcpy(out, "a\xe2\x82");
+	k8sname_utf8_trim(out);
+	assert_string_equal(out, "a");
+	strcpy(out, "ab\xc3\xa9");
+	k8sname_utf8_trim(out);
+	assert_string_equal(out, "ab\xc3\xa9");
+	k8sname_utf8_copy(out, sizeof(out),
+	                  "a\xff"
+	                  "b",
+	                  3);
+	assert_string_equal(out, "a\xef\xbf\xbd"
+	                         "b");
+}
+
 /* ---- DVCR address ---------------------------------------------------------------- */
 
 static struct model_image *named(enum model_kind k, const char *ns, const char *name)
@@ -765,6 +816,7 @@ int main(void)
 	    cmocka_unit_test(test_non_ascii_values_are_quoted_as_go_does),
 	    cmocka_unit_test(test_name_rules_subdomain_before_the_webhook),
 	    cmocka_unit_test(test_update_validates_metadata),
+	    cmocka_unit_test(test_quote_is_gos_percent_q),
 	    cmocka_unit_test(test_dvcr_reference_short_names_unchanged),
 	    cmocka_unit_test(test_dvcr_repository_upstream_stable_values),
 	    cmocka_unit_test(test_dvcr_repository_boundary_255),
