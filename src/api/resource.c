@@ -145,6 +145,26 @@ static void reply_object(struct api_req *r, unsigned int code, json_t *obj)
 	api_reply_json(r, code, obj);
 }
 
+/* Warnings kube gives for valid metadata (non-qualified finalizers). */
+static void add_meta_warnings(struct api_req *r, const struct model_image *img)
+{
+	struct model_warnings w;
+	char h[2 * MODEL_CAUSE_MSG_MAX + 16];
+	size_t i, n, j;
+
+	model_meta_warnings(img, &w);
+	for (i = 0; r->resp && i < w.len; i++) {
+		n = (size_t)snprintf(h, sizeof(h), "299 - \"");
+		for (j = 0; w.items[i][j] && n + 4 < sizeof(h); j++) {
+			if (w.items[i][j] == '"' || w.items[i][j] == '\\')
+				h[n++] = '\\';
+			h[n++] = w.items[i][j];
+		}
+		snprintf(h + n, sizeof(h) - n, "\"");
+		MHD_add_response_header(r->resp, "Warning", h);
+	}
+}
+
 static void do_create(struct api_req *r)
 {
 	struct model_causes causes;
@@ -195,6 +215,8 @@ static void do_create(struct api_req *r)
 	else
 		reply_object(r, 201, out);
 	add_warnings(r, &d.unknown);
+	if (rc == 0)
+		add_meta_warnings(r, d.img);
 	decoded_free(&d);
 }
 

@@ -286,6 +286,17 @@ void model_apply_defaults(struct model_image *img);
  * generateName.  0, VIM_ENOMEM or VIM_EIO (no random bytes). */
 int model_meta_generate_name(struct model_image *img, bool *generated);
 
+/* What kube-apiserver answers with a Warning header rather than a 422: a
+ * finalizer without a '/' that is none of Kubernetes' own ("kubernetes",
+ * "orphan", "foregroundDeletion").  Each item is the warning's text,
+ * "metadata.finalizers: \"x\": prefer a domain-qualified ...". */
+#define MODEL_WARNINGS_MAX 8
+struct model_warnings {
+	size_t len;
+	char items[MODEL_WARNINGS_MAX][MODEL_CAUSE_MSG_MAX];
+};
+void model_meta_warnings(const struct model_image *img, struct model_warnings *w);
+
 /* Validates a new object.  Returns 0, or VIM_EINVAL with causes filled
  * (VIM_EUNSUPPORTED when the only problems are values this server does not
  * support yet).  The causes' messages are upstream's where upstream has one. */

@@ -15,6 +15,7 @@
 #include "core/sysutil.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -229,4 +230,28 @@ void val_meta_update(const struct model_image *old, const struct model_image *ne
 		                 "Forbidden: no new finalizers can be added if the object is being "
 		                 "deleted, found new finalizers []string{%s}",
 		                 list);
+}
+
+void model_meta_warnings(const struct model_image *img, struct model_warnings *w)
+{
+	static const char *const standard[] = {"kubernetes", "orphan", "foregroundDeletion"};
+	const struct model_strlist *l = &img->meta.finalizers;
+	char q[VAL_QUOTE_MAX];
+	size_t i, k;
+
+	w->len = 0;
+	for (i = 0; i < l->len && w->len < MODEL_WARNINGS_MAX; i++) {
+		const char *f = l->items[i];
+		bool std = false;
+		for (k = 0; k < sizeof(standard) / sizeof(standard[0]); k++)
+			std = std || strcmp(f, standard[k]) == 0;
+		if (std || strchr(f, '/'))
+			continue;
+		val_quote(q, sizeof(q), f);
+		snprintf(
+		    w->items[w->len++], sizeof(w->items[0]),
+		    "metadata.finalizers: %s: prefer a domain-qualified finalizer name including "
+		    "a path (/) to avoid accidental conflicts with other finalizer writers",
+		    q);
+	}
 }

@@ -79,4 +79,26 @@ code=$(api PATCH "$VIS/a" -H 'Content-Type: application/merge-patch+json' \
 expect_eq "a patch adding a bad label key is 422" 422 "$code"
 expect_eq "and the label is not stored" "web" "$(k get vi a -o jsonpath='{.metadata.labels}' | python3 -c 'import json,sys; d=json.load(sys.stdin); print(",".join(d.values()))')"
 
+cat >"$T_TMP/fin.yaml" <<'YAML'
+apiVersion: virtualization.deckhouse.io/v1alpha2
+kind: VirtualImage
+metadata:
+  name: fin
+  namespace: default
+  finalizers: [foo]
+spec:
+  storage: ContainerRegistry
+  dataSource:
+    type: HTTP
+    http:
+      url: https://x.example/a.img
+YAML
+out=$(k create -f "$T_TMP/fin.yaml" 2>&1)
+expect_match "a finalizer without a '/' is created with kube's warning" \
+	'Warning: metadata.finalizers: "foo": prefer a domain-qualified finalizer name including a path' "$out"
+sed -i 's/\[foo\]/["bad finalizer"]/; s/name: fin/name: fin2/' "$T_TMP/fin.yaml"
+out=$(k create -f "$T_TMP/fin.yaml" 2>&1)
+expect_match "a finalizer that is no qualified name is 422" \
+	'metadata.finalizers: Invalid value: "bad finalizer": name part must consist' "$out"
+
 exit $T_FAILED

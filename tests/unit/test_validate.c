@@ -664,6 +664,24 @@ static void test_quote_is_gos_percent_q(void **s)
 	                         "b");
 }
 
+static void test_unqualified_finalizers_get_a_warning(void **s)
+{
+	struct model_image *img = parse(vi_meta(
+	    "\"name\":\"a\",\"finalizers\":[\"kubernetes\",\"orphan\",\"example.com/f\",\"foo\"]"));
+	struct model_warnings w;
+	struct model_causes c;
+	(void)s;
+
+	assert_int_equal(model_validate_create(img, &c), 0);
+	model_meta_warnings(img, &w);
+	assert_int_equal(w.len, 1);
+	assert_string_equal(
+	    w.items[0], "metadata.finalizers: \"foo\": prefer a domain-qualified finalizer name "
+	                "including a path (/) to avoid accidental conflicts with other finalizer "
+	                "writers");
+	model_image_free(img);
+}
+
 /* ---- DVCR address ---------------------------------------------------------------- */
 
 static struct model_image *named(enum model_kind k, const char *ns, const char *name)
@@ -817,6 +835,7 @@ int main(void)
 	    cmocka_unit_test(test_name_rules_subdomain_before_the_webhook),
 	    cmocka_unit_test(test_update_validates_metadata),
 	    cmocka_unit_test(test_quote_is_gos_percent_q),
+	    cmocka_unit_test(test_unqualified_finalizers_get_a_warning),
 	    cmocka_unit_test(test_dvcr_reference_short_names_unchanged),
 	    cmocka_unit_test(test_dvcr_repository_upstream_stable_values),
 	    cmocka_unit_test(test_dvcr_repository_boundary_255),
