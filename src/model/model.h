@@ -275,7 +275,7 @@ struct model_causes {
 	size_t len;
 };
 
-/* Fills defaults a create gets (VI spec.storage = ContainerRegistry). */
+/* Fills the defaults of a create (VI spec.storage = ContainerRegistry). */
 void model_apply_defaults(struct model_image *img);
 
 /* rest.BeforeCreate's name generation: when the name is empty and

@@ -286,10 +286,10 @@ static size_t held_by(const char *label)
 	struct vim_err err = {0};
 	size_t before, after, i;
 
-	before = mallinfo2().uordblks;
+	before = (mallinfo2().uordblks + mallinfo2().hblkhd);
 	for (i = 0; i < N; i++)
 		assert_int_equal(store_selector_parse(&sel[i], VI, label, NULL, &err), 0);
-	after = mallinfo2().uordblks;
+	after = (mallinfo2().uordblks + mallinfo2().hblkhd);
 	for (i = 0; i < N; i++)
 		store_selector_free(sel[i]);
 	return (after - before) / N;
