@@ -112,6 +112,7 @@ struct token {
 struct span {
 	uint32_t off, len; /* in the joined text; len 0 = "" */
 	bool unescape;     /* a field value with '\' escapes, unescaped in place later */
+	const char *at;    /* the same bytes, for sorting without a context */
 };
 
 struct tmp_req {
@@ -278,7 +279,7 @@ static int add_val(struct parse *p, uint32_t off, uint32_t len, bool unescape)
 
 	if ((rc = grow((void **)&p->vals, &p->capval, p->nval + 1, sizeof(*p->vals), p->err)) < 0)
 		return rc;
-	p->vals[p->nval++] = (struct span){(uint32_t)p->base + off, len, unescape};
+	p->vals[p->nval++] = (struct span){(uint32_t)p->base + off, len, unescape, p->src + off};
 	return 0;
 }
 
@@ -313,25 +314,13 @@ static int agg_fail(struct parse *p, const struct agg *a)
 	return VIM_EINVAL;
 }
 
-static int cmp_span(const struct span *x, const struct span *y, const char *t)
+static int cmp_span(const void *a, const void *b)
 {
+	const struct span *x = a, *y = b;
 	size_t n = x->len < y->len ? x->len : y->len;
-	int c = memcmp(t + x->off, t + y->off, n);
+	int c = memcmp(x->at, y->at, n);
 
 	return c ? c : (x->len > y->len) - (x->len < y->len);
-}
-
-/* Insertion sort (sets are small; qsort_r is not portable C11). */
-static void sort_values(struct span *v, size_t n, const char *text)
-{
-	size_t i, j;
-
-	for (i = 1; i < n; i++) {
-		struct span k = v[i];
-		for (j = i; j > 0 && cmp_span(&v[j - 1], &k, text) > 0; j--)
-			v[j] = v[j - 1];
-		v[j] = k;
-	}
 }
 
 /* Go's strconv.ParseInt(s, 10, 64). */
@@ -370,7 +359,7 @@ static int check_values(struct parse *p, struct tmp_req *r, const char *joined)
 	a.text[0] = '\0';
 	k8sname_utf8_copy(kq, sizeof(kq), key, r->key.len);
 	if (r->op == SEL_IN || r->op == SEL_NOTIN)
-		sort_values(p->vals + r->first, r->n, joined);
+		qsort(p->vals + r->first, r->n, sizeof(*p->vals), cmp_span);
 	if (r->op == SEL_GT || r->op == SEL_LT) {
 		const struct span *v = &p->vals[r->first];
 		if (!parse_int(joined + v->off, v->len, &r->num))
@@ -412,7 +401,7 @@ static int parse_requirement(struct parse *p, const char *joined)
 	}
 	if ((rc = add_req(p, &r)) < 0)
 		return rc;
-	r->key = (struct span){(uint32_t)p->base + t->off, t->len, false};
+	r->key = (struct span){(uint32_t)p->base + t->off, t->len, false, p->src + t->off};
 	r->first = p->nval;
 	if (not || peek(p)->t == T_END || peek(p)->t == T_COMMA) {
 		/* "!key" stays DoesNotExist whatever follows; the caller
@@ -641,8 +630,8 @@ static int parse_fields(struct parse *p, const char *resource, const char *joine
 		if ((rc = add_req(p, &r)) < 0)
 			return rc;
 		r->field = true;
-		r->key =
-		    (struct span){(uint32_t)(p->base + (size_t)(term - s)), (uint32_t)lhs, false};
+		r->key = (struct span){(uint32_t)(p->base + (size_t)(term - s)), (uint32_t)lhs,
+		                       false, term};
 		r->op = term[lhs] == '!' ? SEL_NE : SEL_EQ;
 		r->first = p->nval;
 		r->n = 1;
