@@ -87,6 +87,11 @@ static void test_valid_label_selectors_match_as_kubernetes(void **s)
 	    {"!partition", "partition=x", false},
 	    {"!partition", "other=x", true},
 	    {"partition in (customerA, customerB),environment!=qa", "partition=customerA", true},
+	    {"partition,environment notin (qa)", "partition=customerA,environment=qa", false},
+	    {"partition,environment notin (qa)", "partition=customerA", true},
+	    {"environment in (production),tier in (frontend)",
+	     "environment=production,tier=frontend", true},
+	    {"environment,environment notin (frontend)", "environment=dev", true},
 	    /* selector_test.go TestSelectorMatches / TestSetSelectorParser */
 	    {"", "x=y", true},
 	    {"x=y,z=w", "x=y,z=w", true},
