@@ -144,25 +144,42 @@ bool k8sname_dns1123_subdomain(const char *s, size_t n, struct k8sname_msgs *why
 	return subdomain(s, n, why, "");
 }
 
+/* subdomain_re of s[0..n-2) + "a" (kube's maskTrailingDash) without a
+ * copy: the "a" ends the last label, so only the labels before it and the
+ * start of the last one can fail. */
+static bool masked_subdomain_re(const char *s, size_t n)
+{
+	size_t m = n - 2, last = m, i;
+
+	while (last > 0 && s[last - 1] != '.')
+		last--;
+	if (last > 0 && !subdomain_re(s, last - 1))
+		return false;
+	if (m > last && !lower_alnum(s[last]))
+		return false;
+	for (i = last; i < m; i++)
+		if (!lower_alnum(s[i]) && s[i] != '-')
+			return false;
+	return true;
+}
+
 bool k8sname_dns1123_subdomain_prefix(const char *s, size_t n, struct k8sname_msgs *why)
 {
-	char masked[K8SNAME_SUBDOMAIN_MAX + 2];
+	bool ok = true;
 
+	if (!(n > 1 && s[n - 1] == '-'))
+		return k8sname_dns1123_subdomain(s, n, why);
 	/* kube's maskTrailingDash: name[:len-2] + "a" (it drops two bytes) */
-	if (n > 1 && s[n - 1] == '-' && n <= sizeof(masked)) {
-		memcpy(masked, s, n - 2);
-		masked[n - 2] = 'a';
-		return k8sname_dns1123_subdomain(masked, n - 1, why);
-	}
-	if (n > 1 && s[n - 1] == '-') {
-		/* too long for the buffer: the masking cannot make it valid */
-		reset(why);
+	reset(why);
+	if (n - 1 > K8SNAME_SUBDOMAIN_MAX) {
 		add(why, "must be no more than %d bytes", K8SNAME_SUBDOMAIN_MAX);
-		if (!subdomain_re(s, n - 1))
-			add(why, "%s", SUBDOMAIN_MSG);
-		return false;
+		ok = false;
 	}
-	return k8sname_dns1123_subdomain(s, n, why);
+	if (!masked_subdomain_re(s, n)) {
+		add(why, "%s", SUBDOMAIN_MSG);
+		ok = false;
+	}
+	return ok;
 }
 
 bool k8sname_qualified(const char *s, size_t n, struct k8sname_msgs *why)

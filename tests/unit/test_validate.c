@@ -682,6 +682,34 @@ static void test_unqualified_finalizers_get_a_warning(void **s)
 	model_image_free(img);
 }
 
+static void test_generate_name_prefix_masks_as_kube(void **s)
+{
+	static const struct {
+		const char *in;
+		size_t n_reasons; /* 0 = valid */
+	} cases[] = {
+	    {"img-", 0}, {"a-", 0},  {"ab-", 0}, {"a.b-", 0}, {"a.-", 0},
+	    {"A-", 0}, /* name[:len-2]+"a" */
+	    {"-", 1},    {"-a-", 1}, {"Ab-", 1}, {"a_b-", 1}, {".a-", 1},
+	};
+	struct k8sname_msgs why;
+	char big[303];
+	size_t i;
+	(void)s;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		bool ok = k8sname_dns1123_subdomain_prefix(cases[i].in, strlen(cases[i].in), &why);
+		if (ok != (cases[i].n_reasons == 0) || why.len != cases[i].n_reasons)
+			fail_msg("%s: ok %d with %zu reasons", cases[i].in, ok, why.len);
+	}
+	/* past 253 bytes only the length is wrong, however long */
+	memset(big, 'a', 300);
+	memcpy(big + 300, "--", 3);
+	assert_false(k8sname_dns1123_subdomain_prefix(big, 302, &why));
+	assert_int_equal(why.len, 1);
+	assert_string_equal(why.items[0], "must be no more than 253 bytes");
+}
+
 /* ---- DVCR address ---------------------------------------------------------------- */
 
 static struct model_image *named(enum model_kind k, const char *ns, const char *name)
@@ -836,6 +864,7 @@ int main(void)
 	    cmocka_unit_test(test_update_validates_metadata),
 	    cmocka_unit_test(test_quote_is_gos_percent_q),
 	    cmocka_unit_test(test_unqualified_finalizers_get_a_warning),
+	    cmocka_unit_test(test_generate_name_prefix_masks_as_kube),
 	    cmocka_unit_test(test_dvcr_reference_short_names_unchanged),
 	    cmocka_unit_test(test_dvcr_repository_upstream_stable_values),
 	    cmocka_unit_test(test_dvcr_repository_boundary_255),
