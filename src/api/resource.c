@@ -140,13 +140,34 @@ static void reply_object(struct api_req *r, unsigned int code, json_t *obj)
 	api_reply_json(r, code, obj);
 }
 
+/* Warnings kube gives for valid metadata (non-qualified finalizers). */
+static void add_meta_warnings(struct api_req *r, const struct model_image *img)
+{
+	struct model_warnings w;
+	char h[2 * MODEL_CAUSE_MSG_MAX + 16];
+	size_t i, n, j;
+
+	model_meta_warnings(img, &w);
+	for (i = 0; r->resp && i < w.len; i++) {
+		n = (size_t)snprintf(h, sizeof(h), "299 - \"");
+		for (j = 0; w.items[i][j] && n + 4 < sizeof(h); j++) {
+			if (w.items[i][j] == '"' || w.items[i][j] == '\\')
+				h[n++] = '\\';
+			h[n++] = w.items[i][j];
+		}
+		snprintf(h + n, sizeof(h) - n, "\"");
+		MHD_add_response_header(r->resp, "Warning", h);
+	}
+}
+
 static void do_create(struct api_req *r)
 {
 	struct model_causes causes;
 	struct vim_err err = {0};
 	struct decoded d;
 	json_t *body = NULL, *out = NULL;
-	int rc;
+	bool generated = false;
+	int rc, tries;
 
 	if (!api_check_write_options(r, "CreateOptions", true) ||
 	    !(body = api_parse_body(r, "body")))
@@ -157,21 +178,39 @@ static void do_create(struct api_req *r)
 	}
 	json_decref(body);
 	model_apply_defaults(d.img);
-	if ((rc = model_validate_create(d.img, &causes)) < 0) {
-		api_reply_invalid(r, r->kind, d.img->meta.name, &causes, rc);
+	/* rest.BeforeCreate: the name is generated before validation, so
+	 * the name the object gets is the one validated */
+	if ((rc = model_meta_generate_name(d.img, &generated)) < 0 ||
+	    (rc = model_validate_create(d.img, &causes)) < 0) {
+		if (rc == VIM_EINVAL || rc == VIM_EUNSUPPORTED)
+			api_reply_invalid(r, r->kind, d.img->meta.name, &causes, rc);
+		else
+			api_reply_error(r, rc, "cannot generate a name");
 		decoded_free(&d);
 		return;
 	}
 	/* A new object starts with no status: only the controllers write it. */
 	memset(&d.img->status, 0, sizeof(d.img->status));
-	d.json = model_image_to_json(d.img);
-	json_object_del(d.json, "status");
-	rc = store_create(r->store, r->kind->plural, d.json, &out, &err);
+	for (tries = 0;; tries++) {
+		d.json = model_image_to_json(d.img);
+		json_object_del(d.json, "status");
+		rc = store_create(r->store, r->kind->plural, d.json, &out, &err);
+		/* a generated name that is taken gets another (RetryGenerateName) */
+		if (rc != VIM_EEXIST || !generated || tries == 7)
+			break;
+		json_decref(d.json);
+		d.json = NULL;
+		model_set_str(&d.img->meta.name, NULL);
+		if (model_meta_generate_name(d.img, &generated) < 0)
+			break;
+	}
 	if (rc < 0)
 		api_reply_error(r, rc, err.msg);
 	else
 		reply_object(r, 201, out);
 	add_warnings(r, &d.unknown);
+	if (rc == 0)
+		add_meta_warnings(r, d.img);
 	decoded_free(&d);
 }
 

@@ -263,26 +263,48 @@ int model_image_from_yaml(struct model_image **out, const char *buf, size_t len,
  * "FieldValueRequired", "FieldValueNotSupported", "FieldValueForbidden",
  * "FieldValueTooLong"), message. */
 #define MODEL_CAUSES_MAX 16
+/* Room for kube's longest reason (~330 bytes) after a quoted value. */
+#define MODEL_CAUSE_MSG_MAX 768
 struct model_cause {
 	char field[MODEL_FIELD_PATH_MAX]; /* "spec.dataSource.http.url" */
 	char reason[32];
-	char message[384];
+	char message[MODEL_CAUSE_MSG_MAX]; /* valid UTF-8, even when cut */
 };
 struct model_causes {
 	struct model_cause items[MODEL_CAUSES_MAX];
 	size_t len;
 };
 
-/* Fills defaults a create gets (VI spec.storage = ContainerRegistry). */
+/* Fills the defaults of a create (VI spec.storage = ContainerRegistry). */
 void model_apply_defaults(struct model_image *img);
+
+/* rest.BeforeCreate's name generation: when the name is empty and
+ * generateName is set, sets the name to generateName cut to 58 bytes plus
+ * 5 random characters of "bcdfghjklmnpqrstvwxz2456789" (kube's
+ * SimpleNameGenerator) and *generated = true.  Call it before
+ * model_validate_create, which then judges the generated name as well as
+ * generateName.  0, VIM_ENOMEM or VIM_EIO (no random bytes). */
+int model_meta_generate_name(struct model_image *img, bool *generated);
+
+/* What kube-apiserver answers with a Warning header rather than a 422: a
+ * finalizer without a '/' that is none of Kubernetes' own ("kubernetes",
+ * "orphan", "foregroundDeletion").  Each item is the warning's text,
+ * "metadata.finalizers: \"x\": prefer a domain-qualified ...". */
+#define MODEL_WARNINGS_MAX 8
+struct model_warnings {
+	size_t len;
+	char items[MODEL_WARNINGS_MAX][MODEL_CAUSE_MSG_MAX];
+};
+void model_meta_warnings(const struct model_image *img, struct model_warnings *w);
 
 /* Validates a new object.  Returns 0, or VIM_EINVAL with causes filled
  * (VIM_EUNSUPPORTED when the only problems are values this server does not
  * support yet).  The causes' messages are upstream's where upstream has one. */
 int model_validate_create(const struct model_image *img, struct model_causes *causes);
 
-/* Validates an update of old into new (both borrowed): the create rules on
- * new plus the update rules (data source immutable once provisioned, spec
+/* Validates an update of old into new (both borrowed): the metadata rules
+ * (labels, annotations, finalizers), the create rules on new's spec plus
+ * the update rules (data source immutable once provisioned, spec
  * frozen while Terminating, ...).  Same return convention. */
 int model_validate_update(const struct model_image *old, const struct model_image *new,
 			  struct model_causes *causes);

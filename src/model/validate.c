@@ -5,6 +5,8 @@
  */
 #include "model/validate_internal.h"
 
+#include "core/k8sname.h"
+
 #include <string.h>
 
 #define INV "FieldValueInvalid"
@@ -34,6 +36,25 @@ static void unsupported_cause(struct model_causes *c, int *unsupported, const ch
 	model_causes_add(c, field, UNS, "Unsupported value: %s: %s is not supported by this server",
 	                 q, what);
 	(*unsupported)++;
+}
+
+/* A reference to another object by name (a secret, an image) or to a
+ * namespace: refused at create when no such object can exist, rather than
+ * "not found" later, and before it reaches a registry path or a log. */
+static void object_name(struct model_causes *c, const char *field, const char *v, bool ns)
+{
+	struct k8sname_msgs why;
+	char q[VAL_QUOTE_MAX];
+	size_t i;
+
+	if (!v || !*v)
+		return;
+	if (ns ? k8sname_dns1123_label(v, strlen(v), &why)
+	       : k8sname_dns1123_subdomain(v, strlen(v), &why))
+		return;
+	val_quote(q, sizeof(q), v);
+	for (i = 0; i < why.len; i++)
+		model_causes_add(c, field, INV, "Invalid value: %s: %s", q, why.items[i]);
 }
 
 static void checksums(const struct model_checksum *cs, const char *base, struct model_causes *c)
@@ -118,6 +139,10 @@ static void container_image(const struct model_image *img,
 	if (ci->ca_bundle && *ci->ca_bundle && !val_base64(ci->ca_bundle))
 		model_causes_add(c, "spec.dataSource.containerImage.caBundle", INV,
 		                 "Invalid value: \"<bytes>\": must be base64-encoded PEM");
+	object_name(c, "spec.dataSource.containerImage.imagePullSecret.name", ci->pull_secret_name,
+	            false);
+	object_name(c, "spec.dataSource.containerImage.imagePullSecret.namespace",
+	            ci->pull_secret_namespace, true);
 	if (img->kind == MODEL_KIND_CVI && ci->pull_secret_name && *ci->pull_secret_name &&
 	    (!ci->pull_secret_namespace || !*ci->pull_secret_namespace))
 		model_causes_add(c, "spec.dataSource.containerImage.imagePullSecret.namespace", REQ,
@@ -146,6 +171,9 @@ static void object_ref(const struct model_image *img, const struct model_ds_obje
 	}
 	if (!o->name || !*o->name)
 		model_causes_add(c, "spec.dataSource.objectRef.name", REQ, "Required value");
+	object_name(c, "spec.dataSource.objectRef.name", o->name, false);
+	if (o->namespace && strlen(o->namespace) <= 63)
+		object_name(c, "spec.dataSource.objectRef.namespace", o->namespace, true);
 	if (img->kind != MODEL_KIND_CVI)
 		return;
 	needs_ns = eq(o->kind, "VirtualImage") || eq(o->kind, "VirtualDisk") ||
@@ -214,46 +242,6 @@ void val_spec(const struct model_image *img, struct model_causes *c, int *unsupp
 		checksums(&ds->upload->checksum, "spec.dataSource.upload", c);
 }
 
-static void names(const struct model_image *img, struct model_causes *c)
-{
-	const char *name = img->meta.name, *ns = img->meta.namespace;
-	char q[VAL_QUOTE_MAX];
-
-	if (!name || !*name) {
-		if (!img->meta.generate_name || !*img->meta.generate_name)
-			model_causes_add(c, "metadata.name", REQ,
-			                 "Required value: name or generateName is required");
-	} else if (strchr(name, '.')) {
-		/* upstream's webhook, verbatim (%q of the name) */
-		val_quote(q, sizeof(q), name);
-		model_causes_add(c, "metadata.name", INV,
-		                 "the %s name %s is invalid: '.' is forbidden, allowed name "
-		                 "symbols are [0-9a-zA-Z-]",
-		                 model_kind_info(img->kind)->name, q);
-	} else if (!val_dns1123_subdomain(name)) {
-		val_quote(q, sizeof(q), name);
-		model_causes_add(
-		    c, "metadata.name", INV,
-		    "Invalid value: %s: a lowercase RFC 1123 subdomain must consist of "
-		    "lower case alphanumeric characters, '-' or '.', and must start "
-		    "and end with an alphanumeric character",
-		    q);
-	}
-	if (img->kind == MODEL_KIND_VI) {
-		if (!ns || !*ns) {
-			model_causes_add(c, "metadata.namespace", REQ, "Required value");
-		} else if (!val_dns1123_label(ns, 63)) {
-			val_quote(q, sizeof(q), ns);
-			model_causes_add(
-			    c, "metadata.namespace", INV,
-			    "Invalid value: %s: a lowercase RFC 1123 label must consist "
-			    "of lower case alphanumeric characters or '-', and must "
-			    "start and end with an alphanumeric character (at most 63)",
-			    q);
-		}
-	}
-}
-
 static int verdict(const struct model_causes *c, int unsupported)
 {
 	if (c->len == 0)
@@ -266,7 +254,7 @@ int model_validate_create(const struct model_image *img, struct model_causes *ca
 	int unsupported = 0;
 
 	causes->len = 0;
-	names(img, causes);
+	val_meta_create(img, causes);
 	val_spec(img, causes, &unsupported);
 	return verdict(causes, unsupported);
 }

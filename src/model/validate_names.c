@@ -6,6 +6,8 @@
  */
 #include "model/validate_internal.h"
 
+#include "core/k8sname.h"
+
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,23 +27,13 @@ void model_causes_add(struct model_causes *c, const char *field, const char *rea
 	va_start(ap, fmt);
 	vsnprintf(k->message, sizeof(k->message), fmt, ap);
 	va_end(ap);
+	/* a cut rune would make the Status body invalid JSON text */
+	k8sname_utf8_trim(k->message);
 }
 
-/* Quotes s as Go's %q would for printable ASCII (the messages' values). */
 void val_quote(char *out, size_t outlen, const char *s)
 {
-	size_t n = 0;
-
-	if (outlen < 3)
-		return;
-	out[n++] = '"';
-	for (; s && *s && n + 3 < outlen; s++) {
-		if (*s == '"' || *s == '\\')
-			out[n++] = '\\';
-		out[n++] = isprint((unsigned char)*s) ? *s : '?';
-	}
-	out[n++] = '"';
-	out[n] = '\0';
+	k8sname_quote(out, outlen, s ? s : "", s ? strlen(s) : 0);
 }
 
 static bool is_lower_alnum(char c)
@@ -51,36 +43,12 @@ static bool is_lower_alnum(char c)
 
 bool val_dns1123_label(const char *s, size_t max)
 {
-	size_t n = strlen(s), i;
-
-	if (n == 0 || n > max || !is_lower_alnum(s[0]) || !is_lower_alnum(s[n - 1]))
-		return false;
-	for (i = 0; i < n; i++)
-		if (!is_lower_alnum(s[i]) && s[i] != '-')
-			return false;
-	return true;
+	return strlen(s) <= max && k8sname_dns1123_label(s, strlen(s), NULL);
 }
 
 bool val_dns1123_subdomain(const char *s)
 {
-	const char *p = s, *dot;
-	char label[254];
-
-	if (strlen(s) == 0 || strlen(s) > 253)
-		return false;
-	for (;;) {
-		dot = strchr(p, '.');
-		size_t n = dot ? (size_t)(dot - p) : strlen(p);
-		if (n >= sizeof(label))
-			return false;
-		memcpy(label, p, n);
-		label[n] = '\0';
-		if (!val_dns1123_label(label, 253))
-			return false;
-		if (!dot)
-			return true;
-		p = dot + 1;
-	}
+	return k8sname_dns1123_subdomain(s, strlen(s), NULL);
 }
 
 bool val_hex(const char *s, size_t len)

@@ -50,8 +50,10 @@ int model_validate_update(const struct model_image *old, const struct model_imag
 	int unsupported = 0;
 
 	causes->len = 0;
+	/* metadata is validated on every update (kube's validateCommonFields) */
+	val_meta_update(old, new, causes);
 	if (spec_member_equal(old, new, NULL))
-		return 0; /* metadata-only changes are always allowed */
+		return causes->len ? VIM_EINVAL : 0; /* metadata-only changes */
 	if (old->meta.deletion_timestamp != 0) {
 		model_causes_add(causes, "spec", FORB,
 		                 "Forbidden: spec cannot be changed if the %s is the process of "

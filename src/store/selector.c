@@ -1,227 +1,92 @@
 /*
  * store/selector — Kubernetes label selectors ("a=b,c!=d,e,!f,g in (x,y),
- * h notin (z)") and field selectors ("metadata.name=x,involvedObject.uid!=y")
- * parsed once and matched against whole objects.
+ * h notin (z),n>3") and field selectors ("metadata.name=x,reason!=y")
+ * parsed once (selector_grammar.c, kube's grammar and messages: a bad
+ * selector is an error, never one that matches more) and matched against
+ * whole objects.
+ *
+ * Memory: a parsed selector is one allocation sized to its content — the
+ * header, the requirements, the value pointers and one copy of the text
+ * that every key and value points into.  Both the text and the number of
+ * requirements are capped, since every watch keeps its selector.
  */
-#include "store/internal.h"
+#include "store/selector_grammar.h"
 
-#include <ctype.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define SEL_VALUES_MAX 16
-
-enum sel_op { SEL_EQ, SEL_NE, SEL_IN, SEL_NOTIN, SEL_EXISTS, SEL_NOT_EXISTS };
+/* Caps: kube bounds a selector only by the URL (Go's http server allows a
+ * 1 MiB header block); a watch keeps its selector for hours, so here a
+ * selector's text is capped below the API's own URL limit and so is the
+ * number of requirements it holds. */
+#define STORE_SELECTOR_MAX_LEN 16384
 
 struct sel_req {
-	bool field; /* a field selector (dotted path) or a label key */
-	char key[256];
-	enum sel_op op;
-	char values[SEL_VALUES_MAX][64];
-	size_t n_values;
+	const char *key;           /* into the text copy */
+	const char *const *values; /* into the value table */
+	uint32_t n_values;
+	uint8_t op;  /* enum sel_op */
+	bool field;  /* a field selector (dotted path), else a label key */
+	int64_t num; /* SEL_GT / SEL_LT */
 };
 
 struct store_selector {
-	struct sel_req *reqs;
 	size_t len;
+	struct sel_req *reqs;
+	/* reqs[len], the value pointers and the text follow in this block */
 };
 
-/* Field keys each resource supports (Kubernetes answers anything else
- * with "field label not supported"). */
-static const char *const common_fields[] = {"metadata.name", "metadata.namespace", NULL};
-static const char *const event_fields[] = {"metadata.name",
-                                           "metadata.namespace",
-                                           "involvedObject.kind",
-                                           "involvedObject.name",
-                                           "involvedObject.namespace",
-                                           "involvedObject.uid",
-                                           "involvedObject.apiVersion",
-                                           "involvedObject.resourceVersion",
-                                           "involvedObject.fieldPath",
-                                           "reason",
-                                           "type",
-                                           "source",
-                                           "reportingComponent",
-                                           NULL};
-static const char *const image_fields[] = {"metadata.name", "metadata.namespace", "status.phase",
-                                           NULL};
+static const char empty[] = "";
 
-static const char *const *fields_of(const char *resource)
+/* ---- the one allocation ----------------------------------------------------------- */
+
+static int build(struct store_selector **out, const struct sel_parse *p, const char *joined,
+                 size_t joined_len, struct vim_err *err)
 {
-	if (strcmp(resource, "events") == 0)
-		return event_fields;
-	if (strcmp(resource, "virtualimages") == 0 || strcmp(resource, "clustervirtualimages") == 0)
-		return image_fields;
-	return common_fields;
-}
+	size_t head = sizeof(struct store_selector), reqs = p->nreq * sizeof(struct sel_req);
+	size_t vals = p->nval * sizeof(const char *), i;
+	struct store_selector *sel;
+	const char **vp;
+	char *text;
 
-static char *trim(char *s)
-{
-	char *e;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = '\0';
-	return s;
-}
-
-static int add_req(struct store_selector *sel, struct sel_req **out, struct vim_err *err)
-{
-	struct sel_req *r = realloc(sel->reqs, (sel->len + 1) * sizeof(*r));
-
-	if (!r)
+	sel = malloc(head + reqs + vals + joined_len + 1);
+	if (!sel)
 		return vim_err_set(err, VIM_ENOMEM, "selector: out of memory");
-	sel->reqs = r;
-	*out = memset(&r[sel->len++], 0, sizeof(*r));
-	return 0;
-}
-
-static int copy_bounded(char *dst, size_t cap, const char *src, const char *what,
-                        struct vim_err *err)
-{
-	if (strlen(src) >= cap)
-		return vim_err_set(err, VIM_EINVAL, "selector: %s too long: %.40s...", what, src);
-	memcpy(dst, src, strlen(src) + 1);
-	return 0;
-}
-
-/* Splits on commas outside parentheses. */
-static char *next_term(char **p)
-{
-	char *s = *p, *q;
-	int depth = 0;
-
-	if (!s || !*s)
-		return NULL;
-	for (q = s; *q; q++) {
-		if (*q == '(')
-			depth++;
-		else if (*q == ')')
-			depth--;
-		else if (*q == ',' && depth == 0)
-			break;
+	sel->len = p->nreq;
+	sel->reqs = (struct sel_req *)(void *)((char *)sel + head);
+	vp = (const char **)(void *)((char *)sel + head + reqs);
+	text = (char *)sel + head + reqs + vals;
+	memcpy(text, joined, joined_len + 1);
+	/* Point into the copy, then cut it: every key and value is followed
+	 * by an operator, a delimiter, a blank or the end, none of which is
+	 * needed any more, so a NUL may take its place. */
+	for (i = 0; i < p->nval; i++) {
+		const struct sel_span *v = &p->vals[i];
+		vp[i] = v->len ? text + v->off : empty;
 	}
-	if (*q) {
-		*q = '\0';
-		*p = q + 1;
-	} else {
-		*p = q;
+	for (i = 0; i < p->nreq; i++) {
+		const struct sel_tmp_req *t = &p->reqs[i];
+		struct sel_req *r = &sel->reqs[i];
+		r->key = text + t->key.off;
+		r->values = vp + t->first;
+		r->n_values = (uint32_t)t->n;
+		r->op = (uint8_t)t->op;
+		r->field = t->field;
+		r->num = t->num;
 	}
-	return s;
-}
-
-static int parse_set(struct sel_req *r, char *list, const char *term, struct vim_err *err)
-{
-	char *p = trim(list), *v;
-	size_t n = strlen(p);
-
-	if (n < 2 || p[0] != '(' || p[n - 1] != ')')
-		return vim_err_set(err, VIM_EINVAL,
-		                   "unable to parse requirement: %s: expected a (value,...) set",
-		                   term);
-	p[n - 1] = '\0';
-	p++;
-	while ((v = strsep(&p, ","))) {
-		v = trim(v);
-		if (r->n_values >= SEL_VALUES_MAX)
-			return vim_err_set(err, VIM_EINVAL, "selector: too many values in %s",
-			                   term);
-		if (copy_bounded(r->values[r->n_values++], sizeof(r->values[0]), v, "value", err) <
-		    0)
-			return VIM_EINVAL;
+	for (i = 0; i < p->nreq; i++)
+		text[p->reqs[i].key.off + p->reqs[i].key.len] = '\0';
+	for (i = 0; i < p->nval; i++) {
+		const struct sel_span *v = &p->vals[i];
+		size_t n = v->len;
+		if (!v->len)
+			continue;
+		if (v->unescape)
+			sel_unescape(NULL, joined + v->off, v->len, text + v->off, &n);
+		text[v->off + n] = '\0';
 	}
-	return 0;
-}
-
-static int parse_label_term(struct store_selector *sel, char *term, struct vim_err *err)
-{
-	struct sel_req *r;
-	char *t = trim(term), *op, *sp;
-	char original[512];
-	int rc;
-
-	snprintf(original, sizeof(original), "%s", t);
-	if (!*t)
-		return 0;
-	if ((rc = add_req(sel, &r, err)) < 0)
-		return rc;
-	if ((sp = strstr(t, " notin ")) || (sp = strstr(t, " in "))) {
-		bool notin = strncmp(sp, " notin ", 7) == 0;
-		*sp = '\0';
-		r->op = notin ? SEL_NOTIN : SEL_IN;
-		if (copy_bounded(r->key, sizeof(r->key), trim(t), "key", err) < 0)
-			return VIM_EINVAL;
-		return parse_set(r, sp + (notin ? 7 : 4), original, err);
-	}
-	if ((op = strstr(t, "!="))) {
-		r->op = SEL_NE;
-		*op = '\0';
-		op += 2;
-	} else if ((op = strstr(t, "=="))) {
-		r->op = SEL_EQ;
-		*op = '\0';
-		op += 2;
-	} else if ((op = strchr(t, '='))) {
-		r->op = SEL_EQ;
-		*op++ = '\0';
-	} else if (t[0] == '!') {
-		r->op = SEL_NOT_EXISTS;
-		return copy_bounded(r->key, sizeof(r->key), trim(t + 1), "key", err);
-	} else {
-		r->op = SEL_EXISTS;
-		return copy_bounded(r->key, sizeof(r->key), t, "key", err);
-	}
-	if (!*trim(t))
-		return vim_err_set(err, VIM_EINVAL, "unable to parse requirement: %s: no key",
-		                   original);
-	if (copy_bounded(r->key, sizeof(r->key), trim(t), "key", err) < 0 ||
-	    copy_bounded(r->values[0], sizeof(r->values[0]), trim(op), "value", err) < 0)
-		return VIM_EINVAL;
-	r->n_values = 1;
-	return 0;
-}
-
-static int parse_field_term(struct store_selector *sel, const char *resource, char *term,
-                            struct vim_err *err)
-{
-	const char *const *allowed = fields_of(resource);
-	struct sel_req *r;
-	char *t = trim(term), *op;
-	size_t i;
-	int rc;
-
-	if (!*t)
-		return 0;
-	if ((rc = add_req(sel, &r, err)) < 0)
-		return rc;
-	r->field = true;
-	if ((op = strstr(t, "!="))) {
-		r->op = SEL_NE;
-		*op = '\0';
-		op += 2;
-	} else if ((op = strstr(t, "=="))) {
-		r->op = SEL_EQ;
-		*op = '\0';
-		op += 2;
-	} else if ((op = strchr(t, '='))) {
-		r->op = SEL_EQ;
-		*op++ = '\0';
-	} else {
-		return vim_err_set(err, VIM_EINVAL,
-		                   "invalid field selector: %s: expected key=value", t);
-	}
-	t = trim(t);
-	for (i = 0; allowed[i]; i++)
-		if (strcmp(allowed[i], t) == 0)
-			break;
-	if (!allowed[i])
-		return vim_err_set(err, VIM_EINVAL, "field label not supported: %s", t);
-	if (copy_bounded(r->key, sizeof(r->key), t, "key", err) < 0 ||
-	    copy_bounded(r->values[0], sizeof(r->values[0]), trim(op), "value", err) < 0)
-		return VIM_EINVAL;
-	r->n_values = 1;
+	*out = sel;
 	return 0;
 }
 
@@ -229,34 +94,45 @@ int store_selector_parse(struct store_selector **out, const char *resource,
                          const char *label_selector, const char *field_selector,
                          struct vim_err *err)
 {
-	struct store_selector *sel;
-	char *buf = NULL, *p, *term;
+	size_t ll = label_selector ? strlen(label_selector) : 0;
+	size_t fl = field_selector ? strlen(field_selector) : 0;
+	struct sel_parse p = {.err = err};
+	char *joined = NULL;
 	int rc = 0;
 
 	*out = NULL;
-	if ((!label_selector || !*label_selector) && (!field_selector || !*field_selector))
-		return 0;
-	if (!(sel = calloc(1, sizeof(*sel))))
+	if (ll > STORE_SELECTOR_MAX_LEN || fl > STORE_SELECTOR_MAX_LEN)
+		return vim_err_set(err, VIM_EINVAL, "%s: Too long: must have at most %d bytes",
+		                   ll > STORE_SELECTOR_MAX_LEN ? "labelSelector" : "fieldSelector",
+		                   STORE_SELECTOR_MAX_LEN);
+	if (!(joined = malloc(ll + 1 + fl + 1)))
 		return vim_err_set(err, VIM_ENOMEM, "selector: out of memory");
-	if (label_selector && *label_selector) {
-		p = buf = strdup(label_selector);
-		while (rc == 0 && p && (term = next_term(&p)))
-			rc = parse_label_term(sel, term, err);
-		free(buf);
+	memcpy(joined, ll ? label_selector : "", ll + 1);
+	memcpy(joined + ll + 1, fl ? field_selector : "", fl + 1);
+	if (ll) {
+		p.src = joined;
+		p.what = "labelSelector";
+		p.base = 0;
+		rc = sel_parse_labels(&p, joined);
 	}
-	if (rc == 0 && field_selector && *field_selector) {
-		p = buf = strdup(field_selector);
-		while (rc == 0 && p && (term = next_term(&p)))
-			rc = parse_field_term(sel, resource, term, err);
-		free(buf);
+	if (rc == 0 && fl) {
+		p.src = joined + ll + 1;
+		p.what = "fieldSelector";
+		p.base = ll + 1;
+		rc = sel_parse_fields(&p, resource, joined);
 	}
-	if (rc < 0) {
-		store_selector_free(sel);
-		return rc;
-	}
-	*out = sel;
-	return 0;
+	/* an empty selector (or only blanks and empty field terms) selects
+	 * everything, as in kube */
+	if (rc == 0 && p.nreq)
+		rc = build(out, &p, joined, ll + 1 + fl, err);
+	free(p.toks);
+	free(p.reqs);
+	free(p.vals);
+	free(joined);
+	return rc;
 }
+
+/* ---- matching ----------------------------------------------------------------------- */
 
 /* The value of a dotted path ("involvedObject.uid"), or NULL.  Non-string
  * scalars are not selectable (Kubernetes selects on strings). */
@@ -295,6 +171,7 @@ bool store_selector_match(const struct store_selector *sel, const json_t *obj)
 {
 	const json_t *labels = json_object_get(json_object_get(obj, "metadata"), "labels");
 	size_t i;
+	int64_t n;
 
 	for (i = 0; sel && i < sel->len; i++) {
 		const struct sel_req *r = &sel->reqs[i];
@@ -302,7 +179,7 @@ bool store_selector_match(const struct store_selector *sel, const json_t *obj)
 		                         : json_string_value(json_object_get(labels, r->key));
 		if (r->field && !v)
 			v = ""; /* an absent field selects as the empty string */
-		switch (r->op) {
+		switch ((enum sel_op)r->op) {
 		case SEL_EQ:
 		case SEL_IN:
 			if (!in_values(r, v))
@@ -321,6 +198,13 @@ bool store_selector_match(const struct store_selector *sel, const json_t *obj)
 			if (v)
 				return false;
 			break;
+		case SEL_GT:
+		case SEL_LT:
+			if (!v || !sel_parse_int(v, strlen(v), &n))
+				return false;
+			if (r->op == SEL_GT ? !(n > r->num) : !(n < r->num))
+				return false;
+			break;
 		}
 	}
 	return true;
@@ -328,8 +212,5 @@ bool store_selector_match(const struct store_selector *sel, const json_t *obj)
 
 void store_selector_free(struct store_selector *sel)
 {
-	if (!sel)
-		return;
-	free(sel->reqs);
-	free(sel);
+	free(sel); /* one block */
 }

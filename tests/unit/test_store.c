@@ -338,7 +338,8 @@ static void test_selectors(void **state)
 	o.label_selector = NULL;
 	o.field_selector = "spec.nope=1";
 	assert_int_equal(store_list_json(s, VI, &o, &items, &m, &err), VIM_EINVAL);
-	assert_string_equal(err.msg, "field label not supported: spec.nope");
+	assert_string_equal(err.msg, "\"spec.nope\" is not a known field selector: only "
+	                             "\"metadata.name\", \"metadata.namespace\", \"status.phase\"");
 	o.field_selector = NULL;
 	o.label_selector = "tier in web";
 	assert_int_equal(store_list_json(s, VI, &o, &items, &m, &err), VIM_EINVAL);

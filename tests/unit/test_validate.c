@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "core/k8sname.h"
 #include "model/model.h"
 
 #define VI_HEAD                                                                                    \
@@ -317,6 +318,9 @@ static int update(const char *old_json, enum model_phase phase, int64_t deleting
 }
 
 #define VI_A VI_HEAD "\"spec\":{" HTTP_DS "}}"
+#define VI_HEAD_NO_CLOSE                                                                           \
+	"{\"apiVersion\":\"virtualization.deckhouse.io/v1alpha2\",\"kind\":\"VirtualImage\","      \
+	"\"metadata\":{\"name\":\"img\",\"namespace\":\"ns\""
 #define VI_B                                                                                       \
 	VI_HEAD "\"spec\":{\"dataSource\":{\"type\":\"HTTP\",\"http\":{\"url\":"                   \
 	        "\"https://x.example/b.img\"}}}}"
@@ -389,6 +393,321 @@ static void test_update_runs_create_rules_on_the_new_spec(void **s)
 	                        VI_HEAD "\"spec\":{\"dataSource\":{\"type\":\"HTTP\"}}}", &c),
 	                 VIM_EINVAL);
 	assert_string_equal(c.items[0].field, "spec.dataSource");
+}
+
+/* ---- metadata: generateName, labels, annotations, finalizers ------------------ */
+
+#define SUBDOMAIN_RE                                                                               \
+	"a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' "  \
+	"or '.', and must start and end with an alphanumeric character (e.g. 'example.com', "      \
+	"regex used for validation is "                                                            \
+	"'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+#define NAME_PART_RE                                                                               \
+	"name part must consist of alphanumeric characters, '-', '_' or '.', and must start and "  \
+	"end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex "  \
+	"used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
+
+/* A VI with this metadata (JSON members after name/namespace). */
+static char *vi_meta(const char *meta)
+{
+	static char buf[4096];
+
+	snprintf(buf, sizeof(buf),
+	         "{\"apiVersion\":\"virtualization.deckhouse.io/v1alpha2\",\"kind\":"
+	         "\"VirtualImage\",\"metadata\":{\"namespace\":\"ns\"%s%s},\"spec\":{" HTTP_DS "}}",
+	         *meta ? "," : "", meta);
+	return buf;
+}
+
+static void test_generate_name_is_validated_in_prefix_mode(void **s)
+{
+	(void)s;
+	/* issue 13: each of these made an object nobody could fetch or delete */
+	expect_create(vi_meta("\"generateName\":\"BAD_\""), VIM_EINVAL, "metadata.generateName",
+	              "Invalid value: \"BAD_\": " SUBDOMAIN_RE);
+	expect_create(vi_meta("\"generateName\":\"BAD_\""), VIM_EINVAL, "metadata.name",
+	              "Invalid value: \"BAD_bcdfg\": " SUBDOMAIN_RE);
+	expect_create(vi_meta("\"generateName\":\"../../x\""), VIM_EINVAL, "metadata.generateName",
+	              "Invalid value: \"../../x\": a lowercase RFC 1123 subdomain");
+	expect_create(vi_meta("\"generateName\":\"X Y/\""), VIM_EINVAL, "metadata.generateName",
+	              "Invalid value: \"X Y/\": a lowercase RFC 1123 subdomain");
+	/* a trailing '-' is what a prefix ends with */
+	expect_create(vi_meta("\"generateName\":\"img-\""), 0, NULL, NULL);
+	expect_create(vi_meta("\"generateName\":\"-\""), VIM_EINVAL, "metadata.generateName",
+	              "Invalid value: \"-\"");
+	/* the webhook's '.' rule applies to the name it will get */
+	expect_create(vi_meta("\"generateName\":\"a.b-\""), VIM_EINVAL, "metadata.name",
+	              "'.' is forbidden");
+}
+
+static void test_generated_name_is_cut_to_58_plus_5(void **s)
+{
+	char gen[302], json[1024];
+	struct model_image *img;
+	struct model_causes c;
+	bool generated = false;
+	size_t i;
+	(void)s;
+
+	memset(gen, 'a', 300);
+	gen[300] = '-';
+	gen[301] = '\0';
+	/* 301 bytes: over 253 even in prefix mode */
+	snprintf(json, sizeof(json), "\"generateName\":\"%s\"", gen);
+	expect_create(vi_meta(json), VIM_EINVAL, "metadata.generateName",
+	              "must be no more than 253 bytes");
+
+	img = parse(vi_meta("\"generateName\":\"abcdefghijabcdefghijabcdefghijabcdefghijabcdefghij"
+	                    "abcdefghijabcdefghij-\""));
+	assert_int_equal(model_meta_generate_name(img, &generated), 0);
+	assert_true(generated);
+	assert_int_equal(strlen(img->meta.name), 63);
+	assert_memory_equal(img->meta.name,
+	                    "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefgh", 58);
+	for (i = 58; i < 63; i++)
+		assert_non_null(strchr("bcdfghjklmnpqrstvwxz2456789", img->meta.name[i]));
+	assert_int_equal(model_validate_create(img, &c), 0);
+	/* a name the user gave is kept */
+	assert_int_equal(model_meta_generate_name(img, &generated), 0);
+	assert_false(generated);
+	model_image_free(img);
+}
+
+static void test_labels_are_qualified_names_and_label_values(void **s)
+{
+	(void)s;
+	expect_create(vi_meta("\"name\":\"a\",\"labels\":{\"app.example.com/tier\":\"web\","
+	                      "\"x\":\"\"}"),
+	              0, NULL, NULL);
+	expect_create(vi_meta("\"name\":\"a\",\"labels\":{\"x y\":\"v\"}"), VIM_EINVAL,
+	              "metadata.labels", "Invalid value: \"x y\": " NAME_PART_RE);
+	expect_create(vi_meta("\"name\":\"a\",\"labels\":{\"Example.com/a\":\"v\"}"), VIM_EINVAL,
+	              "metadata.labels",
+	              "Invalid value: \"Example.com/a\": prefix part a lowercase");
+	expect_create(vi_meta("\"name\":\"a\",\"labels\":{\"a\":\"-v\"}"), VIM_EINVAL,
+	              "metadata.labels",
+	              "Invalid value: \"-v\": a valid label must be an empty string");
+	expect_create(
+	    vi_meta("\"name\":\"a\",\"labels\":{\"a\":"
+	            "\"vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv\"}"),
+	    VIM_EINVAL, "metadata.labels", "must be no more than 63 bytes");
+}
+
+static void test_annotations_keys_and_total_size(void **s)
+{
+	struct model_image *img;
+	struct model_causes c;
+	char *big;
+	(void)s;
+
+	/* keys are qualified names, whatever their case */
+	expect_create(vi_meta("\"name\":\"a\",\"annotations\":{\"Example.com/Key\":\"any value\"}"),
+	              0, NULL, NULL);
+	expect_create(vi_meta("\"name\":\"a\",\"annotations\":{\"a b\":\"v\"}"), VIM_EINVAL,
+	              "metadata.annotations", "Invalid value: \"a b\": " NAME_PART_RE);
+
+	img = parse(vi_meta("\"name\":\"a\""));
+	big = malloc(900 * 1024 + 1);
+	memset(big, 'x', 900 * 1024);
+	big[900 * 1024] = '\0';
+	img->meta.annotations.items = calloc(1, sizeof(struct model_kv));
+	img->meta.annotations.len = 1;
+	img->meta.annotations.items[0].key = strdup("k");
+	img->meta.annotations.items[0].value = big;
+	assert_int_equal(model_validate_create(img, &c), VIM_EINVAL);
+	assert_int_equal(c.len, 1);
+	assert_string_equal(c.items[0].field, "metadata.annotations");
+	assert_string_equal(c.items[0].reason, "FieldValueTooLong");
+	assert_string_equal(c.items[0].message, "Too long: must have at most 262144 bytes");
+	/* the limit is the sum of keys and values: exactly 256 KiB passes */
+	big[256 * 1024 - 1] = '\0';
+	assert_int_equal(model_validate_create(img, &c), 0);
+	big[256 * 1024 - 1] = 'x';
+	big[256 * 1024] = '\0';
+	assert_int_equal(model_validate_create(img, &c), VIM_EINVAL);
+	model_image_free(img);
+}
+
+static void test_finalizers_are_qualified_names(void **s)
+{
+	(void)s;
+	expect_create(vi_meta("\"name\":\"a\",\"finalizers\":[\"virtualization.deckhouse.io/"
+	                      "vi-cleanup\",\"kubernetes\",\"foregroundDeletion\"]"),
+	              0, NULL, NULL);
+	expect_create(vi_meta("\"name\":\"a\",\"finalizers\":[\"bad finalizer\"]"), VIM_EINVAL,
+	              "metadata.finalizers", "Invalid value: \"bad finalizer\": " NAME_PART_RE);
+	expect_create(vi_meta("\"name\":\"a\",\"finalizers\":[\"x/y/z\"]"), VIM_EINVAL,
+	              "metadata.finalizers", "Invalid value: \"x/y/z\": a valid label key");
+	expect_create(vi_meta("\"name\":\"a\",\"finalizers\":[\"orphan\",\"foregroundDeletion\"]"),
+	              VIM_EINVAL, "metadata.finalizers",
+	              "finalizer orphan and foregroundDeletion cannot be both set");
+}
+
+static void test_referenced_names_are_dns_names_at_create(void **s)
+{
+	(void)s;
+	expect_create(VI_HEAD "\"spec\":{\"dataSource\":{\"type\":\"ContainerImage\","
+	                      "\"containerImage\":{\"image\":\"r.example/i:1\",\"imagePullSecret\":"
+	                      "{\"name\":\"Bad_Secret\"}}}}}",
+	              VIM_EINVAL, "spec.dataSource.containerImage.imagePullSecret.name",
+	              "Invalid value: \"Bad_Secret\": " SUBDOMAIN_RE);
+	expect_create(CVI_HEAD
+	              "\"spec\":{\"dataSource\":{\"type\":\"ContainerImage\","
+	              "\"containerImage\":{\"image\":\"r.example/i:1\",\"imagePullSecret\":"
+	              "{\"name\":\"s\",\"namespace\":\"a.b\"}}}}}",
+	              VIM_EINVAL, "spec.dataSource.containerImage.imagePullSecret.namespace",
+	              "Invalid value: \"a.b\": must not contain dots");
+	expect_create(CVI_HEAD
+	              "\"spec\":{\"dataSource\":{\"type\":\"ObjectRef\",\"objectRef\":"
+	              "{\"kind\":\"VirtualImage\",\"name\":\"src\",\"namespace\":\"x_y\"}}}}",
+	              VIM_EINVAL, "spec.dataSource.objectRef.namespace",
+	              "Invalid value: \"x_y\": a lowercase RFC 1123 label");
+	expect_create(VI_HEAD "\"spec\":{\"dataSource\":{\"type\":\"ObjectRef\",\"objectRef\":"
+	                      "{\"kind\":\"VirtualImage\",\"name\":\"../x\"}}}}",
+	              VIM_EINVAL, "spec.dataSource.objectRef.name",
+	              "Invalid value: \"../x\": " SUBDOMAIN_RE);
+	expect_create(CVI_HEAD
+	              "\"spec\":{\"dataSource\":{\"type\":\"ContainerImage\","
+	              "\"containerImage\":{\"image\":\"r.example/i:1\",\"imagePullSecret\":"
+	              "{\"name\":\"s\",\"namespace\":\"ns\"}}}}}",
+	              0, NULL, NULL);
+}
+
+static void test_non_ascii_values_are_quoted_as_go_does(void **s)
+{
+	(void)s;
+	/* valid UTF-8 as it is (not "??"), invalid bytes and controls escaped */
+	expect_create(vi_meta("\"name\":\"образ\""), VIM_EINVAL, "metadata.name",
+	              "Invalid value: \"образ\": a lowercase RFC 1123 subdomain");
+	expect_create(vi_meta("\"name\":\"a\\tb\\u00a0\""), VIM_EINVAL, "metadata.name",
+	              "Invalid value: \"a\\tb\\u00a0\":");
+	expect_create(vi_meta("\"name\":\"a\",\"labels\":{\"k\":\"\\\"q\\\\\"}"), VIM_EINVAL,
+	              "metadata.labels", "Invalid value: \"\\\"q\\\\\":");
+}
+
+static void test_name_rules_subdomain_before_the_webhook(void **s)
+{
+	(void)s;
+	/* the apiserver refuses what is no subdomain before the webhook runs */
+	expect_create(vi_meta("\"name\":\"A.b\""), VIM_EINVAL, "metadata.name",
+	              "Invalid value: \"A.b\": " SUBDOMAIN_RE);
+}
+
+static void test_update_validates_metadata(void **s)
+{
+	struct model_causes c;
+	(void)s;
+	assert_int_equal(
+	    update(VI_A, MODEL_PHASE_READY, 0,
+	           VI_HEAD_NO_CLOSE ",\"labels\":{\"a\":\"b c\"}},\"spec\":{" HTTP_DS "}}", &c),
+	    VIM_EINVAL);
+	assert_string_equal(c.items[0].field, "metadata.labels");
+	/* no new finalizers while the object is being deleted */
+	assert_int_equal(update(VI_A, MODEL_PHASE_TERMINATING, 5,
+	                        VI_HEAD_NO_CLOSE
+	                        ",\"finalizers\":[\"example.com/f\"]},\"spec\":{" HTTP_DS "}}",
+	                        &c),
+	                 VIM_EINVAL);
+	assert_string_equal(c.items[0].field, "metadata.finalizers");
+	assert_string_equal(c.items[0].message,
+	                    "Forbidden: no new finalizers can be added if the object is being "
+	                    "deleted, found new finalizers []string{\"example.com/f\"}");
+}
+
+static void test_quote_is_gos_percent_q(void **s)
+{
+	static const struct {
+		const char *in, *want;
+	} cases[] = {
+	    {"abc", "\"abc\""},
+	    {"a\"b\\", "\"a\\\"b\\\\\""},
+	    {"\xff", "\"\\xff\""},
+	    {"\x01\x7f", "\"\\x01\\x7f\""},
+	    {"\a\b\f\n\r\t\v", "\"\\a\\b\\f\\n\\r\\t\\v\""},
+	    {"é😀образ", "\"é😀образ\""},
+	    {"\xc2\xa0\xe2\x80\x8b\xef\xbb\xbf", "\"\\u00a0\\u200b\\ufeff\""},
+	    {"\xc0\xaf", "\"\\xc0\\xaf\""},          /* overlong '/' */
+	    {"\xed\xa0\x80", "\"\\xed\\xa0\\x80\""}, /* a surrogate */
+	    {"\xf3\xb0\x80\x80", "\"\\U000f0000\""}, /* private use, plane 15 */
+	};
+	char out[64];
+	size_t i;
+	(void)s;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		k8sname_quote(out, sizeof(out), cases[i].in, strlen(cases[i].in));
+		assert_string_equal(out, cases[i].want);
+	}
+	/* cut with "..." inside the quotes, never inside a rune */
+	k8sname_quote(out, 10, "abcdefghijkl", 12);
+	assert_string_equal(out, "\"abcd...\"");
+	k8sname_quote(out, 10, "ééééé", 10);
+	assert_string_equal(out, "\"éé...\"");
+	k8sname_quote(out, 6, "abcd", 4);
+	assert_string_equal(out, "\"...\"");
+	k8sname_quote(out, 6, "abc", 3); /* exactly fits */
+	assert_string_equal(out, "\"abc\"");
+	strcpy(out, "ab\xc3");
+	k8sname_utf8_trim(out);
+	assert_string_equal(out, "ab");
+	strcpy(out, "a\xe2\x82");
+	k8sname_utf8_trim(out);
+	assert_string_equal(out, "a");
+	strcpy(out, "ab\xc3\xa9");
+	k8sname_utf8_trim(out);
+	assert_string_equal(out, "ab\xc3\xa9");
+	k8sname_utf8_copy(out, sizeof(out),
+	                  "a\xff"
+	                  "b",
+	                  3);
+	assert_string_equal(out, "a\xef\xbf\xbd"
+	                         "b");
+}
+
+static void test_unqualified_finalizers_get_a_warning(void **s)
+{
+	struct model_image *img = parse(vi_meta(
+	    "\"name\":\"a\",\"finalizers\":[\"kubernetes\",\"orphan\",\"example.com/f\",\"foo\"]"));
+	struct model_warnings w;
+	struct model_causes c;
+	(void)s;
+
+	assert_int_equal(model_validate_create(img, &c), 0);
+	model_meta_warnings(img, &w);
+	assert_int_equal(w.len, 1);
+	assert_string_equal(
+	    w.items[0], "metadata.finalizers: \"foo\": prefer a domain-qualified finalizer name "
+	                "including a path (/) to avoid accidental conflicts with other finalizer "
+	                "writers");
+	model_image_free(img);
+}
+
+static void test_generate_name_prefix_masks_as_kube(void **s)
+{
+	static const struct {
+		const char *in;
+		size_t n_reasons; /* 0 = valid */
+	} cases[] = {
+	    {"img-", 0}, {"a-", 0},  {"ab-", 0}, {"a.b-", 0}, {"a.-", 0},
+	    {"A-", 0}, /* name[:len-2]+"a" */
+	    {"-", 1},    {"-a-", 1}, {"Ab-", 1}, {"a_b-", 1}, {".a-", 1},
+	};
+	struct k8sname_msgs why;
+	char big[303];
+	size_t i;
+	(void)s;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		bool ok = k8sname_dns1123_subdomain_prefix(cases[i].in, strlen(cases[i].in), &why);
+		if (ok != (cases[i].n_reasons == 0) || why.len != cases[i].n_reasons)
+			fail_msg("%s: ok %d with %zu reasons", cases[i].in, ok, why.len);
+	}
+	/* past 253 bytes only the length is wrong, however long */
+	memset(big, 'a', 300);
+	memcpy(big + 300, "--", 3);
+	assert_false(k8sname_dns1123_subdomain_prefix(big, 302, &why));
+	assert_int_equal(why.len, 1);
+	assert_string_equal(why.items[0], "must be no more than 253 bytes");
 }
 
 /* ---- DVCR address ---------------------------------------------------------------- */
@@ -534,6 +853,18 @@ int main(void)
 	    cmocka_unit_test(test_update_spec_frozen_while_terminating),
 	    cmocka_unit_test(test_update_cvi_frozen_when_ready_or_lost),
 	    cmocka_unit_test(test_update_runs_create_rules_on_the_new_spec),
+	    cmocka_unit_test(test_generate_name_is_validated_in_prefix_mode),
+	    cmocka_unit_test(test_generated_name_is_cut_to_58_plus_5),
+	    cmocka_unit_test(test_labels_are_qualified_names_and_label_values),
+	    cmocka_unit_test(test_annotations_keys_and_total_size),
+	    cmocka_unit_test(test_finalizers_are_qualified_names),
+	    cmocka_unit_test(test_referenced_names_are_dns_names_at_create),
+	    cmocka_unit_test(test_non_ascii_values_are_quoted_as_go_does),
+	    cmocka_unit_test(test_name_rules_subdomain_before_the_webhook),
+	    cmocka_unit_test(test_update_validates_metadata),
+	    cmocka_unit_test(test_quote_is_gos_percent_q),
+	    cmocka_unit_test(test_unqualified_finalizers_get_a_warning),
+	    cmocka_unit_test(test_generate_name_prefix_masks_as_kube),
 	    cmocka_unit_test(test_dvcr_reference_short_names_unchanged),
 	    cmocka_unit_test(test_dvcr_repository_upstream_stable_values),
 	    cmocka_unit_test(test_dvcr_repository_boundary_255),
