@@ -1,5 +1,6 @@
 /* dvcr/client — the client object, its handle pool and the one request
  * engine every operation goes through. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,8 +206,12 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud)
 		take(v, vl, tmp, sizeof(tmp), &ovf);
 		if (!ovf && tmp[0] >= '0' && tmp[0] <= '9') {
 			char *end;
-			long long x = strtoll(tmp, &end, 10);
-			r->content_length = (*end == '\0' && x >= 0) ? (int64_t)x : -1;
+			long long x;
+			errno = 0;
+			x = strtoll(tmp, &end, 10);
+			/* beyond 2^63 strtoll says LLONG_MAX: unknown, not huge */
+			r->content_length =
+			    (*end == '\0' && x >= 0 && errno != ERANGE) ? (int64_t)x : -1;
 		}
 	}
 #undef IS

@@ -103,6 +103,14 @@ int dvcr_token_lookup(struct dvcr_client *c, const char *scope, char *out, size_
 int dvcr_auth_on_401(struct dvcr_client *c, const struct dvcr_req *req, const char *scope,
                      struct vim_err *err);
 void dvcr_tokens_free(struct dvcr_client *c);
+/* When a token fetched at now_ms stops being used, from the answer's
+ * expires_in (present = 0: it said nothing) clamped to [60 s, 1 day]: 60 s
+ * is what distribution's client assumes for a missing or shorter value,
+ * and a day bounds both the arithmetic on the server's number and how long
+ * a revoked token is reused. */
+#define DVCR_TOKEN_TTL_MIN_S 60
+#define DVCR_TOKEN_TTL_MAX_S 86400
+int64_t dvcr_token_expiry_ms(int64_t now_ms, int present, long long expires_in);
 
 /* Resolves a Location (absolute or relative) against base into out. */
 int dvcr_resolve(struct dvcr_client *c, const char *loc, char *out, size_t outlen,
