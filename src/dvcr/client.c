@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/redact.h"
 #include "core/timeutil.h"
 #include "dvcr/internal.h"
 
@@ -506,6 +507,7 @@ static int perform(struct dvcr_client *c, CURL *h, struct dvcr_req *r, const cha
 	}
 	if (cc != CURLE_OK) {
 		const char *why = cerr[0] ? cerr : curl_easy_strerror(cc);
+		vim_redact_inplace(cerr, sizeof(cerr)); /* curl may quote a URL */
 		if (r->cb_abort)
 			rc = vim_err_set(err, VIM_ECANCELED, "%s: aborted by the caller", lb);
 		else if (r->overflow)

@@ -6,6 +6,7 @@
  * the import with the numbers in the message.
  */
 #include "importer/internal.h"
+#include "core/redact.h"
 
 #include <curl/curl.h>
 #include <stdlib.h>
@@ -81,7 +82,7 @@ void *imp_http_run(void *arg)
 	struct job *j = arg;
 	struct xfer x = {.j = j};
 	struct imp_result res;
-	char errbuf[CURL_ERROR_SIZE] = "", msg[VIM_ERR_MSG_MAX];
+	char errbuf[CURL_ERROR_SIZE] = "", msg[VIM_ERR_MSG_MAX], url[VIM_ERR_MSG_MAX / 2];
 	bool terminal = false;
 	CURLcode cr;
 
@@ -106,20 +107,24 @@ void *imp_http_run(void *arg)
 		struct curl_blob blob = {j->ca_pem, strlen(j->ca_pem), CURL_BLOB_COPY};
 		curl_easy_setopt(x.c, CURLOPT_CAINFO_BLOB, &blob);
 	}
+	/* messages name the URL without its credentials (curl's own
+	 * error text may quote it too) */
+	vim_redact(url, sizeof(url), j->url);
 	cr = curl_easy_perform(x.c);
 	if (!x.started) /* an empty body still has a status */
 		curl_easy_getinfo(x.c, CURLINFO_RESPONSE_CODE, &x.status);
 	if (imp_job_canceled(j)) {
 		imp_job_end(j, VIM_ECANCELED, false, NULL, "canceled");
 	} else if (x.status >= 400) {
-		snprintf(msg, sizeof(msg), "GET %s: the server answered %ld", j->url, x.status);
+		snprintf(msg, sizeof(msg), "GET %s: the server answered %ld", url, x.status);
 		/* a missing file stays missing; a 5xx or 429 may pass */
 		imp_job_end(j, VIM_EUPSTREAM, x.status >= 400 && x.status < 500 && x.status != 429,
 		            NULL, msg);
 	} else if (x.rc < 0) {
 		imp_job_end(j, x.rc, x.rc == VIM_EINVAL, NULL, x.err.msg);
 	} else if (cr != CURLE_OK) {
-		snprintf(msg, sizeof(msg), "GET %s: %s after %llu of %llu bytes", j->url,
+		vim_redact_inplace(errbuf, sizeof(errbuf));
+		snprintf(msg, sizeof(msg), "GET %s: %s after %llu of %llu bytes", url,
 		         errbuf[0] ? errbuf : curl_easy_strerror(cr), (unsigned long long)j->done,
 		         (unsigned long long)j->total);
 		imp_job_end(j, VIM_EUPSTREAM, false, NULL, msg);

@@ -86,6 +86,17 @@ expect_eq "no manifest for it in DVCR" 404 "$(manifest_code corrupt)"
 out=$(printf 'apiVersion: virtualization.deckhouse.io/v1alpha2\nkind: VirtualImage\nmetadata: {name: badca, namespace: default}\nspec: {dataSource: {type: HTTP, http: {url: "https://127.0.0.1:%s/disk.qcow2", caBundle: "%%%% not base64"}}}\n' "$PWWW" | k apply -f - 2>&1)
 expect_match "a caBundle that is not base64 is refused at the API" 'spec.dataSource.http.caBundle: Invalid value: .*must be base64-encoded PEM' "$out"
 
+# a password in the source URL, or a presigned URL's signature, shows
+# nowhere but in the spec the user wrote: not in the status, the events or
+# the log
+vi_apply creds "{type: HTTP, http: {url: \"http://user:secretpw@127.0.0.1:$PWWW/missing?X-Amz-Signature=sigsecret\"}}"
+check "a missing file behind a URL with credentials fails the image" wait_for 30 phase_is vi/creds Failed
+expect_match "the message names the URL without them" 'ProvisioningFailedTerminally .*GET http://\*\*\*@127\.0\.0\.1:[0-9]+/missing\?X-Amz-Signature=\*\*\*: the server answered 404' "$(ready_cond vi/creds)"
+expect_eq "the password is not in the status" "" "$(jp vi/creds '{.status}' | grep -o 'secretpw\|sigsecret')"
+expect_eq "nor in the events" "" "$(k get events -o yaml | grep -o 'secretpw\|sigsecret')"
+expect_eq "nor in the log" "" "$(grep -o 'secretpw\|sigsecret' "$T_TMP/data/vimaged.log")"
+check "the source saw the request (with its credentials)" grep -q 'GET /missing?X-Amz-Signature=sigsecret' "$T_TMP/www.log"
+
 # an upload that stops half-way: the image keeps waiting, a full one works
 vi_apply half "{type: Upload}"
 check "an Upload image waits" wait_for 15 phase_is vi/half WaitForUserUpload
