@@ -7,6 +7,7 @@
 
 #include <curl/curl.h>
 
+#include "core/rate.h"
 #include "dvcr/dvcr.h"
 
 #define DVCR_POOL_MAX 16
@@ -26,6 +27,8 @@ struct dvcr_client {
 	char *user, *pass, *ca, *ca_pem, *ua;
 	int insecure, head_trusted;
 	long connect_ms, timeout_ms, stall_secs;
+	uint64_t min_rate_bps;
+	int64_t rate_window_ms;
 	pthread_mutex_t mu; /* guards everything below */
 	CURL *pool[DVCR_POOL_MAX];
 	int npool;
@@ -75,8 +78,10 @@ struct dvcr_req {
 	/* private state */
 	CURL *h;
 	size_t body_pos;
-	int overflow, header_overflow, cb_abort, full, stalled;
+	int overflow, header_overflow, cb_abort, full, stalled, slow;
 	int64_t last_moved, last_ms, stall_ms;
+	struct vim_rate rate; /* streamed requests: the minimum speed */
+	uint64_t slow_sent;
 };
 
 /* Performs req (with the 401 → credentials → one retry dance).  Returns 0

@@ -815,6 +815,10 @@ int imp_manager_new(struct imp_manager **out, const struct imp_config *cfg, stru
 	         cfg->secrets_dir ? cfg->secrets_dir : "");
 	m->cfg.secrets_dir = NULL;
 	m->max_running = cfg->max_imports > 0 ? cfg->max_imports : 4;
+	if (!m->cfg.min_rate_bps)
+		m->cfg.min_rate_bps = IMP_MIN_RATE_BPS;
+	if (m->cfg.stall_window_ms <= 0)
+		m->cfg.stall_window_ms = IMP_STALL_WINDOW_MS;
 	vim_hist_init(&m->stats.duration_s, vim_hist_import_s, vim_hist_import_n);
 	pthread_mutex_init(&m->mu, NULL);
 	pthread_cond_init(&m->exited, NULL);

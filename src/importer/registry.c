@@ -317,6 +317,8 @@ static int make_client(struct pull *x, struct vim_err *err)
 	dc.password = j->pull_pass;
 	dc.user_agent = "vimage-importer/1";
 	dc.ca_pem = j->ca_pem;
+	dc.min_rate_bps = j->m->cfg.min_rate_bps;
+	dc.rate_window_ms = j->m->cfg.stall_window_ms;
 	return dvcr_client_new(&x->c, &dc, err);
 }
 
