@@ -156,7 +156,7 @@ void *imp_http_run(void *arg)
 		imp_job_end(j, x.rc, x.rc == VIM_EINVAL, NULL, x.err.msg);
 	} else if (cr != CURLE_OK) {
 		vim_redact_inplace(errbuf, sizeof(errbuf));
-		snprintf(msg, sizeof(msg), "GET %s: %s after %llu of %llu bytes", url,
+		snprintf(msg, sizeof(msg), "GET %s: %.200s after %llu of %llu bytes", url,
 		         errbuf[0] ? errbuf : curl_easy_strerror(cr), (unsigned long long)j->done,
 		         (unsigned long long)j->total);
 		imp_job_end(j, VIM_EUPSTREAM, false, NULL, msg);
