@@ -7,7 +7,8 @@
  * through here first:
  *
  *   http://user:pw@host:80/a/b.img?X-Amz-Signature=abc&x=1#f
- *   -> http://(***)@host:80/a/b.img?X-Amz-Signature=(***)&x=(***)#f  (without the parentheses)
+ * becomes, M being the mask "***",
+ *   http://M@host:80/a/b.img?X-Amz-Signature=M&x=M#f
  *
  * The whole userinfo goes, not only the password (as Go's URL.Redacted
  * keeps the user): a lone userinfo is often the token itself.  Every query
