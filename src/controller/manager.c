@@ -5,6 +5,7 @@
 #include "controller/cache.h"
 #include "controller/queue.h"
 #include "core/log.h"
+#include "core/redact.h"
 #include "core/sysutil.h"
 #include "core/timeutil.h"
 
@@ -143,9 +144,12 @@ static void record_event(void *self, const struct model_image *img, const char *
 	struct ctl_manager *m = self;
 	struct vim_err err;
 	json_t *obj = model_image_ref_to_json(img);
+	char safe[1024];
 
+	/* an event outlives the object: no URL credential goes into one */
+	vim_redact(safe, sizeof(safe), message ? message : "");
 	if (!obj ||
-	    store_event_record(m->cfg.store, obj, type, reason, message, vim_time_now(), &err) < 0)
+	    store_event_record(m->cfg.store, obj, type, reason, safe, vim_time_now(), &err) < 0)
 		vim_log(VIM_LOG_WARN, "event %s for %s %s/%s not recorded: %s", reason,
 		        model_kind_info(img->kind)->name,
 		        img->meta.namespace ? img->meta.namespace : "", img->meta.name,

@@ -1,6 +1,7 @@
 /* core/log — stderr lines; one write(2) per line so threads never interleave. */
 #include "core/log.h"
 #include "core/err.h"
+#include "core/redact.h"
 #include "core/timeutil.h"
 
 #include <stdarg.h>
@@ -55,15 +56,17 @@ static size_t json_escape(char *out, size_t cap, const char *s)
 
 void vim_log(enum vim_log_level level, const char *fmt, ...)
 {
-	char msg[1024], esc[2048], line[2600], ts[VIM_TIME_TEXT_MAX];
+	char raw[1024], msg[1024], esc[2048], line[2600], ts[VIM_TIME_TEXT_MAX];
 	va_list ap;
 	int n;
 
 	if (level < log_min)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
+	/* the last line of defence: a URL's credentials never reach the log */
+	vim_redact(msg, sizeof(msg), raw);
 	vim_time_format(vim_time_now(), ts, sizeof(ts));
 	if (log_json) {
 		json_escape(esc, sizeof(esc), msg);

@@ -3,7 +3,8 @@
  * ("2026-11-24T14:40:00Z info  store: opened ...") or JSON
  * ({"ts":...,"level":"info","msg":"..."}).  main sets the format and the
  * level once at start-up (before any thread starts); everything else only
- * calls vim_log.  Callers never pass a credential or a token.
+ * calls vim_log.  Callers never pass a credential or a token; URLs in
+ * a line are redacted anyway (core/redact.h).
  */
 #ifndef VIM_CORE_LOG_H
 #define VIM_CORE_LOG_H

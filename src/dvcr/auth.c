@@ -194,6 +194,18 @@ static size_t tok_write(char *data, size_t size, size_t n, void *ud)
 	return len;
 }
 
+int64_t dvcr_token_expiry_ms(int64_t now_ms, int present, long long expires_in)
+{
+	int64_t ttl = expires_in;
+
+	if (!present || expires_in < DVCR_TOKEN_TTL_MIN_S)
+		ttl = DVCR_TOKEN_TTL_MIN_S;
+	else if (expires_in > DVCR_TOKEN_TTL_MAX_S)
+		ttl = DVCR_TOKEN_TTL_MAX_S;
+	/* renew 5 s early so a request never carries a token about to lapse */
+	return now_ms + (ttl - 5) * 1000;
+}
+
 /* GET realm?service=&scope= (with basic credentials when configured). */
 static int fetch_token(struct dvcr_client *c, const struct dvcr_challenge *ch, const char *scope,
                        const struct dvcr_req *orig, struct vim_err *err)
@@ -206,7 +218,7 @@ static int fetch_token(struct dvcr_client *c, const struct dvcr_challenge *ch, c
 	long status = 0;
 	json_t *root = NULL;
 	const char *tok;
-	json_int_t ttl = 60;
+	int64_t expires;
 	size_t used, plen;
 	const char *p;
 
@@ -271,18 +283,17 @@ static int fetch_token(struct dvcr_client *c, const struct dvcr_challenge *ch, c
 		                 orig->method, orig->repo ? orig->repo : "");
 		goto out;
 	}
-	if (json_is_integer(json_object_get(root, "expires_in")))
-		ttl = json_integer_value(json_object_get(root, "expires_in"));
-	if (ttl < 10)
-		ttl = 60; /* the spec's default when absent or nonsense */
+	{
+		json_t *ei = json_object_get(root, "expires_in");
+		expires = dvcr_token_expiry_ms(vim_mono_ms(), json_is_integer(ei),
+		                               json_integer_value(ei));
+	}
 	copy = strdup(tok);
 	if (!copy) {
 		rc = vim_err_set(err, VIM_ENOMEM, "dvcr: out of memory");
 		goto out;
 	}
-	/* renew 5 s early so a request never carries a token about to lapse */
-	token_store(c, orig->scope || orig->repo ? scope : "", copy,
-	            vim_mono_ms() + (ttl - 5) * 1000);
+	token_store(c, orig->scope || orig->repo ? scope : "", copy, expires);
 	copy = NULL;
 out:
 	curl_free(es);

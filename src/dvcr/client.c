@@ -1,10 +1,12 @@
 /* dvcr/client — the client object, its handle pool and the one request
  * engine every operation goes through. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "core/redact.h"
 #include "core/timeutil.h"
 #include "dvcr/internal.h"
 
@@ -55,6 +57,8 @@ int dvcr_client_new(struct dvcr_client **out, const struct dvcr_config *cfg, str
 	c->connect_ms = cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : 10000;
 	c->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 60000;
 	c->stall_secs = cfg->stall_secs > 0 ? cfg->stall_secs : 30;
+	c->min_rate_bps = cfg->min_rate_bps;
+	c->rate_window_ms = cfg->rate_window_ms;
 	for (n = 0; n < DVCR_STAT_METHODS; n++)
 		vim_hist_init(&c->stats.seconds[n], vim_hist_request_s, vim_hist_request_n);
 	if (pthread_mutex_init(&c->mu, NULL) != 0) {
@@ -205,8 +209,12 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud)
 		take(v, vl, tmp, sizeof(tmp), &ovf);
 		if (!ovf && tmp[0] >= '0' && tmp[0] <= '9') {
 			char *end;
-			long long x = strtoll(tmp, &end, 10);
-			r->content_length = (*end == '\0' && x >= 0) ? (int64_t)x : -1;
+			long long x;
+			errno = 0;
+			x = strtoll(tmp, &end, 10);
+			/* beyond 2^63 strtoll says LLONG_MAX: unknown, not huge */
+			r->content_length =
+			    (*end == '\0' && x >= 0 && errno != ERANGE) ? (int64_t)x : -1;
 		}
 	}
 #undef IS
@@ -231,7 +239,10 @@ static size_t on_write(char *data, size_t size, size_t n, void *ud)
 		return len;
 	}
 	if (r->write) {
-		if (r->write(r->write_ud, data, len) != 0) {
+		int64_t t0 = vim_mono_ms();
+		int wrc = r->write(r->write_ud, data, len);
+		vim_rate_pause(&r->rate, vim_mono_ms() - t0); /* our consumer's time */
+		if (wrc != 0) {
 			r->cb_abort = 1;
 			return 0;
 		}
@@ -262,7 +273,9 @@ static size_t on_read(char *dst, size_t size, size_t n, void *ud)
 	long got;
 
 	if (r->read) {
+		int64_t t0 = vim_mono_ms();
 		got = r->read(r->read_ud, dst, cap);
+		vim_rate_pause(&r->rate, vim_mono_ms() - t0); /* our producer's time */
 		if (got < 0 || (size_t)got > cap) {
 			r->cb_abort = 1;
 			return CURL_READFUNC_ABORT;
@@ -339,7 +352,7 @@ static void reset_response(struct dvcr_req *r)
 	r->errbody[0] = '\0';
 	r->errlen = 0;
 	r->body_pos = 0;
-	r->overflow = r->header_overflow = r->cb_abort = r->full = r->stalled = 0;
+	r->overflow = r->header_overflow = r->cb_abort = r->full = r->stalled = r->slow = 0;
 	r->last_moved = r->last_ms = 0;
 }
 
@@ -354,6 +367,10 @@ static int on_progress(void *ud, curl_off_t dltot, curl_off_t dlnow, curl_off_t 
 
 	(void)dltot;
 	(void)ultot;
+	if (vim_rate_stalled(&r->rate, now, (uint64_t)moved, &r->slow_sent)) {
+		r->slow = 1;
+		return 1;
+	}
 	if (moved != r->last_moved || r->last_ms == 0) {
 		r->last_moved = moved;
 		r->last_ms = now;
@@ -423,6 +440,8 @@ static int perform(struct dvcr_client *c, CURL *h, struct dvcr_req *r, const cha
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
 	r->stall_ms = (int64_t)c->stall_secs * 1000;
+	/* the short calls have their overall timeout; the streams need this */
+	vim_rate_init(&r->rate, r->stream ? c->min_rate_bps : 0, c->rate_window_ms);
 	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(h, CURLOPT_XFERINFODATA, r);
 	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
@@ -501,12 +520,19 @@ static int perform(struct dvcr_client *c, CURL *h, struct dvcr_req *r, const cha
 	}
 	if (cc != CURLE_OK) {
 		const char *why = cerr[0] ? cerr : curl_easy_strerror(cc);
+		vim_redact_inplace(cerr, sizeof(cerr)); /* curl may quote a URL */
 		if (r->cb_abort)
 			rc = vim_err_set(err, VIM_ECANCELED, "%s: aborted by the caller", lb);
 		else if (r->overflow)
 			rc = vim_err_set(err, VIM_ETOOLARGE, "%s: answer over %zu bytes", lb,
 			                 r->cap);
-		else if (r->stalled)
+		else if (r->slow) {
+			char pre[sizeof(lb) + 2];
+			snprintf(pre, sizeof(pre), "%s: ", lb);
+			rc = vim_rate_fail(err, pre, "the registry",
+			                   r->read || r->has_body ? "took" : "sent", &r->rate,
+			                   r->slow_sent);
+		} else if (r->stalled)
 			rc = vim_err_set(err, VIM_ETIMEDOUT, "%s: stalled, no data for %ld s", lb,
 			                 c->stall_secs);
 		else if (cc == CURLE_OPERATION_TIMEDOUT)

@@ -61,6 +61,12 @@ struct dvcr_config {
 	long connect_timeout_ms; /* 0 = 10 s */
 	long timeout_ms;         /* overall bound of a non-streaming call; 0 = 60 s */
 	long stall_secs; /* no byte moving for this long fails a call (VIM_ETIMEDOUT); 0 = 30 s */
+	/* A streamed transfer (blob GET, upload PATCH) moving fewer than
+	 * min_rate_bps bytes/s over a window of rate_window_ms fails
+	 * (VIM_ETIMEDOUT); time spent in the caller's read/write callbacks
+	 * does not count.  0 = no minimum. */
+	uint64_t min_rate_bps;
+	int64_t rate_window_ms;
 	/* 1 = the registry keeps no blob descriptor cache, so a blob HEAD
 	 * answers from the storage and presence checks use it; 0 = prove a
 	 * blob by a 1-byte GET, which costs the registry ~2.3x as much CPU

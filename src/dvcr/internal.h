@@ -7,6 +7,7 @@
 
 #include <curl/curl.h>
 
+#include "core/rate.h"
 #include "dvcr/dvcr.h"
 
 #define DVCR_POOL_MAX 16
@@ -26,6 +27,8 @@ struct dvcr_client {
 	char *user, *pass, *ca, *ca_pem, *ua;
 	int insecure, head_trusted;
 	long connect_ms, timeout_ms, stall_secs;
+	uint64_t min_rate_bps;
+	int64_t rate_window_ms;
 	pthread_mutex_t mu; /* guards everything below */
 	CURL *pool[DVCR_POOL_MAX];
 	int npool;
@@ -75,8 +78,10 @@ struct dvcr_req {
 	/* private state */
 	CURL *h;
 	size_t body_pos;
-	int overflow, header_overflow, cb_abort, full, stalled;
+	int overflow, header_overflow, cb_abort, full, stalled, slow;
 	int64_t last_moved, last_ms, stall_ms;
+	struct vim_rate rate; /* streamed requests: the minimum speed */
+	uint64_t slow_sent;
 };
 
 /* Performs req (with the 401 → credentials → one retry dance).  Returns 0
@@ -103,6 +108,14 @@ int dvcr_token_lookup(struct dvcr_client *c, const char *scope, char *out, size_
 int dvcr_auth_on_401(struct dvcr_client *c, const struct dvcr_req *req, const char *scope,
                      struct vim_err *err);
 void dvcr_tokens_free(struct dvcr_client *c);
+/* When a token fetched at now_ms stops being used, from the answer's
+ * expires_in (present = 0: it said nothing) clamped to [60 s, 1 day]: 60 s
+ * is what distribution's client assumes for a missing or shorter value,
+ * and a day bounds both the arithmetic on the server's number and how long
+ * a revoked token is reused. */
+#define DVCR_TOKEN_TTL_MIN_S 60
+#define DVCR_TOKEN_TTL_MAX_S 86400
+int64_t dvcr_token_expiry_ms(int64_t now_ms, int present, long long expires_in);
 
 /* Resolves a Location (absolute or relative) against base into out. */
 int dvcr_resolve(struct dvcr_client *c, const char *loc, char *out, size_t outlen,

@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "core/redact.h"
 #include "dvcr/internal.h"
 
 /* "HEAD vi/ns/name manifests/tag" — the head of every message. */
@@ -50,6 +51,7 @@ int dvcr_fail(const struct dvcr_req *r, struct vim_err *err)
 	size_t cl;
 
 	parse_errors(r, code, sizeof(code), msg, sizeof(msg));
+	vim_redact_inplace(msg, sizeof(msg)); /* the registry's text may quote a signed URL */
 	cl = strlen(code);
 	if (r->status == 401 || r->status == 403)
 		vc = VIM_EAUTH;

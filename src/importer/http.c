@@ -6,6 +6,9 @@
  * the import with the numbers in the message.
  */
 #include "importer/internal.h"
+#include "core/rate.h"
+#include "core/redact.h"
+#include "core/timeutil.h"
 
 #include <curl/curl.h>
 #include <stdlib.h>
@@ -23,7 +26,26 @@ struct xfer {
 	int rc;
 	long status;
 	bool started;
+	struct vim_rate rate;
+	const char *label; /* "GET <url, redacted>: " */
 };
+
+/* The source's minimum speed; the time on_body spends in the pipeline
+ * (DVCR taking the bytes) is ours, not the source's. */
+static int on_progress(void *arg, curl_off_t dltot, curl_off_t dlnow, curl_off_t ultot,
+                       curl_off_t ulnow)
+{
+	struct xfer *x = arg;
+	uint64_t sent;
+
+	(void)dltot;
+	(void)ultot;
+	(void)ulnow;
+	if (!vim_rate_stalled(&x->rate, vim_mono_ms(), (uint64_t)dlnow, &sent))
+		return 0;
+	x->rc = vim_rate_fail(&x->err, x->label, "the source", "sent", &x->rate, sent);
+	return 1;
+}
 
 static const char *file_name_of(const char *url)
 {
@@ -63,6 +85,7 @@ static size_t on_body(char *data, size_t sz, size_t n, void *arg)
 {
 	struct xfer *x = arg;
 	size_t len = sz * n;
+	int64_t t0;
 
 	if (imp_job_canceled(x->j))
 		return 0;
@@ -70,7 +93,10 @@ static size_t on_body(char *data, size_t sz, size_t n, void *arg)
 		return 0;
 	if (x->status >= 400)
 		return len; /* drain the error page */
-	if ((x->rc = imp_pipeline_feed(x->p, data, len, &x->err)) < 0)
+	t0 = vim_mono_ms();
+	x->rc = imp_pipeline_feed(x->p, data, len, &x->err);
+	vim_rate_pause(&x->rate, vim_mono_ms() - t0);
+	if (x->rc < 0)
 		return 0;
 	imp_job_progress(x->j, x->j->done + len, x->j->total);
 	return len;
@@ -81,7 +107,8 @@ void *imp_http_run(void *arg)
 	struct job *j = arg;
 	struct xfer x = {.j = j};
 	struct imp_result res;
-	char errbuf[CURL_ERROR_SIZE] = "", msg[VIM_ERR_MSG_MAX];
+	char errbuf[CURL_ERROR_SIZE] = "", msg[VIM_ERR_MSG_MAX], url[VIM_ERR_MSG_MAX / 2];
+	char label[VIM_ERR_MSG_MAX / 2 + 8];
 	bool terminal = false;
 	CURLcode cr;
 
@@ -102,24 +129,34 @@ void *imp_http_run(void *arg)
 	curl_easy_setopt(x.c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(x.c, CURLOPT_WRITEDATA, &x);
 	curl_easy_setopt(x.c, CURLOPT_ERRORBUFFER, errbuf);
+	vim_rate_init(&x.rate, j->m->cfg.min_rate_bps, j->m->cfg.stall_window_ms);
+	curl_easy_setopt(x.c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(x.c, CURLOPT_XFERINFODATA, &x);
+	curl_easy_setopt(x.c, CURLOPT_NOPROGRESS, 0L);
 	if (j->ca_pem) {
 		struct curl_blob blob = {j->ca_pem, strlen(j->ca_pem), CURL_BLOB_COPY};
 		curl_easy_setopt(x.c, CURLOPT_CAINFO_BLOB, &blob);
 	}
+	/* messages name the URL without its credentials (curl's own
+	 * error text may quote it too) */
+	vim_redact(url, sizeof(url), j->url);
+	snprintf(label, sizeof(label), "GET %s: ", url);
+	x.label = label;
 	cr = curl_easy_perform(x.c);
 	if (!x.started) /* an empty body still has a status */
 		curl_easy_getinfo(x.c, CURLINFO_RESPONSE_CODE, &x.status);
 	if (imp_job_canceled(j)) {
 		imp_job_end(j, VIM_ECANCELED, false, NULL, "canceled");
 	} else if (x.status >= 400) {
-		snprintf(msg, sizeof(msg), "GET %s: the server answered %ld", j->url, x.status);
+		snprintf(msg, sizeof(msg), "GET %s: the server answered %ld", url, x.status);
 		/* a missing file stays missing; a 5xx or 429 may pass */
 		imp_job_end(j, VIM_EUPSTREAM, x.status >= 400 && x.status < 500 && x.status != 429,
 		            NULL, msg);
 	} else if (x.rc < 0) {
 		imp_job_end(j, x.rc, x.rc == VIM_EINVAL, NULL, x.err.msg);
 	} else if (cr != CURLE_OK) {
-		snprintf(msg, sizeof(msg), "GET %s: %s after %llu of %llu bytes", j->url,
+		vim_redact_inplace(errbuf, sizeof(errbuf));
+		snprintf(msg, sizeof(msg), "GET %s: %.200s after %llu of %llu bytes", url,
 		         errbuf[0] ? errbuf : curl_easy_strerror(cr), (unsigned long long)j->done,
 		         (unsigned long long)j->total);
 		imp_job_end(j, VIM_EUPSTREAM, false, NULL, msg);

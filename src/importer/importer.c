@@ -6,6 +6,7 @@
  */
 #include "importer/internal.h"
 #include "core/log.h"
+#include "core/redact.h"
 #include "core/sysutil.h"
 #include "core/timeutil.h"
 
@@ -169,7 +170,8 @@ void imp_job_end(struct job *j, int rc, bool terminal, const struct imp_result *
 		m->stats.failed++;
 	}
 	j->terminal = terminal;
-	snprintf(j->msg, sizeof(j->msg), "%s", rc == 0 ? "" : (msg && *msg ? msg : "failed"));
+	/* the message becomes a condition, an event and a log line */
+	vim_redact(j->msg, sizeof(j->msg), rc == 0 ? "" : (msg && *msg ? msg : "failed"));
 	if (j->has_thread) {
 		m->running--;
 		start_queued_locked(m);
@@ -196,9 +198,11 @@ static void record(struct imp_manager *m, const struct model_image *img, const c
 {
 	json_t *obj = model_image_ref_to_json(img);
 	struct vim_err err;
+	char safe[VIM_ERR_MSG_MAX + 64];
 
+	vim_redact(safe, sizeof(safe), msg);
 	if (!obj ||
-	    store_event_record(m->cfg.store, obj, type, reason, msg, vim_time_now(), &err) < 0)
+	    store_event_record(m->cfg.store, obj, type, reason, safe, vim_time_now(), &err) < 0)
 		vim_log(VIM_LOG_WARN, "event %s for %s %s/%s not recorded: %s", reason,
 		        model_kind_info(img->kind)->name,
 		        img->meta.namespace ? img->meta.namespace : "", img->meta.name,
@@ -494,7 +498,7 @@ fail:
 	}
 	/* kept, threadless, as a failed attempt: its retry waits its turn */
 	pthread_mutex_lock(&m->mu);
-	snprintf(j->msg, sizeof(j->msg), "%s", err->msg);
+	vim_redact(j->msg, sizeof(j->msg), err->msg);
 	j->state = JOB_FAILED;
 	j->reported = true;
 	j->retry_at_ms = vim_mono_ms() + retry_delay_ms(++j->failures);
@@ -518,7 +522,9 @@ static bool failed_terminally(const struct model_image *img)
 static void show_failed(struct model_image *img, bool terminal, const char *msg, int64_t now,
                         char *full, size_t len)
 {
-	snprintf(full, len, "Provisioning failed: %s", msg);
+	char safe[VIM_ERR_MSG_MAX];
+
+	snprintf(full, len, "Provisioning failed: %s", vim_redact(safe, sizeof(safe), msg));
 	img->status.phase = MODEL_PHASE_FAILED;
 	ready_cond(img, "False", terminal ? "ProvisioningFailedTerminally" : "ProvisioningFailed",
 	           full, now);
@@ -809,6 +815,10 @@ int imp_manager_new(struct imp_manager **out, const struct imp_config *cfg, stru
 	         cfg->secrets_dir ? cfg->secrets_dir : "");
 	m->cfg.secrets_dir = NULL;
 	m->max_running = cfg->max_imports > 0 ? cfg->max_imports : 4;
+	if (!m->cfg.min_rate_bps)
+		m->cfg.min_rate_bps = IMP_MIN_RATE_BPS;
+	if (m->cfg.stall_window_ms <= 0)
+		m->cfg.stall_window_ms = IMP_STALL_WINDOW_MS;
 	vim_hist_init(&m->stats.duration_s, vim_hist_import_s, vim_hist_import_n);
 	pthread_mutex_init(&m->mu, NULL);
 	pthread_cond_init(&m->exited, NULL);

@@ -28,6 +28,12 @@ struct imp_config {
 	const char *upload_base;  /* NULL: set later with imp_manager_set_upload_base */
 	int64_t upload_timeout_s; /* 0 = 600, as upstream */
 	int max_imports;          /* downloads at once (0 = 4); more wait their turn */
+	/* A source (HTTP, ContainerImage) that sends fewer than min_rate_bps
+	 * bytes/s over a window of stall_window_ms fails the attempt as
+	 * transient, freeing its slot; the retry queues behind the jobs
+	 * waiting.  0 = IMP_MIN_RATE_BPS / IMP_STALL_WINDOW_MS. */
+	uint64_t min_rate_bps;
+	int64_t stall_window_ms;
 	/* ContainerImage pull secrets: <secrets_dir>/<namespace>/<name>.json,
 	 * dockerconfigjson ({"auths": {"host:port": {"auth": base64(user:pass)}}});
 	 * copied; NULL = no secrets (an image naming one waits for it) */
@@ -37,6 +43,9 @@ struct imp_config {
 	void (*kick)(void *arg, enum model_kind kind, const char *key);
 	void *kick_arg;
 };
+
+#define IMP_MIN_RATE_BPS 1024
+#define IMP_STALL_WINDOW_MS 60000
 
 struct imp_manager;
 

@@ -33,6 +33,9 @@ struct imp_layer {
 	char meta_type;
 	char *meta;
 	size_t meta_len;
+	uint64_t pos;      /* tar bytes consumed: offsets in messages */
+	uint64_t hdr_pos;  /* where the header in block began */
+	uint64_t meta_pos; /* where the extended header's data began */
 	/* overrides for the next header, from 'x' or 'L' */
 	char *next_path;
 	uint64_t next_size;
@@ -88,6 +91,10 @@ static bool octal(const unsigned char *f, size_t n, uint64_t *out)
 			return false;
 		v = v * 8 + (uint64_t)(f[i] - '0');
 	}
+	/* only blanks or NULs may follow: "12x" is not a size */
+	for (; i < n; i++)
+		if (f[i] != ' ' && f[i] != 0)
+			return false;
 	*out = v;
 	return true;
 }
@@ -104,32 +111,90 @@ static const char *disk_name(const char *path)
 	return path + 5;
 }
 
-/* PAX records "LEN key=value\n": path and size are what matter here. */
+/* A decimal field of a PAX record or value: digits only, no sign, no
+ * blanks, no overflow (strtoul would take " -1" as ULONG_MAX). */
+static bool decimal(const char *s, size_t n, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (n == 0)
+		return false;
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		if (v > (max - (uint64_t)(s[i] - '0')) / 10)
+			return false;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	*out = v;
+	return true;
+}
+
+/* PAX records "LEN key=value\n", LEN counting the whole record: every
+ * length is checked against what remains of the header before a byte is
+ * read, as the records come from whoever built the image.  Path and size
+ * are what matter here. */
 static int pax_apply(struct imp_layer *l, struct vim_err *err)
 {
 	size_t off = 0;
 
 	while (off < l->meta_len) {
-		char *rec = l->meta + off, *sp, *eq, *endp;
-		unsigned long n = strtoul(rec, &endp, 10);
-		if (endp == rec || *endp != ' ' || n == 0 || n > l->meta_len - off)
-			return vim_err_set(err, VIM_EINVAL, "layer: a malformed PAX header");
-		sp = endp + 1;
-		eq = memchr(sp, '=', (size_t)(rec + n - sp));
-		if (!eq || rec[n - 1] != '\n')
-			return vim_err_set(err, VIM_EINVAL, "layer: a malformed PAX record");
+		char *rec = l->meta + off, *sp, *eq;
+		size_t left = l->meta_len - off, digits = 0, klen;
+		uint64_t n;
+
+		while (digits < left && digits < 20 && rec[digits] >= '0' && rec[digits] <= '9')
+			digits++;
+		/* "LEN " then at least "k=\n": the shortest record is 5 bytes */
+		if (!decimal(rec, digits, left, &n) || digits >= left || rec[digits] != ' ' ||
+		    n < digits + 4 || n > left)
+			goto bad;
+		sp = rec + digits + 1;
+		if (rec[n - 1] != '\n')
+			goto bad;
+		eq = memchr(sp, '=', (size_t)(rec + n - 1 - sp));
+		if (!eq || eq == sp)
+			goto bad;
 		rec[n - 1] = '\0';
-		if ((size_t)(eq - sp) == 4 && strncmp(sp, "path", 4) == 0) {
+		klen = (size_t)(eq - sp);
+		if (klen == 4 && strncmp(sp, "path", 4) == 0) {
 			free(l->next_path);
 			if (!(l->next_path = strdup(eq + 1)))
 				return vim_err_set(err, VIM_ENOMEM, "layer: out of memory");
-		} else if ((size_t)(eq - sp) == 4 && strncmp(sp, "size", 4) == 0) {
-			l->next_size = strtoull(eq + 1, NULL, 10);
+		} else if (klen == 4 && strncmp(sp, "size", 4) == 0) {
+			/* a size beyond 2^63 is no file anyone can store */
+			if (!decimal(eq + 1, strlen(eq + 1), INT64_MAX, &l->next_size))
+				return vim_err_set(
+				    err, VIM_EINVAL,
+				    "layer: malformed PAX size \"%.40s\" at offset %llu", eq + 1,
+				    (unsigned long long)(l->meta_pos + off));
 			l->has_next_size = true;
 		}
-		off += n;
+		off += (size_t)n;
 	}
 	return 0;
+bad:
+	return vim_err_set(err, VIM_EINVAL, "layer: malformed PAX record at offset %llu",
+	                   (unsigned long long)(l->meta_pos + off));
+}
+
+/* The header's checksum: the sum of its bytes with the checksum field
+ * read as spaces, unsigned (POSIX) or signed (old tars). */
+static bool checksum_ok(const unsigned char *h)
+{
+	uint64_t want;
+	long usum = 0, ssum = 0;
+	size_t i;
+
+	if (!octal(h + 148, 8, &want))
+		return false;
+	for (i = 0; i < BLOCK; i++) {
+		unsigned char c = i >= 148 && i < 156 ? ' ' : h[i];
+		usum += c;
+		ssum += (signed char)c;
+	}
+	return want == (uint64_t)usum || (ssum >= 0 && want == (uint64_t)ssum);
 }
 
 static int on_header(struct imp_layer *l, struct vim_err *err)
@@ -147,9 +212,18 @@ static int on_header(struct imp_layer *l, struct vim_err *err)
 		l->st = L_END; /* the end marker: no disk in this layer */
 		return 0;
 	}
-	if (!octal(h + 124, 12, &size))
-		return vim_err_set(err, VIM_EINVAL, "layer: a tar header with a bad size");
-	if (memcmp(h + 257, "ustar", 5) == 0 && h[345])
+	/* a block that is no header (a cut or misaligned stream) stops here
+	 * rather than being read as one */
+	if (!checksum_ok(h))
+		return vim_err_set(err, VIM_EINVAL,
+		                   "layer: a tar header with a bad checksum at offset %llu",
+		                   (unsigned long long)l->hdr_pos);
+	if (!octal(h + 124, 12, &size) || size > INT64_MAX)
+		return vim_err_set(err, VIM_EINVAL,
+		                   "layer: a tar header with a bad size at offset %llu",
+		                   (unsigned long long)l->hdr_pos);
+	/* POSIX ustar only: old GNU tars ("ustar  ") keep times at 345 */
+	if (memcmp(h + 257, "ustar\0", 6) == 0 && h[345])
 		snprintf(name, sizeof(name), "%.155s/%.100s", (const char *)h + 345,
 		         (const char *)h + 0);
 	else
@@ -161,6 +235,7 @@ static int on_header(struct imp_layer *l, struct vim_err *err)
 			                   (unsigned long long)size);
 		l->meta_type = type;
 		l->meta_len = 0;
+		l->meta_pos = l->hdr_pos + BLOCK;
 		l->left = size;
 		l->pad = (BLOCK - size % BLOCK) % BLOCK;
 		free(l->meta);
@@ -211,6 +286,8 @@ static int tar_feed(void *arg, const void *data, size_t len)
 		switch (l->st) {
 		case L_HEADER:
 			n = BLOCK - l->block_len < len ? BLOCK - l->block_len : len;
+			if (l->block_len == 0)
+				l->hdr_pos = l->pos;
 			memcpy(l->block + l->block_len, p, n);
 			l->block_len += n;
 			if (l->block_len == BLOCK) {
@@ -253,6 +330,7 @@ static int tar_feed(void *arg, const void *data, size_t len)
 		}
 		p += n;
 		len -= n;
+		l->pos += n;
 	}
 	if ((l->st == L_META || l->st == L_SKIP) && l->left == 0 && l->pad == 0)
 		l->st = L_HEADER;

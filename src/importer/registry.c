@@ -21,6 +21,7 @@
 
 #define MANIFEST_MAX (1 << 20)
 #define LAYERS_MAX 128
+#define LAYER_SIZE_MAX ((json_int_t)1 << 56)
 
 /* ---- pull secrets ------------------------------------------------------------------ */
 
@@ -187,7 +188,7 @@ static int get_manifest(struct pull *x, const char *ref, json_t **out, struct vi
 static int resolve(struct pull *x, struct vim_err *err)
 {
 	const char *ref = x->ref.digest[0] ? x->ref.digest : x->ref.tag[0] ? x->ref.tag : "latest";
-	json_t *m = NULL, *layers, *e;
+	json_t *m = NULL, *layers, *e, *sz;
 	size_t i;
 	int rc;
 
@@ -233,8 +234,17 @@ static int resolve(struct pull *x, struct vim_err *err)
 			    "%s/%s:%s: zstd layers are not supported (gzip or plain tar)",
 			    x->ref.host, x->ref.repo, ref);
 		}
+		/* the registry's number: a negative or huge size would wrap the
+		 * progress total (128 layers of 2^56 cannot) */
+		sz = json_object_get(e, "size");
+		if (!json_is_integer(sz) || json_integer_value(sz) < 0 ||
+		    json_integer_value(sz) > LAYER_SIZE_MAX) {
+			json_decref(m);
+			return vim_err_set(err, VIM_EINVAL, "%s/%s:%s: layer %zu has no valid size",
+			                   x->ref.host, x->ref.repo, ref, i);
+		}
 		snprintf(x->layers[i].digest, DVCR_DIGEST_MAX, "%s", d);
-		x->layers[i].size = (uint64_t)json_integer_value(json_object_get(e, "size"));
+		x->layers[i].size = (uint64_t)json_integer_value(sz);
 		x->j->total += x->layers[i].size;
 	}
 	x->nlayers = (int)json_array_size(layers);
@@ -307,6 +317,8 @@ static int make_client(struct pull *x, struct vim_err *err)
 	dc.password = j->pull_pass;
 	dc.user_agent = "vimage-importer/1";
 	dc.ca_pem = j->ca_pem;
+	dc.min_rate_bps = j->m->cfg.min_rate_bps;
+	dc.rate_window_ms = j->m->cfg.stall_window_ms;
 	return dvcr_client_new(&x->c, &dc, err);
 }
 

@@ -35,6 +35,20 @@ class H(http.server.SimpleHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             return
+        if self.path.startswith("/trickle"):
+            # 10 B/s of a promised MiB: never "no byte for N s", never done
+            self.send_response(200)
+            self.send_header("Content-Length", "1048576")
+            self.end_headers()
+            import time
+            try:
+                for i in range(600):
+                    self.wfile.write(b"\0" * 5)
+                    self.wfile.flush()
+                    time.sleep(0.5)
+            except OSError:
+                pass
+            return
         if self.path.startswith("/slow"):
             # 8 MiB at ~1 MiB/s: long enough to kill or delete mid-import
             data = open("big.qcow2", "rb").read()
@@ -57,7 +71,11 @@ PY
 python3 "$T_TMP/www.py" "$PWWW" "$WWW" >"$T_TMP/www.log" 2>&1 &
 T_PIDS+=($!)
 wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$PWWW/disk.qcow2" || not_ok "the HTTP server starts"
-vim_start "$T_TMP/data" --dvcr-url "http://127.0.0.1:$PREG" --upload-timeout 3 || {
+# one import at a time, and a 2 s window for the minimum rate, so that a
+# trickling source is seen quickly and the queue behind it is visible
+VIM_FLAGS=(--dvcr-url "http://127.0.0.1:$PREG" --upload-timeout 3 --import-workers 1
+	--import-min-rate 1024 --import-stall-window 2)
+vim_start "$T_TMP/data" "${VIM_FLAGS[@]}" || {
 	not_ok "vimaged starts"
 	exit 1
 }
@@ -85,6 +103,17 @@ expect_eq "no manifest for it in DVCR" 404 "$(manifest_code corrupt)"
 
 out=$(printf 'apiVersion: virtualization.deckhouse.io/v1alpha2\nkind: VirtualImage\nmetadata: {name: badca, namespace: default}\nspec: {dataSource: {type: HTTP, http: {url: "https://127.0.0.1:%s/disk.qcow2", caBundle: "%%%% not base64"}}}\n' "$PWWW" | k apply -f - 2>&1)
 expect_match "a caBundle that is not base64 is refused at the API" 'spec.dataSource.http.caBundle: Invalid value: .*must be base64-encoded PEM' "$out"
+
+# a password in the source URL, or a presigned URL's signature, shows
+# nowhere but in the spec the user wrote: not in the status, the events or
+# the log
+vi_apply creds "{type: HTTP, http: {url: \"http://user:secretpw@127.0.0.1:$PWWW/missing?X-Amz-Signature=sigsecret\"}}"
+check "a missing file behind a URL with credentials fails the image" wait_for 30 phase_is vi/creds Failed
+expect_match "the message names the URL without them" 'ProvisioningFailedTerminally .*GET http://\*\*\*@127\.0\.0\.1:[0-9]+/missing\?X-Amz-Signature=\*\*\*: the server answered 404' "$(ready_cond vi/creds)"
+expect_eq "the password is not in the status" "" "$(jp vi/creds '{.status}' | grep -o 'secretpw\|sigsecret')"
+expect_eq "nor in the events" "" "$(k get events -o yaml | grep -o 'secretpw\|sigsecret')"
+expect_eq "nor in the log" "" "$(grep -o 'secretpw\|sigsecret' "$T_TMP/data/vimaged.log")"
+check "the source saw the request (with its credentials)" grep -q 'GET /missing?X-Amz-Signature=sigsecret' "$T_TMP/www.log"
 
 # an upload that stops half-way: the image keeps waiting, a full one works
 vi_apply half "{type: Upload}"
@@ -133,10 +162,22 @@ kill -KILL "$VIM_PID"
 wait "$VIM_PID" 2>/dev/null
 uid=$(k get vi/crash -o jsonpath='{.metadata.uid}' 2>/dev/null)
 expect_eq "the killed import left no manifest" 404 "$(curl -s -o /dev/null -w '%{http_code}' -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' "http://127.0.0.1:$PREG/v2/vi/default/crash/manifests/$uid")"
-vim_start "$T_TMP/data" --dvcr-url "http://127.0.0.1:$PREG" --upload-timeout 3 || not_ok "vimaged restarts"
+vim_start "$T_TMP/data" "${VIM_FLAGS[@]}" || not_ok "vimaged restarts"
 check "after the restart the import runs again to Ready" wait_for 40 phase_is vi/crash Ready
 expect_eq "with the whole image" "$(stat -c %s "$WWW/big.qcow2")" "$(jp vi/crash '{.status.size.storedBytes}')"
 expect_eq "the source was asked twice" 2 "$(grep -c 'GET /slow-crash' "$T_TMP/www.log")"
+
+# a source that sends 10 B/s holds the only import slot: the minimum rate
+# fails the attempt as transient, the image queued behind it runs next,
+# and the retry waits behind it
+vi_apply trickle "{type: HTTP, http: {url: \"http://127.0.0.1:$PWWW/trickle\"}}"
+check "a trickling import is under way" wait_for 10 grep -q 'GET /trickle' "$T_TMP/www.log"
+vi_apply after "{type: HTTP, http: {url: \"http://127.0.0.1:$PWWW/disk.qcow2\"}}"
+check "a source below --import-min-rate fails the attempt" wait_for 20 phase_is vi/trickle Failed
+expect_match "as transient, with the numbers" 'ProvisioningFailed Provisioning failed: GET http://127\.0\.0\.1:[0-9]+/trickle: the source sent [0-9]+ bytes in the last 2 s \(minimum 1024 B/s\): stalled' "$(ready_cond vi/trickle)"
+check "the image queued behind it gets the slot" wait_for 30 phase_is vi/after Ready
+expect_eq "before the trickling one is retried" 1 "$(grep -c 'GET /trickle' "$T_TMP/www.log")"
+k delete vi/trickle --wait=true --timeout=15s >/dev/null 2>&1
 
 vim_stop
 expect_eq "vimaged exits 0 on SIGTERM" 0 "$?"

@@ -9,6 +9,9 @@
 #include <cmocka.h>
 
 #include "dvcr/dvcr.h"
+#include "dvcr/internal.h"
+
+#include <limits.h>
 
 static void test_challenge_bearer_quoted_commas(void **state)
 {
@@ -139,6 +142,26 @@ static void test_ref_rejects(void **state)
 	assert_string_equal(r.host, "");
 }
 
+/* A token server's expires_in is clamped to [60 s, 1 day] before any
+ * arithmetic: LLONG_MAX made (ttl - 5) * 1000 overflow (undefined; the
+ * token then counted as long expired or never expiring). */
+static void test_token_expiry_clamps_the_servers_expires_in(void **state)
+{
+	const int64_t now = 1000000;
+	(void)state;
+
+	assert_int_equal(dvcr_token_expiry_ms(now, 1, 300), now + 295 * 1000);
+	assert_int_equal(dvcr_token_expiry_ms(now, 0, 0), now + 55 * 1000);
+	assert_int_equal(dvcr_token_expiry_ms(now, 1, 0), now + 55 * 1000);
+	assert_int_equal(dvcr_token_expiry_ms(now, 1, -5), now + 55 * 1000);
+	assert_int_equal(dvcr_token_expiry_ms(now, 1, LLONG_MIN), now + 55 * 1000);
+	assert_int_equal(dvcr_token_expiry_ms(now, 1, 59), now + 55 * 1000);
+	assert_int_equal(dvcr_token_expiry_ms(now, 1, 86400), now + 86395 * 1000);
+	assert_int_equal(dvcr_token_expiry_ms(now, 1, 86401), now + 86395 * 1000);
+	assert_int_equal(dvcr_token_expiry_ms(now, 1, LLONG_MAX), now + 86395 * 1000);
+	assert_int_equal(dvcr_token_expiry_ms(now, 1, LLONG_MAX / 1000 + 6), now + 86395 * 1000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -149,6 +172,7 @@ int main(void)
 	    cmocka_unit_test(test_ref_tag),
 	    cmocka_unit_test(test_ref_digest),
 	    cmocka_unit_test(test_ref_rejects),
+	    cmocka_unit_test(test_token_expiry_clamps_the_servers_expires_in),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

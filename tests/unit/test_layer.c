@@ -90,6 +90,32 @@ static int feed(const struct tarbuf *t, size_t chunk, struct got *g, struct vim_
 	return rc;
 }
 
+/* Recomputes the checksum of a header the test edited by hand. */
+static void fix_sum(unsigned char h[512])
+{
+	unsigned sum = 0;
+	size_t i;
+
+	memset(h + 148, ' ', 8);
+	for (i = 0; i < 512; i++)
+		sum += h[i];
+	snprintf((char *)h + 148, 7, "%06o", sum);
+	h[155] = ' ';
+}
+
+/* An 'x' header whose data is exactly rec (n bytes), padded, then a disk. */
+static void put_pax_raw(struct tarbuf *t, const char *rec, size_t n)
+{
+	unsigned char h[512], pad[512] = {0};
+
+	dvcr_tar_header(h, "PaxHeaders/disk", 0644, n, 'x');
+	put(t, h, 512);
+	put(t, rec, n);
+	put(t, pad, (512 - n % 512) % 512);
+	put_file(t, "disk/after.img", "ab", 2, '0');
+	put_end(t);
+}
+
 static const char DISK[] = "QFI\xfb not really a disk, but its bytes must arrive whole";
 
 static void test_layer_finds_disk_after_other_members_in_any_chunking(void **state)
@@ -217,8 +243,9 @@ static void test_layer_refuses_a_broken_header(void **state)
 	(void)state;
 
 	dvcr_tar_header(h, "disk/x.img", 0644, 10, '0');
-	memcpy(h + 124, "9999999999x", 11); /* not octal: parses as 0 is fine, */
-	h[124] = 0xff;                      /* but a negative base-256 size is not */
+	memcpy(h + 124, "9999999999x", 11);
+	h[124] = 0xff; /* a negative base-256 size */
+	fix_sum(h);
 	put(&t, h, 512);
 	put_end(&t);
 	assert_true(feed(&t, 512, &g, &err) < 0);
@@ -233,6 +260,169 @@ static void test_layer_refuses_a_broken_header(void **state)
 	free(t.b);
 }
 
+/* The security review's crash: "1 " made the record's remaining length
+ * underflow into memchr.  Every short or inconsistent record is a clear
+ * error naming its offset in the stream (the 'x' header's data starts at
+ * 512). */
+static void test_layer_refuses_malformed_pax_records_without_reading_past_them(void **state)
+{
+	static const struct {
+		const char *rec;
+		size_t n;
+		int off; /* of the bad record */
+	} bad[] = {
+	    {"1 ", 2, 512},                             /* the crash: LEN shorter than "LEN " */
+	    {"2 ", 2, 512},                             /* no room for key=value\n */
+	    {"3 a", 3, 512},                            /* ditto */
+	    {"0 a=b\n", 6, 512},                        /* zero */
+	    {"9 a=b\n", 6, 512},                        /* longer than the header */
+	    {"-1 a=b\n", 7, 512},                       /* a sign strtoul would take */
+	    {" 7 a=b\n", 7, 512},                       /* a blank before LEN */
+	    {"6 a=bc\n", 7, 512},                       /* the newline is not at LEN - 1 */
+	    {"6 abc\n", 6, 512},                        /* no '=' */
+	    {"5 =b\n", 5, 512},                         /* an empty key */
+	    {"6 a=b\n1 ", 8, 518},                      /* a good record, then the crash */
+	    {"99999999999999999999999 a=b\n", 28, 512}, /* LEN beyond 2^64 */
+	    {"7 a=b\n", 6, 512},                        /* 7 claims one more byte than there is */
+	};
+	size_t i;
+	(void)state;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct tarbuf t = {0};
+		struct got g;
+		struct vim_err err = {0};
+		put_pax_raw(&t, bad[i].rec, bad[i].n);
+		assert_true(feed(&t, 7, &g, &err) < 0);
+		char want[64];
+		snprintf(want, sizeof(want), "layer: malformed PAX record at offset %d",
+		         bad[i].off);
+		if (strcmp(err.msg, want) != 0) {
+			print_error("case %zu: %s\n", i, err.msg);
+			fail();
+		}
+		assert_int_equal(g.begins, 0);
+		free(t.b);
+	}
+}
+
+static void test_layer_takes_well_formed_pax_records_of_every_shape(void **state)
+{
+	struct tarbuf t = {0};
+	struct got g;
+	struct vim_err err = {0};
+	const char recs[] = "5 x=\n"        /* the shortest record */
+	                    "12 comment=\n" /* an empty value */
+	                    "19 path=disk/p.img\n"
+	                    "9 size=2\n";
+	(void)state;
+
+	put_pax_raw(&t, recs, sizeof(recs) - 1);
+	assert_int_equal(feed(&t, 3, &g, &err), 1);
+	assert_string_equal(g.name, "p.img");
+	assert_int_equal(g.size, 2);
+	free(t.b);
+}
+
+/* A PAX size that is not a plain decimal below 2^63 is refused, not read as
+ * 0 or as UINT64_MAX ("-1"). */
+static void test_layer_refuses_pax_sizes_that_are_not_numbers_or_too_big(void **state)
+{
+	static const char *const bad[] = {
+	    "11 size=-1\n",
+	    "12 size=12x\n",
+	    "10 size= \n",
+	    "29 size=18446744073709551615\n",
+	    "28 size=9223372036854775808\n",
+	};
+	size_t i;
+	(void)state;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct tarbuf t = {0};
+		struct got g;
+		struct vim_err err = {0};
+		put_pax_raw(&t, bad[i], strlen(bad[i]));
+		assert_true(feed(&t, 512, &g, &err) < 0);
+		if (!strstr(err.msg, "malformed PAX size")) {
+			print_error("case %zu: %s\n", i, err.msg);
+			fail();
+		}
+		free(t.b);
+	}
+}
+
+/* Header fields from the stream: checksum, octal digits, base-256 sizes
+ * beyond 2^63, and the ustar prefix of a header that is not POSIX ustar. */
+static void test_layer_checks_header_checksum_sizes_and_magic(void **state)
+{
+	struct tarbuf t = {0};
+	struct got g;
+	struct vim_err err = {0};
+	unsigned char h[512];
+	(void)state;
+
+	/* a block that is not a header: its checksum does not match */
+	put_file(&t, "disk/x.img", "ab", 2, '0');
+	t.b[10] ^= 1;
+	assert_true(feed(&t, 512, &g, &err) < 0);
+	assert_non_null(strstr(err.msg, "bad checksum at offset 0"));
+	free(t.b);
+
+	/* octal digits followed by junk */
+	memset(&t, 0, sizeof(t));
+	put_file(&t, "etc/a", "", 0, '0');
+	dvcr_tar_header(h, "disk/x.img", 0644, 2, '0');
+	memcpy(h + 124, "0000000002x", 11);
+	fix_sum(h);
+	put(&t, h, 512);
+	put_end(&t);
+	assert_true(feed(&t, 100, &g, &err) < 0);
+	assert_non_null(strstr(err.msg, "bad size at offset 512"));
+	free(t.b);
+
+	/* base-256 UINT64_MAX: was taken as the disk's size */
+	memset(&t, 0, sizeof(t));
+	dvcr_tar_header(h, "disk/x.img", 0644, 0, '0');
+	memset(h + 124, 0, 12);
+	h[124] = 0x80;
+	memset(h + 128, 0xff, 8);
+	fix_sum(h);
+	put(&t, h, 512);
+	put_end(&t);
+	assert_true(feed(&t, 512, &g, &err) < 0);
+	assert_non_null(strstr(err.msg, "bad size"));
+	assert_int_equal(g.begins, 0);
+	free(t.b);
+
+	/* base-256 of a plain size is fine */
+	memset(&t, 0, sizeof(t));
+	dvcr_tar_header(h, "disk/b256.img", 0644, 0, '0');
+	memset(h + 124, 0, 12);
+	h[124] = 0x80;
+	h[135] = 2;
+	fix_sum(h);
+	put(&t, h, 512);
+	put(&t, "xy", 2);
+	put_end(&t);
+	assert_int_equal(feed(&t, 512, &g, &err), 1);
+	assert_int_equal(g.size, 2);
+	free(t.b);
+
+	/* old GNU magic "ustar  ": bytes 345.. are times, not a name prefix */
+	memset(&t, 0, sizeof(t));
+	dvcr_tar_header(h, "disk/gnu.img", 0644, 2, '0');
+	memcpy(h + 257, "ustar  ", 8);
+	memcpy(h + 345, "00000000017", 11);
+	fix_sum(h);
+	put(&t, h, 512);
+	put(&t, "xy", 2);
+	put_end(&t);
+	assert_int_equal(feed(&t, 512, &g, &err), 1);
+	assert_string_equal(g.name, "gnu.img");
+	free(t.b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -241,6 +431,10 @@ int main(void)
 	    cmocka_unit_test(test_layer_reads_gzip),
 	    cmocka_unit_test(test_layer_without_disk_ends_without_one),
 	    cmocka_unit_test(test_layer_refuses_a_broken_header),
+	    cmocka_unit_test(test_layer_refuses_malformed_pax_records_without_reading_past_them),
+	    cmocka_unit_test(test_layer_takes_well_formed_pax_records_of_every_shape),
+	    cmocka_unit_test(test_layer_refuses_pax_sizes_that_are_not_numbers_or_too_big),
+	    cmocka_unit_test(test_layer_checks_header_checksum_sizes_and_magic),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -73,6 +73,12 @@ static const struct flag flags[] = {
      OPT(controllers)},
     {"--upload-timeout", "seconds an Upload image waits for its data before it fails (600)",
      NUM(upload_timeout)},
+    {"--import-min-rate",
+     "bytes/s an import source (and DVCR) must keep up over --import-stall-window, or the "
+     "attempt fails and is retried later (1024)",
+     NUM(import_min_rate)},
+    {"--import-stall-window", "seconds over which --import-min-rate is judged (60)",
+     NUM(import_stall_window)},
 };
 
 static void usage(FILE *f)

@@ -32,6 +32,8 @@ struct options {
 	const char *max_rps;
 	const char *import_workers;
 	const char *upload_timeout;
+	const char *import_min_rate;
+	const char *import_stall_window;
 	const char *controllers;
 	const char *metrics_anonymous; /* a switch: non-NULL when given */
 	/* not flags: what main learned at start */

@@ -122,6 +122,10 @@ static int open_dvcr(struct wiring *w, const struct options *o, const char **url
 		dc.password = password[0] ? password : NULL;
 	}
 	dc.base_url = *url;
+	/* a registry that takes 1 B/s must not hold an import slot either */
+	dc.min_rate_bps =
+	    o->import_min_rate ? (uint64_t)atof(o->import_min_rate) : IMP_MIN_RATE_BPS;
+	dc.rate_window_ms = seconds_ms(o->import_stall_window, IMP_STALL_WINDOW_MS);
 	return dvcr_client_new(&w->dvcr, &dc, err);
 }
 
@@ -161,6 +165,8 @@ int wiring_start(struct wiring *w, const struct options *o, struct store *store,
 	ic.kick_arg = w;
 	ic.max_imports = o->import_workers ? atoi(o->import_workers) : 0;
 	ic.upload_timeout_s = o->upload_timeout ? atoll(o->upload_timeout) : 0;
+	ic.min_rate_bps = o->import_min_rate ? (uint64_t)atof(o->import_min_rate) : 0;
+	ic.stall_window_ms = seconds_ms(o->import_stall_window, 0);
 	snprintf(secrets, sizeof(secrets), "%s/secrets", o->data_dir);
 	ic.secrets_dir = secrets;
 	if ((rc = imp_manager_new(&w->importer, &ic, err)) < 0)
