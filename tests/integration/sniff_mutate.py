@@ -1,19 +1,22 @@
 #!/usr/bin/env python3
 """Mutated disk-image headers for sniff_qemu.sh and the fuzz corpus.
 
-usage: sniff_mutate.py BASEDIR OUTDIR
+usage: sniff_mutate.py BASEDIR OUTDIR [--corpus]
 BASEDIR holds images `qemu-img create` made (q.qcow2, q2.qcow2, qb.qcow2,
 qd.qcow2, v.vmdk, vs.vmdk, vf.vmdk, p.vpc, i.vdi, x.vhdx); OUTDIR gets one
 file per mutation and a MANIFEST: name, expectation, regex of our error.
 expectation "same": vimage's verdict must agree with qemu-img info's;
 "stricter": qemu-img accepts it, vimage refuses on purpose (the reason is
-the comment next to it).
+the comment next to it).  --corpus (how tests/fuzz/corpus/sniff/ was
+made): no MANIFEST, and the vhdx cases compacted to 324 KiB (metadata region
+moved from 2 MiB to 256 KiB), so their verdicts are not qemu's.
 """
 import os
 import struct
 import sys
 
 base, out = sys.argv[1], sys.argv[2]
+corpus = sys.argv[3:] == ["--corpus"]
 os.makedirs(out, exist_ok=True)
 manifest = []
 
@@ -227,6 +230,29 @@ for k in range(struct.unpack_from("<I", b, 0x30008)[0]):
         put(b, e + 32 * k + 16, "<Q", 2**64 - 16)  # wraps moff + 32
 case("vhdx-metadata-offset-wraps", b, "same", "metadata region")
 
-with open(os.path.join(out, "MANIFEST"), "w") as f:
-    for row in manifest:
-        f.write("\t".join(row) + "\n")
+
+
+def compact(b):
+    rt = 0x30000
+    for k in range(min(struct.unpack_from("<I", b, rt + 8)[0], 8)):
+        e = rt + 16 + 32 * k
+        if b[e:e + 16] == bytes.fromhex("06a27c8b90479a4bb8fe575f050f886e"):
+            m = struct.unpack_from("<Q", b, e + 16)[0]
+            if m < len(b):
+                put(b, e + 16, "<Q", 0x40000)
+                return b[:0x40000] + b[m:m + 0x11000]
+    return b[:0x40000]
+
+
+if corpus:
+    for name, _, _ in manifest:
+        if name.startswith("vhdx"):
+            path = os.path.join(out, name)
+            with open(path, "rb") as f:
+                b = compact(bytearray(f.read()))
+            with open(path, "wb") as f:
+                f.write(bytes(b))
+else:
+    with open(os.path.join(out, "MANIFEST"), "w") as f:
+        for row in manifest:
+            f.write("\t".join(row) + "\n")
