@@ -212,7 +212,7 @@ static int check_extensions(const struct qhdr *h, const struct imp_probe *p, str
 			                   "qcow2 header: extension 0x%08x at %llu (%u bytes) runs "
 			                   "past the first cluster",
 			                   magic, (unsigned long long)off - 8, len);
-		d = p->head + off;
+		d = p->head + (off < p->hlen ? off : 0); /* read only within a span check */
 		switch (magic) {
 		case EXT_END:
 			return 0;
@@ -261,9 +261,10 @@ static int check_backing(const struct qhdr *h, const struct imp_probe *p, struct
 	if (h->backing_size > MAX_BACKING_NAME || h->backing_size > h->cluster - h->backing_off)
 		return bad(err, "backing_file_size %u exceeds %u", h->backing_size,
 		           MAX_BACKING_NAME);
-	imp_inspect_quote(name, sizeof(name), p->head + h->backing_off,
-	                  imp_span_ok(h->backing_off, h->backing_size, p->hlen) ? h->backing_size
-	                                                                        : 0);
+	if (imp_span_ok(h->backing_off, h->backing_size, p->hlen))
+		imp_inspect_quote(name, sizeof(name), p->head + h->backing_off, h->backing_size);
+	else
+		snprintf(name, sizeof(name), "beyond the end of the image");
 	return vim_err_set(err, VIM_EINVAL,
 	                   "qcow2 names a backing file (\"%s\"): images that read other files "
 	                   "are refused",

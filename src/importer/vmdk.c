@@ -114,7 +114,7 @@ static int check_descriptor(const unsigned char *d, size_t n, struct vim_err *er
  * whole header from the footer, 3 sectors before the end. */
 static int footer(const struct imp_probe *p, struct vhdr *h, struct vim_err *err)
 {
-	const unsigned char *t = p->tail + p->tlen - 3 * SECTOR;
+	const unsigned char *t = p->tail + (p->tlen >= 3 * SECTOR ? p->tlen - 3 * SECTOR : 0);
 
 	if (p->tlen < 3 * SECTOR || p->total < 5 * SECTOR || imp_le32(t + 12) != MARKER_FOOTER ||
 	    memcmp(t + SECTOR, "KDMV", 4) != 0 || imp_le32(t + 2 * SECTOR + 12) != MARKER_EOS)
