@@ -116,7 +116,8 @@ static int footer(const struct imp_probe *p, struct vhdr *h, struct vim_err *err
 {
 	const unsigned char *t = p->tail + (p->tlen >= 3 * SECTOR ? p->tlen - 3 * SECTOR : 0);
 
-	if (p->tlen < 3 * SECTOR || p->total < 5 * SECTOR || imp_le32(t + 12) != MARKER_FOOTER ||
+	if (p->tlen < 3 * SECTOR || p->total < 5 * SECTOR || imp_le32(t + 8) != 0 ||
+	    imp_le32(t + 12) != MARKER_FOOTER || imp_le32(t + 2 * SECTOR + 8) != 0 ||
 	    memcmp(t + SECTOR, "KDMV", 4) != 0 || imp_le32(t + 2 * SECTOR + 12) != MARKER_EOS)
 		return vim_err_set(err, VIM_EINVAL,
 		                   "vmdk header: gdOffset says the footer has the header, but "

@@ -74,6 +74,7 @@ case("qcow2-incompat-unknown", q(72, ">Q", 1 << 5), "same", "unknown incompatibl
 # it read-write, which qemu refuses
 case("qcow2-incompat-corrupt", q(72, ">Q", 1 << 1), "stricter", "marked corrupt")
 case("qcow2-incompat-dirty-ok", q(72, ">Q", 1 << 0), "same", "")
+case("qcow2-extended-l2-small-clusters", q(72, ">Q", 1 << 4), "same", "extended L2 entries need cluster_bits >= 14")
 case("qcow2-header-length-100", q(100, ">I", 100), "same", "header_length 100")
 case("qcow2-header-length-huge", q(100, ">I", 1 << 20), "same", "header_length 1048576 exceeds")
 # qemu does not check it, docs/interop/qcow2.txt requires it
@@ -161,6 +162,28 @@ case("vmdk-descriptor-etc-passwd",
      bytearray(rd("vf.vmdk").decode().replace(
          [l for l in rd("vf.vmdk").decode().splitlines() if l.startswith("RW ")][0],
          'RW 2048 FLAT "/etc/passwd" 0').encode()), "stricter", "descriptor file")
+
+
+def with_footer(capacity=None):
+    """streamOptimized as VMware writes it: gdOffset in the header says
+    "at the end", the footer 3 sectors before the end holds the header."""
+    b = rd("vs.vmdk")
+    foot = bytearray(b[:512])
+    if capacity is not None:
+        put(foot, 12, "<Q", capacity)
+    put(b, 56, "<Q", 2**64 - 1)
+    marker = bytearray(512)
+    put(marker, 0, "<Q", 1)
+    put(marker, 12, "<I", 3)
+    return b + marker + foot + bytearray(512)
+
+
+case("vmdk-footer-ok", with_footer(), "same", "")
+# qemu reads the capacity from the footer: 0 bytes, not a disk
+case("vmdk-footer-capacity-0", with_footer(0), "stricter", "capacity 0")
+b = with_footer()
+put(b, len(b) - 1536 + 12, "<I", 7)
+case("vmdk-footer-bad-marker", b, "same", "no valid footer")
 case("vmdk-cowd", bytearray(b"COWD" + b"\1\0\0\0" + b"\0" * 2040), "same", "COWD")
 
 # ---- vpc (dynamic), vdi, vhdx ------------------------------------------------
