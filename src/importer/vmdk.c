@@ -93,19 +93,20 @@ static int check_descriptor(const unsigned char *d, size_t n, struct vim_err *er
 {
 	const unsigned char *end = memchr(d, '\0', n), *l = d, *nl;
 	int extents = 0, rc;
+	size_t len;
 
-	if (end)
+	if (end) /* qemu reads the descriptor as a C string */
 		n = (size_t)(end - d);
 	while (l < d + n) {
 		nl = memchr(l, '\n', (size_t)(d + n - l));
-		size_t len = nl ? (size_t)(nl - l) : (size_t)(d + n - l);
+		len = nl ? (size_t)(nl - l) : (size_t)(d + n - l);
 		if (len && l[len - 1] == '\r')
 			len--;
 		if ((rc = check_line(l, len, &extents, err)) < 0)
 			return rc;
-		l += (nl ? (size_t)(nl - l) + 1 : len);
 		if (!nl)
 			break;
+		l = nl + 1;
 	}
 	return 0;
 }
@@ -126,10 +127,44 @@ static int footer(const struct imp_probe *p, struct vhdr *h, struct vim_err *err
 	return 0;
 }
 
+/* What qemu's vmdk_parent_open reads for a parent, at sector 1 whatever
+ * the header says. */
+static int check_parent(const struct imp_probe *p, struct vim_err *err)
+{
+	size_t n = p->hlen > SECTOR ? p->hlen - SECTOR : 0;
+	const unsigned char *hint;
+
+	n = n < PARENT_DESC ? n : PARENT_DESC;
+	if (!n || !(hint = find(p->head + SECTOR, n, "parentFileNameHint")))
+		return 0;
+	n -= (size_t)(hint - (p->head + SECTOR));
+	return refuse_files("names a parent disk", hint, n < 80 ? n : 80, err);
+}
+
+/* The descriptor the header points at, which must lie in the kept bytes. */
+static int check_embedded(const struct imp_probe *p, const struct vhdr *h, struct vim_err *err)
+{
+	const unsigned char *d;
+	size_t n;
+
+	if (h->desc_off > p->hlen / SECTOR ||
+	    h->desc_size > (p->hlen - h->desc_off * SECTOR) / SECTOR)
+		return vim_err_set(err, VIM_EINVAL,
+		                   "vmdk header: the descriptor at sector %llu (%llu sectors) lies "
+		                   "beyond the first %zu bytes",
+		                   (unsigned long long)h->desc_off,
+		                   (unsigned long long)h->desc_size, p->hlen);
+	d = p->head + h->desc_off * SECTOR;
+	n = (size_t)(h->desc_size * SECTOR);
+	if (find(d, n, "parentFileNameHint"))
+		return refuse_files("names a parent disk",
+		                    (const unsigned char *)"parentFileNameHint", 18, err);
+	return check_descriptor(d, n, err);
+}
+
 int imp_inspect_vmdk(const struct imp_probe *p, uint64_t *vsize, struct vim_err *err)
 {
 	struct vhdr h;
-	size_t n;
 	int rc;
 
 	if (p->hlen < HDR_LEN)
@@ -159,31 +194,9 @@ int imp_inspect_vmdk(const struct imp_probe *p, uint64_t *vsize, struct vim_err 
 		                   "vmdk header: capacity %llu needs a grain directory of more "
 		                   "than %llu entries",
 		                   (unsigned long long)h.capacity, MAX_L1);
-	/* what qemu reads for a parent, wherever the header puts the descriptor */
-	n = p->hlen > SECTOR ? p->hlen - SECTOR : 0;
-	n = n < PARENT_DESC ? n : PARENT_DESC;
-	const unsigned char *parent = find(p->head + SECTOR, n, "parentFileNameHint");
-	if (parent)
-		return refuse_files("names a parent disk", parent,
-		                    (size_t)(p->head + SECTOR + n - parent) < 80
-		                        ? (size_t)(p->head + SECTOR + n - parent)
-		                        : 80,
-		                    err);
-	if (h.desc_off == 0)
-		goto ok;
-	if (h.desc_off > p->hlen / SECTOR || h.desc_size > (p->hlen - h.desc_off * SECTOR) / SECTOR)
-		return vim_err_set(err, VIM_EINVAL,
-		                   "vmdk header: the descriptor at sector %llu (%llu sectors) lies "
-		                   "beyond the first %zu bytes",
-		                   (unsigned long long)h.desc_off, (unsigned long long)h.desc_size,
-		                   p->hlen);
-	n = (size_t)(h.desc_size * SECTOR);
-	if (find(p->head + h.desc_off * SECTOR, n, "parentFileNameHint"))
-		return refuse_files("names a parent disk",
-		                    (const unsigned char *)"parentFileNameHint", 18, err);
-	if ((rc = check_descriptor(p->head + h.desc_off * SECTOR, n, err)) < 0)
+	if ((rc = check_parent(p, err)) < 0 ||
+	    (h.desc_off && (rc = check_embedded(p, &h, err)) < 0))
 		return rc;
-ok:
 	*vsize = h.capacity * SECTOR;
 	return 0;
 }
