@@ -45,14 +45,17 @@ void imp_sniff_free(struct imp_sniff *s)
 void imp_sniff_feed(struct imp_sniff *s, const void *data, size_t len)
 {
 	const unsigned char *p = data;
-	size_t take = len < PREFIX_MAX - s->plen ? len : PREFIX_MAX - s->plen, i;
+	size_t take = len < PREFIX_MAX - s->plen ? len : PREFIX_MAX - s->plen;
+	/* only the last IMP_TAIL_MAX bytes of this chunk can end up in the
+	 * tail: at most two copies into the ring, not a division per byte */
+	size_t n = len < IMP_TAIL_MAX ? len : IMP_TAIL_MAX;
+	size_t at = (size_t)((s->total + (len - n)) % IMP_TAIL_MAX);
+	size_t first = IMP_TAIL_MAX - at < n ? IMP_TAIL_MAX - at : n;
 
 	memcpy(s->prefix + s->plen, p, take);
 	s->plen += take;
-	/* only the last IMP_TAIL_MAX bytes of this chunk can end up in the tail */
-	i = len > IMP_TAIL_MAX ? len - IMP_TAIL_MAX : 0;
-	for (; i < len; i++)
-		s->tail[(s->total + i) % IMP_TAIL_MAX] = p[i];
+	memcpy(s->tail + at, p + (len - n), first);
+	memcpy(s->tail, p + (len - n) + first, n - first);
 	s->total += len;
 }
 

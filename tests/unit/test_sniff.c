@@ -377,6 +377,35 @@ static void test_vpc_differencing_and_vdi_parent_are_refused(void **state)
 	free(b);
 }
 
+/* The last bytes are kept as a ring: whatever the chunk sizes, the fixed
+ * VHD footer (the last sector) is seen whole. */
+static void test_tail_is_whole_whatever_the_chunks(void **state)
+{
+	static const size_t chunks[] = {1, 7, 511, 1535, 1536, 1537, 4096, 9000};
+	unsigned char *b = calloc(1, 9000);
+	struct imp_sniff *s;
+	struct imp_format f;
+	struct vim_err err;
+	size_t off, k, n;
+	(void)state;
+
+	memcpy(b + 9000 - 512, "conectix", 8);
+	be64(b + 9000 - 512 + 0x30, 1 << 20);
+	be32(b + 9000 - 512 + 0x3c, 2);
+	for (k = 0; k < sizeof(chunks) / sizeof(chunks[0]); k++) {
+		assert_int_equal(imp_sniff_new(&s, NULL), 0);
+		for (off = 0; off < 9000; off += n) {
+			n = 9000 - off < chunks[k] ? 9000 - off : chunks[k];
+			imp_sniff_feed(s, b + off, n);
+		}
+		assert_int_equal(imp_sniff_finish(s, &f, &err), 0);
+		assert_string_equal(f.format, "vpc");
+		assert_int_equal(f.virtual_size, 1 << 20);
+		imp_sniff_free(s);
+	}
+	free(b);
+}
+
 /* Every prefix of every valid header, and each header byte flipped: a
  * verdict either way, never a read outside the buffers (ASan). */
 static void test_cut_and_flipped_headers_never_read_outside(void **state)
@@ -419,6 +448,7 @@ int main(void)
 	    cmocka_unit_test(test_vhdx_offsets_do_not_wrap),
 	    cmocka_unit_test(test_vhdx_with_a_parent_is_refused),
 	    cmocka_unit_test(test_vpc_differencing_and_vdi_parent_are_refused),
+	    cmocka_unit_test(test_tail_is_whole_whatever_the_chunks),
 	    cmocka_unit_test(test_cut_and_flipped_headers_never_read_outside),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
