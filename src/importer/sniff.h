@@ -8,7 +8,10 @@
  * Hostile input (sizes that overflow, truncated headers, bombs) ends in
  * VIM_EINVAL with a message naming the format and the field, never in a
  * crash or unbounded memory: the sniffer keeps a fixed prefix and the last
- * 512 bytes; the unpacker a fixed output buffer.
+ * 1536 bytes; the unpacker a fixed output buffer.  Headers are checked as
+ * qemu checks them when it opens the image, and an image that would make
+ * its reader open another file (backing file, external data file, parent,
+ * extents elsewhere) is refused: see importer/inspect.h.
  */
 #ifndef VIM_IMPORTER_SNIFF_H
 #define VIM_IMPORTER_SNIFF_H

@@ -45,4 +45,43 @@ head -c $(($(stat -c %s "$W/data.qcow2.gz") / 2)) "$W/data.qcow2.gz" >"$W/cut.gz
 expect_match "a truncated gzip fails clearly" '^error: gzip: .*ends early' "$("$SNIFF" "$W/cut.gz")"
 head -c 20 "$W/d.qcow2" >"$W/cut.qcow2"
 expect_match "a cut qcow2 header fails clearly" '^error: qcow2: .*truncated' "$("$SNIFF" "$W/cut.qcow2")"
+
+# hostile headers (tests/integration/sniff_mutate.py: fields patched into
+# images qemu-img makes here).  qemu-img refuses => vimage refuses, with a
+# message naming the field; qemu-img accepts => vimage agrees on format and
+# size, unless the case is listed "stricter" there, with the reason.
+B=$W/base M=$W/mutated
+mkdir -p "$B"
+qemu-img create -q -f qcow2 -o cluster_size=4096 "$B/q.qcow2" 1M
+qemu-img create -q -f qcow2 -o cluster_size=4096,compat=0.10 "$B/q2.qcow2" 1M
+qemu-img create -q -f qcow2 -o cluster_size=4096 -b /etc/passwd -F raw "$B/qb.qcow2" 1M
+qemu-img create -q -f qcow2 -o cluster_size=4096,data_file="$B/qd.raw" "$B/qd.qcow2" 1M
+qemu-img create -q -f vmdk "$B/v.vmdk" 1M
+qemu-img create -q -f vmdk -o subformat=streamOptimized "$B/vs.vmdk" 1M
+qemu-img create -q -f vmdk -o subformat=monolithicFlat "$B/vf.vmdk" 1M
+qemu-img create -q -f vpc "$B/p.vpc" 1M
+qemu-img create -q -f vdi "$B/i.vdi" 1M
+qemu-img create -q -f vhdx "$B/x.vhdx" 1M
+python3 "$ROOT/tests/integration/sniff_mutate.py" "$B" "$M"
+cp "$B/vf-flat.vmdk" "$M/" # what the descriptor files name, for qemu-img
+qverdict() { # FILE -> "format size", or "refused" (qemu-img info, probing)
+	timeout 10 qemu-img info --output=json "$1" 2>/dev/null |
+		python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["format"], d["virtual-size"])' 2>/dev/null ||
+		echo refused
+}
+while IFS=$'\t' read -r name kind re; do
+	f=$M/$name
+	ours=$("$SNIFF" "$f" 2>&1)
+	[ "$kind" = none ] && continue
+	theirs=$(qverdict "$f")
+	if [ "$theirs" = refused ] || [ "$kind" = stricter ]; then
+		if [ "$kind" = stricter ] && [ "$theirs" = refused ]; then
+			not_ok "$name: listed as stricter than qemu-img, but qemu-img refuses it too"
+			continue
+		fi
+		expect_match "$name: refused (qemu-img: $theirs), naming the cause" "^error: .*$re" "$ours"
+	else
+		expect_eq "$name: accepted as qemu-img does" "$theirs false" "$ours"
+	fi
+done <"$M/MANIFEST"
 exit "$T_FAILED"

@@ -90,6 +90,29 @@ static void put_be64(unsigned char *p, uint64_t v)
 		p[i] = (unsigned char)v;
 }
 
+static void put_be32(unsigned char *p, uint32_t v)
+{
+	for (int i = 3; i >= 0; i--, v >>= 8)
+		p[i] = (unsigned char)v;
+}
+
+/* A v3 qcow2 header with 4 KiB clusters that qemu would open: refcount
+ * table in cluster 1, L1 table in cluster 2 (0x3000 bytes, at least). */
+static void qcow2_min(unsigned char *b, uint64_t vsize)
+{
+	uint64_t per_l1 = 4096ull * 512;
+
+	memcpy(b, "QFI\xfb\0\0\0\3", 8);
+	put_be32(b + 20, 12);
+	put_be64(b + 24, vsize);
+	put_be32(b + 36, (uint32_t)((vsize + per_l1 - 1) / per_l1));
+	put_be64(b + 40, 0x2000);
+	put_be64(b + 48, 0x1000);
+	put_be32(b + 56, 1);
+	put_be32(b + 96, 4);
+	put_be32(b + 100, 104);
+}
+
 static void test_sniff_headers(void **state)
 {
 	unsigned char *b = calloc(1, 0x9000);
@@ -97,11 +120,10 @@ static void test_sniff_headers(void **state)
 	struct vim_err err;
 	(void)state;
 
-	memcpy(b, "QFI\xfb\0\0\0\3", 8);
-	put_be64(b + 24, 10737418240ULL);
+	qcow2_min(b, 1073741824ULL); /* its L1 table fits 0x9000 bytes */
 	assert_int_equal(sniff(b, 0x9000, &f, &err), 0);
 	assert_string_equal(f.format, "qcow2");
-	assert_int_equal(f.virtual_size, 10737418240ULL);
+	assert_int_equal(f.virtual_size, 1073741824ULL);
 	assert_false(f.cdrom);
 
 	memset(b, 0, 0x9000);
@@ -114,6 +136,8 @@ static void test_sniff_headers(void **state)
 	memset(b, 0, 0x9000);
 	memcpy(b, "KDMV", 4);
 	b[12] = 0x00, b[13] = 0x00, b[14] = 0x02; /* 0x20000 sectors = 64 MiB */
+	b[20] = 128;           /* grainSize: 64 KiB */
+	b[44] = 0, b[45] = 2; /* numGTEsPerGT: 512 */
 	assert_int_equal(sniff(b, 0x9000, &f, &err), 0);
 	assert_string_equal(f.format, "vmdk");
 	assert_int_equal(f.virtual_size, 64ULL << 20);
@@ -121,6 +145,7 @@ static void test_sniff_headers(void **state)
 	memset(b, 0, 0x9000);
 	memcpy(b + 0x9000 - 512, "conectix", 8); /* fixed VHD: footer at the end */
 	put_be64(b + 0x9000 - 512 + 0x30, 0x8e00);
+	put_be32(b + 0x9000 - 512 + 0x3c, 2); /* disk type: fixed */
 	assert_int_equal(sniff(b, 0x9000, &f, &err), 0);
 	assert_string_equal(f.format, "vpc");
 	assert_int_equal(f.virtual_size, 0x8e00);
@@ -134,14 +159,15 @@ static void test_sniff_headers(void **state)
 
 static void test_sniff_hostile_headers(void **state)
 {
-	unsigned char b[64] = "QFI\xfb\0\0\0\3";
+	unsigned char b[0x3000] = {0};
 	struct imp_format f;
 	struct vim_err err;
 	(void)state;
 
+	qcow2_min(b, 1 << 20);
 	put_be64(b + 24, UINT64_MAX); /* overflowing size */
 	assert_int_equal(sniff(b, sizeof(b), &f, &err), VIM_EINVAL);
-	assert_non_null(strstr(err.msg, "qcow2: the header's virtual size"));
+	assert_non_null(strstr(err.msg, "qcow2 header: size 18446744073709551615"));
 	put_be64(b + 24, 0);
 	assert_int_equal(sniff(b, sizeof(b), &f, &err), VIM_EINVAL);
 	assert_int_equal(sniff(b, 20, &f, &err), VIM_EINVAL); /* truncated header */
