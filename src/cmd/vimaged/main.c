@@ -73,6 +73,15 @@ static const struct flag flags[] = {
      OPT(controllers)},
     {"--upload-timeout", "seconds an Upload image waits for its data before it fails (600)",
      NUM(upload_timeout)},
+    {"--http-max-connections",
+     "connections each listener serves at once (16384; at most half the open-file limit "
+     "less 1024)",
+     NUM(http_max_connections)},
+    {"--http-idle-timeout",
+     "seconds a connection may stay idle (60); watches, uploads and downloads excepted",
+     NUM(http_idle_timeout)},
+    {"--http-header-timeout", "seconds from connecting to the end of a request's headers (30)",
+     NUM(http_header_timeout)},
 };
 
 static void usage(FILE *f)
@@ -131,6 +140,26 @@ static int parse_flags(int argc, char **argv, struct options *o)
 		*(const char **)((char *)o + flags[k].off) = val;
 	}
 	return 0;
+}
+
+/* Seconds, rounded up (flags take "0.5"; a timeout of 0 would mean none). */
+static unsigned int seconds_of(const char *v)
+{
+	double d = v ? atof(v) : 0;
+	return d > 0 ? (unsigned int)(d + 0.999) : 0;
+}
+
+/* The connection limit of each listener: the flag, but with room for the
+ * descriptors SQLite, curl, the registry and stream pipes need. */
+static unsigned int conn_limit(const char *flag, long nofile)
+{
+	long want = flag ? atol(flag) : 16384, room = (nofile - 1024) / 2;
+
+	if (room < 64)
+		room = 64;
+	if (want < 1)
+		want = 16384;
+	return (unsigned int)(want < room ? want : room);
 }
 
 static int split_listen(const char *listen, char *host, size_t hlen, int *port)
@@ -216,6 +245,11 @@ int main(int argc, char **argv)
 	                    .kubectl_listen = "127.0.0.1:0"};
 	struct api_config ac = {0};
 	struct api_server *api = NULL, *kapi = NULL;
+	struct api_ready *ready = NULL;
+	const char *checks[8];
+	size_t nchecks = 0;
+	bool controllers;
+	long nofile;
 	char kurl[300], crt[4096], key[4096], khost[256], notify[128];
 	struct wiring wiring = {0};
 	int kport;
@@ -248,6 +282,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vimaged: --listen / --kubectl-listen: expected HOST:PORT\n");
 		return 2;
 	}
+	controllers = !o.controllers || strcmp(o.controllers, "off") != 0;
+	/* Nothing vimaged or its registry writes is for other users: the
+	 * database holds live upload URLs, the directory the token and keys. */
+	umask(077);
 	if (mkdir(o.data_dir, 0700) != 0 && errno != EEXIST) {
 		fprintf(stderr, "vimaged: cannot create %s: %s\n", o.data_dir, strerror(errno));
 		return 1;
@@ -258,6 +296,21 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	o.data_dir = datadir;
+	if (vimaged_lock_down(o.data_dir, &err) < 0)
+		goto fail;
+	nofile = vimaged_raise_nofile();
+	/* /readyz: ready when the whole service is, in the order it comes up */
+	checks[nchecks++] = "store";
+	if (controllers) {
+		checks[nchecks++] = "dvcr";
+		checks[nchecks++] = "controllers";
+	}
+	checks[nchecks++] = "kubectl-endpoint";
+	checks[nchecks++] = "kubeconfig";
+	checks[nchecks++] = "shutdown";
+	if (api_ready_new(&ready, checks, nchecks, &err) < 0)
+		goto fail;
+	api_ready_set(ready, "shutdown", true, NULL);
 	/* Signals are taken synchronously by main; every thread inherits the
 	 * mask.  A client that goes away must not kill the process. */
 	signal(SIGPIPE, SIG_IGN);
@@ -273,6 +326,7 @@ int main(int argc, char **argv)
 	snprintf(dbpath, sizeof(dbpath), "%s/vimage.db", o.data_dir);
 	if (store_sqlite_open(&store, dbpath, 0, &err) < 0)
 		goto fail;
+	api_ready_set(ready, "store", true, NULL);
 	ac.listen_host = host;
 	ac.listen_port = port;
 	ac.tls_cert = o.tls_cert;
@@ -289,6 +343,13 @@ int main(int argc, char **argv)
 	ac.metrics = wiring_metrics;
 	ac.metrics_arg = &wiring;
 	ac.metrics_anonymous = o.metrics_anonymous != NULL;
+	ac.ready = ready;
+	ac.max_connections = conn_limit(o.http_max_connections, nofile);
+	ac.idle_timeout_s = seconds_of(o.http_idle_timeout);
+	ac.header_timeout_s = seconds_of(o.http_header_timeout);
+	vim_log(VIM_LOG_INFO, "http: %u connections per listener, idle timeout %u s, headers %u s",
+	        ac.max_connections, ac.idle_timeout_s ? ac.idle_timeout_s : 60,
+	        ac.header_timeout_s ? ac.header_timeout_s : 30);
 	if (api_server_start(&api, &ac, &err) < 0)
 		goto fail;
 	snprintf(url, sizeof(url), "%s://%s:%d", o.tls_cert ? "https" : "http", host,
@@ -296,9 +357,13 @@ int main(int argc, char **argv)
 	/* the registry we may start notifies the API: it must exist first */
 	o.api_url = url;
 	o.notify_token = notify;
-	if (!o.controllers || strcmp(o.controllers, "off") != 0) {
+	if (controllers) {
+		api_ready_set(ready, "dvcr", false, "the registry is starting");
+		api_ready_set(ready, "controllers", false, "the controllers are starting");
 		if (wiring_start(&wiring, &o, store, &err) < 0)
 			goto fail;
+		api_ready_set(ready, "dvcr", true, NULL);
+		api_ready_set(ready, "controllers", true, NULL);
 	} else {
 		vim_log(VIM_LOG_WARN,
 		        "controllers off: images are served, not imported or checked");
@@ -320,8 +385,10 @@ int main(int argc, char **argv)
 			goto fail;
 		snprintf(kurl, sizeof(kurl), "https://%s:%d", khost, api_server_port(kapi));
 	}
+	api_ready_set(ready, "kubectl-endpoint", true, NULL);
 	if (write_kubeconfig(o.data_dir, kurl, crt, token, &err) < 0)
 		goto fail;
+	api_ready_set(ready, "kubeconfig", true, NULL);
 	fprintf(stderr, "vimaged: listening on %s\n", url);
 	fprintf(stderr, "vimaged: kubectl endpoint %s (export KUBECONFIG=%s/kubeconfig)\n", kurl,
 	        o.data_dir);
@@ -347,6 +414,7 @@ int main(int argc, char **argv)
 			    due > now + EVENT_EXPIRE_EVERY_S ? due : now + EVENT_EXPIRE_EVERY_S;
 		}
 	}
+	api_ready_set(ready, "shutdown", false, "vimaged is shutting down");
 	vim_log(VIM_LOG_INFO, "vimaged: %s, shutting down", strsignal(sig));
 	rc = 0;
 	goto out;
@@ -357,6 +425,7 @@ out:
 	api_server_stop(api);
 	wiring_stop(&wiring);
 	store_close(store);
+	api_ready_free(ready); /* after the servers that answered from it */
 	curl_global_cleanup();
 	return rc;
 }
