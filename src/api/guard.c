@@ -22,7 +22,7 @@
 struct guard_conn {
 	struct guard_conn *prev, *next;
 	int fd;
-	int64_t deadline_ms; /* 0 = a request is running: none */
+	int64_t deadline_ms; /* 0 = a request is answered or uploads: none */
 	bool reaped;
 };
 
@@ -73,10 +73,10 @@ static void *reaper_main(void *arg)
 		if (g->stop)
 			break;
 		if ((k = reap(g, vim_mono_ms())) > 0)
-			vim_log(
-			    VIM_LOG_INFO,
-			    "http: closed %u connection(s) whose request headers took over %lld ms",
-			    k, (long long)g->header_ms);
+			vim_log(VIM_LOG_INFO,
+			        "http: closed %u connection(s) whose request took over %lld ms to "
+			        "arrive",
+			        k, (long long)g->header_ms);
 	}
 	pthread_mutex_unlock(&g->mu);
 	return NULL;
@@ -172,28 +172,34 @@ static struct guard_conn *node_of(struct MHD_Connection *c)
 	return ci ? ci->socket_context : NULL;
 }
 
-void api_guard_request_started(struct api_guard *g, struct MHD_Connection *c)
+static void set_deadline(struct api_guard *g, struct MHD_Connection *c, int64_t after_ms)
 {
-	struct guard_conn *n = node_of(c);
+	struct guard_conn *n = g ? node_of(c) : NULL;
 
-	if (!g || !n)
+	if (!n)
 		return;
 	pthread_mutex_lock(&g->mu);
-	n->deadline_ms = 0;
+	n->deadline_ms = after_ms ? vim_mono_ms() + after_ms : 0;
 	pthread_mutex_unlock(&g->mu);
+}
+
+void api_guard_request_started(struct api_guard *g, struct MHD_Connection *c)
+{
+	if (g)
+		set_deadline(g, c, g->header_ms);
+}
+
+void api_guard_request_answered(struct api_guard *g, struct MHD_Connection *c)
+{
+	set_deadline(g, c, 0);
 }
 
 void api_guard_request_done(struct api_guard *g, struct MHD_Connection *c)
 {
-	struct guard_conn *n = node_of(c);
-
-	if (!g || !n)
-		return;
 	/* A kept-alive connection may idle (MHD's timeout ends that), then
 	 * its next request's headers have the usual time. */
-	pthread_mutex_lock(&g->mu);
-	n->deadline_ms = vim_mono_ms() + g->idle_ms + g->header_ms;
-	pthread_mutex_unlock(&g->mu);
+	if (g)
+		set_deadline(g, c, g->idle_ms + g->header_ms);
 }
 
 void api_guard_counts(struct api_guard *g, uint64_t *open, uint64_t *reaped)

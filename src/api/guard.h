@@ -1,10 +1,11 @@
 /*
- * api/guard — the deadline for a request's headers.  libmicrohttpd's
+ * api/guard — the deadline for a request's headers and body.  libmicrohttpd's
  * connection timeout is an inactivity timeout: a client that sends one
  * header byte every few seconds never trips it and holds its thread
  * forever.  The guard tracks every connection from accept
  * (MHD_OPTION_NOTIFY_CONNECTION) and shuts down the socket of one whose
- * request headers are not complete in time.
+ * request headers (then its body, unless it is an upload) are not
+ * complete in time.
  */
 #ifndef VIM_API_GUARD_H
 #define VIM_API_GUARD_H
@@ -29,9 +30,14 @@ void api_guard_free(struct api_guard *g);
 void api_guard_notify(void *cls, struct MHD_Connection *c, void **socket_context,
                       enum MHD_ConnectionNotificationCode code);
 
-/* The request's headers are in (the handler's first call): no deadline
- * while the request runs. */
+/* The request's headers are in (the handler's first call): its body, if
+ * any, has header_ms more to arrive (a body sent a byte at a time is the
+ * same attack as slow headers). */
 void api_guard_request_started(struct api_guard *g, struct MHD_Connection *c);
+
+/* The request is answered, or streams its body on its own terms (an
+ * upload): no deadline until it is done. */
+void api_guard_request_answered(struct api_guard *g, struct MHD_Connection *c);
 
 /* The request is over: the next one on this connection has a deadline. */
 void api_guard_request_done(struct api_guard *g, struct MHD_Connection *c);

@@ -384,6 +384,7 @@ static enum MHD_Result queue(struct MHD_Connection *c, struct api_req *r)
 		api_reply_raw(r, 500, "text/plain", "no response\n", 12);
 	if (!r->resp)
 		return MHD_NO;
+	api_guard_request_answered(r->srv->guard, c);
 	MHD_add_response_header(r->resp, "Cache-Control", "no-cache, private");
 	ret = MHD_queue_response(c, r->code, r->resp);
 	MHD_destroy_response(r->resp);
@@ -433,6 +434,7 @@ static enum MHD_Result upload_first(struct api_server *s, struct conn_state *cs,
 		return queue(r->conn, r);
 	}
 	set_timeout(r->conn, API_TRANSFER_IDLE_S);
+	api_guard_request_answered(s->guard, r->conn); /* streams on its own terms */
 	return MHD_YES;
 }
 

@@ -124,9 +124,10 @@ T_PIDS+=($WATCH)
 $CONNS close-after "$BPORT" silent 10 >"$T_TMP/silent.out" &
 $CONNS close-after "$BPORT" slow 10 >"$T_TMP/slow.out" &
 $CONNS close-after "$BK" slowtls 10 >"$T_TMP/slowtls.out" &
+$CONNS close-after "$BPORT" slowbody 10 >"$T_TMP/slowbody.out" &
 $CONNS close-after "$BPORT" keepalive 10 >"$T_TMP/keep.out" &
 wait_for 15 test -s "$T_TMP/keep.out" -a -s "$T_TMP/slow.out" -a -s "$T_TMP/silent.out" \
-	-a -s "$T_TMP/slowtls.out"
+	-a -s "$T_TMP/slowtls.out" -a -s "$T_TMP/slowbody.out"
 # within [deadline - 0.5 s, deadline + 1.5 s]
 within() { # NAME FILE LOW HIGH
 	local got
@@ -144,6 +145,8 @@ within "a slow-header client (a byte every 0.5 s) is closed after the header dea
 	"$T_TMP/slow.out" 1.5 3.5
 within "a slow-header client on the TLS listener is closed after the header deadline" \
 	"$T_TMP/slowtls.out" 1.5 3.5
+within "a slow body (a byte every 0.5 s) is closed after the header deadline" \
+	"$T_TMP/slowbody.out" 1.5 3.5
 within "an idle kept-alive connection is closed after the idle timeout" \
 	"$T_TMP/keep.out" 2.5 6.5
 # the watch has been quiet for ~5 s, past the 3 s idle timeout

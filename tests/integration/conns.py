@@ -13,6 +13,8 @@ tests/integration/api_flood.sh.  Loopback only.
                                           every 0.5 s, never the blank line
                                slowtls    the same over TLS (after a prompt
                                           handshake)
+                               slowbody   whole headers of a POST with a 1000
+                                          byte body, then a byte every 0.5 s
                                keepalive  one whole request (keep-alive), its
                                           answer read, then nothing
                              prints "closed SECONDS" when the server closes it,
@@ -104,6 +106,9 @@ def close_after(port, mode, limit):
     t0 = time.monotonic()
     if mode == "slow":
         s.send(b"GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+    elif mode == "slowbody":
+        s.send(b"POST /api/v1/namespaces HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+               b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
     elif mode == "keepalive":
         s.send(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     next_byte = t0 + 0.5
@@ -112,7 +117,7 @@ def close_after(port, mode, limit):
         if not drain(s):
             print("closed %.2f" % (time.monotonic() - t0), flush=True)
             return
-        if mode == "slow" and time.monotonic() >= next_byte:
+        if mode in ("slow", "slowbody") and time.monotonic() >= next_byte:
             next_byte += 0.5
             try:
                 s.send(b"a")

@@ -182,8 +182,8 @@ static int split_listen(const char *listen, char *host, size_t hlen, int *port)
 /* A token file: created once (0600), then read back on every start. */
 static int load_token(const char *dir, const char *file, char *tok, size_t len, struct vim_err *err)
 {
-	char path[4096];
-	int fd, rc;
+	char path[4096], line[80];
+	int rc;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, file);
 	if (access(path, F_OK) == 0) {
@@ -195,15 +195,10 @@ static int load_token(const char *dir, const char *file, char *tok, size_t len, 
 		return vim_err_set(err, VIM_EINVAL, "%s: no room for the token", path);
 	if ((rc = vim_random_hex(tok, 32, err)) < 0)
 		return rc;
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-	if (fd < 0 || write(fd, tok, strlen(tok)) != (ssize_t)strlen(tok) ||
-	    write(fd, "\n", 1) != 1) {
-		if (fd >= 0)
-			close(fd);
-		return vim_err_set(err, VIM_EIO, "cannot write %s: %s", path, strerror(errno));
-	}
-	close(fd);
-	return 0;
+	/* temp file and rename: a crash never leaves an empty token that
+	 * every later start would refuse */
+	snprintf(line, sizeof(line), "%s\n", tok);
+	return vim_file_replace(path, line, 0600, err);
 }
 
 /* Rewritten on every start: the port may have changed.  The cluster
