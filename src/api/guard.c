@@ -189,7 +189,7 @@ void api_guard_request_started(struct api_guard *g, struct MHD_Connection *c)
 		set_deadline(g, c, g->header_ms);
 }
 
-void api_guard_request_answered(struct api_guard *g, struct MHD_Connection *c)
+void api_guard_request_received(struct api_guard *g, struct MHD_Connection *c)
 {
 	set_deadline(g, c, 0);
 }

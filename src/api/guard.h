@@ -35,9 +35,10 @@ void api_guard_notify(void *cls, struct MHD_Connection *c, void **socket_context
  * same attack as slow headers). */
 void api_guard_request_started(struct api_guard *g, struct MHD_Connection *c);
 
-/* The request is answered, or streams its body on its own terms (an
- * upload): no deadline until it is done. */
-void api_guard_request_answered(struct api_guard *g, struct MHD_Connection *c);
+/* The whole request is in (the handler runs, however long it takes), or
+ * it streams its body on its own terms (an upload): no deadline until it
+ * is done. */
+void api_guard_request_received(struct api_guard *g, struct MHD_Connection *c);
 
 /* The request is over: the next one on this connection has a deadline. */
 void api_guard_request_done(struct api_guard *g, struct MHD_Connection *c);

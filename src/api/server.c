@@ -384,7 +384,7 @@ static enum MHD_Result queue(struct MHD_Connection *c, struct api_req *r)
 		api_reply_raw(r, 500, "text/plain", "no response\n", 12);
 	if (!r->resp)
 		return MHD_NO;
-	api_guard_request_answered(r->srv->guard, c);
+	api_guard_request_received(r->srv->guard, c);
 	MHD_add_response_header(r->resp, "Cache-Control", "no-cache, private");
 	ret = MHD_queue_response(c, r->code, r->resp);
 	MHD_destroy_response(r->resp);
@@ -434,7 +434,7 @@ static enum MHD_Result upload_first(struct api_server *s, struct conn_state *cs,
 		return queue(r->conn, r);
 	}
 	set_timeout(r->conn, API_TRANSFER_IDLE_S);
-	api_guard_request_answered(s->guard, r->conn); /* streams on its own terms */
+	api_guard_request_received(s->guard, r->conn); /* streams on its own terms */
 	return MHD_YES;
 }
 
@@ -524,6 +524,11 @@ static void linger(struct MHD_Connection *c)
 	}
 }
 
+/* Set by refuse_body on its connection's thread: MHD then logs its
+ * "Application reported internal error" for the MHD_NO, which here is a
+ * deliberate refusal already logged as such. */
+static _Thread_local bool refused_here;
+
 /* A body past the limit while it arrives (chunked, so no Content-Length
  * said so up front): answer 413 now and drop the connection, rather than
  * read the rest of a body that may never end.  libmicrohttpd 0.9.75
@@ -550,6 +555,7 @@ static enum MHD_Result refuse_body(struct api_server *s, struct MHD_Connection *
 	}
 	vim_log(VIM_LOG_INFO, "http: %s: request body over %zu bytes, refused (413)", url,
 	        s->max_body);
+	refused_here = true;
 	return MHD_NO;
 }
 
@@ -661,6 +667,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	api_guard_request_received(s->guard, conn); /* the body is in */
 	/* liveness: the process serves */
 	if (strcmp(url, "/healthz") == 0 || strcmp(url, "/livez") == 0) {
 		api_reply_raw(&r, 200, "text/plain", "ok", 2);
@@ -722,6 +729,10 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 
 	(void)cls;
 	vsnprintf(line, sizeof(line), fmt, ap);
+	if (refused_here && strstr(line, "Application reported internal error")) {
+		refused_here = false;
+		return;
+	}
 	line[strcspn(line, "\n")] = '\0';
 	vim_log(VIM_LOG_WARN, "http: %s", line);
 }
