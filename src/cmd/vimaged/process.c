@@ -39,17 +39,18 @@ long vimaged_raise_nofile(void)
 
 static int bad; /* nftw has no closure; main runs this once, before threads */
 
+/* Takes group and other bits away and leaves the owner's alone: what
+ * vimaged writes (0644, 0755 before the umask) becomes 0600 / 0700, and a
+ * --data-dir pointed at the wrong directory loses no owner access. */
 static int tighten(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
-	mode_t want;
+	mode_t want = st->st_mode & 07777 & ~(mode_t)077;
 
 	(void)ftw;
-	if (type == FTW_D || type == FTW_DP)
-		want = 0700;
-	else if (type == FTW_F)
-		want = 0600; /* nothing in it is a program */
-	else
+	if (type != FTW_D && type != FTW_DP && type != FTW_F)
 		return 0; /* symlinks are not followed; sockets, fifos stay */
+	if ((type == FTW_D || type == FTW_DP) && !(want & 0100))
+		want |= 0700; /* a directory the owner cannot enter helps nobody */
 	if ((st->st_mode & 07777) == want)
 		return 0;
 	if (chmod(path, want) != 0) {

@@ -81,9 +81,10 @@ int wiring_registry_events(void *arg, const char *body, size_t len, struct vim_e
 
 /* RLIMIT_NOFILE's soft limit raised to the hard one (logged); returns it. */
 long vimaged_raise_nofile(void);
-/* The data directory and every directory in it 0700, every file 0600
- * (what an older vimaged or the operator left wider).  Symlinks are not
- * followed.  A path it cannot change is logged, not fatal. */
+/* No group or other access to the data directory or anything in it (what
+ * an older vimaged or the operator left wider: 0755 -> 0700, 0644 ->
+ * 0600); the owner's bits stay.  Symlinks are not followed.  A path it
+ * cannot change is logged, not fatal. */
 int vimaged_lock_down(const char *dir, struct vim_err *err);
 
 #endif
