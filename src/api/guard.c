@@ -14,6 +14,7 @@
 #include "core/timeutil.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -33,8 +34,10 @@ struct api_guard {
 	bool stop;
 	int64_t header_ms, idle_ms;
 	struct guard_conn *head;
-	uint64_t open, reaped;
 };
+
+/* For /metrics: every listener of the process together. */
+static atomic_uint_fast64_t open_total, reaped_total;
 
 /* Shuts down what is past its deadline; returns the number. */
 static unsigned reap(struct api_guard *g, int64_t now)
@@ -47,7 +50,7 @@ static unsigned reap(struct api_guard *g, int64_t now)
 			continue;
 		shutdown(n->fd, SHUT_RDWR);
 		n->reaped = true;
-		g->reaped++;
+		atomic_fetch_add(&reaped_total, 1);
 		k++;
 	}
 	return k;
@@ -145,7 +148,7 @@ void api_guard_notify(void *cls, struct MHD_Connection *c, void **socket_context
 		if (g->head)
 			g->head->prev = n;
 		g->head = n;
-		g->open++;
+		atomic_fetch_add(&open_total, 1);
 		pthread_mutex_unlock(&g->mu);
 		*socket_context = n;
 		return;
@@ -159,7 +162,7 @@ void api_guard_notify(void *cls, struct MHD_Connection *c, void **socket_context
 		g->head = n->next;
 	if (n->next)
 		n->next->prev = n->prev;
-	g->open--;
+	atomic_fetch_sub(&open_total, 1);
 	pthread_mutex_unlock(&g->mu);
 	free(n);
 	*socket_context = NULL;
@@ -202,10 +205,8 @@ void api_guard_request_done(struct api_guard *g, struct MHD_Connection *c)
 		set_deadline(g, c, g->idle_ms + g->header_ms);
 }
 
-void api_guard_counts(struct api_guard *g, uint64_t *open, uint64_t *reaped)
+void api_guard_counts(uint64_t *open, uint64_t *reaped)
 {
-	pthread_mutex_lock(&g->mu);
-	*open = g->open;
-	*reaped = g->reaped;
-	pthread_mutex_unlock(&g->mu);
+	*open = atomic_load(&open_total);
+	*reaped = atomic_load(&reaped_total);
 }

@@ -43,7 +43,8 @@ void api_guard_request_received(struct api_guard *g, struct MHD_Connection *c);
 /* The request is over: the next one on this connection has a deadline. */
 void api_guard_request_done(struct api_guard *g, struct MHD_Connection *c);
 
-/* Connections open now, and shut down for missing the deadline so far. */
-void api_guard_counts(struct api_guard *g, uint64_t *open, uint64_t *reaped);
+/* Connections open now, and shut down for missing the deadline so far,
+ * over every guard of the process. */
+void api_guard_counts(uint64_t *open, uint64_t *reaped);
 
 #endif

@@ -28,6 +28,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -296,11 +297,32 @@ static bool bearer_is(const char *auth, const char *token)
 	return diff == 0 && a == b;
 }
 
+/* Chunked bodies refused at the limit, every listener together. */
+static atomic_uint_fast64_t refused_bodies;
+
+static void http_metrics(struct vim_text *t)
+{
+	uint64_t open, reaped;
+
+	api_guard_counts(&open, &reaped);
+	vim_metric_head(t, "vimage_http_connections", "gauge",
+	                "HTTP connections open now, every listener together.");
+	vim_metric_u64(t, "vimage_http_connections", NULL, open);
+	vim_metric_head(t, "vimage_http_connections_closed_total", "counter",
+	                "HTTP connections vimaged closed: deadline = the request's headers or "
+	                "body took over --http-header-timeout; body_too_large = a chunked "
+	                "body passed the limit.");
+	vim_metric_u64(t, "vimage_http_connections_closed_total", "reason=\"deadline\"", reaped);
+	vim_metric_u64(t, "vimage_http_connections_closed_total", "reason=\"body_too_large\"",
+	               atomic_load(&refused_bodies));
+}
+
 static void serve_metrics(struct api_server *s, struct api_req *r)
 {
 	struct vim_text t = {0};
 
 	s->metrics(s->metrics_arg, &t);
+	http_metrics(&t);
 	if (t.oom)
 		api_reply_error(r, VIM_ENOMEM, "metrics: out of memory");
 	else
@@ -556,6 +578,7 @@ static enum MHD_Result refuse_body(struct api_server *s, struct MHD_Connection *
 	vim_log(VIM_LOG_INFO, "http: %s: request body over %zu bytes, refused (413)", url,
 	        s->max_body);
 	refused_here = true;
+	atomic_fetch_add(&refused_bodies, 1);
 	return MHD_NO;
 }
 

@@ -60,6 +60,11 @@ else
 	sed 's/^/#   /' "$T_TMP/hold1.out" "$T_TMP/hold2.out"
 fi
 fast "/readyz answers during the flood" curl -fsS --max-time 5 "$VIM_URL/readyz"
+conns=$(api GET /metrics | awk '$1 == "vimage_http_connections" {print $2}')
+if [ "${conns:-0}" -ge $((2 * FLOOD)) ]; then ok "/metrics counts the open connections ($conns)"; else
+	not_ok "/metrics counts the open connections"
+	echo "#   vimage_http_connections: ${conns:-absent}, wanted >= $((2 * FLOOD))"
+fi
 fast "a LIST answers during the flood" api GET "$VI" -f --max-time 5
 fast "/readyz on the TLS listener answers during the flood" \
 	curl -fsSk --max-time 5 "https://127.0.0.1:$AK/readyz"
@@ -108,6 +113,8 @@ chunked_413() { # NAME URL [curl flags]
 chunked_413 "chunked body over the limit" "$VIM_URL"
 chunked_413 "chunked body over the limit (TLS)" "https://127.0.0.1:$AK" -k
 fast "the server answers after the refused bodies" curl -fsS --max-time 5 "$VIM_URL/readyz"
+expect_eq "/metrics counts the refused bodies" 2 \
+	"$(api GET /metrics | awk '$1 == "vimage_http_connections_closed_total{reason=\"body_too_large\"}" {print $2}')"
 vim_stop
 
 # ---- 3. deadlines: slow headers, idle connections, quiet watches ---------------
@@ -163,6 +170,8 @@ else
 	sed 's/^/#   /' "$T_TMP/watch.out"
 fi
 kill "$WATCH" 2>/dev/null
+expect_eq "/metrics counts the connections closed at the deadline" 4 \
+	"$(api GET /metrics | awk '$1 == "vimage_http_connections_closed_total{reason=\"deadline\"}" {print $2}')"
 fast "the server answers after the deadlines" curl -fsS --max-time 5 "$VIM_URL/readyz"
 vim_stop
 exit $T_FAILED
