@@ -28,6 +28,7 @@ while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); d
 data="$PWD/vimage-data"
 cat <<MSG
 vimaged: data in $data, API on http://127.0.0.1:$port
+  ready (kubeconfig written, controllers up) when:  curl http://127.0.0.1:$port/readyz  says ok
   point kubectl at it:  export KUBECONFIG=$data/kubeconfig
   then try:             kubectl get vi -A;  kubectl explain vi.spec.dataSource
   see the point:        build/vimagectl demo   (in another terminal: an image lost and recovered)

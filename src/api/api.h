@@ -28,6 +28,8 @@ struct api_upload_ops {
 	int (*end)(void *handle, bool ok, struct vim_err *err);
 };
 
+struct api_ready;
+
 struct api_config {
 	const char *listen_host; /* "127.0.0.1" */
 	int listen_port;         /* 0 = the kernel picks */
@@ -56,7 +58,20 @@ struct api_config {
 	void (*metrics)(void *arg, struct vim_text *out);
 	void *metrics_arg;
 	bool metrics_anonymous;
+	/* /readyz answers from this (borrowed, shared by every listener of the
+	 * process; NULL = ready while serving). */
+	struct api_ready *ready;
+	/* Connections at once (0 = 16384); more wait in the listen backlog. */
+	unsigned int max_connections;
+	/* Seconds a connection may sit idle (0 = 60), and from accept to the
+	 * end of a request's headers (0 = 30).  Watches have no idle timeout
+	 * (their timeoutSeconds ends them); uploads, downloads and streamed
+	 * LISTs get API_TRANSFER_IDLE_S. */
+	unsigned int idle_timeout_s;
+	unsigned int header_timeout_s;
 };
+
+#define API_TRANSFER_IDLE_S 600
 
 struct api_server;
 
@@ -69,6 +84,26 @@ int api_server_port(const struct api_server *s);
 /* Stops accepting, cancels watches, waits for in-flight requests, frees.
  * NULL is fine. */
 void api_server_stop(struct api_server *s);
+
+/* ---- readiness: /readyz, /readyz?verbose, /readyz/<check> ---------------- */
+
+/* The process's readiness checks, named (e.g. "store", "controllers",
+ * "kubeconfig"), listed in this order; each starts not ready. */
+int api_ready_new(struct api_ready **out, const char *const *names, size_t n, struct vim_err *err);
+void api_ready_free(struct api_ready *r); /* NULL is fine */
+
+/* Sets a check; why (may be NULL) says what a failing one waits for.
+ * VIM_ENOTFOUND for a name not given to api_ready_new. */
+int api_ready_set(struct api_ready *r, const char *name, bool ok, const char *why);
+
+/* The answer to /readyz (check NULL) or /readyz/<check>, as
+ * kube-apiserver words it: 200 "ok" (or the list with "[+]name ok" lines
+ * and "readyz check passed" when verbose); 503 with the list, the failing
+ * checks as "[-]name failed: why", and "readyz check failed"; 404 for an
+ * unknown check.  exclude: a comma-separated list of checks to skip
+ * (NULL = none).  The text goes to out. */
+unsigned int api_ready_render(struct api_ready *r, const char *check, bool verbose,
+                              const char *exclude, struct vim_text *out);
 
 /* Makes (once) a self-signed certificate for 127.0.0.1/localhost under dir
  * (tls.crt, tls.key, 0600) and returns their paths.  kubectl sends its

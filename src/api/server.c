@@ -4,21 +4,45 @@
  * token checked in constant time (401), then the router.  Streamed replies
  * (LIST, WATCH) come from a producer thread through a pipe MHD reads, so
  * a LIST of 100,000 objects never sits in memory.
+ *
+ * Why thread-per-connection and poll(2), not epoll and a thread pool:
+ * handlers block — an upload's data callback pushes into the importer as
+ * it arrives, and the pipe of a WATCH, a LIST or a download is read with a
+ * blocking read(2) by the connection's thread, so a WATCH with no events
+ * would hold a pool thread for up to 30 minutes.  poll has no FD_SETSIZE
+ * limit (select refused every descriptor above 1023); each thread gets a
+ * small stack, so thousands of idle connections cost little memory.  Idle
+ * connections are closed by MHD's inactivity timeout, slow headers by
+ * api/guard's deadline.
  */
+#define _GNU_SOURCE /* dlsym's RTLD_DEFAULT */
 #include "api/internal.h"
+#include "api/guard.h"
 #include "core/log.h"
+#include "core/timeutil.h"
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define API_MAX_BODY_DEFAULT (1024 * 1024)
+#define API_MAX_CONNECTIONS_DEFAULT 16384
+#define API_IDLE_TIMEOUT_DEFAULT_S 60
+#define API_HEADER_TIMEOUT_DEFAULT_S 30
+/* A handler's deepest path (SQLite, jansson, an upload into the importer)
+ * uses well under 100 KiB; 8 MiB stacks times thousands of connections
+ * would only cost address space and map count. */
+#define API_THREAD_STACK (512 * 1024)
 
 struct api_server {
 	struct MHD_Daemon *d;
@@ -38,6 +62,8 @@ struct api_server {
 	size_t max_body;
 	char *tls_cert, *tls_key;
 	int port;
+	struct api_ready *ready; /* borrowed */
+	struct api_guard *guard;
 	pthread_mutex_t mu;
 	pthread_cond_t idle;
 	int producers; /* live stream threads */
@@ -48,7 +74,6 @@ struct api_server {
 struct conn_state {
 	char *body;
 	size_t len, cap;
-	bool too_large;
 	bool answered; /* a response was queued on the first call */
 	void *upload;  /* an upload in flight (api_upload_ops handle) */
 	int upload_rc; /* the first failure of its data */
@@ -180,6 +205,21 @@ bool api_write_all(int fd, const char *buf, size_t len)
 	return true;
 }
 
+/* The idle timeout is for connections that wait for nothing: a WATCH
+ * waits for events (its timeoutSeconds ends it, and its producer notices
+ * a reader that went away), a transfer may pause for its peer. */
+static void set_timeout(struct MHD_Connection *c, unsigned int seconds)
+{
+	MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, seconds);
+}
+
+static bool is_watch(const struct api_req *r)
+{
+	const char *w = api_query(r, "watch");
+	return (w && (strcmp(w, "true") == 0 || strcmp(w, "1") == 0)) ||
+	       strstr(r->path, "/watch/") != NULL;
+}
+
 struct producer {
 	struct api_server *srv;
 	void (*fn)(void *arg, int fd);
@@ -237,6 +277,7 @@ void api_reply_stream(struct api_req *r, unsigned int code, const char *content_
 		return;
 	}
 	pthread_detach(th);
+	set_timeout(r->conn, is_watch(r) ? 0 : API_TRANSFER_IDLE_S);
 	r->resp = MHD_create_response_from_pipe(fds[0]); /* MHD closes fds[0] */
 	if (r->resp && content_type)
 		MHD_add_response_header(r->resp, "Content-Type", content_type);
@@ -261,11 +302,32 @@ static bool bearer_is(const char *auth, const char *token)
 	return diff == 0 && a == b;
 }
 
+/* Chunked bodies refused at the limit, every listener together. */
+static atomic_uint_fast64_t refused_bodies;
+
+static void http_metrics(struct vim_text *t)
+{
+	uint64_t open, reaped;
+
+	api_guard_counts(&open, &reaped);
+	vim_metric_head(t, "vimage_http_connections", "gauge",
+	                "HTTP connections open now, every listener together.");
+	vim_metric_u64(t, "vimage_http_connections", NULL, open);
+	vim_metric_head(t, "vimage_http_connections_closed_total", "counter",
+	                "HTTP connections vimaged closed: deadline = the request's headers or "
+	                "body took over --http-header-timeout; body_too_large = a chunked "
+	                "body passed the limit.");
+	vim_metric_u64(t, "vimage_http_connections_closed_total", "reason=\"deadline\"", reaped);
+	vim_metric_u64(t, "vimage_http_connections_closed_total", "reason=\"body_too_large\"",
+	               atomic_load(&refused_bodies));
+}
+
 static void serve_metrics(struct api_server *s, struct api_req *r)
 {
 	struct vim_text t = {0};
 
 	s->metrics(s->metrics_arg, &t);
+	http_metrics(&t);
 	if (t.oom)
 		api_reply_error(r, VIM_ENOMEM, "metrics: out of memory");
 	else
@@ -314,6 +376,7 @@ static void download(struct api_server *s, struct api_req *r, const char *what)
 		return;
 	}
 	r->code = 200;
+	set_timeout(r->conn, API_TRANSFER_IDLE_S);
 	MHD_add_response_header(r->resp, "Content-Type", "application/x-tar");
 	MHD_add_response_header(r->resp, "Docker-Content-Digest", digest);
 	snprintf(len, sizeof(len), "%lld", size);
@@ -348,6 +411,7 @@ static enum MHD_Result queue(struct MHD_Connection *c, struct api_req *r)
 		api_reply_raw(r, 500, "text/plain", "no response\n", 12);
 	if (!r->resp)
 		return MHD_NO;
+	api_guard_request_received(r->srv->guard, c);
 	MHD_add_response_header(r->resp, "Cache-Control", "no-cache, private");
 	ret = MHD_queue_response(c, r->code, r->resp);
 	MHD_destroy_response(r->resp);
@@ -396,6 +460,8 @@ static enum MHD_Result upload_first(struct api_server *s, struct conn_state *cs,
 			r->code = 411;
 		return queue(r->conn, r);
 	}
+	set_timeout(r->conn, API_TRANSFER_IDLE_S);
+	api_guard_request_received(s->guard, r->conn); /* streams on its own terms */
 	return MHD_YES;
 }
 
@@ -423,6 +489,148 @@ static enum MHD_Result upload_last(struct api_server *s, struct conn_state *cs, 
 	return queue(r->conn, r);
 }
 
+/* Writes all of buf to the connection's socket (plain) or TLS session;
+ * false when it cannot within a second or two. */
+static bool send_raw(struct MHD_Connection *c, bool tls, const char *buf, size_t len)
+{
+	typedef ssize_t (*tls_send_fn)(void *session, const void *data, size_t len);
+	const union MHD_ConnectionInfo *fi =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	const union MHD_ConnectionInfo *ti =
+	    tls ? MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION) : NULL;
+	/* libmicrohttpd brought GnuTLS in; vimage does not link it itself */
+	tls_send_fn tls_send = tls ? (tls_send_fn)dlsym(RTLD_DEFAULT, "gnutls_record_send") : NULL;
+	int tries = 0;
+
+	if (!fi || (tls && (!ti || !ti->tls_session || !tls_send)))
+		return false;
+	while (len && tries < 20) {
+		ssize_t n = tls ? tls_send(ti->tls_session, buf, len)
+		                : send(fi->connect_fd, buf, len, MSG_NOSIGNAL);
+		if (n > 0) {
+			buf += n;
+			len -= (size_t)n;
+			continue;
+		}
+		/* EAGAIN / GNUTLS_E_AGAIN (-28) / GNUTLS_E_INTERRUPTED (-52): the
+		 * same call again once the socket takes more */
+		if (tls ? (n != -28 && n != -52) : (n == 0 || (errno != EAGAIN && errno != EINTR)))
+			return false;
+		struct pollfd p = {.fd = fi->connect_fd, .events = POLLOUT};
+		poll(&p, 1, 100);
+		tries++;
+	}
+	return len == 0;
+}
+
+/* Lingering close, as nginx does: after the answer, read and drop what the
+ * client still sends until it stops (it has read the 413) — for at most
+ * 2 s and 4 MiB.  Closing with unread data would send a reset that can
+ * destroy the answer before the client reads it. */
+static void linger(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *fi =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	int64_t end = vim_mono_ms() + 2000, left;
+	size_t dropped = 0;
+	char buf[16384];
+
+	if (!fi)
+		return;
+	shutdown(fi->connect_fd, SHUT_WR); /* the answer is complete */
+	while ((left = end - vim_mono_ms()) > 0 && dropped < 4 * 1024 * 1024) {
+		struct pollfd p = {.fd = fi->connect_fd, .events = POLLIN};
+		ssize_t n;
+		if (poll(&p, 1, (int)left) <= 0)
+			break;
+		n = recv(fi->connect_fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			break; /* the client closed: done */
+		if (n > 0)
+			dropped += (size_t)n;
+	}
+}
+
+/* Set by refuse_body on its connection's thread: MHD then logs its
+ * "Application reported internal error" for the MHD_NO, which here is a
+ * deliberate refusal already logged as such. */
+static _Thread_local bool refused_here;
+
+/* A body past the limit while it arrives (chunked, so no Content-Length
+ * said so up front): answer 413 now and drop the connection, rather than
+ * read the rest of a body that may never end.  libmicrohttpd 0.9.75
+ * refuses MHD_queue_response until the body is in, so the answer is
+ * written here, then MHD_NO closes the connection. */
+static enum MHD_Result refuse_body(struct api_server *s, struct MHD_Connection *c, const char *url)
+{
+	char head[256], *text;
+	json_t *st =
+	    status_body(413, vim_code_k8s_reason(VIM_ETOOLARGE), "the request body is too large");
+	int n;
+
+	text = st ? json_dumps(st, JSON_COMPACT) : NULL;
+	json_decref(st);
+	if (text) {
+		n = snprintf(head, sizeof(head),
+		             "HTTP/1.1 413 Request Entity Too Large\r\nConnection: close\r\n"
+		             "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+		             strlen(text));
+		if (send_raw(c, s->tls_cert != NULL, head, (size_t)n) &&
+		    send_raw(c, s->tls_cert != NULL, text, strlen(text)))
+			linger(c);
+		free(text);
+	}
+	vim_log(VIM_LOG_INFO, "http: %s: request body over %zu bytes, refused (413)", url,
+	        s->max_body);
+	refused_here = true;
+	atomic_fetch_add(&refused_bodies, 1);
+	return MHD_NO;
+}
+
+/* /readyz, /readyz/<check>: ?verbose lists the checks, ?exclude=<check>
+ * (repeated) skips one, as kube-apiserver does. */
+struct readyz_args {
+	struct vim_text exclude;
+	bool verbose; /* "?verbose" has no value: present is enough */
+};
+
+static enum MHD_Result readyz_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+	struct readyz_args *a = cls;
+
+	(void)kind;
+	if (key && strcmp(key, "verbose") == 0)
+		a->verbose = !value || strcmp(value, "false") != 0;
+	if (key && strcmp(key, "exclude") == 0 && value && value[0])
+		vim_text_printf(&a->exclude, "%s%s", a->exclude.len ? "," : "", value);
+	return MHD_YES;
+}
+
+static void serve_readyz(struct api_server *s, struct api_req *r, const char *check)
+{
+	struct readyz_args a = {0};
+	struct vim_text body = {0};
+	unsigned int code;
+
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, readyz_arg, &a);
+	code = api_ready_render(s->ready, check, a.verbose, a.exclude.buf, &body);
+	if (api_server_stopping(s) && code == 200 && !check) {
+		free(body.buf);
+		body = (struct vim_text){0};
+		vim_text_printf(&body, "[-]shutdown failed: the server is stopping\n"
+		                       "readyz check failed\n");
+		code = 503;
+	}
+	if (body.oom)
+		api_reply_error(r, VIM_ENOMEM, "readyz: out of memory");
+	else
+		api_reply_raw(r, code, "text/plain; charset=utf-8", body.buf ? body.buf : "",
+		              body.len);
+	free(body.buf);
+	free(a.exclude.buf);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_size, void **con_cls)
@@ -438,6 +646,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		if (!(cs = calloc(1, sizeof(*cs))))
 			return MHD_NO;
 		*con_cls = cs;
+		api_guard_request_started(s->guard, conn); /* the headers are in */
 		if (is_upload(url, method))
 			return upload_first(s, cs, &r, url);
 		/* Refuse what is too big before reading it (the body stays
@@ -466,28 +675,34 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return upload_last(s, cs, &r);
 	}
 	if (*upload_size) {
-		if (!cs->too_large && cs->len + *upload_size > s->max_body)
-			cs->too_large = true;
-		if (!cs->too_large) {
-			if (cs->len + *upload_size + 1 > cs->cap) {
-				size_t ncap = (cs->len + *upload_size + 1) * 2;
-				char *nb = realloc(cs->body,
-				                   ncap > s->max_body + 1 ? s->max_body + 1 : ncap);
-				if (!nb)
-					return MHD_NO;
-				cs->body = nb;
-				cs->cap = ncap > s->max_body + 1 ? s->max_body + 1 : ncap;
-			}
-			memcpy(cs->body + cs->len, upload_data, *upload_size);
-			cs->len += *upload_size;
-			cs->body[cs->len] = '\0';
+		if (cs->len + *upload_size > s->max_body) {
+			cs->answered = true;
+			return refuse_body(s, conn, url);
 		}
+		if (cs->len + *upload_size + 1 > cs->cap) {
+			size_t ncap = (cs->len + *upload_size + 1) * 2;
+			char *nb;
+			if (ncap > s->max_body + 1)
+				ncap = s->max_body + 1;
+			if (!(nb = realloc(cs->body, ncap)))
+				return MHD_NO;
+			cs->body = nb;
+			cs->cap = ncap;
+		}
+		memcpy(cs->body + cs->len, upload_data, *upload_size);
+		cs->len += *upload_size;
+		cs->body[cs->len] = '\0';
 		*upload_size = 0;
 		return MHD_YES;
 	}
-	if (strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0 ||
-	    strcmp(url, "/livez") == 0) {
+	api_guard_request_received(s->guard, conn); /* the body is in */
+	/* liveness: the process serves */
+	if (strcmp(url, "/healthz") == 0 || strcmp(url, "/livez") == 0) {
 		api_reply_raw(&r, 200, "text/plain", "ok", 2);
+		return queue(conn, &r);
+	}
+	if (strcmp(url, "/readyz") == 0 || strncmp(url, "/readyz/", 8) == 0) {
+		serve_readyz(s, &r, url[7] == '/' ? url + 8 : NULL);
 		return queue(conn, &r);
 	}
 	auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
@@ -496,17 +711,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		serve_metrics(s, &r);
 		return queue(conn, &r);
 	}
-	if (strcmp(url, "/dvcr/events") == 0 && bearer_is(auth, s->notify_token) &&
-	    !cs->too_large) {
+	if (strcmp(url, "/dvcr/events") == 0 && bearer_is(auth, s->notify_token)) {
 		registry_events(s, &r, cs->body ? cs->body : "", cs->len);
 		return queue(conn, &r);
 	}
 	if (!bearer_is(auth, s->token)) {
 		api_reply_error(&r, VIM_EAUTH, "Unauthorized");
-		return queue(conn, &r);
-	}
-	if (cs->too_large) {
-		api_reply_error(&r, VIM_ETOOLARGE, "the request body is too large");
 		return queue(conn, &r);
 	}
 	if (strcmp(url, "/dvcr/events") == 0) {
@@ -530,7 +740,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 	struct api_server *s = cls;
 
-	(void)conn, (void)toe;
+	(void)toe;
+	api_guard_request_done(s->guard, conn);
 	if (cs && cs->upload) /* the client went away mid-upload */
 		s->upload->end(cs->upload, false, NULL);
 	if (cs) {
@@ -546,6 +757,10 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 
 	(void)cls;
 	vsnprintf(line, sizeof(line), fmt, ap);
+	if (refused_here && strstr(line, "Application reported internal error")) {
+		refused_here = false;
+		return;
+	}
 	line[strcspn(line, "\n")] = '\0';
 	vim_log(VIM_LOG_WARN, "http: %s", line);
 }
@@ -576,9 +791,15 @@ int api_server_start(struct api_server **out, const struct api_config *cfg, stru
 {
 	struct api_server *s = calloc(1, sizeof(*s));
 	struct sockaddr_in addr = {.sin_family = AF_INET};
-	unsigned int flags =
-	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	unsigned int flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+	                     MHD_USE_POLL | MHD_USE_ERROR_LOG;
+	unsigned int idle_s =
+	    cfg->idle_timeout_s ? cfg->idle_timeout_s : API_IDLE_TIMEOUT_DEFAULT_S;
+	unsigned int header_s =
+	    cfg->header_timeout_s ? cfg->header_timeout_s : API_HEADER_TIMEOUT_DEFAULT_S;
+	struct MHD_OptionItem ops[16];
 	const union MHD_DaemonInfo *info;
+	int rc, k = 0;
 
 	*out = NULL;
 	if (!s || !cfg->token || !(s->token = strdup(cfg->token))) {
@@ -597,6 +818,7 @@ int api_server_start(struct api_server **out, const struct api_config *cfg, stru
 	s->upload = cfg->upload;
 	s->upload_arg = cfg->upload_arg;
 	s->max_body = cfg->max_body ? cfg->max_body : API_MAX_BODY_DEFAULT;
+	s->ready = cfg->ready;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->idle, NULL);
 	addr.sin_port = htons((uint16_t)cfg->listen_port);
@@ -619,17 +841,28 @@ int api_server_start(struct api_server **out, const struct api_config *cfg, stru
 		}
 		flags |= MHD_USE_TLS;
 	}
-	if (s->tls_cert)
-		s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
-		                        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-		                        MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_NOTIFY_COMPLETED,
-		                        on_completed, s, MHD_OPTION_HTTPS_MEM_CERT, s->tls_cert,
-		                        MHD_OPTION_HTTPS_MEM_KEY, s->tls_key, MHD_OPTION_END);
-	else
-		s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
-		                        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-		                        MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_NOTIFY_COMPLETED,
-		                        on_completed, s, MHD_OPTION_END);
+	if ((rc = api_guard_new(&s->guard, (int64_t)header_s * 1000, (int64_t)idle_s * 1000, err)) <
+	    0) {
+		api_server_stop(s);
+		return rc;
+	}
+#define OPT_ADD(o, v, p) (ops[k++] = (struct MHD_OptionItem){(o), (intptr_t)(v), (p)})
+	OPT_ADD(MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL);
+	OPT_ADD(MHD_OPTION_SOCK_ADDR, 0, &addr);
+	OPT_ADD(MHD_OPTION_NOTIFY_COMPLETED, on_completed, s);
+	OPT_ADD(MHD_OPTION_NOTIFY_CONNECTION, api_guard_notify, s->guard);
+	OPT_ADD(MHD_OPTION_CONNECTION_LIMIT,
+	        cfg->max_connections ? cfg->max_connections : API_MAX_CONNECTIONS_DEFAULT, NULL);
+	OPT_ADD(MHD_OPTION_CONNECTION_TIMEOUT, idle_s, NULL);
+	OPT_ADD(MHD_OPTION_THREAD_STACK_SIZE, API_THREAD_STACK, NULL);
+	if (s->tls_cert) {
+		OPT_ADD(MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls_cert);
+		OPT_ADD(MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key);
+	}
+	OPT_ADD(MHD_OPTION_END, 0, NULL);
+#undef OPT_ADD
+	s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, ops,
+	                        MHD_OPTION_END);
 	if (!s->d) {
 		api_server_stop(s);
 		return vim_err_set(err, VIM_EIO, "api: cannot listen on %s:%d (in use?)",
@@ -658,6 +891,7 @@ void api_server_stop(struct api_server *s)
 		MHD_quiesce_daemon(s->d); /* stop accepting; in-flight ones finish */
 		MHD_stop_daemon(s->d);
 	}
+	api_guard_free(s->guard); /* no connection is left */
 	/* Producers notice `stopping` within their poll interval. */
 	pthread_mutex_lock(&s->mu);
 	while (s->producers > 0)

@@ -26,22 +26,33 @@
 
 #define CERT_DAYS 3650
 
+/* Written to a temp file and renamed: a crash leaves the old file or
+ * none, never half a key that the next start would serve and fail on. */
 static int write_pem(const char *path, int (*emit)(FILE *, void *), void *obj, struct vim_err *err)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	char tmp[4200];
+	int fd;
+	FILE *f;
 
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return vim_err_set(err, VIM_EINVAL, "%s: the path is too long", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	f = fd >= 0 ? fdopen(fd, "w") : NULL;
 	if (!f) {
 		if (fd >= 0)
 			close(fd);
-		return vim_err_set(err, VIM_EIO, "cannot write %s: %s", path, strerror(errno));
+		return vim_err_set(err, VIM_EIO, "cannot write %s: %s", tmp, strerror(errno));
 	}
+	fchmod(fd, 0600); /* a leftover temp file keeps its mode through O_TRUNC */
 	if (!emit(f, obj)) {
 		fclose(f);
-		return vim_err_set(err, VIM_EIO, "cannot write %s", path);
+		unlink(tmp);
+		return vim_err_set(err, VIM_EIO, "cannot write %s", tmp);
 	}
-	if (fclose(f) != 0)
+	if (fclose(f) != 0 || rename(tmp, path) != 0) {
+		unlink(tmp);
 		return vim_err_set(err, VIM_EIO, "cannot write %s: %s", path, strerror(errno));
+	}
 	return 0;
 }
 
@@ -105,6 +116,7 @@ int api_tls_ensure(const char *dir, char *cert_path, size_t cert_len, char *key_
 	    !add_ext(cert, NID_basic_constraints, "critical,CA:TRUE") ||
 	    !X509_sign(cert, key, EVP_sha256()))
 		goto out;
+	/* the key first: the certificate's presence says both are complete */
 	if ((rc = write_pem(key_path, emit_key, key, err)) < 0 ||
 	    (rc = write_pem(cert_path, emit_cert, cert, err)) < 0)
 		goto out;

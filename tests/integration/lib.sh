@@ -55,10 +55,12 @@ expect_match() {
 	fi
 }
 
-# vim_start DATADIR [extra vimaged flags...]: starts vimaged on a free port;
-# sets VIM_URL, VIM_PID, KUBECONFIG_FILE.
+# vim_start DATADIR [extra vimaged flags...]: starts vimaged on a free port
+# and waits (30 s at most) until /readyz says the whole service is ready:
+# controllers, kubectl endpoint, kubeconfig (with --controllers off, the API
+# alone); sets VIM_URL, VIM_PID, KUBECONFIG_FILE, VIM_TOKEN.
 vim_start() {
-	local dir=$1 i
+	local dir=$1 i ready=
 	shift
 	mkdir -p "$dir"
 	echo "# --- vimaged start $(date +%T)" >>"$dir/vimaged.log"
@@ -66,9 +68,11 @@ vim_start() {
 	VIM_PID=$!
 	T_PIDS+=("$VIM_PID")
 	VIM_URL=
-	for i in $(seq 1 100); do
+	# (the log is appended to across restarts: take the line of this start)
+	for i in $(seq 1 300); do
 		VIM_URL=$(sed -n 's/^vimaged: listening on \(http[s]*:\/\/[0-9.:]*\).*/\1/p' "$dir/vimaged.log" | tail -n1)
-		if [ -n "$VIM_URL" ] && curl -fsS "$VIM_URL/healthz" >/dev/null 2>&1; then
+		if [ -n "$VIM_URL" ] && curl -fsS "$VIM_URL/readyz" >/dev/null 2>&1; then
+			ready=1
 			break
 		fi
 		if ! kill -0 "$VIM_PID" 2>/dev/null; then
@@ -79,8 +83,12 @@ vim_start() {
 		sleep 0.1
 	done
 	KUBECONFIG_FILE="$dir/kubeconfig"
-	VIM_TOKEN=$(cat "$dir/token")
-	[ -n "$VIM_URL" ]
+	VIM_TOKEN=$(cat "$dir/token" 2>/dev/null)
+	if [ -z "$ready" ]; then
+		echo "# vimaged is not ready after 30 s: ${VIM_URL:-no URL logged}"
+		[ -n "$VIM_URL" ] && curl -sS "$VIM_URL/readyz?verbose" 2>&1 | sed 's/^/#   /'
+		return 1
+	fi
 }
 
 # free_port: a loopback port nobody listens on right now.

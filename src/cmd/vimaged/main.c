@@ -79,6 +79,15 @@ static const struct flag flags[] = {
      NUM(import_min_rate)},
     {"--import-stall-window", "seconds over which --import-min-rate is judged (60)",
      NUM(import_stall_window)},
+    {"--http-max-connections",
+     "connections each listener serves at once (16384; at most half the open-file limit "
+     "less 1024)",
+     NUM(http_max_connections)},
+    {"--http-idle-timeout",
+     "seconds a connection may stay idle (60); watches, uploads and downloads excepted",
+     NUM(http_idle_timeout)},
+    {"--http-header-timeout", "seconds from connecting to the end of a request's headers (30)",
+     NUM(http_header_timeout)},
 };
 
 static void usage(FILE *f)
@@ -139,6 +148,26 @@ static int parse_flags(int argc, char **argv, struct options *o)
 	return 0;
 }
 
+/* Seconds, rounded up (flags take "0.5"; a timeout of 0 would mean none). */
+static unsigned int seconds_of(const char *v)
+{
+	double d = v ? atof(v) : 0;
+	return d > 0 ? (unsigned int)(d + 0.999) : 0;
+}
+
+/* The connection limit of each listener: the flag, but with room for the
+ * descriptors SQLite, curl, the registry and stream pipes need. */
+static unsigned int conn_limit(const char *flag, long nofile)
+{
+	long want = flag ? atol(flag) : 16384, room = (nofile - 1024) / 2;
+
+	if (room < 64)
+		room = 64;
+	if (want < 1)
+		want = 16384;
+	return (unsigned int)(want < room ? want : room);
+}
+
 static int split_listen(const char *listen, char *host, size_t hlen, int *port)
 {
 	const char *colon = strrchr(listen, ':');
@@ -159,8 +188,8 @@ static int split_listen(const char *listen, char *host, size_t hlen, int *port)
 /* A token file: created once (0600), then read back on every start. */
 static int load_token(const char *dir, const char *file, char *tok, size_t len, struct vim_err *err)
 {
-	char path[4096];
-	int fd, rc;
+	char path[4096], line[80];
+	int rc;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, file);
 	if (access(path, F_OK) == 0) {
@@ -172,15 +201,10 @@ static int load_token(const char *dir, const char *file, char *tok, size_t len, 
 		return vim_err_set(err, VIM_EINVAL, "%s: no room for the token", path);
 	if ((rc = vim_random_hex(tok, 32, err)) < 0)
 		return rc;
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-	if (fd < 0 || write(fd, tok, strlen(tok)) != (ssize_t)strlen(tok) ||
-	    write(fd, "\n", 1) != 1) {
-		if (fd >= 0)
-			close(fd);
-		return vim_err_set(err, VIM_EIO, "cannot write %s: %s", path, strerror(errno));
-	}
-	close(fd);
-	return 0;
+	/* temp file and rename: a crash never leaves an empty token that
+	 * every later start would refuse */
+	snprintf(line, sizeof(line), "%s\n", tok);
+	return vim_file_replace(path, line, 0600, err);
 }
 
 /* Rewritten on every start: the port may have changed.  The cluster
@@ -222,6 +246,11 @@ int main(int argc, char **argv)
 	                    .kubectl_listen = "127.0.0.1:0"};
 	struct api_config ac = {0};
 	struct api_server *api = NULL, *kapi = NULL;
+	struct api_ready *ready = NULL;
+	const char *checks[8];
+	size_t nchecks = 0;
+	bool controllers;
+	long nofile;
 	char kurl[300], crt[4096], key[4096], khost[256], notify[128];
 	struct wiring wiring = {0};
 	int kport;
@@ -254,6 +283,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vimaged: --listen / --kubectl-listen: expected HOST:PORT\n");
 		return 2;
 	}
+	controllers = !o.controllers || strcmp(o.controllers, "off") != 0;
+	/* Nothing vimaged or its registry writes is for other users: the
+	 * database holds live upload URLs, the directory the token and keys. */
+	umask(077);
 	if (mkdir(o.data_dir, 0700) != 0 && errno != EEXIST) {
 		fprintf(stderr, "vimaged: cannot create %s: %s\n", o.data_dir, strerror(errno));
 		return 1;
@@ -264,6 +297,21 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	o.data_dir = datadir;
+	if (vimaged_lock_down(o.data_dir, &err) < 0)
+		goto fail;
+	nofile = vimaged_raise_nofile();
+	/* /readyz: ready when the whole service is, in the order it comes up */
+	checks[nchecks++] = "store";
+	if (controllers) {
+		checks[nchecks++] = "dvcr";
+		checks[nchecks++] = "controllers";
+	}
+	checks[nchecks++] = "kubectl-endpoint";
+	checks[nchecks++] = "kubeconfig";
+	checks[nchecks++] = "shutdown";
+	if (api_ready_new(&ready, checks, nchecks, &err) < 0)
+		goto fail;
+	api_ready_set(ready, "shutdown", true, NULL);
 	/* Signals are taken synchronously by main; every thread inherits the
 	 * mask.  A client that goes away must not kill the process. */
 	signal(SIGPIPE, SIG_IGN);
@@ -279,6 +327,7 @@ int main(int argc, char **argv)
 	snprintf(dbpath, sizeof(dbpath), "%s/vimage.db", o.data_dir);
 	if (store_sqlite_open(&store, dbpath, 0, &err) < 0)
 		goto fail;
+	api_ready_set(ready, "store", true, NULL);
 	ac.listen_host = host;
 	ac.listen_port = port;
 	ac.tls_cert = o.tls_cert;
@@ -295,6 +344,13 @@ int main(int argc, char **argv)
 	ac.metrics = wiring_metrics;
 	ac.metrics_arg = &wiring;
 	ac.metrics_anonymous = o.metrics_anonymous != NULL;
+	ac.ready = ready;
+	ac.max_connections = conn_limit(o.http_max_connections, nofile);
+	ac.idle_timeout_s = seconds_of(o.http_idle_timeout);
+	ac.header_timeout_s = seconds_of(o.http_header_timeout);
+	vim_log(VIM_LOG_INFO, "http: %u connections per listener, idle timeout %u s, headers %u s",
+	        ac.max_connections, ac.idle_timeout_s ? ac.idle_timeout_s : 60,
+	        ac.header_timeout_s ? ac.header_timeout_s : 30);
 	if (api_server_start(&api, &ac, &err) < 0)
 		goto fail;
 	snprintf(url, sizeof(url), "%s://%s:%d", o.tls_cert ? "https" : "http", host,
@@ -302,9 +358,13 @@ int main(int argc, char **argv)
 	/* the registry we may start notifies the API: it must exist first */
 	o.api_url = url;
 	o.notify_token = notify;
-	if (!o.controllers || strcmp(o.controllers, "off") != 0) {
+	if (controllers) {
+		api_ready_set(ready, "dvcr", false, "the registry is starting");
+		api_ready_set(ready, "controllers", false, "the controllers are starting");
 		if (wiring_start(&wiring, &o, store, &err) < 0)
 			goto fail;
+		api_ready_set(ready, "dvcr", true, NULL);
+		api_ready_set(ready, "controllers", true, NULL);
 	} else {
 		vim_log(VIM_LOG_WARN,
 		        "controllers off: images are served, not imported or checked");
@@ -326,8 +386,10 @@ int main(int argc, char **argv)
 			goto fail;
 		snprintf(kurl, sizeof(kurl), "https://%s:%d", khost, api_server_port(kapi));
 	}
+	api_ready_set(ready, "kubectl-endpoint", true, NULL);
 	if (write_kubeconfig(o.data_dir, kurl, crt, token, &err) < 0)
 		goto fail;
+	api_ready_set(ready, "kubeconfig", true, NULL);
 	fprintf(stderr, "vimaged: listening on %s\n", url);
 	fprintf(stderr, "vimaged: kubectl endpoint %s (export KUBECONFIG=%s/kubeconfig)\n", kurl,
 	        o.data_dir);
@@ -353,6 +415,7 @@ int main(int argc, char **argv)
 			    due > now + EVENT_EXPIRE_EVERY_S ? due : now + EVENT_EXPIRE_EVERY_S;
 		}
 	}
+	api_ready_set(ready, "shutdown", false, "vimaged is shutting down");
 	vim_log(VIM_LOG_INFO, "vimaged: %s, shutting down", strsignal(sig));
 	rc = 0;
 	goto out;
@@ -363,6 +426,7 @@ out:
 	api_server_stop(api);
 	wiring_stop(&wiring);
 	store_close(store);
+	api_ready_free(ready); /* after the servers that answered from it */
 	curl_global_cleanup();
 	return rc;
 }

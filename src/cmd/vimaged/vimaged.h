@@ -36,6 +36,9 @@ struct options {
 	const char *import_stall_window;
 	const char *controllers;
 	const char *metrics_anonymous; /* a switch: non-NULL when given */
+	const char *http_max_connections;
+	const char *http_idle_timeout;
+	const char *http_header_timeout;
 	/* not flags: what main learned at start */
 	const char *api_url; /* the plain API, for the registry's notifications */
 	const char *notify_token;
@@ -77,5 +80,13 @@ void wiring_metrics(void *arg, struct vim_text *out);
 int wiring_download(void *arg, const char *kind, const char *ns, const char *name, int *fd,
                     long long *size, char digest[96], struct vim_err *err);
 int wiring_registry_events(void *arg, const char *body, size_t len, struct vim_err *err);
+
+/* RLIMIT_NOFILE's soft limit raised to the hard one (logged); returns it. */
+long vimaged_raise_nofile(void);
+/* No group or other access to the data directory or anything in it (what
+ * an older vimaged or the operator left wider: 0755 -> 0700, 0644 ->
+ * 0600); the owner's bits stay.  Symlinks are not followed.  A path it
+ * cannot change is logged, not fatal. */
+int vimaged_lock_down(const char *dir, struct vim_err *err);
 
 #endif
