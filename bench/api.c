@@ -79,16 +79,17 @@ static void *create_worker(void *arg)
 		if (i < 0)
 			break;
 		snprintf(body, sizeof(body),
-			 "{\"apiVersion\":\"virtualization.deckhouse.io/v1alpha2\","
-			 "\"kind\":\"VirtualImage\",\"metadata\":{\"name\":\"img-%06ld\","
-			 "\"namespace\":\"bench\",\"labels\":{\"shard\":\"s%ld\"}},"
-			 "\"spec\":{\"storage\":\"ContainerRegistry\",\"dataSource\":{"
-			 "\"type\":\"HTTP\",\"http\":{\"url\":\"http://127.0.0.1:1/img-%06ld."
-			 "qcow2\"}}}}",
-			 i, i % 16, i);
+		         "{\"apiVersion\":\"virtualization.deckhouse.io/v1alpha2\","
+		         "\"kind\":\"VirtualImage\",\"metadata\":{\"name\":\"img-%06ld\","
+		         "\"namespace\":\"bench\",\"labels\":{\"shard\":\"s%ld\"}},"
+		         "\"spec\":{\"storage\":\"ContainerRegistry\",\"dataSource\":{"
+		         "\"type\":\"HTTP\",\"http\":{\"url\":\"http://127.0.0.1:1/img-%06ld."
+		         "qcow2\"}}}}",
+		         i, i % 16, i);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 		if (curl_easy_perform(c) != CURLE_OK ||
-		    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK || code != 201) {
+		    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK ||
+		    code != 201) {
 			pthread_mutex_lock(&b->mu);
 			b->failed++;
 			pthread_mutex_unlock(&b->mu);
@@ -102,7 +103,7 @@ static void *create_worker(void *arg)
 struct watch_count {
 	const struct bench *b;
 	long added;
-	char tail[16];   /* bytes of a marker split across reads */
+	char tail[16]; /* bytes of a marker split across reads */
 	size_t tail_len;
 	double done_at;
 };
@@ -143,7 +144,7 @@ static void *watch_worker(void *arg)
 	char url[256];
 
 	snprintf(url, sizeof(url), "%s" GROUP_PATH "/namespaces/bench/virtualimages?watch=true",
-		 w->b->url);
+	         w->b->url);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, watch_sink);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, w);
@@ -206,7 +207,7 @@ static long list_paged(const struct bench *b, double *secs)
 		char *esc = curl_easy_escape(c, cont, 0);
 
 		snprintf(url, sizeof(url), "%s" GROUP_PATH "/virtualimages?limit=500%s%s", b->url,
-			 cont[0] ? "&continue=" : "", cont[0] ? esc : "");
+		         cont[0] ? "&continue=" : "", cont[0] ? esc : "");
 		curl_free(esc);
 		curl_easy_setopt(c, CURLOPT_URL, url);
 		curl_easy_setopt(c, CURLOPT_WRITEDATA, &pg);
@@ -219,7 +220,8 @@ static long list_paged(const struct bench *b, double *secs)
 		if (!doc)
 			break;
 		items += (long)json_array_size(json_object_get(doc, "items"));
-		next = json_string_value(json_object_get(json_object_get(doc, "metadata"), "continue"));
+		next = json_string_value(
+		    json_object_get(json_object_get(doc, "metadata"), "continue"));
 		snprintf(cont, sizeof(cont), "%s", next ? next : "");
 		json_decref(doc);
 		if (!cont[0])
@@ -332,8 +334,8 @@ int main(int argc, char **argv)
 	for (i = 0; i < b.threads; i++)
 		pthread_join(th[i], NULL);
 	create_s = now_s() - t0;
-	printf("create: %ld objects in %.2f s (%ld failed), %d clients\n", b.n, create_s,
-	       b.failed, b.threads);
+	printf("create: %ld objects in %.2f s (%ld failed), %d clients\n", b.n, create_s, b.failed,
+	       b.threads);
 	pthread_join(wt, NULL);
 	printf("watch: %ld ADDED events, last %.2f s after the first create\n", wc.added,
 	       wc.done_at > 0 ? wc.done_at - t0 : -1.0);

@@ -10,22 +10,22 @@ static const struct {
 	int http;
 	const char *reason;
 } code_table[] = {
-	{VIM_OK, "OK", 200, ""},
-	{VIM_EINVAL, "EINVAL", 422, "Invalid"},
-	{VIM_ENOTFOUND, "ENOTFOUND", 404, "NotFound"},
-	{VIM_EEXIST, "EEXIST", 409, "AlreadyExists"},
-	{VIM_ECONFLICT, "ECONFLICT", 409, "Conflict"},
-	{VIM_EGONE, "EGONE", 410, "Gone"},
-	{VIM_ETOOLARGE, "ETOOLARGE", 413, "RequestEntityTooLarge"},
-	{VIM_EUNSUPPORTED, "EUNSUPPORTED", 422, "Invalid"},
-	{VIM_EAUTH, "EAUTH", 401, "Unauthorized"},
-	{VIM_EFORBIDDEN, "EFORBIDDEN", 422, "Invalid"},
-	{VIM_EIO, "EIO", 500, "InternalError"},
-	{VIM_EUPSTREAM, "EUPSTREAM", 502, "InternalError"},
-	{VIM_ENOMEM, "ENOMEM", 500, "InternalError"},
-	{VIM_ECANCELED, "ECANCELED", 500, "InternalError"},
-	{VIM_ETIMEDOUT, "ETIMEDOUT", 504, "Timeout"},
-	{VIM_EINTERNAL, "EINTERNAL", 500, "InternalError"},
+    {VIM_OK, "OK", 200, ""},
+    {VIM_EINVAL, "EINVAL", 422, "Invalid"},
+    {VIM_ENOTFOUND, "ENOTFOUND", 404, "NotFound"},
+    {VIM_EEXIST, "EEXIST", 409, "AlreadyExists"},
+    {VIM_ECONFLICT, "ECONFLICT", 409, "Conflict"},
+    {VIM_EGONE, "EGONE", 410, "Gone"},
+    {VIM_ETOOLARGE, "ETOOLARGE", 413, "RequestEntityTooLarge"},
+    {VIM_EUNSUPPORTED, "EUNSUPPORTED", 422, "Invalid"},
+    {VIM_EAUTH, "EAUTH", 401, "Unauthorized"},
+    {VIM_EFORBIDDEN, "EFORBIDDEN", 422, "Invalid"},
+    {VIM_EIO, "EIO", 500, "InternalError"},
+    {VIM_EUPSTREAM, "EUPSTREAM", 502, "InternalError"},
+    {VIM_ENOMEM, "ENOMEM", 500, "InternalError"},
+    {VIM_ECANCELED, "ECANCELED", 500, "InternalError"},
+    {VIM_ETIMEDOUT, "ETIMEDOUT", 504, "Timeout"},
+    {VIM_EINTERNAL, "EINTERNAL", 500, "InternalError"},
 };
 
 static size_t code_index(int code)
@@ -78,8 +78,17 @@ void vim_err_clear(struct vim_err *err)
 	}
 }
 
-const char *vim_code_name(int code) { return code_table[code_index(code)].name; }
+const char *vim_code_name(int code)
+{
+	return code_table[code_index(code)].name;
+}
 
-int vim_code_http_status(int code) { return code_table[code_index(code)].http; }
+int vim_code_http_status(int code)
+{
+	return code_table[code_index(code)].http;
+}
 
-const char *vim_code_k8s_reason(int code) { return code_table[code_index(code)].reason; }
+const char *vim_code_k8s_reason(int code)
+{
+	return code_table[code_index(code)].reason;
+}

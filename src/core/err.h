@@ -41,11 +41,10 @@ struct vim_err {
 /* Fills err (if not NULL) and returns code, so callers can write
  * `return vim_err_set(err, VIM_EINVAL, "...", ...);`. */
 int vim_err_set(struct vim_err *err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Prefixes err->msg with a context ("store: "), keeping the code. */
-int vim_err_wrap(struct vim_err *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+int vim_err_wrap(struct vim_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 void vim_err_clear(struct vim_err *err);
 

@@ -8,7 +8,10 @@
 #include <string.h>
 #include <time.h>
 
-int64_t vim_time_now(void) { return (int64_t)time(NULL); }
+int64_t vim_time_now(void)
+{
+	return (int64_t)time(NULL);
+}
 
 int64_t vim_mono_ms(void)
 {
@@ -74,7 +77,8 @@ int vim_time_parse(const char *s, int64_t *out)
 		p++;
 	} else if (*p == '+' || *p == '-') {
 		int oh, om;
-		if (digits(p + 1, 2, &oh) || p[3] != ':' || digits(p + 4, 2, &om) || oh > 23 || om > 59)
+		if (digits(p + 1, 2, &oh) || p[3] != ':' || digits(p + 4, 2, &om) || oh > 23 ||
+		    om > 59)
 			return VIM_EINVAL;
 		offset = (int64_t)(oh * 3600 + om * 60) * (*p == '+' ? 1 : -1);
 		p += 6;
@@ -83,6 +87,7 @@ int vim_time_parse(const char *s, int64_t *out)
 	}
 	if (*p != '\0')
 		return VIM_EINVAL;
-	*out = days_from_civil(Y, (unsigned)M, (unsigned)D) * 86400 + h * 3600 + m * 60 + sec - offset;
+	*out =
+	    days_from_civil(Y, (unsigned)M, (unsigned)D) * 86400 + h * 3600 + m * 60 + sec - offset;
 	return 0;
 }

@@ -35,8 +35,7 @@ void imp_digest_update(struct imp_digest *d, const void *data, size_t len);
 const char *imp_digest_hex(struct imp_digest *d, enum imp_alg a);
 /* Every checksum given in want must match (case-insensitively); else
  * VIM_EINVAL with "<alg> sum mismatch: <expected> != <actual>". */
-int imp_digest_verify(struct imp_digest *d, const struct model_checksum *want,
-		      struct vim_err *err);
+int imp_digest_verify(struct imp_digest *d, const struct model_checksum *want, struct vim_err *err);
 void imp_digest_free(struct imp_digest *d);
 
 const char *imp_alg_name(enum imp_alg a); /* "md5", ..., "streebog512" */

@@ -50,10 +50,10 @@ typedef int (*imp_out_fn)(void *arg, const void *data, size_t len);
 /* max_out: a bound on the unpacked size (0 = 1 TiB); a stream that also
  * expands more than 1000:1 past its first MiB is refused as a bomb. */
 int imp_unpack_new(struct imp_unpack **out, enum imp_packing p, uint64_t max_out,
-		   struct vim_err *err);
+                   struct vim_err *err);
 /* Unpacks in into out_fn's calls (a fixed 64 KiB buffer at a time). */
-int imp_unpack_feed(struct imp_unpack *u, const void *in, size_t len, imp_out_fn out_fn,
-		    void *arg, struct vim_err *err);
+int imp_unpack_feed(struct imp_unpack *u, const void *in, size_t len, imp_out_fn out_fn, void *arg,
+                    struct vim_err *err);
 /* A stream that ended before its compressed end is an error. */
 int imp_unpack_finish(struct imp_unpack *u, struct vim_err *err);
 uint64_t imp_unpack_total(const struct imp_unpack *u);

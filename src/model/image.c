@@ -117,22 +117,22 @@ static void status_free(struct model_status *st)
 		condition_fields_free(&st->conditions[i]);
 	free(st->conditions);
 	char **strs[] = {&st->progress,
-			 &st->speed_avg,
-			 &st->speed_avg_bytes,
-			 &st->speed_current,
-			 &st->speed_current_bytes,
-			 &st->size_stored,
-			 &st->size_stored_bytes,
-			 &st->size_unpacked,
-			 &st->size_unpacked_bytes,
-			 &st->format,
-			 &st->target_registry_url,
-			 &st->target_pvc_name,
-			 &st->upload_url_external,
-			 &st->upload_url_in_cluster,
-			 &st->upload_command,
-			 &st->source_uid,
-			 &st->storage_class_name};
+	                 &st->speed_avg,
+	                 &st->speed_avg_bytes,
+	                 &st->speed_current,
+	                 &st->speed_current_bytes,
+	                 &st->size_stored,
+	                 &st->size_stored_bytes,
+	                 &st->size_unpacked,
+	                 &st->size_unpacked_bytes,
+	                 &st->format,
+	                 &st->target_registry_url,
+	                 &st->target_pvc_name,
+	                 &st->upload_url_external,
+	                 &st->upload_url_in_cluster,
+	                 &st->upload_command,
+	                 &st->source_uid,
+	                 &st->storage_class_name};
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
 		free(*strs[i]);
 	strlist_free(&st->used_in_namespaces);

@@ -4,12 +4,12 @@
 #include <string.h>
 
 static const struct model_kind_info kinds[] = {
-	{MODEL_KIND_VI, "VirtualImage", "virtualimages", "virtualimage", "vi", "virtualization",
-	 true, "vi", "virtualization.deckhouse.io/vi-cleanup", "VirtualImageLost",
-	 "VirtualImageLostRecovered"},
-	{MODEL_KIND_CVI, "ClusterVirtualImage", "clustervirtualimages", "clustervirtualimage",
-	 "cvi", "virtualization-cluster", false, "cvi", "virtualization.deckhouse.io/cvi-cleanup",
-	 "ClusterVirtualImageLost", "ClusterVirtualImageLostRecovered"},
+    {MODEL_KIND_VI, "VirtualImage", "virtualimages", "virtualimage", "vi", "virtualization", true,
+     "vi", "virtualization.deckhouse.io/vi-cleanup", "VirtualImageLost",
+     "VirtualImageLostRecovered"},
+    {MODEL_KIND_CVI, "ClusterVirtualImage", "clustervirtualimages", "clustervirtualimage", "cvi",
+     "virtualization-cluster", false, "cvi", "virtualization.deckhouse.io/cvi-cleanup",
+     "ClusterVirtualImageLost", "ClusterVirtualImageLostRecovered"},
 };
 
 const struct model_kind_info *model_kind_info(enum model_kind kind)
@@ -31,15 +31,15 @@ const struct model_kind_info *model_kind_lookup(const char *any)
 }
 
 static const char *const phase_names[MODEL_PHASE__COUNT] = {
-	[MODEL_PHASE_NONE] = "",
-	[MODEL_PHASE_PENDING] = "Pending",
-	[MODEL_PHASE_PROVISIONING] = "Provisioning",
-	[MODEL_PHASE_WAIT_FOR_USER_UPLOAD] = "WaitForUserUpload",
-	[MODEL_PHASE_READY] = "Ready",
-	[MODEL_PHASE_FAILED] = "Failed",
-	[MODEL_PHASE_TERMINATING] = "Terminating",
-	[MODEL_PHASE_IMAGE_LOST] = "ImageLost",
-	[MODEL_PHASE_PVC_LOST] = "PVCLost",
+    [MODEL_PHASE_NONE] = "",
+    [MODEL_PHASE_PENDING] = "Pending",
+    [MODEL_PHASE_PROVISIONING] = "Provisioning",
+    [MODEL_PHASE_WAIT_FOR_USER_UPLOAD] = "WaitForUserUpload",
+    [MODEL_PHASE_READY] = "Ready",
+    [MODEL_PHASE_FAILED] = "Failed",
+    [MODEL_PHASE_TERMINATING] = "Terminating",
+    [MODEL_PHASE_IMAGE_LOST] = "ImageLost",
+    [MODEL_PHASE_PVC_LOST] = "PVCLost",
 };
 
 const char *model_phase_name(enum model_phase p)

@@ -103,13 +103,13 @@ struct model_strlist {
 
 struct model_meta {
 	char *name;
-	char *namespace;        /* NULL for cluster-scoped */
+	char *namespace; /* NULL for cluster-scoped */
 	char *generate_name;
 	char *uid;
 	char *resource_version; /* decimal text, as Kubernetes sends it */
 	int64_t generation;
-	int64_t creation_timestamp; /* unix seconds, 0 = unset */
-	int64_t deletion_timestamp; /* unix seconds, 0 = unset */
+	int64_t creation_timestamp;            /* unix seconds, 0 = unset */
+	int64_t deletion_timestamp;            /* unix seconds, 0 = unset */
 	int64_t deletion_grace_period_seconds; /* 0 = unset */
 	struct model_strmap labels;
 	struct model_strmap annotations;
@@ -194,7 +194,7 @@ struct model_status {
 	char *upload_url_in_cluster;
 	char *upload_command;
 	char *source_uid;
-	char *storage_class_name; /* VI only */
+	char *storage_class_name;                /* VI only */
 	struct model_strlist used_in_namespaces; /* CVI only */
 };
 
@@ -212,8 +212,7 @@ struct model_image *model_image_new(enum model_kind kind);
 void model_image_free(struct model_image *img); /* NULL is fine */
 
 /* Deep copy into *out (caller frees). */
-int model_image_clone(struct model_image **out, const struct model_image *src,
-		      struct vim_err *err);
+int model_image_clone(struct model_image **out, const struct model_image *src, struct vim_err *err);
 
 /* ---- codecs -------------------------------------------------------------- */
 
@@ -236,7 +235,7 @@ struct model_unknown {
  * Unknown members outside metadata are dropped and listed in *unknown (may
  * be NULL); unknown members inside metadata are kept in meta.extra. */
 int model_image_from_json(struct model_image **out, const json_t *obj,
-			  struct model_unknown *unknown, struct vim_err *err);
+                          struct model_unknown *unknown, struct vim_err *err);
 
 /* Encodes the whole object (apiVersion, kind, metadata, spec, status).
  * Returns a new reference (caller decrefs), NULL only on out of memory. */
@@ -255,7 +254,7 @@ int model_yaml_to_json(json_t **out, const char *buf, size_t len, struct vim_err
 
 /* model_yaml_to_json + model_image_from_json. */
 int model_image_from_yaml(struct model_image **out, const char *buf, size_t len,
-			  struct model_unknown *unknown, struct vim_err *err);
+                          struct model_unknown *unknown, struct vim_err *err);
 
 /* ---- validation ---------------------------------------------------------- */
 
@@ -307,24 +306,23 @@ int model_validate_create(const struct model_image *img, struct model_causes *ca
  * the update rules (data source immutable once provisioned, spec
  * frozen while Terminating, ...).  Same return convention. */
 int model_validate_update(const struct model_image *old, const struct model_image *new,
-			  struct model_causes *causes);
+                          struct model_causes *causes);
 
 /* Appends a cause (silently bounded at MODEL_CAUSES_MAX). */
 void model_causes_add(struct model_causes *c, const char *field, const char *reason,
-		      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* ---- conditions (Kubernetes meta.SetStatusCondition semantics) ----------- */
 
 /* Borrowed pointer into st, or NULL when absent. */
-const struct model_condition *model_condition_get(const struct model_status *st,
-						  const char *type);
+const struct model_condition *model_condition_get(const struct model_status *st, const char *type);
 
 /* Sets a condition: creates it (lastTransitionTime = now) or updates it;
  * lastTransitionTime moves only when status changes.  reason/message/
  * observedGeneration are always updated.  Returns 0 or VIM_ENOMEM. */
 int model_condition_set(struct model_status *st, const char *type, const char *status,
-			const char *reason, const char *message, int64_t observed_generation,
-			int64_t now);
+                        const char *reason, const char *message, int64_t observed_generation,
+                        int64_t now);
 
 /* Removes a condition if present; returns true when one was removed. */
 bool model_condition_remove(struct model_status *st, const char *type);
@@ -336,12 +334,12 @@ bool model_condition_remove(struct model_status *st, const char *type);
  * when host + path exceed 255 characters (name cut, "-<16-hex FNV-1a-64>"
  * appended).  Returns 0, or VIM_EINVAL if the image lacks name/uid (or
  * namespace for a VI) or out is too small. */
-int model_dvcr_reference(char *out, size_t outlen, const char *host,
-			 const struct model_image *img, struct vim_err *err);
+int model_dvcr_reference(char *out, size_t outlen, const char *host, const struct model_image *img,
+                         struct vim_err *err);
 
 /* The repository part only ("vi/<ns>/<name>"), same shortening rule. */
-int model_dvcr_repository(char *out, size_t outlen, const char *host,
-			  const struct model_image *img, struct vim_err *err);
+int model_dvcr_repository(char *out, size_t outlen, const char *host, const struct model_image *img,
+                          struct vim_err *err);
 
 /* ---- status formatting (upstream's HumanizeIBytes / percent.Format) ------ */
 

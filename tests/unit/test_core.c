@@ -16,7 +16,7 @@ static void test_err_set_returns_code_and_formats_message(void **state)
 	struct vim_err e;
 	vim_err_clear(&e);
 	assert_int_equal(vim_err_set(&e, VIM_ENOTFOUND, "VirtualImage %s/%s not found", "ns", "x"),
-			 VIM_ENOTFOUND);
+	                 VIM_ENOTFOUND);
 	assert_int_equal(e.code, VIM_ENOTFOUND);
 	assert_string_equal(e.msg, "VirtualImage ns/x not found");
 	assert_int_equal(vim_err_set(NULL, VIM_EINVAL, "ignored"), VIM_EINVAL);
@@ -92,9 +92,15 @@ static void test_time_parse_refuses_garbage(void **state)
 {
 	(void)state;
 	int64_t t = 42;
-	const char *bad[] = {"", "2026-11-24", "2026-13-01T00:00:00Z", "2026-11-24T06:40:00",
-			     "2026-11-24T06:40:00Zjunk", "2026-11-24T25:00:00Z", "2026-11-24T06:40:00.Z",
-			     "2026-11-24T06:40:00+3:00", "abcd-11-24T06:40:00Z"};
+	const char *bad[] = {"",
+	                     "2026-11-24",
+	                     "2026-13-01T00:00:00Z",
+	                     "2026-11-24T06:40:00",
+	                     "2026-11-24T06:40:00Zjunk",
+	                     "2026-11-24T25:00:00Z",
+	                     "2026-11-24T06:40:00.Z",
+	                     "2026-11-24T06:40:00+3:00",
+	                     "abcd-11-24T06:40:00Z"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(vim_time_parse(bad[i], &t), VIM_EINVAL);
 	assert_int_equal(vim_time_parse(NULL, &t), VIM_EINVAL);
@@ -116,14 +122,14 @@ static void test_time_round_trips(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_err_set_returns_code_and_formats_message),
-		cmocka_unit_test(test_err_wrap_prefixes_and_keeps_code),
-		cmocka_unit_test(test_err_wrap_truncates_instead_of_overflowing),
-		cmocka_unit_test(test_code_table_maps_to_http_and_reason),
-		cmocka_unit_test(test_time_format_is_rfc3339_utc),
-		cmocka_unit_test(test_time_parse_accepts_zulu_offsets_and_fractions),
-		cmocka_unit_test(test_time_parse_refuses_garbage),
-		cmocka_unit_test(test_time_round_trips),
+	    cmocka_unit_test(test_err_set_returns_code_and_formats_message),
+	    cmocka_unit_test(test_err_wrap_prefixes_and_keeps_code),
+	    cmocka_unit_test(test_err_wrap_truncates_instead_of_overflowing),
+	    cmocka_unit_test(test_code_table_maps_to_http_and_reason),
+	    cmocka_unit_test(test_time_format_is_rfc3339_utc),
+	    cmocka_unit_test(test_time_parse_accepts_zulu_offsets_and_fractions),
+	    cmocka_unit_test(test_time_parse_refuses_garbage),
+	    cmocka_unit_test(test_time_round_trips),
 	};
 	return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }

@@ -26,24 +26,24 @@ static void test_digest_known_vectors(void **state)
 	imp_digest_update(d, "ab", 2);
 	imp_digest_update(d, "c", 1); /* split updates: one stream */
 	assert_string_equal(imp_digest_hex(d, IMP_MD5), "900150983cd24fb0d6963f7d28e17f72");
-	assert_string_equal(imp_digest_hex(d, IMP_SHA1), "a9993e364706816aba3e25717850c26c9cd0d89d");
+	assert_string_equal(imp_digest_hex(d, IMP_SHA1),
+	                    "a9993e364706816aba3e25717850c26c9cd0d89d");
 	assert_string_equal(imp_digest_hex(d, IMP_SHA256),
-			    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	                    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 	assert_string_equal(imp_digest_hex(d, IMP_SHA512),
-			    "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
-			    "2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f");
+	                    "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
+	                    "2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f");
 	imp_digest_free(d);
 	/* GOST R 34.11-2012, message M1 of the standard */
-	assert_int_equal(imp_digest_new(&d, IMP_ALG_BIT(IMP_STREEBOG256) |
-					       IMP_ALG_BIT(IMP_STREEBOG512),
-					NULL),
-			 0);
+	assert_int_equal(
+	    imp_digest_new(&d, IMP_ALG_BIT(IMP_STREEBOG256) | IMP_ALG_BIT(IMP_STREEBOG512), NULL),
+	    0);
 	imp_digest_update(d, M1, strlen(M1));
 	assert_string_equal(imp_digest_hex(d, IMP_STREEBOG256),
-			    "9d151eefd8590b89daa6ba6cb74af9275dd051026bb149a452fd84e5e57b5500");
+	                    "9d151eefd8590b89daa6ba6cb74af9275dd051026bb149a452fd84e5e57b5500");
 	assert_string_equal(imp_digest_hex(d, IMP_STREEBOG512),
-			    "1b54d01a4af5b9d5cc3d86d68d285462b19abc2475222f35c085122be4ba1ffa"
-			    "00ad30f8767b3a82384c6574f024c311e2a481332b08ef7f41797891c1646f48");
+	                    "1b54d01a4af5b9d5cc3d86d68d285462b19abc2475222f35c085122be4ba1ffa"
+	                    "00ad30f8767b3a82384c6574f024c311e2a481332b08ef7f41797891c1646f48");
 	assert_string_equal(imp_digest_hex(d, IMP_MD5), ""); /* not asked */
 	imp_digest_free(d);
 }
@@ -57,13 +57,15 @@ static void test_digest_verify_names_the_mismatch(void **state)
 
 	want.md5 = "900150983CD24FB0D6963F7D28E17F72"; /* case does not matter */
 	want.sha256 = "0000000000000000000000000000000000000000000000000000000000000000";
-	assert_int_equal(imp_digest_mask_for(&want), IMP_ALG_BIT(IMP_MD5) | IMP_ALG_BIT(IMP_SHA256));
+	assert_int_equal(imp_digest_mask_for(&want),
+	                 IMP_ALG_BIT(IMP_MD5) | IMP_ALG_BIT(IMP_SHA256));
 	assert_int_equal(imp_digest_new(&d, imp_digest_mask_for(&want), NULL), 0);
 	imp_digest_update(d, "abc", 3);
 	assert_int_equal(imp_digest_verify(d, &want, &err), VIM_EINVAL);
-	assert_string_equal(err.msg, "sha256 sum mismatch: "
-				     "0000000000000000000000000000000000000000000000000000000000000000"
-				     " != ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	assert_string_equal(err.msg,
+	                    "sha256 sum mismatch: "
+	                    "0000000000000000000000000000000000000000000000000000000000000000"
+	                    " != ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 	want.sha256 = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
 	assert_int_equal(imp_digest_verify(d, &want, &err), 0);
 	imp_digest_free(d);
@@ -136,8 +138,8 @@ static void test_sniff_headers(void **state)
 	memset(b, 0, 0x9000);
 	memcpy(b, "KDMV", 4);
 	b[12] = 0x00, b[13] = 0x00, b[14] = 0x02; /* 0x20000 sectors = 64 MiB */
-	b[20] = 128;           /* grainSize: 64 KiB */
-	b[44] = 0, b[45] = 2; /* numGTEsPerGT: 512 */
+	b[20] = 128;                              /* grainSize: 64 KiB */
+	b[44] = 0, b[45] = 2;                     /* numGTEsPerGT: 512 */
 	assert_int_equal(sniff(b, 0x9000, &f, &err), 0);
 	assert_string_equal(f.format, "vmdk");
 	assert_int_equal(f.virtual_size, 64ULL << 20);
@@ -213,7 +215,7 @@ static size_t gz(const void *in, size_t len, unsigned char *out, size_t cap)
 }
 
 static int unpack_all(const unsigned char *in, size_t len, uint64_t max, struct sink *out,
-		      struct vim_err *err)
+                      struct vim_err *err)
 {
 	struct imp_unpack *u;
 	size_t off;
@@ -222,7 +224,7 @@ static int unpack_all(const unsigned char *in, size_t len, uint64_t max, struct 
 	assert_int_equal(imp_unpack_new(&u, imp_packing_of(in, len), max, NULL), 0);
 	for (off = 0; off < len && rc == 0; off += 1000)
 		rc = imp_unpack_feed(u, in + off, len - off < 1000 ? len - off : 1000, collect, out,
-				     err);
+		                     err);
 	if (rc == 0)
 		rc = imp_unpack_finish(u, err);
 	imp_unpack_free(u);
