@@ -226,6 +226,21 @@ int sq_commit(struct sq_store *s, const char *resource, json_t *obj, enum store_
 	return 0;
 }
 
+int sq_write(struct sq_store *s, const char *resource, json_t *obj, enum store_event_type type,
+             const char *stored_rv, const struct store_write_opts *wo, struct vim_err *err)
+{
+	json_t *md = json_object_get(obj, "metadata");
+
+	if (!wo || !wo->dry_run)
+		return sq_commit(s, resource, obj, type, err);
+	/* copied before the set: stored_rv may be obj's own member */
+	if (stored_rv)
+		json_object_set_new(md, "resourceVersion", json_string(stored_rv));
+	else
+		json_object_del(md, "resourceVersion");
+	return 0;
+}
+
 static bool has_spec(const char *resource)
 {
 	return strcmp(resource, "events") != 0 && strcmp(resource, "namespaces") != 0;
@@ -259,8 +274,8 @@ static int generate_name(const char *prefix, char out[GEN_PREFIX_MAX + GEN_RANDO
 	return 0;
 }
 
-static int sq_create(struct store *base, const char *resource, const json_t *in, json_t **out,
-                     struct vim_err *err)
+static int sq_create(struct store *base, const char *resource, const json_t *in,
+                     const struct store_write_opts *wo, json_t **out, struct vim_err *err)
 {
 	struct sq_store *s = (struct sq_store *)base;
 	json_t *obj = json_deep_copy(in), *md, *existing = NULL;
@@ -339,7 +354,7 @@ static int sq_create(struct store *base, const char *resource, const json_t *in,
 	json_object_del(md, "deletionGracePeriodSeconds");
 	if (has_spec(resource))
 		json_object_set_new(md, "generation", json_integer(1));
-	if ((rc = sq_commit(s, resource, obj, STORE_ADDED, err)) == 0) {
+	if ((rc = sq_write(s, resource, obj, STORE_ADDED, NULL, wo, err)) == 0) {
 		*out = obj;
 		obj = NULL;
 	}

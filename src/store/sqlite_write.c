@@ -84,7 +84,7 @@ static size_t finalizer_count(const json_t *obj)
 /* Writes next (stolen) in place of stored, or deletes it when it is being
  * deleted and has no finalizer left; no-ops return stored unchanged. */
 static int finish(struct sq_store *s, const char *resource, json_t *stored, json_t *next,
-                  json_t **out, struct vim_err *err)
+                  const struct store_write_opts *wo, json_t **out, struct vim_err *err)
 {
 	enum store_event_type type = STORE_MODIFIED;
 	int rc;
@@ -96,7 +96,8 @@ static int finish(struct sq_store *s, const char *resource, json_t *stored, json
 	}
 	if (store_meta_str(next, "deletionTimestamp") && finalizer_count(next) == 0)
 		type = STORE_DELETED;
-	if ((rc = sq_commit(s, resource, next, type, err)) < 0) {
+	if ((rc = sq_write(s, resource, next, type, store_meta_str(stored, "resourceVersion"), wo,
+	                   err)) < 0) {
 		json_decref(next);
 		return rc;
 	}
@@ -104,8 +105,8 @@ static int finish(struct sq_store *s, const char *resource, json_t *stored, json
 	return 0;
 }
 
-int sq_update(struct store *base, const char *resource, const json_t *in, json_t **out,
-              struct vim_err *err)
+int sq_update(struct store *base, const char *resource, const json_t *in,
+              const struct store_write_opts *wo, json_t **out, struct vim_err *err)
 {
 	struct sq_store *s = (struct sq_store *)base;
 	json_t *stored = NULL, *next = NULL, *md, *smd, *v;
@@ -138,7 +139,7 @@ int sq_update(struct store *base, const char *resource, const json_t *in, json_t
 	gen = json_integer_value(json_object_get(smd, "generation"));
 	if (gen > 0 && !json_equal(json_object_get(stored, "spec"), json_object_get(next, "spec")))
 		json_object_set_new(md, "generation", json_integer(gen + 1));
-	rc = finish(s, resource, stored, next, out, err);
+	rc = finish(s, resource, stored, next, wo, out, err);
 	next = NULL;
 out:
 	sq_unlock_and_wake(s);
@@ -147,8 +148,8 @@ out:
 	return rc;
 }
 
-int sq_update_status(struct store *base, const char *resource, const json_t *in, json_t **out,
-                     struct vim_err *err)
+int sq_update_status(struct store *base, const char *resource, const json_t *in,
+                     const struct store_write_opts *wo, json_t **out, struct vim_err *err)
 {
 	struct sq_store *s = (struct sq_store *)base;
 	json_t *stored = NULL, *st = json_object_get(in, "status"), *copy;
@@ -172,7 +173,8 @@ int sq_update_status(struct store *base, const char *resource, const json_t *in,
 	}
 	if (!st)
 		json_object_del(stored, "status");
-	if ((rc = sq_commit(s, resource, stored, STORE_MODIFIED, err)) == 0)
+	if ((rc = sq_write(s, resource, stored, STORE_MODIFIED,
+	                   store_meta_str(stored, "resourceVersion"), wo, err)) == 0)
 		*out = json_incref(stored);
 out:
 	sq_unlock_and_wake(s);
@@ -181,8 +183,8 @@ out:
 }
 
 int sq_remove(struct store *base, const char *resource, const char *ns, const char *name,
-              const char *precondition_uid, const char *precondition_rv, json_t **out,
-              bool *deleted, struct vim_err *err)
+              const char *precondition_uid, const char *precondition_rv,
+              const struct store_write_opts *wo, json_t **out, bool *deleted, struct vim_err *err)
 {
 	struct sq_store *s = (struct sq_store *)base;
 	json_t *stored = NULL, *next;
@@ -222,9 +224,11 @@ int sq_remove(struct store *base, const char *resource, const char *ns, const ch
 		                    json_string(ts));
 		json_object_set_new(json_object_get(next, "metadata"), "deletionGracePeriodSeconds",
 		                    json_integer(0));
-		rc = sq_commit(s, resource, next, STORE_MODIFIED, err);
+		rc = sq_write(s, resource, next, STORE_MODIFIED,
+		              store_meta_str(stored, "resourceVersion"), wo, err);
 	} else {
-		rc = sq_commit(s, resource, next, STORE_DELETED, err);
+		rc = sq_write(s, resource, next, STORE_DELETED,
+		              store_meta_str(stored, "resourceVersion"), wo, err);
 		*deleted = rc == 0;
 	}
 	if (rc == 0)

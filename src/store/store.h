@@ -82,28 +82,40 @@ struct store_event {
 	int64_t resource_version;
 };
 
+/* How a write is carried out; NULL means every member's zero value. */
+struct store_write_opts {
+	/* Kubernetes' dryRun=All: run every rule of the write (name taken,
+	 * resourceVersion and uid preconditions, managed metadata, generation,
+	 * finalizers) and answer what it would, but change nothing: no row
+	 * written, no resourceVersion assigned, no watch event.  The answer of
+	 * a dry create has no resourceVersion; of a dry update, update_status
+	 * or delete, the stored one. */
+	bool dry_run;
+};
+
 /* The backend table.  A backend fills one of these; callers use the
- * store_* wrappers below. */
+ * store_* wrappers below.  Writes take wo (NULL = defaults). */
 struct store_ops {
 	const char *name; /* "sqlite", "etcd" */
 	int (*get)(struct store *s, const char *resource, const char *ns, const char *name,
 	           json_t **out, struct vim_err *err);
 	int (*list)(struct store *s, const char *resource, const struct store_list_opts *o,
 	            store_list_fn fn, void *arg, struct store_list_meta *meta, struct vim_err *err);
-	int (*create)(struct store *s, const char *resource, const json_t *obj, json_t **out,
-	              struct vim_err *err);
+	int (*create)(struct store *s, const char *resource, const json_t *obj,
+	              const struct store_write_opts *wo, json_t **out, struct vim_err *err);
 	/* obj's metadata.resourceVersion must equal the stored one (or be
 	 * absent: unconditional), else VIM_ECONFLICT. */
-	int (*update)(struct store *s, const char *resource, const json_t *obj, json_t **out,
-	              struct vim_err *err);
-	int (*update_status)(struct store *s, const char *resource, const json_t *obj, json_t **out,
-	                     struct vim_err *err);
+	int (*update)(struct store *s, const char *resource, const json_t *obj,
+	              const struct store_write_opts *wo, json_t **out, struct vim_err *err);
+	int (*update_status)(struct store *s, const char *resource, const json_t *obj,
+	                     const struct store_write_opts *wo, json_t **out, struct vim_err *err);
 	/* precondition_rv / precondition_uid may be NULL.  *out gets the object
 	 * as it was deleted, or as it stays (deletionTimestamp set) when
 	 * finalizers hold it; *deleted tells which. */
 	int (*remove)(struct store *s, const char *resource, const char *ns, const char *name,
-	              const char *precondition_uid, const char *precondition_rv, json_t **out,
-	              bool *deleted, struct vim_err *err);
+	              const char *precondition_uid, const char *precondition_rv,
+	              const struct store_write_opts *wo, json_t **out, bool *deleted,
+	              struct vim_err *err);
 	int (*watch)(struct store *s, const char *resource, const struct store_watch_opts *o,
 	             struct store_watch **out, struct vim_err *err);
 	/* Current resourceVersion (the last one assigned). */
@@ -152,23 +164,48 @@ int store_list_json(struct store *s, const char *resource, const struct store_li
 static inline int store_create(struct store *s, const char *r, const json_t *obj, json_t **out,
                                struct vim_err *e)
 {
-	return s->ops->create(s, r, obj, out, e);
+	return s->ops->create(s, r, obj, NULL, out, e);
+}
+static inline int store_create_opts(struct store *s, const char *r, const json_t *obj,
+                                    const struct store_write_opts *wo, json_t **out,
+                                    struct vim_err *e)
+{
+	return s->ops->create(s, r, obj, wo, out, e);
 }
 static inline int store_update(struct store *s, const char *r, const json_t *obj, json_t **out,
                                struct vim_err *e)
 {
-	return s->ops->update(s, r, obj, out, e);
+	return s->ops->update(s, r, obj, NULL, out, e);
+}
+static inline int store_update_opts(struct store *s, const char *r, const json_t *obj,
+                                    const struct store_write_opts *wo, json_t **out,
+                                    struct vim_err *e)
+{
+	return s->ops->update(s, r, obj, wo, out, e);
 }
 static inline int store_update_status(struct store *s, const char *r, const json_t *obj,
                                       json_t **out, struct vim_err *e)
 {
-	return s->ops->update_status(s, r, obj, out, e);
+	return s->ops->update_status(s, r, obj, NULL, out, e);
+}
+static inline int store_update_status_opts(struct store *s, const char *r, const json_t *obj,
+                                           const struct store_write_opts *wo, json_t **out,
+                                           struct vim_err *e)
+{
+	return s->ops->update_status(s, r, obj, wo, out, e);
 }
 static inline int store_delete(struct store *s, const char *r, const char *ns, const char *n,
                                const char *uid, const char *rv, json_t **out, bool *deleted,
                                struct vim_err *e)
 {
-	return s->ops->remove(s, r, ns, n, uid, rv, out, deleted, e);
+	return s->ops->remove(s, r, ns, n, uid, rv, NULL, out, deleted, e);
+}
+static inline int store_delete_opts(struct store *s, const char *r, const char *ns, const char *n,
+                                    const char *uid, const char *rv,
+                                    const struct store_write_opts *wo, json_t **out, bool *deleted,
+                                    struct vim_err *e)
+{
+	return s->ops->remove(s, r, ns, n, uid, rv, wo, out, deleted, e);
 }
 static inline int store_watch(struct store *s, const char *r, const struct store_watch_opts *o,
                               struct store_watch **out, struct vim_err *e)

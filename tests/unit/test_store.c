@@ -274,6 +274,112 @@ static void test_finalizers_hold_a_deleted_object(void **state)
 	store_close(s);
 }
 
+/* dryRun=All: each write runs its rules and answers what it would, and
+ * nothing changes: no row, no resourceVersion, no watch event. */
+static void test_dry_run_writes_change_nothing(void **state)
+{
+	struct store *s = open_store(0);
+	const struct store_write_opts dry = {.dry_run = true};
+	json_t *o = vi("ns", "a", "web"), *a, *out = NULL, *got = NULL, *next;
+	struct store_watch_opts wopts = {0};
+	struct store_watch *w = NULL;
+	struct store_event ev;
+	struct vim_err err;
+	bool deleted = false;
+	int64_t rv;
+	(void)state;
+
+	json_object_set_new(json_object_get(o, "metadata"), "finalizers", json_pack("[s]", "x/y"));
+	a = create(s, o);
+	rv = store_current_rv(s);
+	assert_int_equal(store_watch(s, VI, &wopts, &w, &err), 0);
+
+	/* create: server metadata, no resourceVersion, nothing stored */
+	o = vi("ns", "b", "web");
+	assert_int_equal(store_create_opts(s, VI, o, &dry, &out, &err), 0);
+	assert_non_null(meta(out, "uid"));
+	assert_non_null(meta(out, "creationTimestamp"));
+	assert_int_equal(generation(out), 1);
+	assert_null(meta(out, "resourceVersion"));
+	assert_int_equal(store_get(s, VI, "ns", "b", &got, &err), VIM_ENOTFOUND);
+	json_decref(out);
+	/* the same rules as a real create: a taken name is 409 */
+	json_object_set_new(json_object_get(o, "metadata"), "name", json_string("a"));
+	assert_int_equal(store_create_opts(s, VI, o, &dry, &out, &err), VIM_EEXIST);
+	json_decref(o);
+
+	/* update: the would-be object under the old resourceVersion */
+	next = json_deep_copy(a);
+	json_object_set_new(json_object_get(next, "spec"), "storage", json_string("x"));
+	assert_int_equal(store_update_opts(s, VI, next, &dry, &out, &err), 0);
+	assert_string_equal(meta(out, "resourceVersion"), meta(a, "resourceVersion"));
+	assert_int_equal(generation(out), 2);
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(out, "spec"), "storage")), "x");
+	json_decref(out);
+	/* an unconditional one too */
+	json_object_del(json_object_get(next, "metadata"), "resourceVersion");
+	assert_int_equal(store_update_opts(s, VI, next, &dry, &out, &err), 0);
+	assert_string_equal(meta(out, "resourceVersion"), meta(a, "resourceVersion"));
+	json_decref(out);
+	/* a stale resourceVersion is still a conflict */
+	json_object_set_new(json_object_get(next, "metadata"), "resourceVersion",
+	                    json_string("999"));
+	assert_int_equal(store_update_opts(s, VI, next, &dry, &out, &err), VIM_ECONFLICT);
+	json_decref(next);
+
+	/* status */
+	next = json_deep_copy(a);
+	json_object_set_new(next, "status", json_pack("{s:s}", "phase", "Ready"));
+	assert_int_equal(store_update_status_opts(s, VI, next, &dry, &out, &err), 0);
+	assert_string_equal(meta(out, "resourceVersion"), meta(a, "resourceVersion"));
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(out, "status"), "phase")), "Ready");
+	json_decref(out);
+	json_decref(next);
+
+	/* delete held by a finalizer: deletionTimestamp set, not stored */
+	assert_int_equal(
+	    store_delete_opts(s, VI, "ns", "a", NULL, NULL, &dry, &out, &deleted, &err), 0);
+	assert_false(deleted);
+	assert_non_null(meta(out, "deletionTimestamp"));
+	assert_string_equal(meta(out, "resourceVersion"), meta(a, "resourceVersion"));
+	json_decref(out);
+	assert_int_equal(
+	    store_delete_opts(s, VI, "ns", "a", "other-uid", NULL, &dry, &out, &deleted, &err),
+	    VIM_ECONFLICT);
+
+	/* nothing of it happened */
+	assert_int_equal(store_get(s, VI, "ns", "a", &got, &err), 0);
+	assert_true(json_equal(got, a));
+	json_decref(got);
+	assert_int_equal(store_current_rv(s), rv);
+	assert_int_equal(store_watch_next(w, 100, &ev, &err), 0);
+
+	/* delete without finalizers: deleted, but still there */
+	next = json_deep_copy(a);
+	json_object_set_new(json_object_get(next, "metadata"), "finalizers", json_array());
+	assert_int_equal(store_update(s, VI, next, &out, &err), 0);
+	json_decref(next);
+	json_decref(out);
+	assert_int_equal(store_watch_next(w, 1000, &ev, &err), 1); /* the real update */
+	json_decref(ev.object);
+	rv = store_current_rv(s);
+	assert_int_equal(
+	    store_delete_opts(s, VI, "ns", "a", NULL, NULL, &dry, &out, &deleted, &err), 0);
+	assert_true(deleted);
+	assert_null(meta(out, "deletionTimestamp"));
+	json_decref(out);
+	assert_int_equal(store_get(s, VI, "ns", "a", &got, &err), 0);
+	json_decref(got);
+	assert_int_equal(store_current_rv(s), rv);
+	assert_int_equal(store_watch_next(w, 100, &ev, &err), 0);
+
+	store_watch_free(w);
+	json_decref(a);
+	store_close(s);
+}
+
 static void test_delete_preconditions(void **state)
 {
 	struct store *s = open_store(0);
@@ -986,6 +1092,7 @@ int main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_finalizers_hold_a_deleted_object, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_delete_preconditions, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dry_run_writes_change_nothing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_selectors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_paging_with_continue_sees_every_object_once, setup,
 	                                    teardown),
