@@ -75,8 +75,13 @@ bool api_check_write_options(struct api_req *r, const char *options_kind, bool f
 /* watch, allowWatchBookmarks, limit, timeoutSeconds, resourceVersion,
  * resourceVersionMatch and their combinations with continue. */
 bool api_check_list_options(struct api_req *r, bool watch);
-/* A boolean query parameter as Go's ParseBool reads it (absent = false). */
+/* A boolean query parameter as kube-apiserver reads it: absent, "0" and
+ * "false" (any case) are false, any other value true; always returns true
+ * (kept bool so callers read like the other checks). */
 bool api_query_bool(struct api_req *r, const char *key, bool *out);
+/* Does the write ask for dryRun=All, in the query or (delete) in its
+ * DeleteOptions (NULL: none)?  Call after the options were checked. */
+bool api_dry_run(const struct api_req *r, const json_t *delete_opts);
 /* The body as JSON, or else YAML (a new reference), or NULL after a 400
  * that says where and why it does not parse.  A JSON member named twice
  * is refused under fieldValidation=Strict, else the last one counts and
@@ -100,6 +105,10 @@ void api_handle_discovery(struct api_req *r);
 /* LIST and WATCH shared by images and events (resource = r->resource). */
 void api_list(struct api_req *r);
 void api_watch(struct api_req *r);
+
+/* DELETE on a VI/CVI collection (collection.c): every object the label and
+ * field selectors match, with the single delete's rules. */
+void api_delete_collection(struct api_req *r);
 
 /* Routes the request to a handler and fills the path parameters. */
 void api_route(struct api_req *r);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* ---- replies ----------------------------------------------------------------- */
 
@@ -51,37 +52,15 @@ static void reply_bad_param(struct api_req *r, const char *key, const char *valu
 
 /* ---- typed query parameters ----------------------------------------------------- */
 
-/* Go's strconv.ParseBool, which kube's query decoding uses. */
-static int parse_bool(const char *v, bool *out)
-{
-	static const char *const yes[] = {"1", "t", "T", "true", "TRUE", "True"};
-	static const char *const no[] = {"0", "f", "F", "false", "FALSE", "False"};
-	size_t i;
-
-	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
-		if (strcmp(v, yes[i]) == 0) {
-			*out = true;
-			return 0;
-		}
-		if (strcmp(v, no[i]) == 0) {
-			*out = false;
-			return 0;
-		}
-	}
-	return -1;
-}
-
+/* A boolean query parameter as kube-apiserver's query decoding reads it
+ * (apimachinery's Convert_Slice_string_To_bool): absent is false, "0" and
+ * "false" in any case are false, anything else -- "True" from the Python
+ * client, "yes", "" -- is true.  Never an error: kube refuses no value. */
 bool api_query_bool(struct api_req *r, const char *key, bool *out)
 {
 	const char *v = api_query(r, key);
 
-	*out = false;
-	if (!v)
-		return true;
-	if (parse_bool(v, out) < 0) {
-		reply_bad_param(r, key, v, "must be a boolean (true or false)");
-		return false;
-	}
+	*out = v && strcmp(v, "0") != 0 && strcasecmp(v, "false") != 0;
 	return true;
 }
 
@@ -213,6 +192,14 @@ bool api_check_write_options(struct api_req *r, const char *options_kind, bool f
 		return true;
 	api_reply_options_invalid(r, options_kind, &causes);
 	return false;
+}
+
+bool api_dry_run(const struct api_req *r, const json_t *delete_opts)
+{
+	/* every value was checked to be "All" (api_check_write_options,
+	 * api_delete_options): naming one is asking for a dry run */
+	return api_query(r, "dryRun") != NULL ||
+	       json_array_size(json_object_get(delete_opts, "dryRun")) > 0;
 }
 
 /* ---- the body ------------------------------------------------------------------------- */

@@ -162,6 +162,7 @@ static void add_meta_warnings(struct api_req *r, const struct model_image *img)
 
 static void do_create(struct api_req *r)
 {
+	struct store_write_opts wo = {.dry_run = false};
 	struct model_causes causes;
 	struct vim_err err = {0};
 	struct decoded d;
@@ -191,10 +192,11 @@ static void do_create(struct api_req *r)
 	}
 	/* A new object starts with no status: only the controllers write it. */
 	memset(&d.img->status, 0, sizeof(d.img->status));
+	wo.dry_run = api_dry_run(r, NULL);
 	for (tries = 0;; tries++) {
 		d.json = model_image_to_json(d.img);
 		json_object_del(d.json, "status");
-		rc = store_create(r->store, r->kind->plural, d.json, &out, &err);
+		rc = store_create_opts(r->store, r->kind->plural, d.json, &wo, &out, &err);
 		/* a generated name that is taken gets another (RetryGenerateName) */
 		if (rc != VIM_EEXIST || !generated || tries == 7)
 			break;
@@ -220,6 +222,7 @@ static void do_create(struct api_req *r)
 static int write_next(struct api_req *r, const json_t *stored, const json_t *next_json,
                       bool status_only, bool retry)
 {
+	const struct store_write_opts wo = {.dry_run = api_dry_run(r, NULL)};
 	struct model_image *old = NULL;
 	struct model_causes causes;
 	struct vim_err err = {0};
@@ -243,8 +246,9 @@ static int write_next(struct api_req *r, const json_t *stored, const json_t *nex
 		}
 	}
 	d.json = model_image_to_json(d.img);
-	rc = status_only ? store_update_status(r->store, r->kind->plural, d.json, &out, &err)
-	                 : store_update(r->store, r->kind->plural, d.json, &out, &err);
+	rc = status_only
+	         ? store_update_status_opts(r->store, r->kind->plural, d.json, &wo, &out, &err)
+	         : store_update_opts(r->store, r->kind->plural, d.json, &wo, &out, &err);
 	if (rc == VIM_ECONFLICT && retry)
 		goto out;
 	if (rc < 0)
@@ -426,6 +430,7 @@ out:
 
 static void do_delete(struct api_req *r)
 {
+	struct store_write_opts wo = {.dry_run = false};
 	json_t *opts = NULL, *pre, *out = NULL;
 	struct vim_err err = {0};
 	bool deleted = false;
@@ -433,11 +438,12 @@ static void do_delete(struct api_req *r)
 
 	if (!api_delete_options(r, &opts))
 		return;
+	wo.dry_run = api_dry_run(r, opts);
 	pre = json_object_get(opts, "preconditions");
-	rc = store_delete(r->store, r->kind->plural, r->ns, r->name,
-	                  json_string_value(json_object_get(pre, "uid")),
-	                  json_string_value(json_object_get(pre, "resourceVersion")), &out,
-	                  &deleted, &err);
+	rc = store_delete_opts(r->store, r->kind->plural, r->ns, r->name,
+	                       json_string_value(json_object_get(pre, "uid")),
+	                       json_string_value(json_object_get(pre, "resourceVersion")), &wo,
+	                       &out, &deleted, &err);
 	json_decref(opts);
 	if (rc < 0)
 		api_reply_error(r, rc, err.msg);
@@ -467,6 +473,10 @@ void api_handle_images(struct api_req *r)
 				api_list(r);
 		} else if (strcmp(r->method, "POST") == 0 && (r->ns || !r->kind->namespaced)) {
 			do_create(r);
+		} else if (strcmp(r->method, "DELETE") == 0 && (r->ns || !r->kind->namespaced)) {
+			/* as kube: deletecollection is served in a namespace, not
+			 * across all of them */
+			api_delete_collection(r);
 		} else {
 			api_reply_status(r, 405, "MethodNotAllowed",
 			                 "this verb is not supported on the collection");

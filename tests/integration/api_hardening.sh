@@ -126,9 +126,7 @@ bad_param "continue=garbage" 400 'continue' GET "$VI?limit=1&continue=garbage"
 bad_param "continue with a resourceVersion" 400 'specifying resource version is not allowed when using continue' GET "$VI?limit=1&continue=x&resourceVersion=5"
 bad_param "resourceVersionMatch=Sometime" 422 'resourceVersionMatch: Unsupported value: \\"Sometime\\"' GET "$VI?resourceVersion=1&resourceVersionMatch=Sometime"
 bad_param "resourceVersionMatch without resourceVersion" 422 'resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided' GET "$VI?resourceVersionMatch=NotOlderThan"
-bad_param "watch=maybe" 400 'watch: Invalid value: \\"maybe\\"' GET "$VI?watch=maybe"
 bad_param "timeoutSeconds=soon" 400 'timeoutSeconds: Invalid value: \\"soon\\"' GET "$VI?watch=true&timeoutSeconds=soon"
-bad_param "allowWatchBookmarks=perhaps" 400 'allowWatchBookmarks: Invalid value: \\"perhaps\\"' GET "$VI?watch=1&allowWatchBookmarks=perhaps"
 bad_param "dryRun=yes on a patch" 422 'dryRun: Unsupported value: \[\]string\{\\"yes\\"\}: supported values: \\"All\\"' \
 	PATCH "$VI/hard?dryRun=yes" -H 'Content-Type: application/merge-patch+json' --data '{"metadata":{"labels":{"dry":"1"}}}'
 bad_param "a repeated dryRun with one bad value" 422 'dryRun: Unsupported value: \[\]string\{\\"All\\", \\"x\\"\}' \
