@@ -162,8 +162,14 @@ static void event_write(struct api_req *r)
 	if (r->ns && (!ns || strcmp(ns, r->ns) != 0))
 		json_object_set_new(json_object_get(in, "metadata"), "namespace",
 		                    json_string(r->ns));
-	rc = strcmp(r->method, "POST") == 0 ? store_create(r->store, "events", in, &out, &err)
-	                                    : store_update(r->store, "events", in, &out, &err);
+	/* dryRun=All: the store runs the write's rules and commits nothing */
+	rc = strcmp(r->method, "POST") == 0
+	         ? store_create_opts(r->store, "events", in,
+	                             &(struct store_write_opts){.dry_run = api_dry_run(r, NULL)},
+	                             &out, &err)
+	         : store_update_opts(r->store, "events", in,
+	                             &(struct store_write_opts){.dry_run = api_dry_run(r, NULL)},
+	                             &out, &err);
 	json_decref(in);
 	if (rc < 0)
 		api_reply_error(r, rc, err.msg);
@@ -213,9 +219,10 @@ void api_handle_events(struct api_req *r)
 		json_t *opts = NULL;
 		if (!api_delete_options(r, &opts))
 			return;
+		rc = store_delete_opts(r->store, "events", r->ns, r->name, NULL, NULL,
+		                       &(struct store_write_opts){.dry_run = api_dry_run(r, opts)},
+		                       &out, &deleted, &err);
 		json_decref(opts);
-		rc = store_delete(r->store, "events", r->ns, r->name, NULL, NULL, &out, &deleted,
-		                  &err);
 		if (rc < 0)
 			api_reply_error(r, rc, err.msg);
 		else

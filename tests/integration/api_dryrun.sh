@@ -124,6 +124,20 @@ k label vi other seen=1 >/dev/null
 expect_eq "the next real write gets the next resourceVersion" "$((RV0 + 1))" "$(rv_of other)"
 expect_eq "the live object is still what it was" "$before" "$(live_json)"
 
+# ---- Events honour dryRun too ---------------------------------------------------------
+EV=/api/v1/namespaces/default/events
+ev='{"apiVersion":"v1","kind":"Event","metadata":{"name":"dry.1","namespace":"default"},"involvedObject":{"kind":"VirtualImage","name":"live","namespace":"default"},"reason":"Test","message":"m","type":"Normal","count":1}'
+c=$(code POST "$EV?dryRun=All" -H 'Content-Type: application/json' --data "$ev")
+expect_eq "a dry-run Event create is 201" "201" "$c"
+c=$(code GET "$EV/dry.1")
+expect_eq "and stored nothing" "404" "$c"
+c=$(code POST "$EV" -H 'Content-Type: application/json' --data "$ev")
+expect_eq "a real Event create is 201" "201" "$c"
+c=$(code DELETE "$EV/dry.1?dryRun=All")
+expect_eq "a dry-run Event delete is 200" "200" "$c"
+c=$(code GET "$EV/dry.1")
+expect_eq "and the Event is still there" "200" "$c"
+
 # ---- booleans as kube reads them -----------------------------------------------------
 for v in True yes maybe ''; do
 	c=$(code GET "$VI?watch=$v&timeoutSeconds=1&resourceVersion=$RV0")
