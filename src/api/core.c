@@ -102,8 +102,10 @@ void api_handle_namespaces(struct api_req *r)
 	json_t *seen = json_object(), *items = json_array(), *v;
 	struct store_list_opts o = {0};
 	struct store_list_meta m;
+	struct vim_err err = {0};
 	const char *key;
 	char rv[32];
+	int rc;
 
 	if (strcmp(r->method, "GET") != 0) {
 		json_decref(seen);
@@ -114,7 +116,14 @@ void api_handle_namespaces(struct api_req *r)
 		return;
 	}
 	json_object_set_new(seen, "default", json_true());
-	store_list(r->store, "virtualimages", &o, collect_ns, seen, &m, NULL);
+	/* A list that failed part-way would hide namespaces: an error, not a
+	 * short list (nor a 404 for one that exists). */
+	if ((rc = store_list(r->store, "virtualimages", &o, collect_ns, seen, &m, &err)) < 0) {
+		json_decref(seen);
+		json_decref(items);
+		api_reply_error(r, rc, err.msg);
+		return;
+	}
 	snprintf(rv, sizeof(rv), "%lld", (long long)m.resource_version);
 	if (r->name) {
 		bool found = json_object_get(seen, r->name) != NULL;

@@ -273,8 +273,9 @@ static struct stream *stream_new(const struct api_req *r, int fd, int refs, long
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct stream *st = cls;
+	struct vim_err why = {0};
 	ssize_t n;
-	bool whole;
+	int rc;
 
 	(void)pos;
 	do
@@ -284,15 +285,27 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 		st->got += n;
 		return n;
 	}
+	if (n < 0) {
+		vim_log(VIM_LOG_WARN, "http: %s: reply cut after %lld bytes: %s", st->what, st->got,
+		        strerror(errno));
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	}
+	/* EOF: a producer set its verdict before closing its end (a
+	 * download's writer is no producer: rc stays 0) */
 	pthread_mutex_lock(&st->mu);
-	/* no done yet at EOF: a writer (the download's) that is no producer */
-	whole = n == 0 && st->rc == 0 && (st->want < 0 || st->got == st->want);
+	rc = st->rc;
+	if (rc < 0)
+		why = st->err;
 	pthread_mutex_unlock(&st->mu);
-	if (whole)
+	if (rc == 0 && (st->want < 0 || st->got == st->want))
 		return MHD_CONTENT_READER_END_OF_STREAM;
-	if (n == 0 && st->want >= 0 && st->got != st->want)
-		vim_log(VIM_LOG_WARN, "http: %s: the body ended after %lld of %lld bytes: cut",
-		        st->what, st->got, st->want);
+	if (rc < 0)
+		vim_log(VIM_LOG_WARN, "http: %s: reply cut after %lld bytes: %s", st->what, st->got,
+		        why.msg[0] ? why.msg : vim_code_name(rc));
+	else
+		vim_log(VIM_LOG_WARN,
+		        "http: %s: reply cut: the body ended after %lld of %lld bytes", st->what,
+		        st->got, st->want);
 	return MHD_CONTENT_READER_END_WITH_ERROR;
 }
 
@@ -323,9 +336,6 @@ static void *producer_main(void *p_)
 	struct vim_err err = {0};
 	int rc = p->fn(p->arg, p->fd, &err);
 
-	if (rc < 0)
-		vim_log(VIM_LOG_WARN, "http: %s: the streamed reply failed, cut: %s", p->st->what,
-		        err.msg[0] ? err.msg : vim_code_name(rc));
 	pthread_mutex_lock(&p->st->mu);
 	p->st->rc = rc < 0 ? rc : 0;
 	p->st->err = err;

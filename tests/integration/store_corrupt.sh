@@ -91,7 +91,7 @@ code=$(api GET "/apis/virtualization.deckhouse.io/v1alpha2/virtualimages" -o "$T
 rc=$?
 expect_eq "a streamed LIST that fails mid-stream is cut: curl sees a partial transfer (exit 18)" \
 	"200 18" "$code $rc"
-expect_match "... and the cut is in vimaged's log" 'the streamed reply failed, cut: .*list virtualimages: database disk image is malformed' \
+expect_match "... and the cut is in vimaged's log" 'reply cut after [0-9]+ bytes: .*list virtualimages: database disk image is malformed' \
 	"$(cat "$D/vimaged.log")"
 # a WATCH whose initial list fails: one ERROR event with a 500 Status, then the end
 api GET "/apis/virtualization.deckhouse.io/v1alpha2/virtualimages?watch=true&timeoutSeconds=5" \
