@@ -54,6 +54,9 @@ void api_reply_error(struct api_req *r, int vim_code, const char *message);
 /* 422 Invalid with causes, Kubernetes' message format. */
 void api_reply_invalid(struct api_req *r, const struct model_kind_info *kind, const char *name,
                        const struct model_causes *causes, int vim_code);
+/* The same for any kind: group "" for the core group ("Event"). */
+void api_reply_invalid_kind(struct api_req *r, const char *group, const char *kind,
+                            const char *name, const struct model_causes *causes);
 /* A streamed reply produced by fn on its own thread, writing to fd (a pipe
  * MHD reads); fn owns arg and must free it (fd < 0, err NULL: only free
  * it).  fn returns 0 when the body is complete, or a negative code with
@@ -82,6 +85,8 @@ bool api_check_write_options(struct api_req *r, const char *options_kind, bool f
 /* watch, allowWatchBookmarks, limit, timeoutSeconds, resourceVersion,
  * resourceVersionMatch and their combinations with continue. */
 bool api_check_list_options(struct api_req *r, bool watch);
+/* GET of one object: resourceVersion (400 unless a decimal count). */
+bool api_check_get_options(struct api_req *r);
 /* A boolean query parameter as Go's ParseBool reads it (absent = false). */
 bool api_query_bool(struct api_req *r, const char *key, bool *out);
 /* The body as JSON, or else YAML (a new reference), or NULL after a 400

@@ -164,14 +164,15 @@ void api_reply_error(struct api_req *r, int vim_code, const char *message)
 	api_reply_json(r, (unsigned int)http, st);
 }
 
-void api_reply_invalid(struct api_req *r, const struct model_kind_info *kind, const char *name,
-                       const struct model_causes *causes, int vim_code)
+void api_reply_invalid_kind(struct api_req *r, const char *group, const char *kind,
+                            const char *name, const struct model_causes *causes)
 {
 	char msg[4096], q[128];
 	size_t i, n;
-	json_t *st, *cs = json_array();
+	json_t *st, *cs = json_array(), *details;
 
-	snprintf(q, sizeof(q), "%s.%s", kind->name, MODEL_GROUP);
+	/* kube's qualified kind: "Event" in the core group */
+	snprintf(q, sizeof(q), "%s%s%s", kind, *group ? "." : "", group);
 	n = (size_t)snprintf(msg, sizeof(msg), "%s \"%s\" is invalid: ", q, name ? name : "");
 	if (causes->len > 1 && n < sizeof(msg))
 		n += (size_t)snprintf(msg + n, sizeof(msg) - n, "[");
@@ -184,12 +185,21 @@ void api_reply_invalid(struct api_req *r, const struct model_kind_info *kind, co
 	}
 	if (causes->len > 1 && n < sizeof(msg))
 		snprintf(msg + n, sizeof(msg) - n, "]");
-	(void)vim_code;
 	st = status_body(422, "Invalid", msg);
-	json_object_set_new(st, "details",
-	                    json_pack("{s:s,s:s,s:s,s:o}", "name", name ? name : "", "group",
-	                              MODEL_GROUP, "kind", kind->name, "causes", cs));
+	/* group omitted when empty, as Go's omitempty does */
+	details = *group ? json_pack("{s:s,s:s,s:s,s:o}", "name", name ? name : "", "group", group,
+	                             "kind", kind, "causes", cs)
+	                 : json_pack("{s:s,s:s,s:o}", "name", name ? name : "", "kind", kind,
+	                             "causes", cs);
+	json_object_set_new(st, "details", details);
 	api_reply_json(r, 422, st);
+}
+
+void api_reply_invalid(struct api_req *r, const struct model_kind_info *kind, const char *name,
+                       const struct model_causes *causes, int vim_code)
+{
+	(void)vim_code;
+	api_reply_invalid_kind(r, MODEL_GROUP, kind->name, name, causes);
 }
 
 bool api_write_all(int fd, const char *buf, size_t len)
