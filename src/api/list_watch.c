@@ -321,6 +321,8 @@ static int watch_producer(void *arg, int fd, struct vim_err *perr)
 				break;
 			continue;
 		}
+		if (rc == VIM_ECANCELED) /* the store is closing: end, as kube does */
+			break;
 		if (rc < 0) {
 			write_error(j, fd, rc, err.msg);
 			break;
