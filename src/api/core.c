@@ -192,10 +192,14 @@ static bool wrong_type(struct api_req *r, const json_t *meta, const char *key, b
 	if (!v || json_is_null(v) || (!map && json_is_string(v)))
 		return false;
 	if (map && json_is_object(v)) {
-		json_object_foreach((json_t *)v, k, e) if (!json_is_string(e)) goto bad;
-		return false;
+		bool strings = true;
+		json_object_foreach((json_t *)v, k, e)
+		{
+			strings = strings && json_is_string(e);
+		}
+		if (strings)
+			return false;
 	}
-bad:
 	snprintf(msg, sizeof(msg),
 	         "Event in version \"v1\" cannot be handled as a Event: "
 	         "metadata.%s: must be %s",

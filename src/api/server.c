@@ -380,6 +380,7 @@ static int first_byte(struct stream *st, struct vim_err *err)
 	pthread_mutex_unlock(&st->mu);
 	return rc;
 }
+
 int api_reply_stream(struct api_req *r, unsigned int code, const char *content_type,
                      api_stream_fn fn, void *arg, bool hold, struct vim_err *err)
 {
