@@ -5,7 +5,9 @@
  */
 #include "api/internal.h"
 #include "api/schema.h"
+#include "core/k8sname.h"
 
+#include <ctype.h>
 #include <string.h>
 
 #define AGG_CT(v) "application/json;g=apidiscovery.k8s.io;v=" v ";as=APIGroupDiscoveryList"
@@ -102,8 +104,10 @@ void api_handle_namespaces(struct api_req *r)
 	json_t *seen = json_object(), *items = json_array(), *v;
 	struct store_list_opts o = {0};
 	struct store_list_meta m;
+	struct vim_err err = {0};
 	const char *key;
 	char rv[32];
+	int rc;
 
 	if (strcmp(r->method, "GET") != 0) {
 		json_decref(seen);
@@ -113,8 +117,25 @@ void api_handle_namespaces(struct api_req *r)
 		                 "be created or deleted");
 		return;
 	}
+	if (r->name && !api_check_get_options(r)) {
+		json_decref(seen);
+		json_decref(items);
+		return;
+	}
+	if (!r->name && !api_check_list_options(r, false)) {
+		json_decref(seen);
+		json_decref(items);
+		return;
+	}
 	json_object_set_new(seen, "default", json_true());
-	store_list(r->store, "virtualimages", &o, collect_ns, seen, &m, NULL);
+	/* A list that failed part-way would hide namespaces: an error, not a
+	 * short list (nor a 404 for one that exists). */
+	if ((rc = store_list(r->store, "virtualimages", &o, collect_ns, seen, &m, &err)) < 0) {
+		json_decref(seen);
+		json_decref(items);
+		api_reply_error(r, rc, err.msg);
+		return;
+	}
 	snprintf(rv, sizeof(rv), "%lld", (long long)m.resource_version);
 	if (r->name) {
 		bool found = json_object_get(seen, r->name) != NULL;
@@ -142,39 +163,185 @@ void api_handle_namespaces(struct api_req *r)
 
 /* ---- events -------------------------------------------------------------------------------- */
 
+/* SimpleNameGenerator keeps 63 - 5 bytes of generateName. */
+#define EVENT_GEN_PREFIX_MAX 58
+/* TotalAnnotationSizeLimitB: the sum of len(key) + len(value). */
+#define EVENT_ANNOTATIONS_MAX (256 * 1024)
+
+/* One cause per reason, as kube makes one field error of each. */
+static void invalid_each(struct model_causes *c, const char *field, const char *value,
+                         const struct k8sname_msgs *why)
+{
+	char q[320];
+	size_t i;
+
+	k8sname_quote(q, sizeof(q), value, strlen(value));
+	for (i = 0; i < why->len; i++)
+		model_causes_add(c, field, "FieldValueInvalid", "Invalid value: %s: %s", q,
+		                 why->items[i]);
+}
+
+/* A metadata member of the wrong JSON type: kube's decoder refuses the
+ * body (400) before any validation. */
+static bool wrong_type(struct api_req *r, const json_t *meta, const char *key, bool map)
+{
+	const json_t *v = json_object_get(meta, key), *e;
+	const char *k;
+	char msg[256];
+
+	if (!v || json_is_null(v) || (!map && json_is_string(v)))
+		return false;
+	if (map && json_is_object(v)) {
+		bool strings = true;
+		json_object_foreach((json_t *)v, k, e)
+		{
+			strings = strings && json_is_string(e);
+		}
+		if (strings)
+			return false;
+	}
+	snprintf(msg, sizeof(msg),
+	         "Event in version \"v1\" cannot be handled as a Event: "
+	         "metadata.%s: must be %s",
+	         key, map ? "a map of strings" : "a string");
+	api_reply_status(r, 400, "BadRequest", msg);
+	return true;
+}
+
+/* kube's ValidateObjectMeta for an Event (core/v1: the name is a DNS
+ * subdomain), with the checks core/k8sname shares with the model. */
+static void event_meta_causes(const json_t *meta, struct model_causes *c)
+{
+	const char *name = json_string_value(json_object_get(meta, "name"));
+	const char *gen = json_string_value(json_object_get(meta, "generateName"));
+	struct k8sname_msgs why;
+	const char *k;
+	json_t *v;
+	size_t total = 0, n;
+
+	if (gen && *gen && !k8sname_dns1123_subdomain_prefix(gen, strlen(gen), &why))
+		invalid_each(c, "metadata.generateName", gen, &why);
+	if (name && *name) {
+		if (!k8sname_dns1123_subdomain(name, strlen(name), &why))
+			invalid_each(c, "metadata.name", name, &why);
+	} else if (gen && *gen) {
+		/* the store generates the name: judge the one it will get
+		 * (any 5 runes of the generator's alphabet judge alike) */
+		char trial[EVENT_GEN_PREFIX_MAX + 6];
+		n = strlen(gen) > EVENT_GEN_PREFIX_MAX ? EVENT_GEN_PREFIX_MAX : strlen(gen);
+		memcpy(trial, gen, n);
+		memcpy(trial + n, "bcdfg", 6);
+		if (!k8sname_dns1123_subdomain(trial, strlen(trial), &why))
+			invalid_each(c, "metadata.name", trial, &why);
+	} else {
+		model_causes_add(c, "metadata.name", "FieldValueRequired",
+		                 "Required value: name or generateName is required");
+	}
+	json_object_foreach(json_object_get(meta, "labels"), k, v)
+	{
+		const char *lv = json_string_value(v);
+		if (!k8sname_qualified(k, strlen(k), &why))
+			invalid_each(c, "metadata.labels", k, &why);
+		if (!k8sname_label_value(lv, strlen(lv), &why))
+			invalid_each(c, "metadata.labels", lv, &why);
+	}
+	json_object_foreach(json_object_get(meta, "annotations"), k, v)
+	{
+		char lower[K8SNAME_SUBDOMAIN_MAX + 64 + 2];
+		n = strlen(k);
+		total += n + strlen(json_string_value(v));
+		/* a qualified name, except that case does not matter; a key
+		 * too long to copy is too long to be one */
+		if (n >= sizeof(lower)) {
+			if (!k8sname_qualified(k, n, &why))
+				invalid_each(c, "metadata.annotations", k, &why);
+			continue;
+		}
+		for (size_t i = 0; i <= n; i++)
+			lower[i] = (char)tolower((unsigned char)k[i]);
+		if (!k8sname_qualified(lower, n, &why))
+			invalid_each(c, "metadata.annotations", k, &why);
+	}
+	if (total > EVENT_ANNOTATIONS_MAX)
+		model_causes_add(c, "metadata.annotations", "FieldValueTooLong",
+		                 "Too long: must have at most %d bytes", EVENT_ANNOTATIONS_MAX);
+}
+
+/* The path's namespace and (PUT) name against the body's, then the
+ * metadata rules.  Returns false when a reply was set. */
+static bool event_check(struct api_req *r, json_t *in)
+{
+	json_t *meta = json_object_get(in, "metadata");
+	struct model_causes causes = {.len = 0};
+	const char *ns, *name;
+
+	if (!json_is_object(meta)) {
+		model_causes_add(&causes, "metadata.name", "FieldValueRequired",
+		                 "Required value: name or generateName is required");
+		api_reply_invalid_kind(r, "", "Event", r->name, &causes);
+		return false;
+	}
+	if (wrong_type(r, meta, "name", false) || wrong_type(r, meta, "generateName", false) ||
+	    wrong_type(r, meta, "namespace", false) || wrong_type(r, meta, "labels", true) ||
+	    wrong_type(r, meta, "annotations", true))
+		return false;
+	ns = json_string_value(json_object_get(meta, "namespace"));
+	if (ns && *ns && strcmp(ns, r->ns) != 0) {
+		api_reply_status(
+		    r, 400, "BadRequest",
+		    "the namespace of the provided object does not match the namespace "
+		    "sent on the request");
+		return false;
+	}
+	json_object_set_new(meta, "namespace", json_string(r->ns));
+	name = json_string_value(json_object_get(meta, "name"));
+	if (r->name && name && *name && strcmp(name, r->name) != 0) {
+		api_reply_status(r, 400, "BadRequest",
+		                 "the name of the object does not match the name on the URL");
+		return false;
+	}
+	if (r->name && (!name || !*name))
+		json_object_set_new(meta, "name", json_string(r->name));
+	event_meta_causes(meta, &causes);
+	if (causes.len) {
+		name = json_string_value(json_object_get(meta, "name"));
+		api_reply_invalid_kind(r, "", "Event", name ? name : "", &causes);
+		return false;
+	}
+	return true;
+}
+
 static void event_write(struct api_req *r)
 {
 	struct vim_err err = {0};
 	json_t *in = NULL, *out = NULL;
-	const char *ns;
+	bool create = strcmp(r->method, "POST") == 0;
 	int rc;
 
-	if (!api_check_write_options(
-	        r, strcmp(r->method, "POST") == 0 ? "CreateOptions" : "UpdateOptions", true) ||
+	if (!api_check_write_options(r, create ? "CreateOptions" : "UpdateOptions", true) ||
 	    !(in = api_parse_body(r, "Event")))
 		return;
-	if (!json_is_object(json_object_get(in, "metadata"))) {
+	if (!json_is_object(in)) {
 		json_decref(in);
-		api_reply_error(r, VIM_EINVAL, "metadata: Required value");
+		api_reply_status(r, 400, "BadRequest", "the body must be a JSON or YAML object");
 		return;
 	}
-	ns = json_string_value(json_object_get(json_object_get(in, "metadata"), "namespace"));
-	if (r->ns && (!ns || strcmp(ns, r->ns) != 0))
-		json_object_set_new(json_object_get(in, "metadata"), "namespace",
-		                    json_string(r->ns));
+	if (!event_check(r, in)) {
+		json_decref(in);
+		return;
+	}
 	/* dryRun=All: the store runs the write's rules and commits nothing */
-	rc = strcmp(r->method, "POST") == 0
-	         ? store_create_opts(r->store, "events", in,
-	                             &(struct store_write_opts){.dry_run = api_dry_run(r, NULL)},
-	                             &out, &err)
-	         : store_update_opts(r->store, "events", in,
-	                             &(struct store_write_opts){.dry_run = api_dry_run(r, NULL)},
-	                             &out, &err);
+	rc = create ? store_create_opts(r->store, "events", in,
+	                                &(struct store_write_opts){.dry_run = api_dry_run(r, NULL)},
+	                                &out, &err)
+	            : store_update_opts(r->store, "events", in,
+	                                &(struct store_write_opts){.dry_run = api_dry_run(r, NULL)},
+	                                &out, &err);
 	json_decref(in);
 	if (rc < 0)
 		api_reply_error(r, rc, err.msg);
 	else
-		api_reply_json(r, strcmp(r->method, "POST") == 0 ? 201 : 200, out);
+		api_reply_json(r, create ? 201 : 200, out);
 }
 
 void api_handle_events(struct api_req *r)
@@ -204,6 +371,8 @@ void api_handle_events(struct api_req *r)
 		return;
 	}
 	if (r->name && r->ns && strcmp(r->method, "GET") == 0) {
+		if (!api_check_get_options(r))
+			return;
 		rc = store_get(r->store, "events", r->ns, r->name, &out, &err);
 		if (rc < 0)
 			api_reply_error(r, rc, err.msg);

@@ -54,11 +54,21 @@ void api_reply_error(struct api_req *r, int vim_code, const char *message);
 /* 422 Invalid with causes, Kubernetes' message format. */
 void api_reply_invalid(struct api_req *r, const struct model_kind_info *kind, const char *name,
                        const struct model_causes *causes, int vim_code);
+/* The same for any kind: group "" for the core group ("Event"). */
+void api_reply_invalid_kind(struct api_req *r, const char *group, const char *kind,
+                            const char *name, const struct model_causes *causes);
 /* A streamed reply produced by fn on its own thread, writing to fd (a pipe
- * MHD reads); fn owns arg and must free it.  fn returns when done or when
- * a write fails (the client went away). */
-void api_reply_stream(struct api_req *r, unsigned int code, const char *content_type,
-                      void (*fn)(void *arg, int fd), void *arg);
+ * MHD reads); fn owns arg and must free it (fd < 0, err NULL: only free
+ * it).  fn returns 0 when the body is complete, or a negative code with
+ * err filled when it is not (a store error mid-list, the client gone): the
+ * error is logged and the reply is cut at the HTTP level (no last chunk),
+ * so the client sees a failed transfer rather than a short 200.
+ * hold: wait for fn's first byte before answering, so a failure before
+ * it is returned (code < 0, *err filled, no reply set) for the caller to
+ * answer with a Status.  Otherwise 0, with the reply set. */
+typedef int (*api_stream_fn)(void *arg, int fd, struct vim_err *err);
+int api_reply_stream(struct api_req *r, unsigned int code, const char *content_type,
+                     api_stream_fn fn, void *arg, bool hold, struct vim_err *err);
 
 /* Writes all of buf to fd; false when the reader is gone. */
 bool api_write_all(int fd, const char *buf, size_t len);
@@ -75,6 +85,8 @@ bool api_check_write_options(struct api_req *r, const char *options_kind, bool f
 /* watch, allowWatchBookmarks, limit, timeoutSeconds, resourceVersion,
  * resourceVersionMatch and their combinations with continue. */
 bool api_check_list_options(struct api_req *r, bool watch);
+/* GET of one object: resourceVersion (400 unless a decimal count). */
+bool api_check_get_options(struct api_req *r);
 /* A boolean query parameter as kube-apiserver reads it: absent, "0" and
  * "false" (any case) are false, any other value true; always returns true
  * (kept bool so callers read like the other checks). */

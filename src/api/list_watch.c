@@ -11,6 +11,7 @@
  */
 #include "api/internal.h"
 #include "api/schema.h"
+#include "core/log.h"
 
 #include <poll.h>
 #include <stdlib.h>
@@ -108,13 +109,38 @@ static const char *list_kind(const struct job *j)
 
 /* ---- LIST -------------------------------------------------------------------- */
 
+/* A LIST's failure as kube-apiserver answers it: a bad selector or token
+ * is 400, an expired continue token 410 Expired, the rest from the error
+ * table (a store failure is 500). */
+static void list_reply_error(struct api_req *r, int rc, const char *msg)
+{
+	if (rc == VIM_EINVAL)
+		api_reply_status(r, 400, "BadRequest", msg);
+	else if (rc == VIM_EGONE)
+		api_reply_status(r, 410, "Expired", msg);
+	else
+		api_reply_error(r, rc, msg);
+}
+
+static bool write_head(struct job *j)
+{
+	char head[256];
+	int n = snprintf(head, sizeof(head), "{\"apiVersion\":\"%s\",\"kind\":\"%s\",\"items\":[",
+	                 j->kind ? MODEL_API_VERSION : "v1", list_kind(j));
+
+	return api_write_all(j->fd, head, (size_t)n);
+}
+
+/* Nothing is written before the first object: a store error before it
+ * is still answered with a Status (api_reply_stream holds the reply). */
 static int stream_item(void *arg, const char *json, size_t len)
 {
 	struct job *j = arg;
 
 	if (j->failed)
 		return 1;
-	if ((!j->first && !api_write_all(j->fd, ",", 1)) || !api_write_all(j->fd, json, len)) {
+	if ((j->first && !write_head(j)) || (!j->first && !api_write_all(j->fd, ",", 1)) ||
+	    !api_write_all(j->fd, json, len)) {
 		j->failed = true;
 		return 1;
 	}
@@ -122,41 +148,37 @@ static int stream_item(void *arg, const char *json, size_t len)
 	return 0;
 }
 
-static void list_producer(void *arg, int fd)
+static int list_producer(void *arg, int fd, struct vim_err *err)
 {
 	struct job *j = arg;
 	struct store_list_opts o;
 	struct store_list_meta m = {0};
-	char head[256], tail[1024];
-	int n;
+	char tail[1024];
+	int n, rc;
 
 	if (fd < 0) {
 		job_free(j);
-		return;
+		return 0;
 	}
 	j->fd = fd;
 	j->first = true;
 	list_opts(j, &o);
-	n = snprintf(head, sizeof(head), "{\"apiVersion\":\"%s\",\"kind\":\"%s\",\"items\":[",
-	             j->kind ? MODEL_API_VERSION : "v1", list_kind(j));
-	if (api_write_all(fd, head, (size_t)n) &&
-	    store_list(j->store, j->resource, &o, stream_item, j, &m, NULL) == 0 && !j->failed) {
-		n = snprintf(tail, sizeof(tail), "],\"metadata\":{\"resourceVersion\":\"%lld\"",
-		             (long long)m.resource_version);
-		if (m.continue_token[0])
-			n += snprintf(tail + n, sizeof(tail) - (size_t)n,
-			              ",\"continue\":\"%s\",\"remainingItemCount\":%lld",
-			              m.continue_token, (long long)m.remaining);
-		n += snprintf(tail + n, sizeof(tail) - (size_t)n, "}}\n");
-		api_write_all(fd, tail, (size_t)n);
-	}
+	rc = store_list(j->store, j->resource, &o, stream_item, j, &m, err);
+	if (rc < 0 || j->failed) /* j->failed: the client went away, nobody to tell */
+		goto out;
+	n = snprintf(tail, sizeof(tail), "],\"metadata\":{\"resourceVersion\":\"%lld\"",
+	             (long long)m.resource_version);
+	if (m.continue_token[0])
+		n += snprintf(tail + n, sizeof(tail) - (size_t)n,
+		              ",\"continue\":\"%s\",\"remainingItemCount\":%lld", m.continue_token,
+		              (long long)m.remaining);
+	n += snprintf(tail + n, sizeof(tail) - (size_t)n, "}}\n");
+	if (j->first && !write_head(j))
+		goto out;
+	api_write_all(fd, tail, (size_t)n);
+out:
 	job_free(j);
-}
-
-static int probe_one(void *arg, const char *json, size_t len)
-{
-	(void)arg, (void)json, (void)len;
-	return 1; /* one row proves the query works */
+	return rc < 0 ? rc : 0;
 }
 
 void api_list(struct api_req *r)
@@ -179,9 +201,7 @@ void api_list(struct api_req *r)
 	if (j->table) {
 		rc = store_list_json(r->store, j->resource, &o, &items, &m, &err);
 		if (rc < 0) {
-			api_reply_status(r, rc == VIM_EINVAL ? 400 : 500,
-			                 rc == VIM_EINVAL ? "BadRequest" : "InternalError",
-			                 err.msg);
+			list_reply_error(r, rc, err.msg);
 		} else {
 			snprintf(rv, sizeof(rv), "%lld", (long long)m.resource_version);
 			api_reply_json(r, 200, table_of(j, items, rv, m.continue_token));
@@ -190,16 +210,12 @@ void api_list(struct api_req *r)
 		job_free(j);
 		return;
 	}
-	/* Bad selectors or tokens must fail before the 200 goes out. */
-	o.limit = 1;
-	rc = store_list(r->store, j->resource, &o, probe_one, NULL, &m, &err);
-	if (rc < 0) {
-		api_reply_status(r, rc == VIM_EINVAL ? 400 : 500,
-		                 rc == VIM_EINVAL ? "BadRequest" : "InternalError", err.msg);
-		job_free(j);
-		return;
-	}
-	api_reply_stream(r, 200, "application/json", list_producer, j);
+	/* Held until the first object: bad selectors, an expired token or a
+	 * store failure before it get their Status; one after it cuts the
+	 * reply (api_reply_stream). */
+	rc = api_reply_stream(r, 200, "application/json", list_producer, j, true, &err);
+	if (rc < 0)
+		list_reply_error(r, rc, err.msg);
 }
 
 /* ---- WATCH ---------------------------------------------------------------------- */
@@ -238,20 +254,31 @@ static int initial_added(void *arg, const char *json, size_t len)
 	bool ok = obj && write_event(j, j->fd, "ADDED", obj);
 
 	json_decref(obj);
+	if (!ok)
+		j->failed = true; /* the client is gone (or no memory): stop */
 	return ok ? 0 : 1;
 }
 
-static void write_gone(struct job *j, int fd, const char *msg)
+/* A watch that cannot go on ends as kube's does: one ERROR event whose
+ * object is the Status (410 Expired for a resourceVersion older than the
+ * history, else the error's own code, 500 for a store failure), then a
+ * clean end of the stream. */
+static void write_error(struct job *j, int fd, int code, const char *msg)
 {
+	int http = code == VIM_EGONE ? 410 : vim_code_http_status(code);
+	const char *reason = code == VIM_EGONE ? "Expired" : vim_code_k8s_reason(code);
 	json_t *st = json_pack("{s:s,s:s,s:{},s:s,s:s,s:s,s:i}", "kind", "Status", "apiVersion",
 	                       "v1", "metadata", "status", "Failure", "message", msg, "reason",
-	                       "Expired", "code", 410);
+	                       reason, "code", http);
+
+	if (code != VIM_EGONE)
+		vim_log(VIM_LOG_WARN, "watch %s: %s", j->resource, msg);
 	if (st)
 		write_event(j, fd, "ERROR", st);
 	json_decref(st);
 }
 
-static void watch_producer(void *arg, int fd)
+static int watch_producer(void *arg, int fd, struct vim_err *perr)
 {
 	struct job *j = arg;
 	struct store_event ev;
@@ -259,13 +286,14 @@ static void watch_producer(void *arg, int fd)
 	int64_t waited = 0;
 	int rc;
 
+	(void)perr; /* an error is told in the stream, which then ends cleanly */
 	if (fd < 0) {
 		job_free(j);
-		return;
+		return 0;
 	}
 	j->fd = fd;
 	if (!j->watch) {
-		write_gone(j, fd, j->gone);
+		write_error(j, fd, VIM_EGONE, j->gone);
 		goto out;
 	}
 	if (j->rv == 0) {
@@ -276,7 +304,12 @@ static void watch_producer(void *arg, int fd)
 		list_opts(j, &o);
 		o.limit = 0;
 		o.continue_token = NULL;
-		if (store_list(j->store, j->resource, &o, initial_added, j, &m, NULL) != 0)
+		rc = store_list(j->store, j->resource, &o, initial_added, j, &m, &err);
+		if (rc < 0) {
+			write_error(j, fd, rc, err.msg);
+			goto out;
+		}
+		if (j->failed)
 			goto out;
 	}
 	while (!api_server_stopping(j->srv) && waited < j->timeout_s * 1000) {
@@ -288,16 +321,19 @@ static void watch_producer(void *arg, int fd)
 				break;
 			continue;
 		}
-		if (rc == VIM_EGONE) {
-			write_gone(j, fd, err.msg);
+		if (rc == VIM_ECANCELED) /* the store is closing: end, as kube does */
+			break;
+		if (rc < 0) {
+			write_error(j, fd, rc, err.msg);
 			break;
 		}
-		if (rc < 0 || reader_gone(fd))
+		if (reader_gone(fd))
 			break;
 		waited += WATCH_POLL_MS;
 	}
 out:
 	job_free(j);
+	return 0;
 }
 
 void api_watch(struct api_req *r)
@@ -325,14 +361,13 @@ void api_watch(struct api_req *r)
 	if (rc == VIM_EGONE) {
 		/* Kubernetes answers 200 with one ERROR event carrying a 410. */
 		snprintf(j->gone, sizeof(j->gone), "%s", err.msg);
-		api_reply_stream(r, 200, "application/json", watch_producer, j);
+		api_reply_stream(r, 200, "application/json", watch_producer, j, false, NULL);
 		return;
 	}
 	if (rc < 0) {
-		api_reply_status(r, rc == VIM_EINVAL ? 400 : 500,
-		                 rc == VIM_EINVAL ? "BadRequest" : "InternalError", err.msg);
+		list_reply_error(r, rc, err.msg);
 		job_free(j);
 		return;
 	}
-	api_reply_stream(r, 200, "application/json", watch_producer, j);
+	api_reply_stream(r, 200, "application/json", watch_producer, j, false, NULL);
 }

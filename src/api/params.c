@@ -84,6 +84,30 @@ static bool query_count(struct api_req *r, const char *key, int64_t *out)
 	return true;
 }
 
+/* resourceVersion, when given, is a decimal count (kube's versioner
+ * refuses anything else, on a GET as on a LIST). */
+static bool check_rv(struct api_req *r, const char *rv)
+{
+	char *end, msg[512];
+
+	if (!rv || !*rv)
+		return true;
+	errno = 0;
+	if (*rv != '-' && (strtoull(rv, &end, 10), !*end) && !errno)
+		return true;
+	snprintf(msg, sizeof(msg),
+	         "invalid resource version: resourceVersion: Invalid value: "
+	         "\"%.200s\": must be a non-negative integer",
+	         rv);
+	api_reply_status(r, 400, "BadRequest", msg);
+	return false;
+}
+
+bool api_check_get_options(struct api_req *r)
+{
+	return check_rv(r, api_query(r, "resourceVersion"));
+}
+
 bool api_check_list_options(struct api_req *r, bool watch)
 {
 	const char *rv = api_query(r, "resourceVersion");
@@ -92,23 +116,12 @@ bool api_check_list_options(struct api_req *r, bool watch)
 	struct model_causes causes = {.len = 0};
 	int64_t n;
 	bool b;
-	char *end;
 
 	if (!api_query_bool(r, "watch", &b) || !api_query_bool(r, "allowWatchBookmarks", &b) ||
 	    !query_count(r, "limit", &n) || !query_count(r, "timeoutSeconds", &n))
 		return false;
-	if (rv && *rv) {
-		errno = 0;
-		if (*rv == '-' || (strtoull(rv, &end, 10), *end) || errno) {
-			char msg[512];
-			snprintf(msg, sizeof(msg),
-			         "invalid resource version: resourceVersion: Invalid value: "
-			         "\"%.200s\": must be a non-negative integer",
-			         rv);
-			api_reply_status(r, 400, "BadRequest", msg);
-			return false;
-		}
-	}
+	if (!check_rv(r, rv))
+		return false;
 	if (match && *match) {
 		if (watch)
 			model_causes_add(&causes, "resourceVersionMatch", "FieldValueForbidden",

@@ -6,6 +6,7 @@
  */
 #include "api/internal.h"
 #include "api/schema.h"
+#include "core/k8sname.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -216,6 +217,111 @@ static void do_create(struct api_req *r)
 	decoded_free(&d);
 }
 
+/* The CRD schema of status.conditions (metav1.Condition, as
+ * controller-gen writes it), which kube-apiserver checks on every status
+ * write; the decoder has checked the types (and lastTransitionTime's
+ * RFC 3339) already.  Messages are the
+ * schema validator's. */
+#define COND_TYPE_MAX 316
+#define COND_REASON_MAX 1024
+#define COND_MESSAGE_MAX 32768
+#define COND_TYPE_PATTERN                                                                          \
+	"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/"                      \
+	")?(([A-Za-z0-9][-A-Za-"                                                                   \
+	"z0-9_.]*)?[A-Za-z0-9])$"
+#define COND_REASON_PATTERN "^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
+
+static bool reason_ok(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (!n || !((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z')))
+		return false;
+	for (i = 1; i < n; i++) {
+		char ch = s[i];
+		bool alnum = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+		             (ch >= '0' && ch <= '9') || ch == '_';
+		if (!alnum && !(i < n - 1 && (ch == ',' || ch == ':')))
+			return false;
+	}
+	return true;
+}
+
+static void condition_causes(const json_t *cond, size_t i, struct model_causes *c)
+{
+	static const char *const required[] = {"type", "status", "reason", "message",
+	                                       "lastTransitionTime"};
+	const char *type = json_string_value(json_object_get(cond, "type"));
+	const char *st = json_string_value(json_object_get(cond, "status"));
+	const char *reason = json_string_value(json_object_get(cond, "reason"));
+	const char *msg = json_string_value(json_object_get(cond, "message"));
+	char f[96], q[320];
+	size_t k;
+
+	for (k = 0; k < sizeof(required) / sizeof(required[0]); k++) {
+		const json_t *v = json_object_get(cond, required[k]);
+		if (!v || json_is_null(v)) {
+			snprintf(f, sizeof(f), "status.conditions[%zu].%s", i, required[k]);
+			model_causes_add(c, f, "FieldValueRequired", "Required value");
+		}
+	}
+	snprintf(f, sizeof(f), "status.conditions[%zu].type", i);
+	if (type && strlen(type) > COND_TYPE_MAX)
+		model_causes_add(c, f, "FieldValueTooLong",
+		                 "Too long: may not be more than %d bytes", COND_TYPE_MAX);
+	else if (type && !k8sname_qualified(type, strlen(type), NULL)) {
+		k8sname_quote(q, sizeof(q), type, strlen(type));
+		model_causes_add(c, f, "FieldValueInvalid",
+		                 "Invalid value: %s: %s in body should match '%s'", q, f,
+		                 COND_TYPE_PATTERN);
+	}
+	snprintf(f, sizeof(f), "status.conditions[%zu].status", i);
+	if (st && strcmp(st, "True") != 0 && strcmp(st, "False") != 0 &&
+	    strcmp(st, "Unknown") != 0) {
+		k8sname_quote(q, sizeof(q), st, strlen(st));
+		model_causes_add(c, f, "FieldValueNotSupported",
+		                 "Unsupported value: %s: supported values: \"True\", \"False\", "
+		                 "\"Unknown\"",
+		                 q);
+	}
+	snprintf(f, sizeof(f), "status.conditions[%zu].reason", i);
+	if (reason && strlen(reason) > COND_REASON_MAX) {
+		model_causes_add(c, f, "FieldValueTooLong",
+		                 "Too long: may not be more than %d bytes", COND_REASON_MAX);
+	} else if (reason && !*reason) {
+		model_causes_add(c, f, "FieldValueInvalid",
+		                 "Invalid value: \"\": %s in body should be at least 1 chars long",
+		                 f);
+	} else if (reason && !reason_ok(reason)) {
+		k8sname_quote(q, sizeof(q), reason, strlen(reason));
+		model_causes_add(c, f, "FieldValueInvalid",
+		                 "Invalid value: %s: %s in body should match '%s'", q, f,
+		                 COND_REASON_PATTERN);
+	}
+	snprintf(f, sizeof(f), "status.conditions[%zu].message", i);
+	if (msg && strlen(msg) > COND_MESSAGE_MAX)
+		model_causes_add(c, f, "FieldValueTooLong",
+		                 "Too long: may not be more than %d bytes", COND_MESSAGE_MAX);
+}
+
+/* What a status write must satisfy (the rest of the object is the
+ * stored one: the store keeps all but status, as kube's status strategy
+ * does).  Returns false after a 422. */
+static bool status_valid(struct api_req *r, const json_t *next)
+{
+	const json_t *conds = json_object_get(json_object_get(next, "status"), "conditions");
+	struct model_causes causes = {.len = 0};
+	size_t i;
+
+	for (i = 0; json_is_array(conds) && i < json_array_size(conds); i++)
+		if (json_is_object(json_array_get(conds, i)))
+			condition_causes(json_array_get(conds, i), i, &causes);
+	if (!causes.len)
+		return true;
+	api_reply_invalid(r, r->kind, r->name, &causes, VIM_EINVAL);
+	return false;
+}
+
 /* Writes the decoded next version of `stored` (both borrowed) and
  * replies, except on a store conflict when the caller will retry
  * (retry): then VIM_ECONFLICT and no reply.  Otherwise 0 (a reply set). */
@@ -232,6 +338,10 @@ static int write_next(struct api_req *r, const json_t *stored, const json_t *nex
 
 	if (!decode(r, next_json, &d))
 		return 0;
+	if (status_only && !status_valid(r, next_json)) {
+		decoded_free(&d);
+		return 0;
+	}
 	if (model_image_from_json(&old, stored, NULL, &err) < 0) {
 		api_reply_error(r, VIM_EIO, "the stored object is unreadable");
 		decoded_free(&d);
@@ -489,7 +599,7 @@ void api_handle_images(struct api_req *r)
 		return;
 	}
 	if (strcmp(r->method, "GET") == 0) {
-		if (load(r, &obj) == 0)
+		if (api_check_get_options(r) && load(r, &obj) == 0)
 			reply_object(r, 200, obj);
 	} else if (strcmp(r->method, "PUT") == 0) {
 		do_put(r, status);

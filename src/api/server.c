@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -163,14 +164,15 @@ void api_reply_error(struct api_req *r, int vim_code, const char *message)
 	api_reply_json(r, (unsigned int)http, st);
 }
 
-void api_reply_invalid(struct api_req *r, const struct model_kind_info *kind, const char *name,
-                       const struct model_causes *causes, int vim_code)
+void api_reply_invalid_kind(struct api_req *r, const char *group, const char *kind,
+                            const char *name, const struct model_causes *causes)
 {
 	char msg[4096], q[128];
 	size_t i, n;
-	json_t *st, *cs = json_array();
+	json_t *st, *cs = json_array(), *details;
 
-	snprintf(q, sizeof(q), "%s.%s", kind->name, MODEL_GROUP);
+	/* kube's qualified kind: "Event" in the core group */
+	snprintf(q, sizeof(q), "%s%s%s", kind, *group ? "." : "", group);
 	n = (size_t)snprintf(msg, sizeof(msg), "%s \"%s\" is invalid: ", q, name ? name : "");
 	if (causes->len > 1 && n < sizeof(msg))
 		n += (size_t)snprintf(msg + n, sizeof(msg) - n, "[");
@@ -183,12 +185,21 @@ void api_reply_invalid(struct api_req *r, const struct model_kind_info *kind, co
 	}
 	if (causes->len > 1 && n < sizeof(msg))
 		snprintf(msg + n, sizeof(msg) - n, "]");
-	(void)vim_code;
 	st = status_body(422, "Invalid", msg);
-	json_object_set_new(st, "details",
-	                    json_pack("{s:s,s:s,s:s,s:o}", "name", name ? name : "", "group",
-	                              MODEL_GROUP, "kind", kind->name, "causes", cs));
+	/* group omitted when empty, as Go's omitempty does */
+	details = *group ? json_pack("{s:s,s:s,s:s,s:o}", "name", name ? name : "", "group", group,
+	                             "kind", kind, "causes", cs)
+	                 : json_pack("{s:s,s:s,s:o}", "name", name ? name : "", "kind", kind,
+	                             "causes", cs);
+	json_object_set_new(st, "details", details);
 	api_reply_json(r, 422, st);
+}
+
+void api_reply_invalid(struct api_req *r, const struct model_kind_info *kind, const char *name,
+                       const struct model_causes *causes, int vim_code)
+{
+	(void)vim_code;
+	api_reply_invalid_kind(r, MODEL_GROUP, kind->name, name, causes);
 }
 
 bool api_write_all(int fd, const char *buf, size_t len)
@@ -220,20 +231,128 @@ static bool is_watch(const struct api_req *r)
 	       strstr(r->path, "/watch/") != NULL;
 }
 
+/* What a streamed reply's producer and its MHD reader share: the read
+ * end of the pipe and the producer's verdict, which it sets before it
+ * closes its end, so the reader knows at EOF whether the body is whole.
+ * Freed by whichever of the two lets go last. */
+struct stream {
+	pthread_mutex_t mu;
+	int refs;
+	int fd;         /* read end */
+	bool done;      /* the producer has returned */
+	int rc;         /* its result: < 0 = the body is not complete */
+	long long want; /* bytes the body must have (-1 = unknown) */
+	long long got;
+	struct vim_err err; /* why, when rc < 0 */
+	char what[160];     /* "GET /apis/..." for the log */
+};
+
+static void stream_unref(struct stream *st)
+{
+	bool last;
+
+	pthread_mutex_lock(&st->mu);
+	last = --st->refs == 0;
+	pthread_mutex_unlock(&st->mu);
+	if (!last)
+		return;
+	if (st->fd >= 0)
+		close(st->fd);
+	pthread_mutex_destroy(&st->mu);
+	free(st);
+}
+
+static struct stream *stream_new(const struct api_req *r, int fd, int refs, long long want)
+{
+	struct stream *st = calloc(1, sizeof(*st));
+
+	if (!st)
+		return NULL;
+	pthread_mutex_init(&st->mu, NULL);
+	st->refs = refs;
+	st->fd = fd;
+	st->want = want;
+	snprintf(st->what, sizeof(st->what), "%s %s", r->method, r->path);
+	return st;
+}
+
+/* MHD's reader (the connection's thread, which may block).  A body that
+ * ends short — the producer failed, or fewer bytes than announced came —
+ * ends with an error: MHD then closes the connection without the last
+ * chunk, so the client sees a failed transfer, not a short 200. */
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct stream *st = cls;
+	struct vim_err why = {0};
+	ssize_t n;
+	int rc;
+
+	(void)pos;
+	do
+		n = read(st->fd, buf, max);
+	while (n < 0 && errno == EINTR);
+	if (n > 0) {
+		st->got += n;
+		return n;
+	}
+	if (n < 0) {
+		vim_log(VIM_LOG_WARN, "http: %s: reply cut after %lld bytes: %s", st->what, st->got,
+		        strerror(errno));
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	}
+	/* EOF: a producer set its verdict before closing its end (a
+	 * download's writer is no producer: rc stays 0) */
+	pthread_mutex_lock(&st->mu);
+	rc = st->rc;
+	if (rc < 0)
+		why = st->err;
+	pthread_mutex_unlock(&st->mu);
+	if (rc == 0 && (st->want < 0 || st->got == st->want))
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	if (rc < 0)
+		vim_log(VIM_LOG_WARN, "http: %s: reply cut after %lld bytes: %s", st->what, st->got,
+		        why.msg[0] ? why.msg : vim_code_name(rc));
+	else
+		vim_log(VIM_LOG_WARN,
+		        "http: %s: reply cut: the body ended after %lld of %lld bytes", st->what,
+		        st->got, st->want);
+	return MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static void stream_release(void *cls)
+{
+	stream_unref(cls);
+}
+
+/* A response that reads st (which it then holds a reference of). */
+static struct MHD_Response *stream_response(struct stream *st)
+{
+	return MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, stream_read, st,
+	                                         stream_release);
+}
+
 struct producer {
 	struct api_server *srv;
-	void (*fn)(void *arg, int fd);
+	api_stream_fn fn;
 	void *arg;
-	int fd;
+	int fd; /* write end */
+	struct stream *st;
 };
 
 static void *producer_main(void *p_)
 {
 	struct producer *p = p_;
 	struct api_server *s = p->srv;
+	struct vim_err err = {0};
+	int rc = p->fn(p->arg, p->fd, &err);
 
-	p->fn(p->arg, p->fd);
-	close(p->fd);
+	pthread_mutex_lock(&p->st->mu);
+	p->st->rc = rc < 0 ? rc : 0;
+	p->st->err = err;
+	p->st->done = true;
+	pthread_mutex_unlock(&p->st->mu);
+	close(p->fd); /* the reader's EOF comes after the verdict */
+	stream_unref(p->st);
 	free(p);
 	pthread_mutex_lock(&s->mu);
 	s->producers--;
@@ -242,46 +361,81 @@ static void *producer_main(void *p_)
 	return NULL;
 }
 
-void api_reply_stream(struct api_req *r, unsigned int code, const char *content_type,
-                      void (*fn)(void *arg, int fd), void *arg)
+/* Waits for the producer's first byte or its end.  Returns the producer's
+ * error when it ended with nothing written (nothing has been sent yet). */
+static int first_byte(struct stream *st, struct vim_err *err)
+{
+	struct pollfd pf = {.fd = st->fd, .events = POLLIN};
+	int avail = 0, rc = 0;
+
+	while (poll(&pf, 1, -1) < 0 && errno == EINTR)
+		;
+	if (ioctl(st->fd, FIONREAD, &avail) != 0)
+		avail = 0;
+	pthread_mutex_lock(&st->mu);
+	if (avail == 0 && st->done && st->rc < 0) {
+		rc = st->rc;
+		*err = st->err;
+	}
+	pthread_mutex_unlock(&st->mu);
+	return rc;
+}
+
+int api_reply_stream(struct api_req *r, unsigned int code, const char *content_type,
+                     api_stream_fn fn, void *arg, bool hold, struct vim_err *err)
 {
 	struct producer *p = calloc(1, sizeof(*p));
+	struct stream *st = NULL;
 	pthread_t th;
-	int fds[2];
+	int fds[2] = {-1, -1}, rc = 0;
 
-	if (!p || pipe(fds) != 0) {
+	if (!p || pipe2(fds, O_CLOEXEC) != 0 || !(st = stream_new(r, fds[0], 2, -1))) {
+		/* O_CLOEXEC: not inherited by a child (vimaged spawns the registry) */
+		if (fds[0] >= 0) {
+			close(fds[0]);
+			close(fds[1]);
+		}
 		free(p);
-		fn(arg, -1); /* lets fn free arg */
+		fn(arg, -1, NULL); /* lets fn free arg */
 		api_reply_error(r, VIM_EINTERNAL, "cannot start a streamed reply");
-		return;
+		return 0;
 	}
-	/* Not inherited by a child process (vimaged spawns the registry). */
-	fcntl(fds[0], F_SETFD, FD_CLOEXEC);
-	fcntl(fds[1], F_SETFD, FD_CLOEXEC);
 	p->srv = r->srv;
 	p->fn = fn;
 	p->arg = arg;
 	p->fd = fds[1];
+	p->st = st;
 	pthread_mutex_lock(&r->srv->mu);
 	r->srv->producers++;
 	pthread_mutex_unlock(&r->srv->mu);
 	if (pthread_create(&th, NULL, producer_main, p) != 0) {
-		close(fds[0]);
-		fn(arg, -1);
+		fn(arg, -1, NULL);
 		close(fds[1]);
 		free(p);
 		pthread_mutex_lock(&r->srv->mu);
 		r->srv->producers--;
 		pthread_mutex_unlock(&r->srv->mu);
+		st->refs = 1;
+		stream_unref(st);
 		api_reply_error(r, VIM_EINTERNAL, "cannot start a streamed reply");
-		return;
+		return 0;
 	}
 	pthread_detach(th);
+	/* Held: an error before the first byte is still a proper Status. */
+	if (hold && (rc = first_byte(st, err)) < 0) {
+		stream_unref(st);
+		return rc;
+	}
 	set_timeout(r->conn, is_watch(r) ? 0 : API_TRANSFER_IDLE_S);
-	r->resp = MHD_create_response_from_pipe(fds[0]); /* MHD closes fds[0] */
-	if (r->resp && content_type)
+	if (!(r->resp = stream_response(st))) {
+		stream_unref(st); /* the producer's write fails: it ends */
+		api_reply_error(r, VIM_ENOMEM, "cannot start a streamed reply");
+		return 0;
+	}
+	if (content_type)
 		MHD_add_response_header(r->resp, "Content-Type", content_type);
 	r->code = code;
+	return 0;
 }
 
 /* ---- the MHD callbacks ------------------------------------------------------------------ */
@@ -341,6 +495,7 @@ static void download(struct api_server *s, struct api_req *r, const char *what)
 {
 	char kind[8] = "", ns[256] = "", name[256] = "", digest[96] = "", len[32];
 	struct vim_err err = {0};
+	struct stream *st = NULL;
 	long long size = -1;
 	int fd = -1, n = 0;
 
@@ -370,8 +525,13 @@ static void download(struct api_server *s, struct api_req *r, const char *what)
 		api_reply_error(r, err.code ? err.code : VIM_EINTERNAL, err.msg);
 		return;
 	}
-	if (!(r->resp = MHD_create_response_from_pipe(fd))) {
-		close(fd);
+	/* The layer's size is known: a body that ends short (the registry
+	 * failed mid-blob) must not look like a whole layer. */
+	if (!(st = stream_new(r, fd, 1, size)) || !(r->resp = stream_response(st))) {
+		if (st)
+			stream_unref(st); /* closes fd */
+		else
+			close(fd);
 		api_reply_error(r, VIM_ENOMEM, "download: out of memory");
 		return;
 	}

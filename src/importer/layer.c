@@ -370,6 +370,29 @@ int imp_layer_feed(struct imp_layer *l, const void *data, size_t len, struct vim
 	return rc;
 }
 
+int imp_layer_finish(struct imp_layer *l, struct vim_err *err)
+{
+	int rc;
+
+	if (l->st == L_SNIFF && l->sniff_len == 0)
+		return 0;     /* an empty layer: an empty archive, as GNU tar reads it */
+	if (l->st == L_SNIFF) /* fewer bytes than a gzip header or a tar block */
+		return vim_err_set(err, VIM_EINVAL, "layer: truncated tar at offset %zu",
+		                   l->sniff_len);
+	if (l->gz && (rc = imp_unpack_finish(l->gz, err)) < 0) {
+		vim_err_wrap(err, "layer: ");
+		return rc;
+	}
+	/* The end marker, or a member's end: where a header would begin.
+	 * GNU tar accepts an archive without its two zero blocks there. */
+	if (l->st == L_END || (l->st == L_HEADER && l->block_len == 0) ||
+	    (l->st != L_HEADER && l->left == 0 && l->pad == 0))
+		return 0;
+	/* inside a header, a member (the disk included) or its padding */
+	return vim_err_set(err, VIM_EINVAL, "layer: truncated tar at offset %llu",
+	                   (unsigned long long)l->pos);
+}
+
 bool imp_layer_ended(const struct imp_layer *l)
 {
 	return l->st == L_END;

@@ -22,6 +22,12 @@ int imp_layer_new(struct imp_layer **out, imp_disk_begin_fn begin, imp_disk_data
 /* Layer bytes in order.  0 = go on, 1 = the disk file is complete (stop
  * reading the layer), < 0 = error (a bad tar, or begin/data failed). */
 int imp_layer_feed(struct imp_layer *l, const void *data, size_t len, struct vim_err *err);
+/* The layer's bytes are all in (and imp_layer_feed never returned 1):
+ * 0 when the tar ended where a header would begin (the end marker, or
+ * no marker, which GNU tar accepts), VIM_EINVAL "layer: truncated tar at
+ * offset N" when it ended inside a header or a member, or a gzip stream
+ * ended early. */
+int imp_layer_finish(struct imp_layer *l, struct vim_err *err);
 /* The tar's end marker was seen (so this layer has no disk). */
 bool imp_layer_ended(const struct imp_layer *l);
 void imp_layer_free(struct imp_layer *l);

@@ -299,6 +299,9 @@ static int read_layer(struct pull *x, const struct layer_ref *lr, struct vim_err
 	} else if (rc == 0 && x->p) {
 		rc = vim_err_set(err, VIM_EINVAL, "%s/%s: layer %s ends inside the disk file",
 		                 x->ref.host, x->ref.repo, lr->digest);
+	} else if (rc == 0 && (rc = imp_layer_finish(x->l, err)) < 0) {
+		/* a cut tar is no "layer without a disk": the next one is not tried */
+		vim_err_wrap(err, "%s/%s: layer %s: ", x->ref.host, x->ref.repo, lr->digest);
 	}
 	imp_layer_free(x->l);
 	x->l = NULL;

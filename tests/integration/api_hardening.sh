@@ -181,5 +181,45 @@ bad_param "a broken JSON patch" 400 'error decoding the patch as JSON: line 1, c
 bad_param "a broken Event" 400 'error decoding the Event as JSON: line 1' \
 	POST /api/v1/namespaces/default/events -H 'Content-Type: application/json' --data '{"metadata": {'
 
+# ---- writes that skipped validation (issue 13 follow-up) ---------------------------------
+EV=/api/v1/namespaces/default/events
+ev() { printf '{"apiVersion":"v1","kind":"Event","metadata":%s,"reason":"Tested","message":"m"}' "$1"; }
+bad_param "an Event named Bad_Name!" 422 'Event \\"Bad_Name!\\" is invalid: metadata.name: Invalid value: \\"Bad_Name!\\": a lowercase RFC 1123 subdomain' \
+	POST "$EV" -H 'Content-Type: application/json' --data "$(ev '{"name":"Bad_Name!"}')"
+bad_param "an Event whose generateName cannot make a name" 422 'metadata.generateName: Invalid value: \\"Ev_\\"' \
+	POST "$EV" -H 'Content-Type: application/json' --data "$(ev '{"generateName":"Ev_"}')"
+bad_param "an Event with a bad label key" 422 'metadata.labels: Invalid value: \\"bad key!\\"' \
+	POST "$EV" -H 'Content-Type: application/json' --data "$(ev '{"name":"e.1","labels":{"bad key!":"v"}}')"
+bad_param "an Event with a bad annotation key" 422 'metadata.annotations: Invalid value: \\"-a\\"' \
+	POST "$EV" -H 'Content-Type: application/json' --data "$(ev '{"name":"e.1","annotations":{"-a":"v"}}')"
+bad_param "an Event without a name" 422 'metadata.name: Required value: name or generateName is required' \
+	POST "$EV" -H 'Content-Type: application/json' --data "$(ev '{}')"
+bad_param "an Event whose labels are no map of strings" 400 'metadata.labels: must be a map of strings' \
+	POST "$EV" -H 'Content-Type: application/json' --data "$(ev '{"name":"e.1","labels":{"a":1}}')"
+bad_param "an Event in another namespace than the path's" 400 'does not match the namespace sent on the request' \
+	POST "$EV" -H 'Content-Type: application/json' --data "$(ev '{"name":"e.1","namespace":"other"}')"
+expect_eq "a valid Event (a dotted name, generateName) is still created" "201 201" \
+	"$(code POST "$EV" -H 'Content-Type: application/json' --data "$(ev '{"name":"hard.17a8b"}')") $(code POST "$EV" -H 'Content-Type: application/json' --data "$(ev '{"generateName":"hard-"}')")"
+bad_param "a PUT of an Event whose name is not the URL's" 400 'the name of the object does not match the name on the URL' \
+	PUT "$EV/hard.17a8b" -H 'Content-Type: application/json' --data "$(ev '{"name":"other"}')"
+expect_eq "no bad Event was stored" "2" "$(api GET "$EV" | jq '.items | length')"
+bad_param "GET of an Event with resourceVersion=garbage" 400 'resourceVersion: Invalid value: \\"garbage\\"' GET "$EV/hard.17a8b?resourceVersion=garbage"
+bad_param "GET of an image with resourceVersion=garbage" 400 'resourceVersion: Invalid value: \\"garbage\\"' GET "$VI/hard?resourceVersion=garbage"
+bad_param "GET of a namespace with resourceVersion=-1" 400 'resourceVersion: Invalid value: \\"-1\\"' GET "/api/v1/namespaces/default?resourceVersion=-1"
+expect_eq "GET with resourceVersion=0 still answers" 200 "$(code GET "$VI/hard?resourceVersion=0")"
+
+# /status: the conditions' CRD schema is checked; everything but status is the stored one
+cond='{"type":"Ready","status":"True","reason":"Ready","message":"","lastTransitionTime":"2026-01-01T00:00:00Z"}'
+bad_param "a status condition with status Maybe" 422 'status.conditions\[0\].status: Unsupported value: \\"Maybe\\": supported values: \\"True\\", \\"False\\", \\"Unknown\\"' \
+	PATCH "$VI/hard/status" -H 'Content-Type: application/merge-patch+json' --data '{"status":{"conditions":[{"type":"Ready","status":"Maybe","reason":"R","message":"","lastTransitionTime":"2026-01-01T00:00:00Z"}]}}'
+bad_param "a status condition without type, reason or lastTransitionTime" 422 'status.conditions\[0\].type: Required value.*status.conditions\[0\].reason: Required value.*status.conditions\[0\].lastTransitionTime: Required value' \
+	PATCH "$VI/hard/status" -H 'Content-Type: application/merge-patch+json' --data '{"status":{"conditions":[{"status":"True","message":""}]}}'
+bad_param "a status condition with reason 'not ok', by PUT" 422 "status.conditions\\[0\\].reason: Invalid value: \\\\\"not ok\\\\\": status.conditions\\[0\\].reason in body should match" \
+	PUT "$VI/hard/status" -H 'Content-Type: application/json' --data "$(k get vi hard -o json | jq -c '.status={"conditions":[{"type":"Ready","status":"True","reason":"not ok","message":"","lastTransitionTime":"2026-01-01T00:00:00Z"}]}')"
+expect_eq "a valid status condition is stored" "200 Ready" \
+	"$(code PATCH "$VI/hard/status" -H 'Content-Type: application/merge-patch+json' --data "{\"status\":{\"conditions\":[$cond]}}") $(k get vi hard -o jsonpath='{.status.conditions[0].reason}')"
+expect_eq "a status write keeps the stored labels (a bad label in it is ignored, as kube does)" "200 absent" \
+	"$(code PATCH "$VI/hard/status" -H 'Content-Type: application/merge-patch+json' --data '{"metadata":{"labels":{"bad key!":"x"}},"status":{"progress":"1%"}}') $(k get vi hard -o json | jq -r '.metadata.labels["bad key!"] // "absent"')"
+
 kill -0 "$VIM_PID" 2>/dev/null && ok "vimaged is still up" || not_ok "vimaged died"
 exit $T_FAILED

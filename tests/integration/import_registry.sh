@@ -34,19 +34,22 @@ tar -C "$T_TMP/ctx" -cf "$T_TMP/l1.tar" disk && gzip -n -k "$T_TMP/l1.tar"
 tar -C "$T_TMP/ctx" -cf "$T_TMP/l2.tar" ./disk
 tar -C "$T_TMP/ctx2" -czf "$T_TMP/l3.tgz" disk
 tar -C "$T_TMP/empty" -czf "$T_TMP/l4.tgz" etc
+# a layer cut inside its second header (etc/ at 0, etc/motd at 512)
+tar -C "$T_TMP/empty" -cf - etc | head -c 1000 >"$T_TMP/l5.tar"
 
 L=$T_TMP/oci
 read -r m1 s1 < <(manifest "$L" "$T_TMP/l1.tar.gz" "$GZ" amd64)
 read -r m2 s2 < <(manifest "$L" "$T_TMP/l2.tar" "$TAR" amd64)
 read -r m3 s3 < <(manifest "$L" "$T_TMP/l3.tgz" "$GZ" arm64)
 read -r m4 s4 < <(manifest "$L" "$T_TMP/l4.tgz" "$GZ" amd64)
+read -r m5 s5 < <(manifest "$L" "$T_TMP/l5.tar" "$TAR" amd64)
 ent() { printf '{"mediaType":"%s","digest":"sha256:%s","size":%s,"annotations":{"org.opencontainers.image.ref.name":"%s"}}' "$OCT" "$1" "$2" "$3"; }
 plat() { printf '{"mediaType":"%s","digest":"sha256:%s","size":%s,"platform":{"os":"linux","architecture":"%s"}}' "$OCT" "$1" "$2" "$3"; }
 printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[%s,%s]}' \
 	"$(plat "$m3" "$s3" arm64)" "$(plat "$m1" "$s1" amd64)" >"$T_TMP/idx.json"
 mi=$(blob "$L" "$T_TMP/idx.json")
-layout_index "$L" "$(ent "$m1" "$s1" gz),$(ent "$m2" "$s2" tar),$(ent "$m4" "$s4" nodisk),$(printf '{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"sha256:%s","size":%s,"annotations":{"org.opencontainers.image.ref.name":"multi"}}' "$mi" "$(stat -c %s "$T_TMP/idx.json")")"
-push "$L:gz" disks/noble:gz && push "$L:tar" disks/noble:tar && push "$L:nodisk" disks/noble:nodisk &&
+layout_index "$L" "$(ent "$m1" "$s1" gz),$(ent "$m2" "$s2" tar),$(ent "$m4" "$s4" nodisk),$(ent "$m5" "$s5" cut),$(printf '{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"sha256:%s","size":%s,"annotations":{"org.opencontainers.image.ref.name":"multi"}}' "$mi" "$(stat -c %s "$T_TMP/idx.json")")"
+push "$L:gz" disks/noble:gz && push "$L:tar" disks/noble:tar && push "$L:nodisk" disks/noble:nodisk && push "$L:cut" disks/noble:cut &&
 	push "$L:multi" disks/noble:multi --all || { not_ok "skopeo pushes the test images"; sed 's/^/#   /' "$T_TMP/skopeo.log"; exit 1; }
 ok "the source registry holds the test images (TLS, basic auth)"
 
@@ -85,6 +88,11 @@ expect_eq "from its linux/amd64 image" "qcow2" "$(jp vi/multi '{.status.format}'
 vi_ci nodisk nodisk regcred "$CA"
 check "an image without disk/ fails" wait_for 30 phase_is vi/nodisk Failed
 expect_match "terminally, saying so" 'ProvisioningFailedTerminally .*no layer holds a disk/ file' "$(ready_cond vi/nodisk)"
+
+vi_ci cut cut regcred "$CA"
+check "an image whose layer is a cut tar fails" wait_for 30 phase_is vi/cut Failed
+expect_match "terminally, as a truncated tar rather than a layer without a disk" \
+	'ProvisioningFailedTerminally .*layer: truncated tar at offset 1000' "$(ready_cond vi/cut)"
 
 vi_ci nosuch nosuchtag regcred "$CA"
 check "a tag that does not exist fails" wait_for 30 phase_is vi/nosuch Failed

@@ -423,6 +423,119 @@ static void test_layer_checks_header_checksum_sizes_and_magic(void **state)
 	free(t.b);
 }
 
+/* Feeds the first n bytes of t (in chunks of `chunk`), then says the
+ * layer ended: imp_layer_finish's verdict, with err's message. */
+static int finish_after(const struct tarbuf *t, size_t n, size_t chunk, struct vim_err *err)
+{
+	struct imp_layer *l;
+	struct got g;
+	size_t off = 0;
+	int rc = 0;
+
+	memset(&g, 0, sizeof(g));
+	memset(err, 0, sizeof(*err));
+	assert_int_equal(imp_layer_new(&l, on_begin, on_data, &g, err), 0);
+	while (off < n && rc == 0) {
+		size_t k = n - off < chunk ? n - off : chunk;
+		rc = imp_layer_feed(l, t->b + off, k, err);
+		off += k;
+	}
+	assert_int_equal(rc, 0); /* no disk found, no bad header seen */
+	rc = imp_layer_finish(l, err);
+	imp_layer_free(l);
+	return rc;
+}
+
+static void gzip_of(const struct tarbuf *t, struct tarbuf *gz)
+{
+	z_stream z = {0};
+
+	gz->b = malloc(t->len + 1024);
+	assert_int_equal(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+	z.next_in = t->b;
+	z.avail_in = (uInt)t->len;
+	z.next_out = gz->b;
+	z.avail_out = (uInt)(t->len + 1024);
+	assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+	gz->len = z.total_out;
+	deflateEnd(&z);
+}
+
+static void test_layer_cut_inside_a_header_or_a_member_is_a_truncated_tar(void **state)
+{
+	struct tarbuf t = {0};
+	struct vim_err err;
+	char big[1000];
+	size_t chunk;
+	(void)state;
+
+	memset(big, 'b', sizeof(big));
+	put_file(&t, "etc/hostname", "hi", 2, '0');     /* 0..1024 */
+	put_file(&t, "etc/big", big, sizeof(big), '0'); /* 1024..2560 */
+	put_file(&t, "disk/d.img", DISK, sizeof(DISK) - 1, '0');
+	put_end(&t);
+	for (chunk = 1; chunk <= 4096; chunk *= 8) {
+		/* inside the second header */
+		assert_int_equal(finish_after(&t, 1124, chunk, &err), VIM_EINVAL);
+		assert_string_equal(err.msg, "layer: truncated tar at offset 1124");
+		/* inside the second member's data, and inside its padding */
+		assert_int_equal(finish_after(&t, 1836, chunk, &err), VIM_EINVAL);
+		assert_string_equal(err.msg, "layer: truncated tar at offset 1836");
+		assert_int_equal(finish_after(&t, 2536, chunk, &err), VIM_EINVAL);
+		assert_string_equal(err.msg, "layer: truncated tar at offset 2536");
+		/* the first member's padding */
+		assert_int_equal(finish_after(&t, 600, chunk, &err), VIM_EINVAL);
+		assert_string_equal(err.msg, "layer: truncated tar at offset 600");
+		/* inside the disk's own data */
+		assert_int_equal(finish_after(&t, 3072 + 10, chunk, &err), VIM_EINVAL);
+		assert_string_equal(err.msg, "layer: truncated tar at offset 3082");
+	}
+	/* fewer bytes than one block, or than the sniffer takes */
+	assert_int_equal(finish_after(&t, 5, 1, &err), VIM_EINVAL);
+	assert_string_equal(err.msg, "layer: truncated tar at offset 5");
+	assert_int_equal(finish_after(&t, 300, 512, &err), VIM_EINVAL);
+	assert_string_equal(err.msg, "layer: truncated tar at offset 300");
+	free(t.b);
+}
+
+static void test_layer_ending_on_a_header_boundary_is_whole(void **state)
+{
+	struct tarbuf t = {0};
+	struct vim_err err;
+	unsigned char zero[512] = {0};
+	(void)state;
+
+	put_file(&t, "etc/hostname", "hi", 2, '0');
+	/* no end marker at all, as GNU tar accepts */
+	assert_int_equal(finish_after(&t, t.len, 7, &err), 0);
+	/* one zero block of the two */
+	put(&t, zero, sizeof(zero));
+	assert_int_equal(finish_after(&t, t.len, 512, &err), 0);
+	/* both, and a record's worth of zeros after them */
+	put_end(&t);
+	assert_int_equal(finish_after(&t, t.len, 100, &err), 0);
+	/* an empty layer is an empty archive */
+	assert_int_equal(finish_after(&t, 0, 1, &err), 0);
+	free(t.b);
+}
+
+static void test_layer_gzip_cut_short_is_an_error(void **state)
+{
+	struct tarbuf t = {0}, gz = {0};
+	struct vim_err err;
+	(void)state;
+
+	put_file(&t, "etc/hostname", "hi", 2, '0');
+	put_end(&t);
+	gzip_of(&t, &gz);
+	assert_int_equal(finish_after(&gz, gz.len, 9, &err), 0);
+	/* the tar is whole (it ends on a boundary) but the gzip trailer is cut */
+	assert_int_equal(finish_after(&gz, gz.len - 4, 9, &err), VIM_EINVAL);
+	assert_non_null(strstr(err.msg, "layer: gzip: the compressed data ends early"));
+	free(t.b);
+	free(gz.b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -435,6 +548,9 @@ int main(void)
 	    cmocka_unit_test(test_layer_takes_well_formed_pax_records_of_every_shape),
 	    cmocka_unit_test(test_layer_refuses_pax_sizes_that_are_not_numbers_or_too_big),
 	    cmocka_unit_test(test_layer_checks_header_checksum_sizes_and_magic),
+	    cmocka_unit_test(test_layer_cut_inside_a_header_or_a_member_is_a_truncated_tar),
+	    cmocka_unit_test(test_layer_ending_on_a_header_boundary_is_whole),
+	    cmocka_unit_test(test_layer_gzip_cut_short_is_an_error),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
