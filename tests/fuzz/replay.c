@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -33,6 +34,20 @@ struct input {
 static struct input inputs[FILES_MAX];
 static struct CMUnitTest tests[FILES_MAX];
 static size_t n_inputs;
+
+/* The SIGSEGV/SIGBUS handlers a sanitizer installed before cmocka replaced
+ * them with its own, which only says "Segmentation fault": put back, they
+ * print the stack (file:line) of the bad read.  Without a sanitizer they
+ * are SIG_DFL and cmocka's are kept (it goes on with the other inputs). */
+static struct sigaction san_segv, san_bus;
+
+static void sanitizer_handlers_back(void)
+{
+	if (san_segv.sa_handler != SIG_DFL && san_segv.sa_handler != SIG_IGN)
+		sigaction(SIGSEGV, &san_segv, NULL);
+	if (san_bus.sa_handler != SIG_DFL && san_bus.sa_handler != SIG_IGN)
+		sigaction(SIGBUS, &san_bus, NULL);
+}
 
 static void replay_one(void **state)
 {
@@ -53,6 +68,7 @@ static void replay_one(void **state)
 	fclose(f);
 	/* printed first so a crash (no cmocka line after it) names its input */
 	fprintf(stderr, "replay %s (%zu bytes)\n", in->path, len);
+	sanitizer_handlers_back();
 	assert_int_equal(LLVMFuzzerTestOneInput(buf, len), 0);
 	free(buf);
 }
@@ -112,6 +128,8 @@ int main(int argc, char **argv)
 	size_t i;
 	int a;
 
+	sigaction(SIGSEGV, NULL, &san_segv);
+	sigaction(SIGBUS, NULL, &san_bus);
 	self = self ? self + 1 : argv[0];
 	target = strncmp(self, "test_fuzz_", 10) == 0 ? self + 10 : self;
 	if (argc > 1) {
