@@ -116,13 +116,14 @@ asan:
 # libFuzzer (clang): a tree of its own, build/fuzz/; each of FUZZ_TARGETS
 # runs FUZZ_TIME seconds on tests/fuzz/corpus/<t>/, new inputs going to
 # build/fuzz/corpus/<t>/ and crashes to build/fuzz/crashes/<t>/.
-# `make fuzz FUZZ_TARGETS=layer FUZZ_TIME=240` for one.
+# `make fuzz FUZZ_TARGETS=layer FUZZ_TIME=240` for one; FUZZ_ARGS adds
+# libFuzzer flags ("-fork=1 -ignore_crashes=1" goes on past a crash).
 # (clang's -Wformat=2 also flags the vprintf-style wrappers gcc accepts.)
 fuzz:
 	$(MAKE) BUILD=build/fuzz CC=clang OPT="-O1 -g -fno-omit-frame-pointer" \
 		WARN="$(WARN) -Wno-format-nonliteral" \
 		SAN="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" fuzzers
-	FUZZ_TIME=$(FUZZ_TIME) tests/fuzz/run.sh build/fuzz $(FUZZ_TARGETS)
+	FUZZ_TIME=$(FUZZ_TIME) FUZZ_ARGS="$(FUZZ_ARGS)" tests/fuzz/run.sh build/fuzz $(FUZZ_TARGETS)
 
 lint:
 	clang-format --dry-run --Werror $(shell find src tests bench -name '*.[ch]')

@@ -5,6 +5,8 @@
 # the repository plus TREE/corpus/<t>/ (new inputs land there, never in
 # the repository).  Stops at the first crash, leak, timeout or OOM with one
 # line naming the target and the saved input (TREE/crashes/<t>/).
+# FUZZ_ARGS: more libFuzzer flags, e.g. "-fork=1 -ignore_crashes=1" to go
+# on past a known crash and collect the others.
 set -u
 cd "$(dirname "$0")/../.."
 tree=${1:?usage: run.sh TREE TARGET...}
@@ -26,7 +28,7 @@ for t in "$@"; do
 	# -timeout: an input slower than 10 s is a hang worth a report;
 	# -rss_limit_mb: a bomb shows up as an OOM, not a swapping machine.
 	nice -n 10 "$bin" -max_total_time="$time" -timeout=10 -rss_limit_mb=2048 \
-		-artifact_prefix="$tree/crashes/$t/" -print_final_stats=1 \
+		-artifact_prefix="$tree/crashes/$t/" -print_final_stats=1 ${FUZZ_ARGS:-} \
 		"$tree/corpus/$t" "$seeds" >"$log" 2>&1
 	rc=$?
 	if [ "$rc" -ne 0 ]; then
