@@ -39,6 +39,8 @@ for t in "$@"; do
 		exit 1
 	fi
 	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n1)
+	# -fork=1 prints no final stats: its last "#N: cov:" line counts
+	[ -n "$runs" ] || runs=$(sed -n 's/^#\([0-9]*\): cov:.*/\1/p' "$log" | tail -n1)
 	cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -n1)
 	echo "fuzz: $t: ok, ${runs:-?} runs, ${cov:-cov: ?}, corpus $(ls "$tree/corpus/$t" | wc -l) new"
 done
