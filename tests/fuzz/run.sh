@@ -42,5 +42,5 @@ for t in "$@"; do
 	# -fork=1 prints no final stats: its last "#N: cov:" line counts
 	[ -n "$runs" ] || runs=$(sed -n 's/^#\([0-9]*\): cov:.*/\1/p' "$log" | tail -n1)
 	cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -n1)
-	echo "fuzz: $t: ok, ${runs:-?} runs, ${cov:-cov: ?}, corpus $(ls "$tree/corpus/$t" | wc -l) new"
+	echo "fuzz: $t: ok, ${runs:-?} runs, ${cov:-cov: ?}, $(ls "$tree/corpus/$t" | wc -l) inputs in $tree/corpus/$t"
 done
