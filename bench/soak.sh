@@ -8,7 +8,9 @@
 #   and `kubectl get -w`) restarted now and then; and one outage of the
 #   registry's storage (moved away, a file in its place, then back) every few
 #   minutes.
-# It samples vimaged's RSS, open descriptors and threads every minute to a
+# It samples vimaged's RSS, open descriptors, threads and watch history
+# length (the store keeps the last 10,000 changes: RSS grows until it is
+# full, about 13 minutes of this traffic, then stays flat) every minute to a
 # log (BENCH_SOAK_LOG, default build/bench/soak.log), counts errors
 # (unexpected HTTP codes, failed commands, watches that broke, images
 # not Ready once the traffic stopped and the registry is back) and ends
@@ -236,6 +238,21 @@ def list_some():
 def get_one():
     req("GET", G + "/" + random.choice(live))
 
+def watch_history():
+    """vimaged's watch history length (bounded: it explains early RSS growth)."""
+    text = ""
+    try:
+        c = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+        c.request("GET", "/metrics", headers={"Authorization": "Bearer " + tok})
+        text = c.getresponse().read().decode()
+        c.close()
+    except (OSError, http.client.HTTPException) as e:
+        error("GET /metrics: %s" % e)
+    for l in text.splitlines():
+        if l.startswith("vimage_watch_history "):
+            return int(float(l.split()[1]))
+    return -1
+
 def phases():
     _, l = req("GET", G)
     return {o["metadata"]["name"]: o.get("status", {}).get("phase", "")
@@ -254,11 +271,12 @@ while time.time() < end:
     if now >= next_sample:
         if minute > 0:
             rss, fds, thr = sample()
-            log("minute %d: rss_mib=%d fds=%d threads=%d live=%d errors=%d ops=%s"
-                % (minute, rss, fds, thr, len(live), errors, json.dumps(counts, sort_keys=True)))
+            log("minute %d: rss_mib=%d fds=%d threads=%d watch_history=%d live=%d errors=%d ops=%s"
+                % (minute, rss, fds, thr, watch_history(), len(live), errors,
+                   json.dumps(counts, sort_keys=True)))
         minute += 1
         next_sample += 60
-    if not away and now >= next_outage and end - now > 45:
+    if not away and now >= next_outage and end - now > hold + 10:
         storage_away()
         away, back_at = True, now + hold
         log("outage: storage moved away for %d s" % hold)
@@ -310,8 +328,8 @@ while True:
 for n, p in sorted(stuck.items()):
     error("vi/%s is %s %d s after the traffic stopped" % (n, p or "(no phase)", 240))
 rss1, fds1, thr1 = sample()
-log("end: rss_mib=%d fds=%d threads=%d live=%d ops=%s"
-    % (rss1, fds1, thr1, len(live), json.dumps(counts, sort_keys=True)))
+log("end: rss_mib=%d fds=%d threads=%d watch_history=%d live=%d ops=%s"
+    % (rss1, fds1, thr1, watch_history(), len(live), json.dumps(counts, sort_keys=True)))
 print("soak: minutes=%d rss_start_mib=%d rss_end_mib=%d fds_start=%d fds_end=%d threads_end=%d errors=%d"
       % (minutes, rss0, rss1, fds0, fds1, thr1, errors), flush=True)
 PY
