@@ -40,8 +40,20 @@ ITEST_BIN := $(ITEST_SRC:tests/integration/%.c=$(BUILD)/itests/%)
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all test unit integration asan clean lint run bench
-all: $(LIB) $(BINS) $(UNIT_BIN) $(ITEST_BIN)
+# Fuzz targets: tests/fuzz/<t>.c, each one LLVMFuzzerTestOneInput.  Every
+# build links each with tests/fuzz/replay.c into $(BUILD)/tests/test_fuzz_<t>,
+# which replays tests/fuzz/corpus/<t>/ as cmocka tests (so `make test` and
+# `make asan` run the corpora); `make fuzz` links them with libFuzzer.
+FUZZ_SRC    := $(sort $(filter-out tests/fuzz/replay.c,$(wildcard tests/fuzz/*.c)))
+FUZZ_ALL    := $(FUZZ_SRC:tests/fuzz/%.c=%)
+FUZZ_REPLAY := $(FUZZ_ALL:%=$(BUILD)/tests/test_fuzz_%)
+FUZZ_BIN    := $(FUZZ_ALL:%=$(BUILD)/fuzzers/%)
+FUZZ_TARGETS ?= $(FUZZ_ALL)
+FUZZ_TIME   ?= 60
+FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=all
+
+.PHONY: all test unit integration asan clean lint run bench fuzz fuzzers
+all: $(LIB) $(BINS) $(UNIT_BIN) $(ITEST_BIN) $(FUZZ_REPLAY)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -67,6 +79,17 @@ $(ITEST_BIN): $(BUILD)/itests/%: $(BUILD)/obj/tests/integration/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LIBS) $(CMOCKA_LIBS)
 
+$(FUZZ_REPLAY): $(BUILD)/tests/test_fuzz_%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/replay.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/obj/tests/fuzz/replay.o $(LIB) $(LIBS) $(CMOCKA_LIBS)
+
+# Only meaningful in the fuzz tree (objects built with fuzzer-no-link).
+$(FUZZ_BIN): $(BUILD)/fuzzers/%: $(BUILD)/obj/tests/fuzz/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $< $(LIB) $(LIBS)
+
+fuzzers: $(FUZZ_BIN)
+
 $(BENCH_BIN): $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LIBS)
@@ -89,6 +112,18 @@ asan:
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" all
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		BUILD=build/asan tests/run
+
+# libFuzzer (clang): a tree of its own, build/fuzz/; each of FUZZ_TARGETS
+# runs FUZZ_TIME seconds on tests/fuzz/corpus/<t>/, new inputs going to
+# build/fuzz/corpus/<t>/ and crashes to build/fuzz/crashes/<t>/.
+# `make fuzz FUZZ_TARGETS=layer FUZZ_TIME=240` for one; FUZZ_ARGS adds
+# libFuzzer flags ("-fork=1 -ignore_crashes=1" goes on past a crash).
+# (clang's -Wformat=2 also flags the vprintf-style wrappers gcc accepts.)
+fuzz:
+	$(MAKE) BUILD=build/fuzz CC=clang OPT="-O1 -g -fno-omit-frame-pointer" \
+		WARN="$(WARN) -Wno-format-nonliteral" \
+		SAN="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" fuzzers
+	FUZZ_TIME=$(FUZZ_TIME) FUZZ_ARGS="$(FUZZ_ARGS)" tests/fuzz/run.sh build/fuzz $(FUZZ_TARGETS)
 
 lint:
 	clang-format --dry-run --Werror $(shell find src tests bench -name '*.[ch]')
