@@ -57,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(stored != NULL);
 
 	next = json_deep_copy(stored);
-	if (api_json_patch(&next, patch, &err) == 0)
+	if (api_json_patch(&next, patch, FUZZ_BODY_MAX, &err) == 0)
 		write_next(stored, next);
 	else
 		FUZZ_CHECK(err.msg[0] != '\0');
