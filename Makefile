@@ -3,7 +3,7 @@
 # AddressSanitizer + UBSan in build/asan/.
 
 CC      ?= cc
-PKGS    := jansson yaml-0.1 sqlite3 libmicrohttpd libcurl libcrypto libgcrypt zlib liblzma libxcrypt
+PKGS    := jansson yaml-0.1 sqlite3 libmicrohttpd gnutls libcurl libcrypto libgcrypt zlib liblzma libxcrypt
 WARN    := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wvla -Werror
 CSTD    := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 OPT     ?= -O2 -g

@@ -15,16 +15,16 @@
  * connections are closed by MHD's inactivity timeout, slow headers by
  * api/guard's deadline.
  */
-#define _GNU_SOURCE /* dlsym's RTLD_DEFAULT */
+#define _GNU_SOURCE /* pipe2 */
 #include "api/internal.h"
 #include "api/guard.h"
 #include "core/log.h"
 #include "core/timeutil.h"
 
 #include <arpa/inet.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <gnutls/gnutls.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -653,28 +653,26 @@ static enum MHD_Result upload_last(struct api_server *s, struct conn_state *cs, 
  * false when it cannot within a second or two. */
 static bool send_raw(struct MHD_Connection *c, bool tls, const char *buf, size_t len)
 {
-	typedef ssize_t (*tls_send_fn)(void *session, const void *data, size_t len);
 	const union MHD_ConnectionInfo *fi =
 	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
 	const union MHD_ConnectionInfo *ti =
 	    tls ? MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION) : NULL;
-	/* libmicrohttpd brought GnuTLS in; vimage does not link it itself */
-	tls_send_fn tls_send = tls ? (tls_send_fn)dlsym(RTLD_DEFAULT, "gnutls_record_send") : NULL;
 	int tries = 0;
 
-	if (!fi || (tls && (!ti || !ti->tls_session || !tls_send)))
+	if (!fi || (tls && (!ti || !ti->tls_session)))
 		return false;
 	while (len && tries < 20) {
-		ssize_t n = tls ? tls_send(ti->tls_session, buf, len)
+		ssize_t n = tls ? gnutls_record_send(ti->tls_session, buf, len)
 		                : send(fi->connect_fd, buf, len, MSG_NOSIGNAL);
 		if (n > 0) {
 			buf += n;
 			len -= (size_t)n;
 			continue;
 		}
-		/* EAGAIN / GNUTLS_E_AGAIN (-28) / GNUTLS_E_INTERRUPTED (-52): the
+		/* EAGAIN / GNUTLS_E_AGAIN / GNUTLS_E_INTERRUPTED: the
 		 * same call again once the socket takes more */
-		if (tls ? (n != -28 && n != -52) : (n == 0 || (errno != EAGAIN && errno != EINTR)))
+		if (tls ? (n != GNUTLS_E_AGAIN && n != GNUTLS_E_INTERRUPTED)
+		        : (n == 0 || (errno != EAGAIN && errno != EINTR)))
 			return false;
 		struct pollfd p = {.fd = fi->connect_fd, .events = POLLOUT};
 		poll(&p, 1, 100);
