@@ -44,7 +44,7 @@ void store_hub_publish(struct store_hub *h, const char *resource, enum store_eve
 void store_hub_wake(struct store_hub *h);
 
 /* Bounds the history by the bytes of its changes' JSON text as well as by
- * their count (0 = the default, 64 MiB): evicting moves the floor a
+ * their count (0 = the default, 32 MiB): evicting moves the floor a
  * resuming watcher may ask for, as the count bound does (410 Gone). */
 void store_hub_limit_bytes(struct store_hub *h, int64_t max_bytes);
 /* store_hub_publish with the length of obj's JSON text, which the caller

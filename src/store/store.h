@@ -137,7 +137,7 @@ int store_sqlite_open(struct store **out, const char *path, int64_t history, str
 /* The backend's options; zero values take the defaults. */
 struct store_sqlite_opts {
 	int64_t history;       /* changes a resuming watcher can replay (10000) */
-	int64_t history_bytes; /* and their JSON text's bytes at most (64 MiB) */
+	int64_t history_bytes; /* and their JSON text's bytes at most (32 MiB) */
 };
 
 /* store_sqlite_open with every option.  A file that fails SQLite's
