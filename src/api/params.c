@@ -20,26 +20,8 @@
 void api_reply_options_invalid(struct api_req *r, const char *options_kind,
                                const struct model_causes *causes)
 {
-	char msg[2048];
-	size_t i, n;
-	json_t *st, *cs = json_array();
-
-	n = (size_t)snprintf(msg, sizeof(msg), "%s.meta.k8s.io \"\" is invalid: %s", options_kind,
-	                     causes->len > 1 ? "[" : "");
-	for (i = 0; i < causes->len && n < sizeof(msg); i++) {
-		const struct model_cause *c = &causes->items[i];
-		n += (size_t)snprintf(msg + n, sizeof(msg) - n, "%s%s: %s", i ? ", " : "", c->field,
-		                      c->message);
-		json_array_append_new(cs, json_pack("{s:s,s:s,s:s}", "reason", c->reason, "message",
-		                                    c->message, "field", c->field));
-	}
-	if (causes->len > 1 && n < sizeof(msg))
-		snprintf(msg + n, sizeof(msg) - n, "]");
-	st = json_pack("{s:s,s:s,s:{},s:s,s:s,s:s,s:{s:s,s:s,s:o},s:i}", "kind", "Status",
-	               "apiVersion", "v1", "metadata", "status", "Failure", "message", msg,
-	               "reason", "Invalid", "details", "group", "meta.k8s.io", "kind", options_kind,
-	               "causes", cs, "code", 422);
-	api_reply_json(r, 422, st);
+	/* PatchOptions.meta.k8s.io "" is invalid: ... (no name: omitempty) */
+	api_reply_invalid_kind(r, "meta.k8s.io", options_kind, "", causes);
 }
 
 static void reply_bad_param(struct api_req *r, const char *key, const char *value, const char *why)

@@ -176,21 +176,24 @@ void api_reply_invalid_kind(struct api_req *r, const char *group, const char *ki
 	n = (size_t)snprintf(msg, sizeof(msg), "%s \"%s\" is invalid: ", q, name ? name : "");
 	if (causes->len > 1 && n < sizeof(msg))
 		n += (size_t)snprintf(msg + n, sizeof(msg) - n, "[");
-	for (i = 0; i < causes->len && n < sizeof(msg); i++) {
+	for (i = 0; i < causes->len; i++) {
 		const struct model_cause *c = &causes->items[i];
-		n += (size_t)snprintf(msg + n, sizeof(msg) - n, "%s%s: %s", i ? ", " : "", c->field,
-		                      c->message);
+		/* the message may be cut; details.causes always has them all */
+		if (n < sizeof(msg))
+			n += (size_t)snprintf(msg + n, sizeof(msg) - n, "%s%s: %s", i ? ", " : "",
+			                      c->field, c->message);
 		json_array_append_new(cs, json_pack("{s:s,s:s,s:s}", "reason", c->reason, "message",
 		                                    c->message, "field", c->field));
 	}
 	if (causes->len > 1 && n < sizeof(msg))
 		snprintf(msg + n, sizeof(msg) - n, "]");
 	st = status_body(422, "Invalid", msg);
-	/* group omitted when empty, as Go's omitempty does */
-	details = *group ? json_pack("{s:s,s:s,s:s,s:o}", "name", name ? name : "", "group", group,
-	                             "kind", kind, "causes", cs)
-	                 : json_pack("{s:s,s:s,s:o}", "name", name ? name : "", "kind", kind,
-	                             "causes", cs);
+	/* name and group omitted when empty, as Go's omitempty does */
+	details = json_pack("{s:s,s:o}", "kind", kind, "causes", cs);
+	if (name && *name)
+		json_object_set_new(details, "name", json_string(name));
+	if (*group)
+		json_object_set_new(details, "group", json_string(group));
 	json_object_set_new(st, "details", details);
 	api_reply_json(r, 422, st);
 }
