@@ -32,11 +32,14 @@ ms() {
 }
 
 # fast NAME CMD...: ok when CMD succeeds within 2 s.
+# What "answers at once" means: 2 s, and 5 s under ASan + UBSan, which
+# slows vimaged's 10,000 threads (and TLS) two to three times.
+case "$BUILD" in *asan*) FAST_MS=5000 ;; *) FAST_MS=2000 ;; esac
 fast() {
 	local name=$1 r
 	shift
 	r=$(ms "$@")
-	if [ "${r% *}" = 0 ] && [ "${r#* }" -le 2000 ]; then ok "$name (${r#* } ms)"; else
+	if [ "${r% *}" = 0 ] && [ "${r#* }" -le "$FAST_MS" ]; then ok "$name (${r#* } ms)"; else
 		not_ok "$name"
 		echo "#   exit ${r% *} after ${r#* } ms"
 	fi
@@ -60,7 +63,12 @@ else
 	sed 's/^/#   /' "$T_TMP/hold1.out" "$T_TMP/hold2.out"
 fi
 fast "/readyz answers during the flood" curl -fsS --max-time 5 "$VIM_URL/readyz"
-conns=$(api GET /metrics | awk '$1 == "vimage_http_connections" {print $2}')
+# "open" on the client side means the kernel took the connection; vimaged
+# accepts them at its own pace (slower under ASan), so give it time.
+http_conns() { api GET /metrics | awk '$1 == "vimage_http_connections" {print $2}'; }
+all_accepted() { [ "$(http_conns)" -ge $((2 * FLOOD)) ] 2>/dev/null; }
+wait_for 60 all_accepted
+conns=$(http_conns)
 if [ "${conns:-0}" -ge $((2 * FLOOD)) ]; then ok "/metrics counts the open connections ($conns)"; else
 	not_ok "/metrics counts the open connections"
 	echo "#   vimage_http_connections: ${conns:-absent}, wanted >= $((2 * FLOOD))"
