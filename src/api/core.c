@@ -42,6 +42,7 @@ void api_handle_discovery(struct api_req *r)
 	const char *p = r->path, *agg = aggregated_version(r);
 	size_t len;
 	const unsigned char *pb;
+	json_t *doc;
 
 	if (strcmp(r->method, "GET") != 0) {
 		api_reply_status(r, 405, "MethodNotAllowed", "discovery documents are read-only");
@@ -63,6 +64,8 @@ void api_handle_discovery(struct api_req *r)
 		api_reply_json(r, 200, api_schema_group());
 	else if (strcmp(p, "/apis/" MODEL_API_VERSION) == 0)
 		api_reply_json(r, 200, api_schema_group_resources());
+	else if (strncmp(p, "/apis/", 6) == 0 && (doc = api_schema_group_path(p + 6)))
+		api_reply_json(r, 200, doc);
 	else if (strcmp(p, "/openapi/v3") == 0)
 		api_reply_json(r, 200, api_schema_openapi_v3_index());
 	else if (strcmp(p, "/openapi/v3/apis/" MODEL_API_VERSION) == 0)

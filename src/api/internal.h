@@ -101,6 +101,7 @@ void api_handle_images(struct api_req *r); /* VI/CVI: all verbs */
 void api_handle_events(struct api_req *r);
 void api_handle_namespaces(struct api_req *r);
 void api_handle_discovery(struct api_req *r);
+void api_handle_auth_review(struct api_req *r); /* whoami, can-i (auth_review.c) */
 
 /* LIST and WATCH shared by images and events (resource = r->resource). */
 void api_list(struct api_req *r);
