@@ -8,7 +8,7 @@
  * the answers say so.  The access-control work replaces user_name and
  * allowed with real lookups; the request and answer shapes stay.
  */
-#include "api/auth_proto.h"
+#include "api/proto.h"
 #include "api/internal.h"
 #include "core/timeutil.h"
 
@@ -85,7 +85,7 @@ static json_t *review_body(struct api_req *r)
 		return api_parse_body(r, "body");
 	if (strcmp(r->resource, "selfsubjectaccessreviews") != 0)
 		return json_object();
-	if (api_auth_proto_spec(r->body, r->body_len, &spec) < 0) {
+	if (api_proto_review_spec(r->body, r->body_len, &spec) < 0) {
 		api_reply_status(r, 400, "BadRequest",
 		                 "the protobuf body of the SelfSubjectAccessReview does not parse");
 		return NULL;

@@ -1,7 +1,8 @@
 /*
  * api/core — the documents kubectl reads before anything else (version,
  * discovery in both forms, OpenAPI), and the core/v1 resources it needs
- * around images: Events (list, watch, create, get, delete) and Namespaces.
+ * around images: Events (list, watch, create, get, delete); Namespaces are
+ * namespace.c's.
  */
 #include "api/internal.h"
 #include "api/schema.h"
@@ -80,69 +81,6 @@ void api_handle_discovery(struct api_req *r)
 	}
 }
 
-/* ---- namespaces: the ones that hold objects, plus default ---------------------- */
-
-static int collect_ns(void *arg, const char *json, size_t len)
-{
-	json_t *obj = json_loadb(json, len, 0, NULL);
-	const char *ns =
-	    json_string_value(json_object_get(json_object_get(obj, "metadata"), "namespace"));
-
-	if (ns && *ns)
-		json_object_set_new(arg, ns, json_true());
-	json_decref(obj);
-	return 0;
-}
-
-static json_t *namespace_obj(const char *name)
-{
-	return json_pack("{s:s,s:s,s:{s:s},s:{},s:{s:s}}", "apiVersion", "v1", "kind", "Namespace",
-	                 "metadata", "name", name, "spec", "status", "phase", "Active");
-}
-
-void api_handle_namespaces(struct api_req *r)
-{
-	json_t *seen = json_object(), *items = json_array(), *v;
-	struct store_list_opts o = {0};
-	struct store_list_meta m;
-	const char *key;
-	char rv[32];
-
-	if (strcmp(r->method, "GET") != 0) {
-		json_decref(seen);
-		json_decref(items);
-		api_reply_status(r, 405, "MethodNotAllowed",
-		                 "namespaces exist here as long as they hold objects; they cannot "
-		                 "be created or deleted");
-		return;
-	}
-	json_object_set_new(seen, "default", json_true());
-	store_list(r->store, "virtualimages", &o, collect_ns, seen, &m, NULL);
-	snprintf(rv, sizeof(rv), "%lld", (long long)m.resource_version);
-	if (r->name) {
-		bool found = json_object_get(seen, r->name) != NULL;
-		json_decref(seen);
-		json_decref(items);
-		if (found)
-			api_reply_json(r, 200, namespace_obj(r->name));
-		else
-			api_reply_error(r, VIM_ENOTFOUND, "namespaces not found");
-		return;
-	}
-	json_object_foreach(seen, key, v) json_array_append_new(items, namespace_obj(key));
-	json_decref(seen);
-	if (api_wants_table(r)) {
-		api_reply_json(
-		    r, 200, api_schema_table_namespaces(items, api_query(r, "includeObject"), rv));
-		json_decref(items);
-		return;
-	}
-	api_reply_json(r, 200,
-	               json_pack("{s:s,s:s,s:{s:s},s:o}", "apiVersion", "v1", "kind",
-	                         "NamespaceList", "metadata", "resourceVersion", rv, "items",
-	                         items));
-}
-
 /* ---- events -------------------------------------------------------------------------------- */
 
 static void event_write(struct api_req *r)
@@ -203,7 +141,8 @@ void api_handle_events(struct api_req *r)
 		return;
 	}
 	if (!r->name && strcmp(r->method, "POST") == 0 && r->ns) {
-		event_write(r);
+		if (api_namespace_admit(r, r->ns, "events"))
+			event_write(r);
 		return;
 	}
 	if (r->name && r->ns && strcmp(r->method, "GET") == 0) {

@@ -1,5 +1,5 @@
 /*
- * api/list_watch — LIST and WATCH for images and events.
+ * api/list_watch — LIST and WATCH for images, events and namespaces.
  *
  * A plain LIST streams: a producer thread runs the store's list and writes
  * each object straight into the response pipe (items first, then the
@@ -68,7 +68,7 @@ static struct job *job_new(struct api_req *r)
 		return NULL;
 	j->srv = r->srv;
 	j->store = r->store;
-	snprintf(j->resource, sizeof(j->resource), "%s", r->kind ? r->kind->plural : "events");
+	snprintf(j->resource, sizeof(j->resource), "%s", r->kind ? r->kind->plural : r->resource);
 	j->kind = r->kind;
 	j->ns = dup_or_null(r->ns);
 	j->label = dup_or_null(api_query(r, "labelSelector"));
@@ -101,13 +101,15 @@ static json_t *table_of(const struct job *j, const json_t *items, const char *rv
 {
 	if (j->kind)
 		return api_schema_table(j->kind, items, j->include, rv, cont);
+	if (strcmp(j->resource, "namespaces") == 0)
+		return api_schema_table_namespaces(items, j->include, rv);
 	return api_schema_table_events(items, j->include, rv, cont);
 }
 
 static const char *list_kind(const struct job *j)
 {
 	if (!j->kind)
-		return "EventList";
+		return strcmp(j->resource, "namespaces") == 0 ? "NamespaceList" : "EventList";
 	return j->kind->kind == MODEL_KIND_VI ? "VirtualImageList" : "ClusterVirtualImageList";
 }
 
@@ -220,7 +222,8 @@ static bool reader_gone(int fd)
  * resourceVersion, and the initial-events-end annotation). */
 static json_t *bookmark_of(const struct job *j, const json_t *obj)
 {
-	const char *kind = "Event", *api_version = "v1";
+	const char *kind = strcmp(j->resource, "namespaces") == 0 ? "Namespace" : "Event";
+	const char *api_version = "v1";
 
 	if (j->table) {
 		kind = "Table";

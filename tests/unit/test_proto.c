@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "api/auth_proto.h"
+#include "api/proto.h"
 
 /* A length-delimited field (lengths < 128 here) appended at *n. */
 static void put(unsigned char *buf, size_t *n, unsigned num, const void *data, size_t len)
@@ -48,7 +48,7 @@ static void test_auth_proto_reads_resource_attributes(void **state)
 	json_t *spec = NULL, *ra;
 	(void)state;
 
-	assert_int_equal(api_auth_proto_spec(body, n, &spec), 0);
+	assert_int_equal(api_proto_review_spec(body, n, &spec), 0);
 	ra = json_object_get(spec, "resourceAttributes");
 	assert_string_equal(json_string_value(json_object_get(ra, "namespace")), "default");
 	assert_string_equal(json_string_value(json_object_get(ra, "verb")), "create");
@@ -69,11 +69,11 @@ static void test_auth_proto_refuses_every_cut_and_bad_magic(void **state)
 	/* every strict prefix that ends inside a field fails (the outer
 	 * Unknown's raw field is last, so any cut lands inside one) */
 	for (cut = 0; cut < n; cut++) {
-		assert_int_equal(api_auth_proto_spec(body, cut, &spec), -1);
+		assert_int_equal(api_proto_review_spec(body, cut, &spec), -1);
 		assert_null(spec);
 	}
 	body[0] = 'x';
-	assert_int_equal(api_auth_proto_spec(body, n, &spec), -1);
+	assert_int_equal(api_proto_review_spec(body, n, &spec), -1);
 }
 
 static void test_auth_proto_refuses_a_length_past_the_end(void **state)
@@ -82,7 +82,7 @@ static void test_auth_proto_refuses_a_length_past_the_end(void **state)
 	json_t *spec = NULL;
 	(void)state;
 
-	assert_int_equal(api_auth_proto_spec(body, sizeof(body), &spec), -1);
+	assert_int_equal(api_proto_review_spec(body, sizeof(body), &spec), -1);
 	assert_null(spec);
 }
 
