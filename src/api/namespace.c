@@ -274,11 +274,12 @@ static void ns_patch(struct api_req *r)
 		    json_object_get(json_object_get(patch, "metadata"), "resourceVersion"))
 			break;
 	}
-	if (rc < 0)
+	if (rc < 0) {
 		api_reply_error(r, rc, err.msg);
-	else
-		api_reply_json(r, 200, out);
-	json_decref(out);
+		json_decref(out);
+	} else {
+		api_reply_json(r, 200, out); /* steals out */
+	}
 	json_decref(stored);
 	json_decref(patch);
 }
