@@ -291,6 +291,13 @@ static void ns_delete(struct api_req *r)
 	bool deleted = false;
 	int rc;
 
+	/* kube's NamespaceLifecycle keeps the namespace everything defaults to */
+	if (strcmp(r->name, "default") == 0) {
+		api_reply_status(r, 403, "Forbidden",
+		                 "namespaces \"default\" is forbidden: this namespace may not be "
+		                 "deleted");
+		return;
+	}
 	if (!api_delete_options(r, &opts))
 		return;
 	pre = json_object_get(opts, "preconditions");

@@ -39,6 +39,9 @@ expect_eq "creating an image in a missing namespace is 404" "404" "$c"
 expect_match "namespaces \"nope\" not found" '"message":"namespaces \\"nope\\" not found"' "$(cat "$T_TMP/nf")"
 out=$(printf "$VI_YAML" img2 nope "https://x.example.org/a.img" | k create -f - 2>&1)
 expect_match "kubectl says so too" 'namespaces "nope" not found' "$out"
+out=$(k delete ns default 2>&1)
+expect_match "default may not be deleted (403, kube's message)" 'namespaces "default" is forbidden: this namespace may not be deleted' "$out"
+expect_eq "and stays Active" "Active" "$(k get ns default -o jsonpath='{.status.phase}')"
 k delete ns held --wait=false >/dev/null 2>&1
 expect_eq "a deleted namespace with content is Terminating" "Terminating" \
 	"$(k get ns held -o jsonpath='{.status.phase}')"
