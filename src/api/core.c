@@ -1,7 +1,8 @@
 /*
  * api/core — the documents kubectl reads before anything else (version,
  * discovery in both forms, OpenAPI), and the core/v1 resources it needs
- * around images: Events (list, watch, create, get, delete) and Namespaces.
+ * around images: Events (list, watch, create, get, delete); Namespaces are
+ * namespace.c's.
  */
 #include "api/internal.h"
 #include "api/schema.h"
@@ -44,6 +45,7 @@ void api_handle_discovery(struct api_req *r)
 	const char *p = r->path, *agg = aggregated_version(r);
 	size_t len;
 	const unsigned char *pb;
+	json_t *doc;
 
 	if (strcmp(r->method, "GET") != 0) {
 		api_reply_status(r, 405, "MethodNotAllowed", "discovery documents are read-only");
@@ -65,6 +67,8 @@ void api_handle_discovery(struct api_req *r)
 		api_reply_json(r, 200, api_schema_group());
 	else if (strcmp(p, "/apis/" MODEL_API_VERSION) == 0)
 		api_reply_json(r, 200, api_schema_group_resources());
+	else if (strncmp(p, "/apis/", 6) == 0 && (doc = api_schema_group_path(p + 6)))
+		api_reply_json(r, 200, doc);
 	else if (strcmp(p, "/openapi/v3") == 0)
 		api_reply_json(r, 200, api_schema_openapi_v3_index());
 	else if (strcmp(p, "/openapi/v3/apis/" MODEL_API_VERSION) == 0)
@@ -77,88 +81,6 @@ void api_handle_discovery(struct api_req *r)
 		pb = api_schema_openapi_v2_pb(&len);
 		api_reply_raw(r, 200, "application/octet-stream", pb, len);
 	}
-}
-
-/* ---- namespaces: the ones that hold objects, plus default ---------------------- */
-
-static int collect_ns(void *arg, const char *json, size_t len)
-{
-	json_t *obj = json_loadb(json, len, 0, NULL);
-	const char *ns =
-	    json_string_value(json_object_get(json_object_get(obj, "metadata"), "namespace"));
-
-	if (ns && *ns)
-		json_object_set_new(arg, ns, json_true());
-	json_decref(obj);
-	return 0;
-}
-
-static json_t *namespace_obj(const char *name)
-{
-	return json_pack("{s:s,s:s,s:{s:s},s:{},s:{s:s}}", "apiVersion", "v1", "kind", "Namespace",
-	                 "metadata", "name", name, "spec", "status", "phase", "Active");
-}
-
-void api_handle_namespaces(struct api_req *r)
-{
-	json_t *seen = json_object(), *items = json_array(), *v;
-	struct store_list_opts o = {0};
-	struct store_list_meta m;
-	struct vim_err err = {0};
-	const char *key;
-	char rv[32];
-	int rc;
-
-	if (strcmp(r->method, "GET") != 0) {
-		json_decref(seen);
-		json_decref(items);
-		api_reply_status(r, 405, "MethodNotAllowed",
-		                 "namespaces exist here as long as they hold objects; they cannot "
-		                 "be created or deleted");
-		return;
-	}
-	if (r->name && !api_check_get_options(r)) {
-		json_decref(seen);
-		json_decref(items);
-		return;
-	}
-	if (!r->name && !api_check_list_options(r, false)) {
-		json_decref(seen);
-		json_decref(items);
-		return;
-	}
-	json_object_set_new(seen, "default", json_true());
-	/* A list that failed part-way would hide namespaces: an error, not a
-	 * short list (nor a 404 for one that exists). */
-	if ((rc = store_list(r->store, "virtualimages", &o, collect_ns, seen, &m, &err)) < 0) {
-		json_decref(seen);
-		json_decref(items);
-		api_reply_error(r, rc, err.msg);
-		return;
-	}
-	snprintf(rv, sizeof(rv), "%lld", (long long)m.resource_version);
-	if (r->name) {
-		bool found = json_object_get(seen, r->name) != NULL;
-		json_decref(seen);
-		json_decref(items);
-		if (found)
-			api_reply_json(r, 200, namespace_obj(r->name));
-		else
-			api_reply_error(r, VIM_ENOTFOUND, "namespaces not found");
-		return;
-	}
-	json_object_foreach(seen, key, v) json_array_append_new(items, namespace_obj(key));
-	json_decref(seen);
-	if (api_wants_table(r)) {
-		api_reply_json(
-		    r, 200, api_schema_table_namespaces(items, api_query(r, "includeObject"), rv));
-		json_decref(items);
-		return;
-	}
-	api_reply_json(r, 200,
-	               json_pack("{s:s,s:s,s:{s:s},s:o}", "apiVersion", "v1", "kind",
-	                         "NamespaceList", "metadata", "resourceVersion", rv, "items",
-	                         items));
 }
 
 /* ---- events -------------------------------------------------------------------------------- */
@@ -367,7 +289,8 @@ void api_handle_events(struct api_req *r)
 		return;
 	}
 	if (!r->name && strcmp(r->method, "POST") == 0 && r->ns) {
-		event_write(r);
+		if (api_namespace_admit(r, r->ns, "events"))
+			event_write(r);
 		return;
 	}
 	if (r->name && r->ns && strcmp(r->method, "GET") == 0) {

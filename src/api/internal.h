@@ -111,8 +111,14 @@ typedef void (*api_handler_fn)(struct api_req *r);
 
 void api_handle_images(struct api_req *r); /* VI/CVI: all verbs */
 void api_handle_events(struct api_req *r);
-void api_handle_namespaces(struct api_req *r);
+void api_handle_namespaces(struct api_req *r); /* namespace.c */
+/* kube's NamespaceLifecycle admission for a create in ns (NULL/"": none):
+ * 404 `namespaces "ns" not found`, 403 while it is terminating.  Returns
+ * false when it replied.  qualified_resource: "virtualimages.<group>",
+ * "events" (for the message). */
+bool api_namespace_admit(struct api_req *r, const char *ns, const char *qualified_resource);
 void api_handle_discovery(struct api_req *r);
+void api_handle_auth_review(struct api_req *r); /* whoami, can-i (auth_review.c) */
 
 /* LIST and WATCH shared by images and events (resource = r->resource). */
 void api_list(struct api_req *r);

@@ -1,5 +1,5 @@
 /*
- * api/list_watch — LIST and WATCH for images and events.
+ * api/list_watch — LIST and WATCH for images, events and namespaces.
  *
  * A plain LIST streams: a producer thread runs the store's list and writes
  * each object straight into the response pipe (items first, then the
@@ -31,6 +31,9 @@ struct job {
 	int64_t limit;
 	int64_t rv; /* watch: from here; 0 = send the current state first */
 	bool table, bookmarks;
+	/* watch: the current objects first (rv 0, or sendInitialEvents=true),
+	 * and then, for a watch-list, the bookmark that ends them */
+	bool initial_state, initial_end;
 	int64_t timeout_s;
 	struct store_watch *watch;  /* opened before streaming starts; NULL = gone */
 	char gone[VIM_ERR_MSG_MAX]; /* why the watch could not start (410) */
@@ -66,7 +69,7 @@ static struct job *job_new(struct api_req *r)
 		return NULL;
 	j->srv = r->srv;
 	j->store = r->store;
-	snprintf(j->resource, sizeof(j->resource), "%s", r->kind ? r->kind->plural : "events");
+	snprintf(j->resource, sizeof(j->resource), "%s", r->kind ? r->kind->plural : r->resource);
 	j->kind = r->kind;
 	j->ns = dup_or_null(r->ns);
 	j->label = dup_or_null(api_query(r, "labelSelector"));
@@ -77,6 +80,8 @@ static struct job *job_new(struct api_req *r)
 	j->rv = (v = api_query(r, "resourceVersion")) ? strtoll(v, NULL, 10) : 0;
 	j->table = api_wants_table(r);
 	api_query_bool(r, "allowWatchBookmarks", &j->bookmarks); /* checked before */
+	api_query_bool(r, "sendInitialEvents", &j->initial_end);
+	j->initial_state = j->initial_end || (j->rv == 0 && !api_query(r, "sendInitialEvents"));
 	j->timeout_s = (v = api_query(r, "timeoutSeconds")) ? strtoll(v, NULL, 10) : 0;
 	if (j->timeout_s <= 0)
 		j->timeout_s = WATCH_DEFAULT_TIMEOUT_S;
@@ -97,13 +102,15 @@ static json_t *table_of(const struct job *j, const json_t *items, const char *rv
 {
 	if (j->kind)
 		return api_schema_table(j->kind, items, j->include, rv, cont);
+	if (strcmp(j->resource, "namespaces") == 0)
+		return api_schema_table_namespaces(items, j->include, rv);
 	return api_schema_table_events(items, j->include, rv, cont);
 }
 
 static const char *list_kind(const struct job *j)
 {
 	if (!j->kind)
-		return "EventList";
+		return strcmp(j->resource, "namespaces") == 0 ? "NamespaceList" : "EventList";
 	return j->kind->kind == MODEL_KIND_VI ? "VirtualImageList" : "ClusterVirtualImageList";
 }
 
@@ -226,13 +233,34 @@ static bool reader_gone(int fd)
 	return poll(&p, 1, 0) > 0 && (p.revents & (POLLERR | POLLHUP));
 }
 
+/* A BOOKMARK's object: the watched kind (a Table for a Table watch), as
+ * client-go's decoder needs it, with the store's metadata (the
+ * resourceVersion, and the initial-events-end annotation). */
+static json_t *bookmark_of(const struct job *j, const json_t *obj)
+{
+	const char *kind = strcmp(j->resource, "namespaces") == 0 ? "Namespace" : "Event";
+	const char *api_version = "v1";
+
+	if (j->table) {
+		kind = "Table";
+		api_version = "meta.k8s.io/v1";
+	} else if (j->kind) {
+		kind = j->kind->kind == MODEL_KIND_VI ? "VirtualImage" : "ClusterVirtualImage";
+		api_version = MODEL_API_VERSION;
+	}
+	return json_pack("{s:s,s:s,s:O}", "kind", kind, "apiVersion", api_version, "metadata",
+	                 json_object_get(obj, "metadata"));
+}
+
 static bool write_event(struct job *j, int fd, const char *type, json_t *obj)
 {
 	json_t *line, *o = obj;
 	char *text;
 	bool ok;
 
-	if (j->table && strcmp(type, "BOOKMARK") != 0 && strcmp(type, "ERROR") != 0) {
+	if (strcmp(type, "BOOKMARK") == 0) {
+		o = bookmark_of(j, obj);
+	} else if (j->table && strcmp(type, "ERROR") != 0) {
 		json_t *items = json_pack("[O]", obj);
 		o = table_of(j, items, NULL, NULL);
 		json_decref(items);
@@ -278,6 +306,22 @@ static void write_error(struct job *j, int fd, int code, const char *msg)
 	json_decref(st);
 }
 
+/* The watch-list's end of the initial events: a bookmark at the list's
+ * resourceVersion, annotated as kube marks it. */
+static bool write_initial_end(struct job *j, int fd, int64_t rv)
+{
+	char text[32];
+	json_t *bm;
+	bool ok;
+
+	snprintf(text, sizeof(text), "%lld", (long long)rv);
+	bm = json_pack("{s:{s:s,s:{s:s}}}", "metadata", "resourceVersion", text, "annotations",
+	               "k8s.io/initial-events-end", "true");
+	ok = bm && write_event(j, fd, "BOOKMARK", bm);
+	json_decref(bm);
+	return ok;
+}
+
 static int watch_producer(void *arg, int fd, struct vim_err *perr)
 {
 	struct job *j = arg;
@@ -296,7 +340,7 @@ static int watch_producer(void *arg, int fd, struct vim_err *perr)
 		write_error(j, fd, VIM_EGONE, j->gone);
 		goto out;
 	}
-	if (j->rv == 0) {
+	if (j->initial_state) {
 		/* "Get state and start at most recent": the current objects
 		 * as ADDED, then the changes after that list. */
 		struct store_list_opts o;
@@ -309,7 +353,7 @@ static int watch_producer(void *arg, int fd, struct vim_err *perr)
 			write_error(j, fd, rc, err.msg);
 			goto out;
 		}
-		if (j->failed)
+		if (j->failed || (j->initial_end && !write_initial_end(j, fd, m.resource_version)))
 			goto out;
 	}
 	while (!api_server_stopping(j->srv) && waited < j->timeout_s * 1000) {
@@ -356,7 +400,7 @@ void api_watch(struct api_req *r)
 	/* From "now" when the current state is sent first: the watch opens
 	 * before the list, so nothing between them is missed (a change seen
 	 * in both arrives twice, as MODIFIED after ADDED, which is harmless). */
-	wo.resource_version = j->rv;
+	wo.resource_version = j->initial_state ? 0 : j->rv;
 	rc = store_watch(r->store, j->resource, &wo, &j->watch, &err);
 	if (rc == VIM_EGONE) {
 		/* Kubernetes answers 200 with one ERROR event carrying a 410. */

@@ -90,6 +90,48 @@ bool api_check_get_options(struct api_req *r)
 	return check_rv(r, api_query(r, "resourceVersion"));
 }
 
+/* Kube's validateWatchOptions: resourceVersionMatch only as the
+ * NotOlderThan of a watch-list (sendInitialEvents, which client-go's
+ * watch-list also asks bookmarks with: the end of the initial events is
+ * one). */
+static bool check_watch_list(struct api_req *r, const char *match, const char *cont)
+{
+	struct model_causes causes = {.len = 0};
+	const char *sie = api_query(r, "sendInitialEvents");
+	bool initial = false, bookmarks = false;
+
+	api_query_bool(r, "sendInitialEvents", &initial);
+	api_query_bool(r, "allowWatchBookmarks", &bookmarks);
+	if (sie && (!match || strcmp(match, "NotOlderThan") != 0))
+		model_causes_add(&causes, "resourceVersionMatch", "FieldValueForbidden",
+		                 "Forbidden: sendInitialEvents requires setting "
+		                 "resourceVersionMatch to NotOlderThan");
+	if (initial && !bookmarks)
+		model_causes_add(&causes, "allowWatchBookmarks", "FieldValueForbidden",
+		                 "Forbidden: sendInitialEvents requires setting "
+		                 "allowWatchBookmarks to true");
+	if (match && *match) {
+		if (!sie)
+			model_causes_add(&causes, "resourceVersionMatch", "FieldValueForbidden",
+			                 "Forbidden: resourceVersionMatch is forbidden for watch "
+			                 "unless sendInitialEvents is provided");
+		if (strcmp(match, "NotOlderThan") != 0)
+			model_causes_add(&causes, "resourceVersionMatch", "FieldValueNotSupported",
+			                 "Unsupported value: \"%.200s\": supported values: "
+			                 "\"NotOlderThan\"",
+			                 match);
+		if (cont && *cont)
+			model_causes_add(
+			    &causes, "resourceVersionMatch", "FieldValueForbidden",
+			    "Forbidden: resourceVersionMatch is forbidden when continue "
+			    "is provided");
+	}
+	if (causes.len == 0)
+		return true;
+	api_reply_options_invalid(r, "ListOptions", &causes);
+	return false;
+}
+
 bool api_check_list_options(struct api_req *r, bool watch)
 {
 	const char *rv = api_query(r, "resourceVersion");
@@ -104,10 +146,9 @@ bool api_check_list_options(struct api_req *r, bool watch)
 		return false;
 	if (!check_rv(r, rv))
 		return false;
+	if (watch)
+		return check_watch_list(r, match, cont);
 	if (match && *match) {
-		if (watch)
-			model_causes_add(&causes, "resourceVersionMatch", "FieldValueForbidden",
-			                 "Forbidden: resourceVersionMatch is forbidden for watch");
 		if (!rv || !*rv)
 			model_causes_add(&causes, "resourceVersionMatch", "FieldValueForbidden",
 			                 "Forbidden: resourceVersionMatch is forbidden unless "
@@ -127,10 +168,13 @@ bool api_check_list_options(struct api_req *r, bool watch)
 			    &causes, "resourceVersionMatch", "FieldValueForbidden",
 			    "Forbidden: resourceVersionMatch \"exact\" is forbidden for "
 			    "resourceVersion \"0\"");
-		if (causes.len) {
-			api_reply_options_invalid(r, "ListOptions", &causes);
-			return false;
-		}
+	}
+	if (api_query(r, "sendInitialEvents"))
+		model_causes_add(&causes, "sendInitialEvents", "FieldValueForbidden",
+		                 "Forbidden: sendInitialEvents is forbidden for list");
+	if (causes.len) {
+		api_reply_options_invalid(r, "ListOptions", &causes);
+		return false;
 	}
 	if (cont && *cont && rv && *rv && strcmp(rv, "0") != 0) {
 		api_reply_status(r, 400, "BadRequest",

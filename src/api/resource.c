@@ -582,7 +582,8 @@ void api_handle_images(struct api_req *r)
 			else
 				api_list(r);
 		} else if (strcmp(r->method, "POST") == 0 && (r->ns || !r->kind->namespaced)) {
-			do_create(r);
+			if (api_namespace_admit(r, r->ns, "virtualimages." MODEL_GROUP))
+				do_create(r);
 		} else if (strcmp(r->method, "DELETE") == 0 && (r->ns || !r->kind->namespaced)) {
 			/* as kube: deletecollection is served in a namespace, not
 			 * across all of them */

@@ -27,6 +27,10 @@ json_t *api_schema_core_resources(void);
 json_t *api_schema_group_list(void);
 json_t *api_schema_group(void);
 json_t *api_schema_group_resources(void);
+/* Any named group's discovery by the path after "/apis/": "<group>" (an
+ * APIGroup) or "<group>/<version>" (its APIResourceList); NULL when no
+ * such group is served (ours, authentication.k8s.io, authorization.k8s.io). */
+json_t *api_schema_group_path(const char *path);
 
 /* The aggregated discovery forms (apidiscovery.k8s.io/v2, kind
  * APIGroupDiscoveryList) for /api and /apis, returned when the client's

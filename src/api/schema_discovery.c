@@ -30,6 +30,9 @@ static const char *const api_schema_crd_verbs[] = {
     "create", "delete", "deletecollection", "get", "list", "patch", "update", "watch", NULL};
 static const char *const api_schema_status_verbs[] = {"get", "patch", "update", NULL};
 static const char *const api_schema_core_verbs[] = {"create", "get", "list", "watch", NULL};
+static const char *const api_schema_ns_verbs[] = {"create", "delete", "get",   "list",
+                                                  "patch",  "update", "watch", NULL};
+static const char *const api_schema_create_verbs[] = {"create", NULL};
 static const char *const api_schema_vi_short[] = {"vi", NULL};
 static const char *const api_schema_cvi_short[] = {"cvi", NULL};
 static const char *const api_schema_ev_short[] = {"ev", NULL};
@@ -50,11 +53,39 @@ static const struct api_schema_resource api_schema_group_rows[] = {
 static const struct api_schema_resource api_schema_core_rows[] = {
     {"", "v1", "events", "event", "Event", true, api_schema_core_verbs, api_schema_ev_short, NULL,
      false},
-    {"", "v1", "namespaces", "namespace", "Namespace", false, api_schema_core_verbs,
+    {"", "v1", "namespaces", "namespace", "Namespace", false, api_schema_ns_verbs,
      api_schema_ns_short, NULL, false},
 };
 
+/* kubectl auth whoami / can-i post these reviews (auth_review.c). */
+static const struct api_schema_resource api_schema_authn_rows[] = {
+    {"authentication.k8s.io", "v1", "selfsubjectreviews", "selfsubjectreview", "SelfSubjectReview",
+     false, api_schema_create_verbs, NULL, NULL, false},
+};
+static const struct api_schema_resource api_schema_authz_rows[] = {
+    {"authorization.k8s.io", "v1", "selfsubjectaccessreviews", "selfsubjectaccessreview",
+     "SelfSubjectAccessReview", false, api_schema_create_verbs, NULL, NULL, false},
+    {"authorization.k8s.io", "v1", "selfsubjectrulesreviews", "selfsubjectrulesreview",
+     "SelfSubjectRulesReview", false, api_schema_create_verbs, NULL, NULL, false},
+};
+
+/* The named groups /apis lists, ours first; one version each. */
+struct api_schema_group_def {
+	const char *name, *version, *group_version;
+	const struct api_schema_resource *rows;
+	size_t n;
+};
+
 #define API_SCHEMA_N(a) (sizeof(a) / sizeof((a)[0]))
+
+static const struct api_schema_group_def api_schema_groups[] = {
+    {MODEL_GROUP, MODEL_VERSION, MODEL_API_VERSION, api_schema_group_rows,
+     API_SCHEMA_N(api_schema_group_rows)},
+    {"authentication.k8s.io", "v1", "authentication.k8s.io/v1", api_schema_authn_rows,
+     API_SCHEMA_N(api_schema_authn_rows)},
+    {"authorization.k8s.io", "v1", "authorization.k8s.io/v1", api_schema_authz_rows,
+     API_SCHEMA_N(api_schema_authz_rows)},
+};
 
 static json_t *api_schema_strings(const char *const *list)
 {
@@ -120,24 +151,45 @@ json_t *api_schema_core_resources(void)
 	                                API_SCHEMA_N(api_schema_core_rows));
 }
 
-json_t *api_schema_group(void)
+static json_t *api_schema_group_of(const struct api_schema_group_def *g)
 {
 	return json_pack("{s:s, s:s, s:s, s:[{s:s, s:s}], s:{s:s, s:s}}", "kind", "APIGroup",
-	                 "apiVersion", "v1", "name", MODEL_GROUP, "versions", "groupVersion",
-	                 MODEL_API_VERSION, "version", MODEL_VERSION, "preferredVersion",
-	                 "groupVersion", MODEL_API_VERSION, "version", MODEL_VERSION);
+	                 "apiVersion", "v1", "name", g->name, "versions", "groupVersion",
+	                 g->group_version, "version", g->version, "preferredVersion",
+	                 "groupVersion", g->group_version, "version", g->version);
+}
+
+json_t *api_schema_group(void)
+{
+	return api_schema_group_of(&api_schema_groups[0]);
 }
 
 json_t *api_schema_group_list(void)
 {
-	json_t *g = api_schema_group();
-	if (!g)
-		return NULL;
-	/* Inside an APIGroupList the groups carry no kind/apiVersion. */
-	json_object_del(g, "kind");
-	json_object_del(g, "apiVersion");
-	return json_pack("{s:s, s:s, s:[o]}", "kind", "APIGroupList", "apiVersion", "v1", "groups",
-	                 g);
+	json_t *groups = json_array(), *g;
+
+	for (size_t i = 0; i < API_SCHEMA_N(api_schema_groups); i++) {
+		if (!(g = api_schema_group_of(&api_schema_groups[i])))
+			continue;
+		/* Inside an APIGroupList the groups carry no kind/apiVersion. */
+		json_object_del(g, "kind");
+		json_object_del(g, "apiVersion");
+		json_array_append_new(groups, g);
+	}
+	return json_pack("{s:s, s:s, s:o}", "kind", "APIGroupList", "apiVersion", "v1", "groups",
+	                 groups);
+}
+
+json_t *api_schema_group_path(const char *path)
+{
+	for (size_t i = 0; i < API_SCHEMA_N(api_schema_groups); i++) {
+		const struct api_schema_group_def *g = &api_schema_groups[i];
+		if (strcmp(path, g->name) == 0)
+			return api_schema_group_of(g);
+		if (strcmp(path, g->group_version) == 0)
+			return api_schema_resource_list(g->group_version, g->rows, g->n);
+	}
+	return NULL;
 }
 
 json_t *api_schema_group_resources(void)
@@ -170,37 +222,50 @@ static json_t *api_schema_aggregated_resource(const struct api_schema_resource *
 	return o;
 }
 
-/* APIGroupDiscoveryList with one group of one version.  The core group has
- * no name: its metadata stays empty, as the API server sends it. */
-static json_t *api_schema_aggregated(const char *apidiscovery_version, const char *group,
-                                     const char *version, const struct api_schema_resource *rows,
-                                     size_t n)
+/* One APIGroupDiscovery of one version.  The core group has no name: its
+ * metadata stays empty, as the API server sends it. */
+static json_t *api_schema_aggregated_group(const char *group, const char *version,
+                                           const struct api_schema_resource *rows, size_t n)
 {
-	char api_version[64];
 	json_t *res = json_array();
 	json_t *meta = json_object();
 
-	snprintf(api_version, sizeof(api_version), "apidiscovery.k8s.io/%s",
-	         apidiscovery_version && *apidiscovery_version ? apidiscovery_version : "v2");
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(res, api_schema_aggregated_resource(&rows[i]));
 	if (*group)
 		json_object_set_new(meta, "name", json_string(group));
 	json_object_set_new(meta, "creationTimestamp", json_null());
-	return json_pack("{s:s, s:s, s:{}, s:[{s:o, s:[{s:s, s:o, s:s}]}]}", "kind",
-	                 "APIGroupDiscoveryList", "apiVersion", api_version, "metadata", "items",
-	                 "metadata", meta, "versions", "version", version, "resources", res,
-	                 "freshness", "Current");
+	return json_pack("{s:o, s:[{s:s, s:o, s:s}]}", "metadata", meta, "versions", "version",
+	                 version, "resources", res, "freshness", "Current");
+}
+
+/* APIGroupDiscoveryList of the given groups (items stolen). */
+static json_t *api_schema_aggregated(const char *apidiscovery_version, json_t *items)
+{
+	char api_version[64];
+
+	snprintf(api_version, sizeof(api_version), "apidiscovery.k8s.io/%s",
+	         apidiscovery_version && *apidiscovery_version ? apidiscovery_version : "v2");
+	return json_pack("{s:s, s:s, s:{}, s:o}", "kind", "APIGroupDiscoveryList", "apiVersion",
+	                 api_version, "metadata", "items", items);
 }
 
 json_t *api_schema_aggregated_core(const char *apidiscovery_version)
 {
-	return api_schema_aggregated(apidiscovery_version, "", "v1", api_schema_core_rows,
-	                             API_SCHEMA_N(api_schema_core_rows));
+	return api_schema_aggregated(
+	    apidiscovery_version,
+	    json_pack("[o]", api_schema_aggregated_group("", "v1", api_schema_core_rows,
+	                                                 API_SCHEMA_N(api_schema_core_rows))));
 }
 
 json_t *api_schema_aggregated_apis(const char *apidiscovery_version)
 {
-	return api_schema_aggregated(apidiscovery_version, MODEL_GROUP, MODEL_VERSION,
-	                             api_schema_group_rows, API_SCHEMA_N(api_schema_group_rows));
+	json_t *items = json_array();
+
+	for (size_t i = 0; i < API_SCHEMA_N(api_schema_groups); i++) {
+		const struct api_schema_group_def *g = &api_schema_groups[i];
+		json_array_append_new(
+		    items, api_schema_aggregated_group(g->name, g->version, g->rows, g->n));
+	}
+	return api_schema_aggregated(apidiscovery_version, items);
 }

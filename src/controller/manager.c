@@ -3,6 +3,7 @@
  */
 #include "controller/manager.h"
 #include "controller/cache.h"
+#include "controller/namespace.h"
 #include "controller/queue.h"
 #include "core/log.h"
 #include "core/redact.h"
@@ -38,7 +39,8 @@ struct ctl_manager {
 	struct ctl_queue *queue;
 	pthread_t workers[MANAGER_WORKERS_MAX];
 	int nworkers;
-	pthread_mutex_t stats_mu; /* guards the two below */
+	struct ctl_namespaces *namespaces; /* Terminating namespaces' sweeper */
+	pthread_mutex_t stats_mu;          /* guards the two below */
 	uint64_t reconciles;
 	struct vim_hist reconcile_s;
 };
@@ -487,6 +489,8 @@ int ctl_manager_start(struct ctl_manager **out, const struct ctl_manager_config 
 		}
 		m->nworkers++;
 	}
+	if ((rc = ctl_namespaces_start(&m->namespaces, cfg->store, err)) < 0)
+		goto fail;
 	*out = m;
 	return 0;
 fail:
@@ -500,6 +504,7 @@ void ctl_manager_stop(struct ctl_manager *m)
 
 	if (!m)
 		return;
+	ctl_namespaces_stop(m->namespaces);
 	/* Workers first (they read the caches), then the caches (whose feed
 	 * may still add to the shut-down queue, a no-op), then the queue. */
 	if (m->queue)

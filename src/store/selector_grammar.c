@@ -33,6 +33,8 @@ static const char *const event_fields[] = {"metadata.name",
 static const char *const image_fields[] = {"metadata.name", "metadata.namespace", "status.phase",
                                            NULL};
 static const char *const common_fields[] = {"metadata.name", "metadata.namespace", NULL};
+/* kube's namespace field selectors (`kubectl get ns --field-selector status.phase=...`) */
+static const char *const namespace_fields[] = {"metadata.name", "status.phase", NULL};
 
 static bool is_event(const char *resource)
 {
@@ -45,6 +47,8 @@ static const char *const *fields_of(const char *resource)
 		return event_fields;
 	if (strcmp(resource, "virtualimages") == 0 || strcmp(resource, "clustervirtualimages") == 0)
 		return image_fields;
+	if (strcmp(resource, "namespaces") == 0)
+		return namespace_fields;
 	return common_fields;
 }
 
@@ -519,7 +523,7 @@ static int known_field(struct sel_parse *p, const char *resource, const char *ke
 	for (k = 0; allowed[k]; k++)
 		if (strlen(allowed[k]) == n && memcmp(allowed[k], key, n) == 0)
 			return 0;
-	if (is_event(resource)) {
+	if (is_event(resource) || allowed == namespace_fields) { /* core kinds' wording */
 		k8sname_utf8_copy(q, sizeof(q), key, n);
 		vim_err_set(p->err, VIM_EINVAL, "field label not supported: %s", q);
 	} else {

@@ -76,9 +76,16 @@ static bool same_ignoring_rv(const json_t *a, json_t *b)
 	return same;
 }
 
-static size_t finalizer_count(const json_t *obj)
+/* What holds a deleted object: its finalizers, and a Namespace's
+ * spec.finalizers too (as kube's namespace storage: "kubernetes" stays
+ * until the namespace controller has removed the namespace's content). */
+static size_t finalizer_count(const char *resource, const json_t *obj)
 {
-	return json_array_size(json_object_get(json_object_get(obj, "metadata"), "finalizers"));
+	size_t n = json_array_size(json_object_get(json_object_get(obj, "metadata"), "finalizers"));
+
+	if (strcmp(resource, "namespaces") == 0)
+		n += json_array_size(json_object_get(json_object_get(obj, "spec"), "finalizers"));
+	return n;
 }
 
 /* Writes next (stolen) in place of stored, or deletes it when it is being
@@ -94,7 +101,7 @@ static int finish(struct sq_store *s, const char *resource, json_t *stored, json
 		*out = json_incref(stored);
 		return 0;
 	}
-	if (store_meta_str(next, "deletionTimestamp") && finalizer_count(next) == 0)
+	if (store_meta_str(next, "deletionTimestamp") && finalizer_count(resource, next) == 0)
 		type = STORE_DELETED;
 	if ((rc = sq_write(s, resource, next, type, store_meta_str(stored, "resourceVersion"), wo,
 	                   err)) < 0) {
@@ -213,7 +220,7 @@ int sq_remove(struct store *base, const char *resource, const char *ns, const ch
 		goto out;
 	}
 	next = json_deep_copy(stored);
-	if (finalizer_count(stored) > 0) {
+	if (finalizer_count(resource, stored) > 0) {
 		if (store_meta_str(stored, "deletionTimestamp")) {
 			*out = json_incref(stored); /* already being deleted */
 			json_decref(next);
@@ -224,6 +231,9 @@ int sq_remove(struct store *base, const char *resource, const char *ns, const ch
 		                    json_string(ts));
 		json_object_set_new(json_object_get(next, "metadata"), "deletionGracePeriodSeconds",
 		                    json_integer(0));
+		if (strcmp(resource, "namespaces") == 0)
+			json_object_set_new(next, "status",
+			                    json_pack("{s:s}", "phase", "Terminating"));
 		rc = sq_write(s, resource, next, STORE_MODIFIED,
 		              store_meta_str(stored, "resourceVersion"), wo, err);
 	} else {

@@ -232,6 +232,19 @@ int store_watch_next(struct store_watch *w, int timeout_ms, struct store_event *
 void store_watch_cancel(struct store_watch *w);
 void store_watch_free(struct store_watch *w); /* NULL is fine */
 
+/* Namespaces (resource "namespaces", cluster-scoped). */
+
+/* Gives ns (a Namespace being created: metadata.name set) what the API
+ * server fills: apiVersion, kind, the kubernetes.io/metadata.name label,
+ * spec.finalizers ["kubernetes"] (which hold it Terminating, once deleted,
+ * until its content is gone) and status.phase Active. */
+void store_namespace_defaults(json_t *ns);
+
+/* Creates the missing Namespace of every namespace the stored images and
+ * events use, and "default": a data dir written before Namespaces existed
+ * keeps serving.  Run once at start, before the API. */
+int store_namespaces_ensure(struct store *s, struct vim_err *err);
+
 /* Records a core/v1 Event about the object `involved` (borrowed: its kind,
  * apiVersion, metadata.name/namespace/uid/resourceVersion), de-duplicated as
  * Kubernetes does: the same object + type + reason + message increments

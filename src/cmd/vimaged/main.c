@@ -325,7 +325,8 @@ int main(int argc, char **argv)
 	    load_token(o.data_dir, "notify-token", notify, sizeof(notify), &err) < 0)
 		goto fail;
 	snprintf(dbpath, sizeof(dbpath), "%s/vimage.db", o.data_dir);
-	if (store_sqlite_open(&store, dbpath, 0, &err) < 0)
+	if (store_sqlite_open(&store, dbpath, 0, &err) < 0 ||
+	    store_namespaces_ensure(store, &err) < 0)
 		goto fail;
 	api_ready_set(ready, "store", true, NULL);
 	ac.listen_host = host;
