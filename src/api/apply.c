@@ -4,7 +4,7 @@
  */
 #include "api/apply.h"
 
-#include "api/managed_fields.h"
+#include "model/managed_fields.h"
 #include "core/timeutil.h"
 
 #include <stdio.h>
@@ -25,7 +25,7 @@ static void manager_of(const struct api_req *r, char *out, size_t cap)
 	if (m && *m)
 		snprintf(out, cap, "%s", m);
 	else
-		mf_default_manager(api_header(r, "User-Agent"), out, cap);
+		model_mf_default_manager(api_header(r, "User-Agent"), out, cap);
 }
 
 bool api_apply_check_options(struct api_req *r)
@@ -39,9 +39,9 @@ bool api_apply_check_options(struct api_req *r)
 	if (apply && (!m || !*m))
 		model_causes_add(&causes, "fieldManager", "FieldValueRequired",
 		                 "Required value: is required for apply patch");
-	if (m && strlen(m) > MF_MANAGER_MAX)
+	if (m && strlen(m) > MODEL_MF_MANAGER_MAX)
 		model_causes_add(&causes, "fieldManager", "FieldValueTooLong",
-		                 "Too long: may not be more than %d bytes", MF_MANAGER_MAX);
+		                 "Too long: may not be more than %d bytes", MODEL_MF_MANAGER_MAX);
 	for (i = 0; m && m[i]; i++) {
 		if ((unsigned char)m[i] < 0x20 || m[i] == 0x7f) {
 			model_causes_add(&causes, "fieldManager", "FieldValueInvalid",
@@ -64,13 +64,13 @@ bool api_apply_check_options(struct api_req *r)
 	return false;
 }
 
-static void write_of(const struct api_req *r, struct mf_write *w, char *mgr, size_t cap,
+static void write_of(const struct api_req *r, struct model_mf_write *w, char *mgr, size_t cap,
                      bool status_only)
 {
 	manager_of(r, mgr, cap);
 	w->manager = mgr;
 	w->api_version = MODEL_API_VERSION;
-	w->scope = status_only ? MF_SCOPE_STATUS : MF_SCOPE_MAIN;
+	w->scope = status_only ? MODEL_MF_SCOPE_STATUS : MODEL_MF_SCOPE_MAIN;
 	w->now = vim_time_now();
 	w->force = false;
 	api_query_bool((struct api_req *)r, "force", &w->force);
@@ -79,9 +79,9 @@ static void write_of(const struct api_req *r, struct mf_write *w, char *mgr, siz
 /* kube's ApplyConflict: 409, "Apply failed with N conflict(s): ...",
  * one FieldManagerConflict cause per field.  Several conflicts are
  * grouped by manager, in the order they were found. */
-static void reply_conflicts(struct api_req *r, const struct mf_conflicts *c)
+static void reply_conflicts(struct api_req *r, const struct model_mf_conflicts *c)
 {
-	size_t n = c->len < MF_MAX_CONFLICTS ? c->len : MF_MAX_CONFLICTS, i, j, len;
+	size_t n = c->len < MODEL_MF_MAX_CONFLICTS ? c->len : MODEL_MF_MAX_CONFLICTS, i, j, len;
 	json_t *causes = json_array(), *st;
 	char msg[8192], cm[512];
 	bool seen;
@@ -123,10 +123,10 @@ static void reply_conflicts(struct api_req *r, const struct mf_conflicts *c)
 bool api_apply_merge(struct api_req *r, const json_t *stored, const json_t *patch, bool status_only,
                      json_t **next)
 {
-	struct mf_conflicts *c = calloc(1, sizeof(*c));
+	struct model_mf_conflicts *c = calloc(1, sizeof(*c));
 	struct vim_err err = {0};
-	struct mf_write w;
-	char mgr[MF_MANAGER_MAX + 1];
+	struct model_mf_write w;
+	char mgr[MODEL_MF_MANAGER_MAX + 1];
 	int rc;
 
 	*next = NULL;
@@ -135,7 +135,7 @@ bool api_apply_merge(struct api_req *r, const json_t *stored, const json_t *patc
 		return false;
 	}
 	write_of(r, &w, mgr, sizeof(mgr), status_only);
-	rc = mf_apply(next, stored, patch, &w, c, &err);
+	rc = model_mf_apply(next, stored, patch, &w, c, &err);
 	if (rc == VIM_ECONFLICT)
 		reply_conflicts(r, c);
 	else if (rc < 0)
@@ -148,10 +148,10 @@ void api_apply_record_update(struct api_req *r, json_t *next, const json_t *stor
                              bool status_only)
 {
 	struct vim_err err = {0};
-	struct mf_write w;
-	char mgr[MF_MANAGER_MAX + 1];
+	struct model_mf_write w;
+	char mgr[MODEL_MF_MANAGER_MAX + 1];
 
 	write_of(r, &w, mgr, sizeof(mgr), status_only);
 	w.force = false;
-	(void)mf_update(next, stored, &w, &err);
+	(void)model_mf_update(next, stored, &w, &err);
 }

@@ -8,6 +8,7 @@
 #include "core/redact.h"
 #include "core/sysutil.h"
 #include "core/timeutil.h"
+#include "model/managed_fields.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -186,6 +187,16 @@ static int write_with(struct writer_state *ws, const struct model_image *img, st
 		return vim_err_set(err, VIM_ENOMEM, "%s: out of memory", img->meta.name);
 	json_object_set_new(json_object_get(obj, "metadata"), "resourceVersion",
 	                    json_string(ws->rv));
+	if (fn == store_update_status) {
+		/* as a kube client's status writes: managedFields name this
+		 * manager (subresource status) as the owner of the status */
+		const struct model_mf_write w = {.manager = "vimaged",
+		                                 .api_version = MODEL_API_VERSION,
+		                                 .scope = MODEL_MF_SCOPE_STATUS,
+		                                 .now = vim_time_now()};
+
+		model_mf_own(obj, json_object_get(img->meta.extra, "managedFields"), &w);
+	}
 	rc = fn(ws->m->cfg.store, ws->resource, obj, &out, err);
 	if (rc == 0) {
 		rv = json_string_value(

@@ -1,4 +1,4 @@
-/* api/managed_fields: FieldsV1 sets, server-side apply (conflicts, force,
+/* model/managed_fields: FieldsV1 sets, server-side apply (conflicts, force,
  * removal of dropped fields) and Update entries, as kube-apiserver's
  * fieldmanager keeps them; and the OpenAPI list types they rest on. */
 #include <setjmp.h>
@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "api/managed_fields.h"
+#include "model/managed_fields.h"
 #include "api/schema.h"
 
 #define AV "virtualization.deckhouse.io/v1alpha2"
@@ -47,11 +47,11 @@ static const json_t *at(const json_t *v, const char *path)
 	return v;
 }
 
-static struct mf_write w_of(const char *manager, bool force, int64_t now)
+static struct model_mf_write w_of(const char *manager, bool force, int64_t now)
 {
-	struct mf_write w = {.manager = manager,
+	struct model_mf_write w = {.manager = manager,
 	                     .api_version = AV,
-	                     .scope = MF_SCOPE_MAIN,
+	                     .scope = MODEL_MF_SCOPE_MAIN,
 	                     .now = now,
 	                     .force = force};
 	return w;
@@ -94,8 +94,8 @@ static void test_set_of_encodes_fieldsv1_like_kube(void **state)
 	                    "\"spec\":{\"storage\":\"ContainerRegistry\"},"
 	                    "\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}],"
 	                    "\"phase\":\"Ready\"}}");
-	json_t *main_set = mf_set_of(obj, MF_SCOPE_MAIN);
-	json_t *status_set = mf_set_of(obj, MF_SCOPE_STATUS);
+	json_t *main_set = model_mf_set_of(obj, MODEL_MF_SCOPE_MAIN);
+	json_t *status_set = model_mf_set_of(obj, MODEL_MF_SCOPE_STATUS);
 
 	/* server-written metadata, apiVersion and kind belong to nobody;
 	 * finalizers are a set, the main resource does not own status */
@@ -114,13 +114,13 @@ static void test_set_of_encodes_fieldsv1_like_kube(void **state)
 static void test_apply_creates_with_an_apply_entry_in_fieldsv1(void **state)
 {
 	(void)state;
-	struct mf_write w = w_of("flux", false, 1764620000);
-	struct mf_conflicts c;
+	struct model_mf_write w = w_of("flux", false, 1764620000);
+	struct model_mf_conflicts c;
 	struct vim_err err = {0};
 	json_t *applied = parse(VI_A), *out = NULL;
 	const json_t *e;
 
-	assert_int_equal(mf_apply(&out, NULL, applied, &w, &c, &err), 0);
+	assert_int_equal(model_mf_apply(&out, NULL, applied, &w, &c, &err), 0);
 	e = entry(out, "flux", "Apply");
 	assert_non_null(e);
 	assert_int_equal(json_array_size(entries(out)), 1);
@@ -141,12 +141,12 @@ static void test_apply_creates_with_an_apply_entry_in_fieldsv1(void **state)
 
 /* Applies text as manager over *live (replaced by the result). */
 static int apply_as(json_t **live, const char *manager, bool force, const char *text,
-                    struct mf_conflicts *c)
+                    struct model_mf_conflicts *c)
 {
-	struct mf_write w = w_of(manager, force, 1764620000);
+	struct model_mf_write w = w_of(manager, force, 1764620000);
 	struct vim_err err = {0};
 	json_t *applied = parse(text), *out = NULL;
-	int rc = mf_apply(&out, *live, applied, &w, c, &err);
+	int rc = model_mf_apply(&out, *live, applied, &w, c, &err);
 
 	json_decref(applied);
 	if (rc == 0) {
@@ -159,7 +159,7 @@ static int apply_as(json_t **live, const char *manager, bool force, const char *
 static void test_second_manager_conflicts_unless_forced(void **state)
 {
 	(void)state;
-	struct mf_conflicts c;
+	struct model_mf_conflicts c;
 	json_t *live = NULL;
 	char *b = strdup(VI_A);
 
@@ -188,14 +188,14 @@ static void test_second_manager_conflicts_unless_forced(void **state)
 static void test_conflict_with_update_manager_names_its_api_version(void **state)
 {
 	(void)state;
-	struct mf_write w = w_of("kubectl-client-side-apply", false, 1764620000);
-	struct mf_conflicts c;
+	struct model_mf_write w = w_of("kubectl-client-side-apply", false, 1764620000);
+	struct model_mf_conflicts c;
 	struct vim_err err = {0};
 	json_t *live = parse(VI_A);
 	char *b = strdup(VI_A);
 
 	/* a create by Update owns everything it set */
-	assert_int_equal(mf_update(live, NULL, &w, &err), 0);
+	assert_int_equal(model_mf_update(live, NULL, &w, &err), 0);
 	assert_non_null(entry(live, "kubectl-client-side-apply", "Update"));
 	memcpy(strstr(b, "a.img"), "c", 1);
 	assert_int_equal(apply_as(&live, "kubectl", false, b, &c), VIM_ECONFLICT);
@@ -208,7 +208,7 @@ static void test_conflict_with_update_manager_names_its_api_version(void **state
 static void test_dropped_field_goes_unless_another_manager_owns_it(void **state)
 {
 	(void)state;
-	struct mf_conflicts c;
+	struct model_mf_conflicts c;
 	json_t *live = NULL;
 	char *no_tier = strdup(VI_A), *p = strstr(no_tier, ",\"tier\":\"t\"");
 	const json_t *labels;
@@ -235,8 +235,8 @@ static void test_dropped_field_goes_unless_another_manager_owns_it(void **state)
 static void test_update_takes_changed_fields_from_other_managers(void **state)
 {
 	(void)state;
-	struct mf_write w = w_of("kubectl-label", false, 1764620100);
-	struct mf_conflicts c;
+	struct model_mf_write w = w_of("kubectl-label", false, 1764620100);
+	struct model_mf_conflicts c;
 	struct vim_err err = {0};
 	json_t *live = NULL, *next;
 	const json_t *fl;
@@ -247,7 +247,7 @@ static void test_update_takes_changed_fields_from_other_managers(void **state)
 	                    json_string("y"));
 	json_object_set_new(json_object_get(json_object_get(next, "metadata"), "labels"), "new",
 	                    json_string("1"));
-	assert_int_equal(mf_update(next, live, &w, &err), 0);
+	assert_int_equal(model_mf_update(next, live, &w, &err), 0);
 	assert_json(json_object_get(entry(next, "kubectl-label", "Update"), "fieldsV1"),
 	            "{\"f:metadata\":{\"f:labels\":{\"f:app\":{},\"f:new\":{}}}}");
 	fl = at(entry(next, "kubectl", "Apply"), "fieldsV1.f:metadata.f:labels");
@@ -260,13 +260,13 @@ static void test_update_takes_changed_fields_from_other_managers(void **state)
 static void test_conditions_merge_by_type_and_finalizers_as_a_set(void **state)
 {
 	(void)state;
-	struct mf_conflicts c;
+	struct model_mf_conflicts c;
 	json_t *live = parse("{\"apiVersion\":\"" AV "\",\"kind\":\"VirtualImage\","
 	                     "\"metadata\":{\"name\":\"a\",\"finalizers\":[\"x/one\"]},"
 	                     "\"spec\":{},\"status\":{\"conditions\":[{\"type\":\"Ready\","
 	                     "\"status\":\"False\"},{\"type\":\"DatasourceReady\",\"status\":"
 	                     "\"True\"}]}}");
-	struct mf_write w = w_of("ctl", false, 1764620000);
+	struct model_mf_write w = w_of("ctl", false, 1764620000);
 	struct vim_err err = {0};
 	json_t *applied = parse("{\"apiVersion\":\"" AV "\",\"kind\":\"VirtualImage\","
 	                        "\"metadata\":{\"name\":\"a\",\"finalizers\":[\"x/two\"]},"
@@ -274,7 +274,7 @@ static void test_conditions_merge_by_type_and_finalizers_as_a_set(void **state)
 	                        "\"status\":\"True\"}]}}");
 	json_t *out = NULL;
 
-	assert_int_equal(mf_apply(&out, live, applied, &w, &c, &err), 0);
+	assert_int_equal(model_mf_apply(&out, live, applied, &w, &c, &err), 0);
 	/* the main resource: finalizers merge as a set, status is ignored */
 	assert_json(json_object_get(json_object_get(out, "metadata"), "finalizers"),
 	            "[\"x/one\",\"x/two\"]");
@@ -282,8 +282,8 @@ static void test_conditions_merge_by_type_and_finalizers_as_a_set(void **state)
 	    json_array_get(json_object_get(json_object_get(out, "status"), "conditions"), 0),
 	    "{\"type\":\"Ready\",\"status\":\"False\"}");
 	json_decref(out);
-	w.scope = MF_SCOPE_STATUS;
-	assert_int_equal(mf_apply(&out, live, applied, &w, &c, &err), 0);
+	w.scope = MODEL_MF_SCOPE_STATUS;
+	assert_int_equal(model_mf_apply(&out, live, applied, &w, &c, &err), 0);
 	assert_json(json_object_get(json_object_get(out, "status"), "conditions"),
 	            "[{\"type\":\"Ready\",\"status\":\"True\"},{\"type\":\"DatasourceReady\","
 	            "\"status\":\"True\"}]");
@@ -302,14 +302,14 @@ static void test_conditions_merge_by_type_and_finalizers_as_a_set(void **state)
 static void test_unchanged_apply_keeps_the_entry_so_the_write_is_a_noop(void **state)
 {
 	(void)state;
-	struct mf_write w = w_of("flux", false, 1764620000);
-	struct mf_conflicts c;
+	struct model_mf_write w = w_of("flux", false, 1764620000);
+	struct model_mf_conflicts c;
 	struct vim_err err = {0};
 	json_t *applied = parse(VI_A), *live = NULL, *again = NULL;
 
-	assert_int_equal(mf_apply(&live, NULL, applied, &w, &c, &err), 0);
+	assert_int_equal(model_mf_apply(&live, NULL, applied, &w, &c, &err), 0);
 	w.now += 3600;
-	assert_int_equal(mf_apply(&again, live, applied, &w, &c, &err), 0);
+	assert_int_equal(model_mf_apply(&again, live, applied, &w, &c, &err), 0);
 	assert_true(json_equal(live, again));
 	json_decref(again);
 	json_decref(live);
@@ -319,11 +319,11 @@ static void test_unchanged_apply_keeps_the_entry_so_the_write_is_a_noop(void **s
 static void test_default_manager_is_the_user_agent_product(void **state)
 {
 	(void)state;
-	char m[MF_MANAGER_MAX + 1];
+	char m[MODEL_MF_MANAGER_MAX + 1];
 
-	mf_default_manager("kubectl/v1.33.0 (linux/amd64) kubernetes/abc", m, sizeof(m));
+	model_mf_default_manager("kubectl/v1.33.0 (linux/amd64) kubernetes/abc", m, sizeof(m));
 	assert_string_equal(m, "kubectl");
-	mf_default_manager(NULL, m, sizeof(m));
+	model_mf_default_manager(NULL, m, sizeof(m));
 	assert_string_equal(m, "unknown");
 }
 

@@ -1,12 +1,12 @@
 /*
- * api/managed_fields — FieldsV1 sets, server-side apply and Update entries
+ * model/managed_fields — FieldsV1 sets, server-side apply and Update entries
  * (see managed_fields.h).  A set is kept as a tree of jansson objects
  * whose keys are path elements ("f:spec", "k:{\"type\":\"Ready\"}",
  * "v:\"x\"") and whose "." member says the node itself is in the set: the
  * FieldsV1 wire form, except that a leaf is {".":{}} rather than {} so an
  * emptied node is never mistaken for a member.
  */
-#include "api/managed_fields.h"
+#include "model/managed_fields.h"
 
 #include "core/timeutil.h"
 
@@ -376,7 +376,7 @@ static void set_of_object(json_t *node, const json_t *obj, const char *spath)
 	}
 }
 
-json_t *mf_set_of(const json_t *obj, enum mf_scope scope)
+json_t *model_mf_set_of(const json_t *obj, enum model_mf_scope scope)
 {
 	json_t *set = json_object(), *md, *st;
 	size_t i;
@@ -392,7 +392,7 @@ json_t *mf_set_of(const json_t *obj, enum mf_scope scope)
 		if (!json_object_size(md))
 			json_object_del(set, "f:metadata");
 	}
-	if (scope == MF_SCOPE_MAIN) {
+	if (scope == MODEL_MF_SCOPE_MAIN) {
 		json_object_del(set, "f:status");
 	} else {
 		st = json_incref(json_object_get(set, "f:status"));
@@ -411,14 +411,16 @@ static const char *entry_str(const json_t *e, const char *key)
 	return s ? s : "";
 }
 
-static bool entry_is(const json_t *e, const char *manager, const char *op, enum mf_scope scope)
+static bool entry_is(const json_t *e, const char *manager, const char *op,
+                     enum model_mf_scope scope)
 {
 	return strcmp(entry_str(e, "manager"), manager) == 0 &&
 	       strcmp(entry_str(e, "operation"), op) == 0 &&
-	       strcmp(entry_str(e, "subresource"), scope == MF_SCOPE_STATUS ? "status" : "") == 0;
+	       strcmp(entry_str(e, "subresource"),
+	              scope == MODEL_MF_SCOPE_STATUS ? "status" : "") == 0;
 }
 
-static json_t *entry_new(const struct mf_write *w, const char *op, const json_t *set)
+static json_t *entry_new(const struct model_mf_write *w, const char *op, const json_t *set)
 {
 	char t[VIM_TIME_TEXT_MAX];
 	json_t *e;
@@ -427,7 +429,7 @@ static json_t *entry_new(const struct mf_write *w, const char *op, const json_t 
 	e = json_pack("{ss ss ss ss ss so}", "manager", w->manager, "operation", op, "apiVersion",
 	              w->api_version, "time", t, "fieldsType", "FieldsV1", "fieldsV1",
 	              set_to_fields(set));
-	if (e && w->scope == MF_SCOPE_STATUS)
+	if (e && w->scope == MODEL_MF_SCOPE_STATUS)
 		json_object_set_new(e, "subresource", json_string("status"));
 	return e;
 }
@@ -573,7 +575,7 @@ static void print_manager(char *out, size_t cap, const json_t *e)
  * and merged values: a leaf whose value the apply changes is a conflict,
  * added to taken and to c. */
 static void find_conflicts(const json_t *s, const json_t *lv, const json_t *mv, char *path,
-                           size_t cap, const json_t *e, json_t *taken, struct mf_conflicts *c)
+                           size_t cap, const json_t *e, json_t *taken, struct model_mf_conflicts *c)
 {
 	size_t plen = strlen(path);
 	const char *k;
@@ -585,7 +587,7 @@ static void find_conflicts(const json_t *s, const json_t *lv, const json_t *mv, 
 			if (!lv || json_is_object(mv) || json_equal(lv, mv))
 				continue;
 			mark(taken);
-			if (c->len < MF_MAX_CONFLICTS) {
+			if (c->len < MODEL_MF_MAX_CONFLICTS) {
 				print_manager(c->manager[c->len], sizeof(c->manager[0]), e);
 				snprintf(c->path[c->len], sizeof(c->path[0]), "%s", path);
 			}
@@ -598,8 +600,9 @@ static void find_conflicts(const json_t *s, const json_t *lv, const json_t *mv, 
 	}
 }
 
-int mf_apply(json_t **out, const json_t *live, const json_t *applied, const struct mf_write *w,
-             struct mf_conflicts *c, struct vim_err *err)
+int model_mf_apply(json_t **out, const json_t *live, const json_t *applied,
+                   const struct model_mf_write *w, struct model_mf_conflicts *c,
+                   struct vim_err *err)
 {
 	json_t *ap = json_deep_copy(applied), *merged = NULL, *entries = NULL, *nset = NULL;
 	json_t *prev = NULL, *others = json_object(), *e, *es, *taken, *rm = NULL, *rest;
@@ -615,7 +618,7 @@ int mf_apply(json_t **out, const json_t *live, const json_t *applied, const stru
 		goto out;
 	}
 	json_object_del(json_object_get(ap, "metadata"), "managedFields");
-	if (w->scope == MF_SCOPE_MAIN) {
+	if (w->scope == MODEL_MF_SCOPE_MAIN) {
 		json_object_del(ap, "status");
 	} else {
 		/* /status applies only the status */
@@ -625,7 +628,7 @@ int mf_apply(json_t **out, const json_t *live, const json_t *applied, const stru
 		if (st)
 			json_object_set_new(ap, "status", st);
 	}
-	nset = mf_set_of(ap, w->scope);
+	nset = model_mf_set_of(ap, w->scope);
 	merged = merge(live ? json_deep_copy(live) : NULL, ap, "");
 	entries = json_array();
 	json_array_foreach(entries_of(live), i, e)
@@ -725,7 +728,8 @@ static void changed(json_t *out, const json_t *ns, const json_t *os, const json_
 	}
 }
 
-int mf_update(json_t *next, const json_t *live, const struct mf_write *w, struct vim_err *err)
+int model_mf_update(json_t *next, const json_t *live, const struct model_mf_write *w,
+                    struct vim_err *err)
 {
 	json_t *nset, *oset, *ch = json_object(), *removed, *entries, *e, *es, *left;
 	const json_t *base = entries_of(next) ? next : live;
@@ -734,8 +738,8 @@ int mf_update(json_t *next, const json_t *live, const struct mf_write *w, struct
 
 	if (!json_is_object(json_object_get(next, "metadata")))
 		return vim_err_set(err, VIM_EINVAL, "metadata must be an object");
-	nset = mf_set_of(next, w->scope);
-	oset = live ? mf_set_of(live, w->scope) : json_object();
+	nset = model_mf_set_of(next, w->scope);
+	oset = live ? model_mf_set_of(live, w->scope) : json_object();
 	changed(ch, nset, live ? oset : NULL, next, live);
 	removed = set_sub(oset, nset);
 	entries = json_array();
@@ -777,13 +781,46 @@ int mf_update(json_t *next, const json_t *live, const struct mf_write *w, struct
 	return 0;
 }
 
-void mf_default_manager(const char *user_agent, char *out, size_t cap)
+int model_mf_own(json_t *next, const json_t *entries, const struct model_mf_write *w)
+{
+	json_t *set = model_mf_set_of(next, w->scope), *out = json_array(), *e, *es, *left;
+	char t[VIM_TIME_TEXT_MAX];
+	bool mine = false;
+	size_t i;
+
+	vim_time_format(w->now, t, sizeof(t));
+	json_array_foreach(json_is_array(entries) ? entries : NULL, i, e)
+	{
+		json_t *copy = json_deep_copy(e);
+
+		if (entry_is(e, w->manager, "Update", w->scope)) {
+			mine = true;
+			left = json_incref(set);
+			json_object_set_new(copy, "time", json_string(t));
+			json_object_set_new(copy, "apiVersion", json_string(w->api_version));
+		} else {
+			es = entry_set(e);
+			left = set_sub(es, set);
+			json_decref(es);
+		}
+		entry_set_fields(copy, left);
+		json_array_append_new(out, copy);
+		json_decref(left);
+	}
+	if (!mine)
+		json_array_append_new(out, entry_new(w, "Update", set));
+	store_entries(next, out, NULL);
+	json_decref(set);
+	return 0;
+}
+
+void model_mf_default_manager(const char *user_agent, char *out, size_t cap)
 {
 	size_t n = 0;
 
 	if (!user_agent || !*user_agent || *user_agent == '/')
 		user_agent = "unknown";
-	while (user_agent[n] && user_agent[n] != '/' && n + 1 < cap && n < MF_MANAGER_MAX)
+	while (user_agent[n] && user_agent[n] != '/' && n + 1 < cap && n < MODEL_MF_MANAGER_MAX)
 		n++;
 	memcpy(out, user_agent, n);
 	out[n] = '\0';
