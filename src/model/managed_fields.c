@@ -366,13 +366,14 @@ static void set_of_object(json_t *node, const json_t *obj, const char *spath)
 
 	json_object_foreach((json_t *)obj, k, v)
 	{
-		char p[512], e[300];
+		char p[512];
 
 		if (json_is_null(v))
 			continue;
+		/* p only names the field for the list rules: a longer one
+		 * is no rule's and stays atomic */
 		snprintf(p, sizeof(p), "%s%s%s", spath, *spath ? "." : "", k);
-		snprintf(e, sizeof(e), "f:%s", k);
-		set_of_value(child(node, e), v, p);
+		set_of_value(child_of(node, "f:", k), v, p);
 	}
 }
 

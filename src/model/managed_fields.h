@@ -27,7 +27,7 @@ enum model_mf_scope { MODEL_MF_SCOPE_MAIN = 0, MODEL_MF_SCOPE_STATUS = 1 };
 
 struct model_mf_conflicts {
 	size_t len;                                /* how many were found */
-	char manager[MODEL_MF_MAX_CONFLICTS][200]; /* printManager: "\"m\" using v" */
+	char manager[MODEL_MF_MAX_CONFLICTS][256]; /* printManager: "\"m\" using v" */
 	char path[MODEL_MF_MAX_CONFLICTS][256];    /* ".spec.storage" */
 };
 

@@ -50,10 +50,10 @@ static const json_t *at(const json_t *v, const char *path)
 static struct model_mf_write w_of(const char *manager, bool force, int64_t now)
 {
 	struct model_mf_write w = {.manager = manager,
-	                     .api_version = AV,
-	                     .scope = MODEL_MF_SCOPE_MAIN,
-	                     .now = now,
-	                     .force = force};
+	                           .api_version = AV,
+	                           .scope = MODEL_MF_SCOPE_MAIN,
+	                           .now = now,
+	                           .force = force};
 	return w;
 }
 
@@ -316,6 +316,56 @@ static void test_unchanged_apply_keeps_the_entry_so_the_write_is_a_noop(void **s
 	json_decref(applied);
 }
 
+static void test_status_owner_takes_the_status_from_other_status_writers(void **state)
+{
+	(void)state;
+	struct model_mf_write w = w_of("vimaged", false, 1764620000);
+	json_t *live =
+	    parse("[{\"manager\":\"kubectl\",\"operation\":\"Apply\",\"apiVersion\":\"" AV "\","
+	          "\"fieldsType\":\"FieldsV1\",\"fieldsV1\":{\"f:spec\":{\"f:storage\":{}}}},"
+	          "{\"manager\":\"someone\",\"operation\":\"Update\",\"apiVersion\":\"" AV "\","
+	          "\"subresource\":\"status\",\"fieldsType\":\"FieldsV1\","
+	          "\"fieldsV1\":{\"f:status\":{\"f:phase\":{}}}}]");
+	json_t *obj = parse("{\"metadata\":{\"name\":\"a\"},\"status\":{\"phase\":\"Ready\","
+	                    "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}");
+	const json_t *e;
+
+	w.scope = MODEL_MF_SCOPE_STATUS;
+	assert_int_equal(model_mf_own(obj, live, &w), 0);
+	/* someone owned only phase, which vimaged now owns: its entry goes */
+	assert_int_equal(json_array_size(entries(obj)), 2);
+	assert_non_null(entry(obj, "kubectl", "Apply"));
+	assert_null(entry(obj, "someone", "Update"));
+	e = entry(obj, "vimaged", "Update");
+	assert_non_null(e);
+	assert_string_equal(json_string_value(json_object_get(e, "subresource")), "status");
+	assert_json(json_object_get(e, "fieldsV1"),
+	            "{\"f:status\":{\"f:phase\":{},\"f:conditions\":{\"k:{\\\"type\\\":"
+	            "\\\"Ready\\\"}\":{\".\":{},\"f:type\":{},\"f:status\":{}}}}}");
+	json_decref(obj);
+	json_decref(live);
+}
+
+static void test_long_label_keys_stay_distinct_fields(void **state)
+{
+	(void)state;
+	char key_a[320], key_b[320], text[1024];
+	json_t *obj, *set;
+
+	memset(key_a, 'a', 310);
+	key_a[310] = '\0';
+	memcpy(key_b, key_a, sizeof(key_a));
+	key_a[309] = 'x';
+	key_b[309] = 'y';
+	snprintf(text, sizeof(text), "{\"metadata\":{\"labels\":{\"%s\":\"1\",\"%s\":\"2\"}}}",
+	         key_a, key_b);
+	obj = parse(text);
+	set = model_mf_set_of(obj, MODEL_MF_SCOPE_MAIN);
+	assert_int_equal(json_object_size(at(set, "f:metadata.f:labels")), 2);
+	json_decref(set);
+	json_decref(obj);
+}
+
 static void test_default_manager_is_the_user_agent_product(void **state)
 {
 	(void)state;
@@ -356,6 +406,8 @@ int main(void)
 	    cmocka_unit_test(test_update_takes_changed_fields_from_other_managers),
 	    cmocka_unit_test(test_conditions_merge_by_type_and_finalizers_as_a_set),
 	    cmocka_unit_test(test_unchanged_apply_keeps_the_entry_so_the_write_is_a_noop),
+	    cmocka_unit_test(test_status_owner_takes_the_status_from_other_status_writers),
+	    cmocka_unit_test(test_long_label_keys_stay_distinct_fields),
 	    cmocka_unit_test(test_default_manager_is_the_user_agent_product),
 	    cmocka_unit_test(test_openapi_marks_conditions_map_and_finalizers_set),
 	};
