@@ -32,10 +32,9 @@ bool api_apply_check_options(struct api_req *r)
 {
 	struct model_causes causes = {.len = 0};
 	const char *m = api_query(r, "fieldManager"), *force = api_query(r, "force");
-	bool apply = api_apply_is(r), forced = false;
+	bool apply = api_apply_is(r);
 	size_t i;
 
-	api_query_bool(r, "force", &forced);
 	if (apply && (!m || !*m))
 		model_causes_add(&causes, "fieldManager", "FieldValueRequired",
 		                 "Required value: is required for apply patch");
@@ -51,7 +50,8 @@ bool api_apply_check_options(struct api_req *r)
 			break;
 		}
 	}
-	if (force && !apply && forced)
+	/* any force, even false, as kube (create and update have none) */
+	if (force && !apply && strcmp(r->method, "PATCH") == 0)
 		model_causes_add(&causes, "force", "FieldValueForbidden",
 		                 "Forbidden: may not be specified for non-apply patch");
 	if (causes.len == 0)

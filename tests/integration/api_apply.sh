@@ -114,6 +114,10 @@ expect_eq "a forced dry-run apply answers 200 with the new value" "200 https://e
 expect_eq "... and changes nothing" "$rv https://e.example.org/r.img" "$(rv_of raw) $(k get vi raw -o jsonpath='{.spec.dataSource.http.url}')"
 c=$(code PATCH "$VI/raw?fieldManager=m1&force=true" -H 'Content-Type: application/merge-patch+json' --data '{"metadata":{"labels":{"x":"1"}}}')
 expect_eq "force on a merge patch is 422" "422" "$c"
+c=$(code PATCH "$VI/raw?fieldManager=m1&force=false" -H 'Content-Type: application/merge-patch+json' --data '{"metadata":{"labels":{"x":"1"}}}')
+expect_eq "... even force=false, as kube" "422 force: Forbidden: may not be specified for non-apply patch" "$c $(py "o['details']['causes'][0]['field'] + ': ' + o['details']['causes'][0]['message']")"
+c=$(code PATCH "$VI/raw?fieldManager=$(printf 'm%.0s' $(seq 1 129))" -H "$CT" --data-binary @"$T_TMP/r.yaml")
+expect_eq "a fieldManager over 128 bytes is 422" "422" "$c"
 vi_yaml made https://e.example.org/m.img | k create -f - >/dev/null 2>&1
 expect_eq "a create records an Update entry for its manager" "['kubectl-create/Update']" "$(mf made "list(m)")"
 c=$(code PATCH "$VI/raw/status?fieldManager=status-writer" -H 'Content-Type: application/merge-patch+json' --data '{"status":{"phase":"Pending"}}')
