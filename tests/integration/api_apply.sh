@@ -134,4 +134,18 @@ done
 for p in "${pids[@]}"; do wait "$p"; done
 expect_eq "eight concurrent applies all land, each with its own manager" "8 8" \
 	"$(k get vi raw -o json --show-managed-fields | /usr/bin/python3 -c 'import json,sys; o=json.load(sys.stdin); print(sum(1 for l in o["metadata"]["labels"] if l.startswith("l")), sum(1 for e in o["metadata"]["managedFields"] if e["manager"].startswith("p")))')"
+
+# the controllers' status writes name their manager, subresource status
+vim_stop
+PREG=$(free_port)
+registry_start "$T_TMP/reg" "$PREG" || not_ok "the registry starts"
+vim_start "$T_TMP/data2" --dvcr-url "http://127.0.0.1:$PREG" || { not_ok "vimaged starts with controllers"; exit 1; }
+vi_yaml ctl "http://127.0.0.1:$(free_port)/nothing.img" | k apply --server-side -f - >/dev/null 2>&1
+status_manager() { mf ctl "m.get('vimaged/Update', {}).get('subresource', '') + ' ' + str(sorted(m.get('vimaged/Update', {}).get('fieldsV1', {}).get('f:status', {})))" 2>/dev/null; }
+for i in $(seq 1 100); do # 20 s at most
+	status_manager | grep -q "^status .*f:phase" && break
+	sleep 0.2
+done
+expect_match "the controller's status write records vimaged with subresource status" "^status .*'f:conditions'.*'f:phase'" "$(status_manager)"
+expect_eq "... and kubectl keeps its Apply entry" "True" "$(mf ctl "'kubectl/Apply' in m")"
 exit $T_FAILED
