@@ -618,6 +618,12 @@ int model_mf_apply(json_t **out, const json_t *live, const json_t *applied,
 		rc = vim_err_set(err, VIM_EINVAL, "the applied configuration must be an object");
 		goto out;
 	}
+	/* as kube: an applied configuration states fields, not owners */
+	if (json_object_get(json_object_get(ap, "metadata"), "managedFields") &&
+	    !json_is_null(json_object_get(json_object_get(ap, "metadata"), "managedFields"))) {
+		rc = vim_err_set(err, VIM_EINVAL, "metadata.managedFields must be nil");
+		goto out;
+	}
 	json_object_del(json_object_get(ap, "metadata"), "managedFields");
 	if (w->scope == MODEL_MF_SCOPE_MAIN) {
 		json_object_del(ap, "status");

@@ -366,6 +366,22 @@ static void test_long_label_keys_stay_distinct_fields(void **state)
 	json_decref(obj);
 }
 
+static void test_apply_refuses_managed_fields_in_the_configuration(void **state)
+{
+	(void)state;
+	struct model_mf_write w = w_of("flux", false, 1764620000);
+	struct model_mf_conflicts c;
+	struct vim_err err = {0};
+	json_t *applied = parse(VI_A), *out = NULL;
+
+	json_object_set_new(json_object_get(applied, "metadata"), "managedFields",
+	                    parse("[{\"manager\":\"x\"}]"));
+	assert_int_equal(model_mf_apply(&out, NULL, applied, &w, &c, &err), VIM_EINVAL);
+	assert_string_equal(err.msg, "metadata.managedFields must be nil");
+	assert_null(out);
+	json_decref(applied);
+}
+
 static void test_default_manager_is_the_user_agent_product(void **state)
 {
 	(void)state;
@@ -408,6 +424,7 @@ int main(void)
 	    cmocka_unit_test(test_unchanged_apply_keeps_the_entry_so_the_write_is_a_noop),
 	    cmocka_unit_test(test_status_owner_takes_the_status_from_other_status_writers),
 	    cmocka_unit_test(test_long_label_keys_stay_distinct_fields),
+	    cmocka_unit_test(test_apply_refuses_managed_fields_in_the_configuration),
 	    cmocka_unit_test(test_default_manager_is_the_user_agent_product),
 	    cmocka_unit_test(test_openapi_marks_conditions_map_and_finalizers_set),
 	};
