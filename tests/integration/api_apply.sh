@@ -19,10 +19,11 @@ code() { # METHOD PATH [curl args]: the HTTP status; the body goes to $T_TMP/out
 	api "$m" "$p" --max-time 20 -o "$T_TMP/out" -w "%{http_code}" "$@"
 }
 py() { /usr/bin/python3 -c "import json,sys; o=json.load(open('$T_TMP/out')); print($1)"; }
-# mf NAME PYEXPR: evaluates PYEXPR over m, the managedFields by "manager/operation"
+# mf NAME PYEXPR: evaluates PYEXPR over m, the managedFields by
+# "manager/operation" (and "/subresource" when there is one)
 mf() {
 	k get vi "$1" -o json --show-managed-fields >"$T_TMP/out" 2>&1
-	py "(lambda m: ($2))({e['manager']+'/'+e['operation']: e for e in o['metadata'].get('managedFields', [])})"
+	py "(lambda m: ($2))({e['manager']+'/'+e['operation']+('/'+e['subresource'] if e.get('subresource') else ''): e for e in o['metadata'].get('managedFields', [])})"
 }
 rv_of() { k get vi "$1" -o jsonpath='{.metadata.resourceVersion}'; }
 vi_yaml() { # NAME URL [LABELS (yaml flow map)]
@@ -141,11 +142,12 @@ PREG=$(free_port)
 registry_start "$T_TMP/reg" "$PREG" || not_ok "the registry starts"
 vim_start "$T_TMP/data2" --dvcr-url "http://127.0.0.1:$PREG" || { not_ok "vimaged starts with controllers"; exit 1; }
 vi_yaml ctl "http://127.0.0.1:$(free_port)/nothing.img" | k apply --server-side -f - >/dev/null 2>&1
-status_manager() { mf ctl "m.get('vimaged/Update', {}).get('subresource', '') + ' ' + str(sorted(m.get('vimaged/Update', {}).get('fieldsV1', {}).get('f:status', {})))" 2>/dev/null; }
+status_manager() { mf ctl "'status' + ' ' + str(sorted(m.get('vimaged/Update/status', {}).get('fieldsV1', {}).get('f:status', {})))" 2>/dev/null; }
 for i in $(seq 1 100); do # 20 s at most
 	status_manager | grep -q "^status .*f:phase" && break
 	sleep 0.2
 done
 expect_match "the controller's status write records vimaged with subresource status" "^status .*'f:conditions'.*'f:phase'" "$(status_manager)"
-expect_eq "... and kubectl keeps its Apply entry" "True" "$(mf ctl "'kubectl/Apply' in m")"
+expect_eq "... its finalizer write an Update entry for the finalizer, and kubectl keeps its Apply entry" "(True, True)" \
+	"$(mf ctl "'v:\"virtualization.deckhouse.io/vi-cleanup\"' in m['vimaged/Update']['fieldsV1']['f:metadata']['f:finalizers'], 'kubectl/Apply' in m")"
 exit $T_FAILED
