@@ -91,6 +91,19 @@ for KC in "" "$KUBECTL_DIR/kubectl.1.27" "$KUBECTL_DIR/kubectl.1.33"; do
 done
 export KUBECTL=kubectl
 
+# from client-side to server-side apply, as kube documents the move
+vi_yaml csa https://e.example.org/a.img >"$T_TMP/csa.yaml"
+vi_yaml csa https://e.example.org/b.img >"$T_TMP/csa2.yaml"
+k apply -f "$T_TMP/csa.yaml" >/dev/null 2>&1
+out=$(k apply --server-side -f "$T_TMP/csa2.yaml" 2>&1)
+expect_match "a server-side change of a client-side applied field conflicts" \
+	'conflict with "kubectl-client-side-apply" using virtualization.deckhouse.io/v1alpha2: .spec.dataSource.http.url' "$out"
+k apply --server-side -f "$T_TMP/csa.yaml" >/dev/null 2>&1
+expect_eq "the same manifest co-owns, and kubectl moves the client-side entry into its Apply entry" "(False, True)" \
+	"$(mf csa "'kubectl-client-side-apply/Update' in m, 'f:url' in m['kubectl/Apply']['fieldsV1']['f:spec']['f:dataSource']['f:http']")"
+out=$(k apply --server-side -f "$T_TMP/csa2.yaml" 2>&1)
+expect_eq "... after which the change applies" "https://e.example.org/b.img" "$(k get vi csa -o jsonpath='{.spec.dataSource.http.url}')"
+
 # the raw API: kube's Status for a conflict, fieldManager, dry run
 vi_yaml raw https://e.example.org/r.img >"$T_TMP/r.yaml"
 CT='Content-Type: application/apply-patch+yaml'
