@@ -149,6 +149,15 @@ for p in "${pids[@]}"; do wait "$p"; done
 expect_eq "eight concurrent applies all land, each with its own manager" "8 8" \
 	"$(k get vi raw -o json --show-managed-fields | /usr/bin/python3 -c 'import json,sys; o=json.load(sys.stdin); print(sum(1 for l in o["metadata"]["labels"] if l.startswith("l")), sum(1 for e in o["metadata"]["managedFields"] if e["manager"].startswith("p")))')"
 
+# the official Python client's server_side_apply
+out=$(/usr/bin/python3 "$(dirname "$0")/pyclient_apply.py" "$KUBECONFIG_FILE" 2>&1)
+printf '%s\n' "$out" | grep -E '^(ok|not ok) - ' || true
+printf '%s\n' "$out" | grep -Eq '^not ok - |Traceback' && {
+	T_FAILED=1
+	printf '%s\n' "$out" | grep -v -E '^(ok|not ok) - ' | sed 's/^/#   /'
+}
+printf '%s\n' "$out" | grep -q '^ok - python: done' || not_ok "the Python driver ran to its end"
+
 # the controllers' status writes name their manager, subresource status
 vim_stop
 PREG=$(free_port)
