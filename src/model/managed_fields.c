@@ -453,7 +453,41 @@ static void entry_set_fields(json_t *e, const json_t *set)
 	json_object_set_new(e, "fieldsV1", set_to_fields(set));
 }
 
-/* Stores the entries (stolen) in obj's metadata.  Entries that own
+/* kube's order of entries (fieldmanager's sortEncodedManagedFields):
+ * operation (Apply before Update), time, manager, apiVersion,
+ * subresource.  Times are all "YYYY-MM-DDTHH:MM:SSZ", so they compare as
+ * text. */
+static int entry_order(const void *pa, const void *pb)
+{
+	const json_t *a = *(const json_t *const *)pa, *b = *(const json_t *const *)pb;
+	static const char *const keys[] = {"operation", "time", "manager", "apiVersion",
+	                                   "subresource"};
+	size_t i;
+	int d;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if ((d = strcmp(entry_str(a, keys[i]), entry_str(b, keys[i]))) != 0)
+			return d;
+	return 0;
+}
+
+static void sort_entries(json_t *entries)
+{
+	size_t n = json_array_size(entries), i;
+	json_t **v = n ? malloc(n * sizeof(*v)) : NULL;
+
+	if (!v)
+		return;
+	for (i = 0; i < n; i++)
+		v[i] = json_incref(json_array_get(entries, i));
+	qsort(v, n, sizeof(*v), entry_order);
+	json_array_clear(entries);
+	for (i = 0; i < n; i++)
+		json_array_append_new(entries, v[i]);
+	free(v);
+}
+
+/* Stores the entries (stolen) in obj's metadata, in kube's order.  Entries that own
  * nothing go, as in kube.  When the write changes nothing but the
  * entries' times, the live entries are kept so the write is a no-op. */
 static void store_entries(json_t *obj, json_t *entries, const json_t *live)
@@ -491,6 +525,7 @@ static void store_entries(json_t *obj, json_t *entries, const json_t *live)
 				                    json_deep_copy(json_object_get(le, "time")));
 		}
 	}
+	sort_entries(entries);
 	if (json_array_size(entries) && md)
 		json_object_set_new(md, "managedFields", entries);
 	else
@@ -607,7 +642,6 @@ int model_mf_apply(json_t **out, const json_t *live, const json_t *applied,
 {
 	json_t *ap = json_deep_copy(applied), *merged = NULL, *entries = NULL, *nset = NULL;
 	json_t *prev = NULL, *others = json_object(), *e, *es, *taken, *rm = NULL, *rest;
-	const char *op;
 	char path[1024];
 	size_t i;
 	int rc = 0;
@@ -688,8 +722,7 @@ int model_mf_apply(json_t **out, const json_t *live, const json_t *applied,
 		json_decref(dropped);
 		remove_set(merged, rm);
 	}
-	op = "Apply";
-	json_array_append_new(entries, entry_new(w, op, nset));
+	json_array_append_new(entries, entry_new(w, "Apply", nset));
 	store_entries(merged, entries, live);
 	entries = NULL;
 	*out = merged;

@@ -382,6 +382,35 @@ static void test_apply_refuses_managed_fields_in_the_configuration(void **state)
 	json_decref(applied);
 }
 
+static void test_entries_are_in_kubes_order_apply_first_then_time_then_manager(void **state)
+{
+	(void)state;
+	struct model_mf_write w = w_of("kubectl-label", false, 1764620000);
+	struct model_mf_conflicts c;
+	struct vim_err err = {0};
+	json_t *live = NULL, *next;
+	const json_t *e;
+	size_t i;
+	char got[256] = "";
+
+	assert_int_equal(apply_as(&live, "m", false, VI_A, &c), 0);
+	next = json_deep_copy(live);
+	json_object_set_new(json_object_get(json_object_get(next, "metadata"), "labels"), "new",
+	                    json_string("1"));
+	assert_int_equal(model_mf_update(next, live, &w, &err), 0);
+	json_decref(live);
+	live = next;
+	assert_int_equal(apply_as(&live, "b", false, VI_A, &c), 0);
+	assert_int_equal(apply_as(&live, "a", false, VI_A, &c), 0);
+	json_array_foreach(entries(live), i, e)
+	{
+		strcat(got, json_string_value(json_object_get(e, "manager")));
+		strcat(got, " ");
+	}
+	assert_string_equal(got, "a b m kubectl-label ");
+	json_decref(live);
+}
+
 static void test_default_manager_is_the_user_agent_product(void **state)
 {
 	(void)state;
@@ -425,6 +454,7 @@ int main(void)
 	    cmocka_unit_test(test_status_owner_takes_the_status_from_other_status_writers),
 	    cmocka_unit_test(test_long_label_keys_stay_distinct_fields),
 	    cmocka_unit_test(test_apply_refuses_managed_fields_in_the_configuration),
+	    cmocka_unit_test(test_entries_are_in_kubes_order_apply_first_then_time_then_manager),
 	    cmocka_unit_test(test_default_manager_is_the_user_agent_product),
 	    cmocka_unit_test(test_openapi_marks_conditions_map_and_finalizers_set),
 	};
