@@ -1,6 +1,7 @@
 /*
  * api/apply — fieldManager, force, and kube's answers around server-side
- * apply (see apply.h).  The merge and the sets are managed_fields.c's.
+ * apply (see apply.h).  The merge and the sets are model/managed_fields'
+ * and model/fieldset's.
  */
 #include "api/apply.h"
 

@@ -33,7 +33,7 @@ struct api_schema_field {
 	int min_len, max_len;
 	/* x-kubernetes-list-type ("set", "map"; NULL = atomic) and, for a
 	 * map, its x-kubernetes-list-map-keys: the lists server-side apply
-	 * merges by item (managed_fields.c's list_rules) */
+	 * merges by item (model/fieldset.c's list_rules) */
 	const char *list_type;
 	const char *list_key;
 };

@@ -1,408 +1,15 @@
 /*
- * model/managed_fields — FieldsV1 sets, server-side apply and Update entries
- * (see managed_fields.h).  A set is kept as a tree of jansson objects
- * whose keys are path elements ("f:spec", "k:{\"type\":\"Ready\"}",
- * "v:\"x\"") and whose "." member says the node itself is in the set: the
- * FieldsV1 wire form, except that a leaf is {".":{}} rather than {} so an
- * emptied node is never mistaken for a member.
+ * model/managed_fields — managedFields entries, server-side apply and
+ * Update entries (see managed_fields.h) over the sets of fieldset.c.
  */
 #include "model/managed_fields.h"
 
 #include "core/timeutil.h"
+#include "model/fieldset.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define SELF "."
-
-enum list_type { LIST_ATOMIC = 0, LIST_SET, LIST_MAP };
-
-/* Lists that are not atomic, by their field path: the same facts the
- * OpenAPI schema publishes (x-kubernetes-list-type, -list-map-keys). */
-static const struct list_rule {
-	const char *path;
-	enum list_type type;
-	const char *key; /* LIST_MAP */
-} list_rules[] = {
-    {"metadata.finalizers", LIST_SET, NULL},
-    {"metadata.ownerReferences", LIST_MAP, "uid"},
-    {"status.conditions", LIST_MAP, "type"},
-};
-
-/* Server-written metadata: no manager owns it (fieldmanager's stripmeta). */
-static const char *const stripped_meta[] = {"f:name",
-                                            "f:namespace",
-                                            "f:creationTimestamp",
-                                            "f:selfLink",
-                                            "f:uid",
-                                            "f:generation",
-                                            "f:managedFields",
-                                            "f:resourceVersion",
-                                            "f:clusterName",
-                                            "f:deletionTimestamp",
-                                            "f:deletionGracePeriodSeconds",
-                                            NULL};
-
-static const struct list_rule *list_rule(const char *path)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(list_rules) / sizeof(list_rules[0]); i++)
-		if (strcmp(list_rules[i].path, path) == 0)
-			return &list_rules[i];
-	return NULL;
-}
-
-/* ---- set trees ---------------------------------------------------------------- */
-
-static json_t *child(json_t *node, const char *elem)
-{
-	json_t *c = json_object_get(node, elem);
-
-	if (!c) {
-		c = json_object();
-		json_object_set_new(node, elem, c);
-	}
-	return c;
-}
-
-/* The child named prefix + text (a "k:"/"v:" element of any length). */
-static json_t *child_of(json_t *node, const char *prefix, const char *text)
-{
-	size_t n = strlen(prefix) + strlen(text) + 1;
-	char *e = malloc(n);
-	json_t *c;
-
-	if (!e)
-		return json_object(); /* leaked into nothing: out of memory */
-	snprintf(e, n, "%s%s", prefix, text);
-	c = child(node, e);
-	free(e);
-	return c;
-}
-
-static void mark(json_t *node)
-{
-	json_object_set_new(node, SELF, json_object());
-}
-
-static bool member(const json_t *node)
-{
-	return node && json_object_get(node, SELF) != NULL;
-}
-
-/* FieldsV1 (borrowed) to a tree (new reference). */
-static json_t *set_from_fields(const json_t *f)
-{
-	json_t *n = json_object(), *v;
-	const char *k;
-
-	json_object_foreach((json_t *)f, k, v)
-	{
-		if (strcmp(k, SELF) == 0) {
-			mark(n);
-		} else if (json_is_object(v)) {
-			json_t *c = json_object_size(v) ? set_from_fields(v) : json_object();
-
-			if (!json_object_size(v))
-				mark(c);
-			json_object_set_new(n, k, c);
-		}
-	}
-	return n;
-}
-
-/* A tree to FieldsV1 (new reference): members without children are {}. */
-static json_t *set_to_fields(const json_t *n)
-{
-	json_t *o = json_object(), *v;
-	const char *k;
-
-	json_object_foreach((json_t *)n, k, v)
-	{
-		json_t *c;
-
-		if (strcmp(k, SELF) == 0)
-			continue;
-		c = set_to_fields(v);
-		if (member(v) && json_object_size(c))
-			mark(c);
-		if (member(v) || json_object_size(c))
-			json_object_set_new(o, k, c);
-		else
-			json_decref(c);
-	}
-	return o;
-}
-
-static void set_union(json_t *dst, const json_t *src)
-{
-	json_t *v;
-	const char *k;
-
-	json_object_foreach((json_t *)src, k, v)
-	{
-		if (strcmp(k, SELF) == 0)
-			mark(dst);
-		else
-			set_union(child(dst, k), v);
-	}
-}
-
-/* a - b (b may be NULL), a new tree with no empty nodes. */
-static json_t *set_sub(const json_t *a, const json_t *b)
-{
-	json_t *o = json_object(), *v;
-	const char *k;
-
-	json_object_foreach((json_t *)a, k, v)
-	{
-		if (strcmp(k, SELF) == 0) {
-			if (!member(b))
-				mark(o);
-		} else {
-			json_t *c = set_sub(v, b ? json_object_get(b, k) : NULL);
-
-			if (json_object_size(c))
-				json_object_set_new(o, k, c);
-			else
-				json_decref(c);
-		}
-	}
-	return o;
-}
-
-static json_t *set_inter(const json_t *a, const json_t *b)
-{
-	json_t *o = json_object(), *v;
-	const char *k;
-
-	json_object_foreach((json_t *)a, k, v)
-	{
-		if (strcmp(k, SELF) == 0) {
-			if (member(b))
-				mark(o);
-		} else if (b && json_object_get(b, k)) {
-			json_t *c = set_inter(v, json_object_get(b, k));
-
-			if (json_object_size(c))
-				json_object_set_new(o, k, c);
-			else
-				json_decref(c);
-		}
-	}
-	return o;
-}
-
-/* ---- elements over values -------------------------------------------------------- */
-
-/* Does item match the keys of a "k:" element (a JSON object)? */
-static bool key_match(const json_t *item, const json_t *keys)
-{
-	const char *k;
-	json_t *v;
-
-	if (!json_is_object(item))
-		return false;
-	json_object_foreach((json_t *)keys, k, v)
-	{
-		if (!json_equal(json_object_get(item, k), v))
-			return false;
-	}
-	return true;
-}
-
-/* The index in array v of the element elem names, or -1. */
-static long elem_index(const json_t *v, const char *elem)
-{
-	json_t *want = NULL, *item;
-	long found = -1;
-	size_t i;
-
-	if (!json_is_array(v) || strlen(elem) < 2)
-		return -1;
-	if (elem[0] == 'i' && elem[1] == ':') {
-		long n = strtol(elem + 2, NULL, 10);
-		return n >= 0 && (size_t)n < json_array_size(v) ? n : -1;
-	}
-	want = json_loads(elem + 2, JSON_DECODE_ANY, NULL);
-	if (!want)
-		return -1;
-	json_array_foreach(v, i, item)
-	{
-		if ((elem[0] == 'k' && key_match(item, want)) ||
-		    (elem[0] == 'v' && json_equal(item, want))) {
-			found = (long)i;
-			break;
-		}
-	}
-	json_decref(want);
-	return found;
-}
-
-/* The member of v (borrowed) a path element names, or NULL. */
-static json_t *descend(const json_t *v, const char *elem)
-{
-	long i;
-
-	if (!v)
-		return NULL;
-	if (strncmp(elem, "f:", 2) == 0)
-		return json_is_object(v) ? json_object_get(v, elem + 2) : NULL;
-	i = elem_index(v, elem);
-	return i < 0 ? NULL : json_array_get(v, (size_t)i);
-}
-
-static void remove_elem(json_t *v, const char *elem)
-{
-	long i;
-
-	if (strncmp(elem, "f:", 2) == 0) {
-		if (json_is_object(v))
-			json_object_del(v, elem + 2);
-	} else if ((i = elem_index(v, elem)) >= 0) {
-		json_array_remove(v, (size_t)i);
-	}
-}
-
-/* Removes every member of set from v. */
-static void remove_set(json_t *v, const json_t *set)
-{
-	const char *k;
-	json_t *s;
-
-	json_object_foreach((json_t *)set, k, s)
-	{
-		if (strcmp(k, SELF) == 0)
-			continue;
-		if (member(s))
-			remove_elem(v, k);
-		else if (descend(v, k))
-			remove_set(descend(v, k), s);
-	}
-}
-
-/* Appends elem as kube prints a path (".spec.storage",
- * "[type=\"Ready\"]", "[=\"x\"]") to buf. */
-static void print_elem(char *buf, size_t cap, const char *elem)
-{
-	size_t n = strlen(buf);
-	json_t *j, *v;
-	const char *k;
-	char *s;
-	bool first = true;
-
-	if (n >= cap)
-		return;
-	if (strncmp(elem, "f:", 2) == 0) {
-		snprintf(buf + n, cap - n, ".%s", elem + 2);
-	} else if (strncmp(elem, "i:", 2) == 0) {
-		snprintf(buf + n, cap - n, "[%s]", elem + 2);
-	} else if (strncmp(elem, "v:", 2) == 0) {
-		snprintf(buf + n, cap - n, "[=%s]", elem + 2);
-	} else if ((j = json_loads(elem + 2, JSON_DECODE_ANY, NULL))) {
-		snprintf(buf + n, cap - n, "[");
-		json_object_foreach(j, k, v)
-		{
-			s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-			n = strlen(buf);
-			snprintf(buf + n, cap - n, "%s%s=%s", first ? "" : ",", k, s ? s : "");
-			free(s);
-			first = false;
-		}
-		n = strlen(buf);
-		snprintf(buf + n, cap - n, "]");
-		json_decref(j);
-	}
-}
-
-/* ---- the set of an object ----------------------------------------------------------- */
-
-static void set_of_object(json_t *node, const json_t *obj, const char *spath);
-
-static void set_of_value(json_t *c, const json_t *val, const char *p)
-{
-	const struct list_rule *rule;
-	json_t *item, *keys;
-	char *s;
-	size_t i;
-
-	if (json_is_object(val) && json_object_size(val)) {
-		set_of_object(c, val, p);
-		return;
-	}
-	rule = json_is_array(val) && json_array_size(val) ? list_rule(p) : NULL;
-	if (!rule) {
-		mark(c);
-		return;
-	}
-	json_array_foreach(val, i, item)
-	{
-		if (rule->type == LIST_SET) {
-			s = json_dumps(item, JSON_COMPACT | JSON_ENCODE_ANY);
-			if (s)
-				mark(child_of(c, "v:", s));
-			free(s);
-		} else if (json_is_object(item) && json_object_get(item, rule->key)) {
-			keys = json_pack("{sO}", rule->key, json_object_get(item, rule->key));
-			s = json_dumps(keys, JSON_COMPACT);
-			json_decref(keys);
-			if (s) {
-				json_t *g = child_of(c, "k:", s);
-
-				mark(g);
-				set_of_object(g, item, p);
-			}
-			free(s);
-		}
-	}
-}
-
-static void set_of_object(json_t *node, const json_t *obj, const char *spath)
-{
-	const char *k;
-	json_t *v;
-
-	json_object_foreach((json_t *)obj, k, v)
-	{
-		char p[512];
-
-		if (json_is_null(v))
-			continue;
-		/* p only names the field for the list rules: a longer one
-		 * is no rule's and stays atomic */
-		snprintf(p, sizeof(p), "%s%s%s", spath, *spath ? "." : "", k);
-		set_of_value(child_of(node, "f:", k), v, p);
-	}
-}
-
-json_t *model_mf_set_of(const json_t *obj, enum model_mf_scope scope)
-{
-	json_t *set = json_object(), *md, *st;
-	size_t i;
-
-	if (json_is_object(obj))
-		set_of_object(set, obj, "");
-	json_object_del(set, "f:apiVersion");
-	json_object_del(set, "f:kind");
-	if ((md = json_object_get(set, "f:metadata"))) {
-		for (i = 0; stripped_meta[i]; i++)
-			json_object_del(md, stripped_meta[i]);
-		json_object_del(md, SELF);
-		if (!json_object_size(md))
-			json_object_del(set, "f:metadata");
-	}
-	if (scope == MODEL_MF_SCOPE_MAIN) {
-		json_object_del(set, "f:status");
-	} else {
-		st = json_incref(json_object_get(set, "f:status"));
-		json_object_clear(set);
-		if (st)
-			json_object_set_new(set, "f:status", st);
-	}
-	return set;
-}
 
 /* ---- entries ---------------------------------------------------------------------- */
 
@@ -429,7 +36,7 @@ static json_t *entry_new(const struct model_mf_write *w, const char *op, const j
 	vim_time_format(w->now, t, sizeof(t));
 	e = json_pack("{ss ss ss ss ss so}", "manager", w->manager, "operation", op, "apiVersion",
 	              w->api_version, "time", t, "fieldsType", "FieldsV1", "fieldsV1",
-	              set_to_fields(set));
+	              model_fs_to_fields(set));
 	if (e && w->scope == MODEL_MF_SCOPE_STATUS)
 		json_object_set_new(e, "subresource", json_string("status"));
 	return e;
@@ -444,13 +51,13 @@ static json_t *entries_of(const json_t *obj)
 /* The entry's set (new tree); an entry of another fieldsType owns nothing. */
 static json_t *entry_set(const json_t *e)
 {
-	return set_from_fields(json_object_get(e, "fieldsV1"));
+	return model_fs_from_fields(json_object_get(e, "fieldsV1"));
 }
 
 /* Replaces e's fields by set (a tree, borrowed). */
 static void entry_set_fields(json_t *e, const json_t *set)
 {
-	json_object_set_new(e, "fieldsV1", set_to_fields(set));
+	json_object_set_new(e, "fieldsV1", model_fs_to_fields(set));
 }
 
 /* kube's order of entries (fieldmanager's sortEncodedManagedFields):
@@ -534,68 +141,6 @@ static void store_entries(json_t *obj, json_t *entries, const json_t *live)
 
 /* ---- apply ---------------------------------------------------------------------- */
 
-static json_t *merge(json_t *live, const json_t *ap, const char *p);
-
-static json_t *merge_list(json_t *live, const json_t *ap, const char *p,
-                          const struct list_rule *rule)
-{
-	json_t *base = json_is_array(live) ? live : json_array(), *item, *cur;
-	size_t i, j;
-	bool found;
-
-	if (base != live)
-		json_decref(live);
-	json_array_foreach(ap, i, item)
-	{
-		found = false;
-		json_array_foreach(base, j, cur)
-		{
-			if (rule->type == LIST_SET
-			        ? json_equal(cur, item)
-			        : json_is_object(cur) && json_is_object(item) &&
-			              json_equal(json_object_get(cur, rule->key),
-			                         json_object_get(item, rule->key))) {
-				found = true;
-				break;
-			}
-		}
-		if (found && rule->type == LIST_MAP)
-			json_array_set_new(base, j, merge(json_incref(cur), item, p));
-		else if (!found)
-			json_array_append_new(base, json_deep_copy(item));
-	}
-	return base;
-}
-
-/* Merges applied into live (stolen, may be NULL): a new reference. */
-static json_t *merge(json_t *live, const json_t *ap, const char *p)
-{
-	const struct list_rule *rule;
-	const char *k;
-	json_t *v, *base;
-
-	if (json_is_object(ap)) {
-		base = json_is_object(live) ? live : json_object();
-		if (base != live)
-			json_decref(live);
-		json_object_foreach((json_t *)ap, k, v)
-		{
-			char cp[512];
-
-			if (json_is_null(v))
-				continue;
-			snprintf(cp, sizeof(cp), "%s%s%s", p, *p ? "." : "", k);
-			json_object_set_new(base, k,
-			                    merge(json_incref(json_object_get(base, k)), v, cp));
-		}
-		return base;
-	}
-	if (json_is_array(ap) && (rule = list_rule(p)))
-		return merge_list(live, ap, p, rule);
-	json_decref(live);
-	return json_deep_copy(ap);
-}
-
 static void print_manager(char *out, size_t cap, const json_t *e)
 {
 	int n = snprintf(out, cap, "\"%s\"", entry_str(e, "manager"));
@@ -619,10 +164,10 @@ static void find_conflicts(const json_t *s, const json_t *lv, const json_t *mv, 
 
 	json_object_foreach((json_t *)s, k, v)
 	{
-		if (strcmp(k, SELF) == 0) {
+		if (strcmp(k, MODEL_FS_SELF) == 0) {
 			if (!lv || json_is_object(mv) || json_equal(lv, mv))
 				continue;
-			mark(taken);
+			model_fs_mark(taken);
 			if (c->len < MODEL_MF_MAX_CONFLICTS) {
 				print_manager(c->manager[c->len], sizeof(c->manager[0]), e);
 				snprintf(c->path[c->len], sizeof(c->path[0]), "%s", path);
@@ -630,8 +175,9 @@ static void find_conflicts(const json_t *s, const json_t *lv, const json_t *mv, 
 			c->len++;
 			continue;
 		}
-		print_elem(path, cap, k);
-		find_conflicts(v, descend(lv, k), descend(mv, k), path, cap, e, child(taken, k), c);
+		model_fs_print_elem(path, cap, k);
+		find_conflicts(v, model_fs_descend(lv, k), model_fs_descend(mv, k), path, cap, e,
+		               model_fs_child(taken, k), c);
 		path[plen] = '\0';
 	}
 }
@@ -670,7 +216,7 @@ int model_mf_apply(json_t **out, const json_t *live, const json_t *applied,
 			json_object_set_new(ap, "status", st);
 	}
 	nset = model_mf_set_of(ap, w->scope);
-	merged = merge(live ? json_deep_copy(live) : NULL, ap, "");
+	merged = model_fs_merge(live ? json_deep_copy(live) : NULL, ap, "");
 	entries = json_array();
 	json_array_foreach(entries_of(live), i, e)
 	{
@@ -688,12 +234,12 @@ int model_mf_apply(json_t **out, const json_t *live, const json_t *applied,
 		if (strcmp(entry_str(e, "manager"), w->manager) == 0)
 			continue;
 		es = entry_set(e);
-		rest = set_inter(es, nset);
+		rest = model_fs_inter(es, nset);
 		taken = json_object();
 		path[0] = '\0';
 		find_conflicts(rest, live, merged, path, sizeof(path), e, taken, c);
 		if (w->force && c->len > before) {
-			json_t *left = set_sub(es, taken);
+			json_t *left = model_fs_sub(es, taken);
 
 			entry_set_fields(e, left);
 			json_decref(left);
@@ -712,15 +258,15 @@ int model_mf_apply(json_t **out, const json_t *live, const json_t *applied,
 	json_array_foreach(entries, i, e)
 	{
 		es = entry_set(e);
-		set_union(others, es);
+		model_fs_union(others, es);
 		json_decref(es);
 	}
 	if (prev) {
-		json_t *dropped = set_sub(prev, nset);
+		json_t *dropped = model_fs_sub(prev, nset);
 
-		rm = set_sub(dropped, others);
+		rm = model_fs_sub(dropped, others);
 		json_decref(dropped);
-		remove_set(merged, rm);
+		model_fs_remove(merged, rm);
 	}
 	json_array_append_new(entries, entry_new(w, "Apply", nset));
 	store_entries(merged, entries, live);
@@ -750,16 +296,16 @@ static void changed(json_t *out, const json_t *ns, const json_t *os, const json_
 
 	json_object_foreach((json_t *)ns, k, v)
 	{
-		if (strcmp(k, SELF) == 0) {
-			if (!member(os) || (!json_is_object(nv) && !json_equal(nv, ov)))
-				mark(out);
+		if (strcmp(k, MODEL_FS_SELF) == 0) {
+			if (!model_fs_member(os) || (!json_is_object(nv) && !json_equal(nv, ov)))
+				model_fs_mark(out);
 			continue;
 		}
 		{
 			json_t *c = json_object();
 
-			changed(c, v, os ? json_object_get(os, k) : NULL, descend(nv, k),
-			        descend(ov, k));
+			changed(c, v, os ? json_object_get(os, k) : NULL, model_fs_descend(nv, k),
+			        model_fs_descend(ov, k));
 			if (json_object_size(c))
 				json_object_set_new(out, k, c);
 			else
@@ -781,7 +327,7 @@ int model_mf_update(json_t *next, const json_t *live, const struct model_mf_writ
 	nset = model_mf_set_of(next, w->scope);
 	oset = live ? model_mf_set_of(live, w->scope) : json_object();
 	changed(ch, nset, live ? oset : NULL, next, live);
-	removed = set_sub(oset, nset);
+	removed = model_fs_sub(oset, nset);
 	entries = json_array();
 	json_array_foreach(entries_of(base), i, e)
 	{
@@ -790,7 +336,7 @@ int model_mf_update(json_t *next, const json_t *live, const struct model_mf_writ
 		es = entry_set(e);
 		if (entry_is(e, w->manager, "Update", w->scope)) {
 			mine = true;
-			set_union(es, ch);
+			model_fs_union(es, ch);
 			if (json_object_size(ch)) {
 				char t[VIM_TIME_TEXT_MAX];
 
@@ -799,11 +345,11 @@ int model_mf_update(json_t *next, const json_t *live, const struct model_mf_writ
 				json_object_set_new(copy, "apiVersion",
 				                    json_string(w->api_version));
 			}
-			left = set_sub(es, removed);
+			left = model_fs_sub(es, removed);
 		} else {
-			json_t *kept = set_sub(es, removed);
+			json_t *kept = model_fs_sub(es, removed);
 
-			left = set_sub(kept, ch);
+			left = model_fs_sub(kept, ch);
 			json_decref(kept);
 		}
 		entry_set_fields(copy, left);
@@ -840,7 +386,7 @@ int model_mf_own(json_t *next, const json_t *entries, const struct model_mf_writ
 			json_object_set_new(copy, "apiVersion", json_string(w->api_version));
 		} else {
 			es = entry_set(e);
-			left = set_sub(es, set);
+			left = model_fs_sub(es, set);
 			json_decref(es);
 		}
 		entry_set_fields(copy, left);

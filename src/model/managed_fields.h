@@ -7,7 +7,7 @@
  *
  * Pure JSON logic over jansson values: no I/O, no HTTP.  The schema facts
  * it needs (which lists are associative) are the table in
- * managed_fields.c, the same facts schema_openapi.c publishes as
+ * model/fieldset.c, the same facts schema_openapi.c publishes as
  * x-kubernetes-list-type / x-kubernetes-list-map-keys.
  */
 #ifndef VIM_MODEL_MANAGED_FIELDS_H
