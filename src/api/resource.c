@@ -4,6 +4,7 @@
  * write decodes into the model (so types are checked and unknown fields
  * found), validates, re-encodes canonically and goes to the store.
  */
+#include "api/apply.h"
 #include "api/internal.h"
 #include "api/schema.h"
 #include "core/k8sname.h"
@@ -161,24 +162,21 @@ static void add_meta_warnings(struct api_req *r, const struct model_image *img)
 	}
 }
 
-static void do_create(struct api_req *r)
+/* Creates body (borrowed) and replies, except that an apply's create
+ * that loses a race (retry) returns VIM_EEXIST with no reply, to apply
+ * again over the object that won.  Otherwise 0 (a reply set). */
+static int create_object(struct api_req *r, const json_t *body, bool retry)
 {
 	struct store_write_opts wo = {.dry_run = false};
 	struct model_causes causes;
 	struct vim_err err = {0};
 	struct decoded d;
-	json_t *body = NULL, *out = NULL;
+	json_t *out = NULL;
 	bool generated = false;
 	int rc, tries;
 
-	if (!api_check_write_options(r, "CreateOptions", true) ||
-	    !(body = api_parse_body(r, "body")))
-		return;
-	if (!decode(r, body, &d)) {
-		json_decref(body);
-		return;
-	}
-	json_decref(body);
+	if (!decode(r, body, &d))
+		return 0;
 	model_apply_defaults(d.img);
 	/* rest.BeforeCreate: the name is generated before validation, so
 	 * the name the object gets is the one validated */
@@ -189,7 +187,7 @@ static void do_create(struct api_req *r)
 		else
 			api_reply_error(r, rc, "cannot generate a name");
 		decoded_free(&d);
-		return;
+		return 0;
 	}
 	/* A new object starts with no status: only the controllers write it. */
 	memset(&d.img->status, 0, sizeof(d.img->status));
@@ -207,6 +205,10 @@ static void do_create(struct api_req *r)
 		if (model_meta_generate_name(d.img, &generated) < 0)
 			break;
 	}
+	if (rc == VIM_EEXIST && retry) {
+		decoded_free(&d);
+		return rc;
+	}
 	if (rc < 0)
 		api_reply_error(r, rc, err.msg);
 	else
@@ -215,6 +217,21 @@ static void do_create(struct api_req *r)
 	if (rc == 0)
 		add_meta_warnings(r, d.img);
 	decoded_free(&d);
+	return 0;
+}
+
+static void do_create(struct api_req *r)
+{
+	json_t *body = NULL;
+
+	if (!api_check_write_options(r, "CreateOptions", true) || !api_apply_check_options(r) ||
+	    !(body = api_parse_body(r, "body")))
+		return;
+	/* a create by Update owns everything it set */
+	if (json_is_object(body))
+		api_apply_record_update(r, body, NULL, false);
+	create_object(r, body, false);
+	json_decref(body);
 }
 
 /* The CRD schema of status.conditions (metav1.Condition, as
@@ -408,7 +425,7 @@ static void do_put(struct api_req *r, bool status_only)
 	const char *rv, *uid;
 	char why[256];
 
-	if (!api_check_write_options(r, "UpdateOptions", true) ||
+	if (!api_check_write_options(r, "UpdateOptions", true) || !api_apply_check_options(r) ||
 	    !(body = api_parse_body(r, "body")))
 		return;
 	if (load(r, &stored) < 0)
@@ -429,6 +446,8 @@ static void do_put(struct api_req *r, bool status_only)
 		reply_conflict(r, why);
 		goto out;
 	}
+	if (json_is_object(body))
+		api_apply_record_update(r, body, stored, status_only);
 	write_next(r, stored, body, status_only, false);
 out:
 	json_decref(stored);
@@ -443,7 +462,7 @@ out:
 
 /* Applies the patch to a copy of stored: *next, or false after a reply. */
 static bool apply_patch(struct api_req *r, const json_t *stored, const json_t *patch,
-                        bool json_patch, json_t **next)
+                        bool json_patch, bool status_only, json_t **next)
 {
 	struct model_causes causes = {.len = 0};
 	size_t limit = r->srv ? api_server_max_body(r->srv) : (size_t)1 << 20, size = 0;
@@ -461,10 +480,13 @@ static bool apply_patch(struct api_req *r, const json_t *stored, const json_t *p
 				api_reply_status(r, 422, "Invalid", err.msg);
 			return false;
 		}
+	} else if (api_apply_is(r)) {
+		/* server-side apply: the merge, conflicts and ownership */
+		json_decref(*next);
+		if (!api_apply_merge(r, stored, patch, status_only, next))
+			return false;
 	} else {
-		/* merge patch; server-side apply is approximated as a merge of
-		 * the applied configuration (no field ownership is tracked).
-		 * Its result is no larger than the object plus the patch. */
+		/* merge patch: no larger than the object plus the patch */
 		*next = api_merge_patch(*next, patch);
 	}
 	/* What goes to the store is bounded like a request body. */
@@ -518,15 +540,30 @@ static void do_patch(struct api_req *r, bool status_only)
 		return;
 	}
 	json_patch = strstr(ct, "json-patch+json") != NULL;
-	if (!api_check_write_options(r, "PatchOptions", true) ||
+	if (!api_check_write_options(r, "PatchOptions", true) || !api_apply_check_options(r) ||
 	    !(patch = api_parse_body(r, "patch")))
 		return;
 	for (attempt = 0; attempt < PATCH_MAX_ATTEMPTS; attempt++) {
 		json_decref(stored);
 		json_decref(next);
 		stored = next = NULL;
-		if (load(r, &stored) < 0 || !apply_patch(r, stored, patch, json_patch, &next))
+		/* apply creates what does not exist (as Flux and Argo CD use
+		 * it); losing the create race applies again over the winner */
+		if (api_apply_is(r) && !status_only &&
+		    store_get(r->store, r->kind->plural, r->ns, r->name, &stored, NULL) ==
+		        VIM_ENOTFOUND) {
+			if (!api_apply_merge(r, NULL, patch, false, &next) ||
+			    create_object(r, next, true) != VIM_EEXIST)
+				goto out;
+			continue;
+		}
+		json_decref(stored);
+		stored = NULL;
+		if (load(r, &stored) < 0 ||
+		    !apply_patch(r, stored, patch, json_patch, status_only, &next))
 			goto out;
+		if (!api_apply_is(r))
+			api_apply_record_update(r, next, stored, status_only);
 		if (write_next(r, stored, next, status_only, true) != VIM_ECONFLICT)
 			goto out;
 	}

@@ -31,6 +31,11 @@ struct api_schema_field {
 	const char *enums;
 	const char *pattern;
 	int min_len, max_len;
+	/* x-kubernetes-list-type ("set", "map"; NULL = atomic) and, for a
+	 * map, its x-kubernetes-list-map-keys: the lists server-side apply
+	 * merges by item (model/fieldset.c's list_rules) */
+	const char *list_type;
+	const char *list_key;
 };
 
 /* Rows name the four always-present members; the rest are designated
@@ -161,7 +166,8 @@ static const struct api_schema_field api_schema_image_fields[] = {
                      "Pending|Provisioning|WaitForUserUpload|Ready|Failed|Terminating|ImageLost"),
     API_SCHEMA_F(API_SCHEMA_BOTH, "status.conditions", "[]ref:" API_SCHEMA_META "Condition",
                  "The latest available observations of the image's state (Ready, DatasourceReady, "
-                 "Terminating)."),
+                 "Terminating).",
+                 .list_type = "map", .list_key = "type"),
     API_SCHEMA_F(API_SCHEMA_BOTH, "status.observedGeneration", "integer",
                  "The generation last processed by the controller.", .format = "int64"),
     API_SCHEMA_F(API_SCHEMA_BOTH, "status.progress", "string",
@@ -231,9 +237,10 @@ static const struct api_schema_field api_schema_object_meta[] = {
                  "Map of string keys and values to organize and select objects."),
     API_SCHEMA_F(1, "annotations", "map", "Unstructured key value map of arbitrary metadata."),
     API_SCHEMA_F(1, "finalizers", "[]string",
-                 "Conditions that must be cleared before the object is removed."),
+                 "Conditions that must be cleared before the object is removed.",
+                 .list_type = "set"),
     API_SCHEMA_F(1, "ownerReferences", "[]ref:" API_SCHEMA_META "OwnerReference",
-                 "Objects this object depends on."),
+                 "Objects this object depends on.", .list_type = "map", .list_key = "uid"),
     API_SCHEMA_F(1, "managedFields", "[]ref:" API_SCHEMA_META "ManagedFieldsEntry",
                  "Which manager owns which fields; used by server-side apply."),
 };
@@ -368,6 +375,10 @@ static json_t *api_schema_node(const struct api_schema_field *f)
 		json_object_set_new(n, "minLength", json_integer(f->min_len));
 	if (f->max_len)
 		json_object_set_new(n, "maxLength", json_integer(f->max_len));
+	if (f->list_type)
+		json_object_set_new(n, "x-kubernetes-list-type", json_string(f->list_type));
+	if (f->list_key)
+		json_object_set_new(n, "x-kubernetes-list-map-keys", json_pack("[s]", f->list_key));
 	if (f->enums) {
 		json_t *e = json_array();
 		for (const char *p = f->enums; *p;) {

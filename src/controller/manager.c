@@ -9,6 +9,7 @@
 #include "core/redact.h"
 #include "core/sysutil.h"
 #include "core/timeutil.h"
+#include "model/managed_fields.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -176,6 +177,37 @@ static json_t *status_body(const struct model_image *img)
 	return ref;
 }
 
+/* As a kube client's writes: managedFields name this manager ("vimaged")
+ * as the owner of the status it writes (subresource status) and of the
+ * metadata it changes (the cleanup finalizer).  They are reckoned against
+ * the stored object, not img: one reconcile writes metadata then status
+ * from the same img, and the entries of the first write must survive the
+ * second (the resourceVersion precondition makes the stored object the
+ * one the write replaces).  Never fails the write. */
+static void record_manager(struct writer_state *ws, const struct model_image *img, bool status,
+                           json_t *obj)
+{
+	struct model_mf_write w = {.manager = "vimaged",
+	                           .api_version = MODEL_API_VERSION,
+	                           .scope = status ? MODEL_MF_SCOPE_STATUS : MODEL_MF_SCOPE_MAIN,
+	                           .now = vim_time_now()};
+	struct vim_err err = {0};
+	json_t *live = NULL;
+
+	if (store_get(ws->m->cfg.store, ws->resource, img->meta.namespace, img->meta.name, &live,
+	              &err) < 0)
+		return;
+	if (status) {
+		model_mf_own(
+		    obj, json_object_get(json_object_get(live, "metadata"), "managedFields"), &w);
+	} else {
+		/* the stored entries, not img's (see above) */
+		json_object_del(json_object_get(obj, "metadata"), "managedFields");
+		model_mf_update(obj, live, &w, &err);
+	}
+	json_decref(live);
+}
+
 static int write_with(struct writer_state *ws, const struct model_image *img, store_write_fn fn,
                       struct vim_err *err)
 {
@@ -188,6 +220,7 @@ static int write_with(struct writer_state *ws, const struct model_image *img, st
 		return vim_err_set(err, VIM_ENOMEM, "%s: out of memory", img->meta.name);
 	json_object_set_new(json_object_get(obj, "metadata"), "resourceVersion",
 	                    json_string(ws->rv));
+	record_manager(ws, img, fn == store_update_status, obj);
 	rc = fn(ws->m->cfg.store, ws->resource, obj, &out, err);
 	if (rc == 0) {
 		rv = json_string_value(

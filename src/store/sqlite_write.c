@@ -159,7 +159,7 @@ int sq_update_status(struct store *base, const char *resource, const json_t *in,
                      const struct store_write_opts *wo, json_t **out, struct vim_err *err)
 {
 	struct sq_store *s = (struct sq_store *)base;
-	json_t *stored = NULL, *st = json_object_get(in, "status"), *copy;
+	json_t *stored = NULL, *st = json_object_get(in, "status"), *copy, *mf;
 	int rc;
 
 	*out = NULL;
@@ -180,6 +180,10 @@ int sq_update_status(struct store *base, const char *resource, const json_t *in,
 	}
 	if (!st)
 		json_object_del(stored, "status");
+	/* the status writer's field manager entry (server-side apply) */
+	if ((mf = json_object_get(json_object_get(in, "metadata"), "managedFields")) &&
+	    json_is_array(mf))
+		json_object_set(json_object_get(stored, "metadata"), "managedFields", mf);
 	if ((rc = sq_write(s, resource, stored, STORE_MODIFIED,
 	                   store_meta_str(stored, "resourceVersion"), wo, err)) == 0)
 		*out = json_incref(stored);

@@ -56,7 +56,8 @@ out=$(k diff -f "$T_TMP/live2.yaml" 2>&1)
 rc=$?
 expect_eq "kubectl diff finds the difference (exit 1)" "1" "$rc"
 expect_match "kubectl diff shows the new URL" '\+ +url: https://e.example.org/CHANGED.img' "$out"
-out=$(k apply --server-side --dry-run=server -f "$T_TMP/live2.yaml" 2>&1)
+# (the URL is kubectl-create's: without force, apply conflicts, as in kube)
+out=$(k apply --server-side --force-conflicts --dry-run=server -f "$T_TMP/live2.yaml" 2>&1)
 expect_match "apply --server-side --dry-run=server answers" 'serverside-applied \(server dry run\)' "$out"
 out=$(k apply --dry-run=server -f "$T_TMP/live2.yaml" 2>&1)
 expect_match "apply --dry-run=server answers" 'configured \(server dry run\)' "$out"
