@@ -173,6 +173,7 @@ static int create_object(struct api_req *r, const json_t *body, bool retry)
 	struct decoded d;
 	json_t *out = NULL;
 	bool generated = false;
+	char qualified[128];
 	int rc, tries;
 
 	if (!decode(r, body, &d))
@@ -186,6 +187,13 @@ static int create_object(struct api_req *r, const json_t *body, bool retry)
 			api_reply_invalid(r, r->kind, d.img->meta.name, &causes, rc);
 		else
 			api_reply_error(r, rc, "cannot generate a name");
+		decoded_free(&d);
+		return 0;
+	}
+	/* NamespaceLifecycle, after validation as kube's validating
+	 * admission: for a POST and for an apply that creates alike */
+	snprintf(qualified, sizeof(qualified), "%s.%s", r->kind->plural, MODEL_GROUP);
+	if (!api_namespace_admit(r, r->kind->namespaced ? r->ns : NULL, qualified)) {
 		decoded_free(&d);
 		return 0;
 	}
@@ -619,8 +627,7 @@ void api_handle_images(struct api_req *r)
 			else
 				api_list(r);
 		} else if (strcmp(r->method, "POST") == 0 && (r->ns || !r->kind->namespaced)) {
-			if (api_namespace_admit(r, r->ns, "virtualimages." MODEL_GROUP))
-				do_create(r);
+			do_create(r);
 		} else if (strcmp(r->method, "DELETE") == 0 && (r->ns || !r->kind->namespaced)) {
 			/* as kube: deletecollection is served in a namespace, not
 			 * across all of them */

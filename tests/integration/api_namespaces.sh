@@ -39,6 +39,9 @@ expect_eq "creating an image in a missing namespace is 404" "404" "$c"
 expect_match "namespaces \"nope\" not found" '"message":"namespaces \\"nope\\" not found"' "$(cat "$T_TMP/nf")"
 out=$(printf "$VI_YAML" img2 nope "https://x.example.org/a.img" | k create -f - 2>&1)
 expect_match "kubectl says so too" 'namespaces "nope" not found' "$out"
+out=$(printf "$VI_YAML" img2 nope "https://x.example.org/a.img" | k apply --server-side -f - 2>&1)
+expect_match "a server-side apply that would create is held to the same rule" \
+	'namespaces "nope" not found' "$out"
 out=$(k delete ns default 2>&1)
 expect_match "default may not be deleted (403, kube's message)" 'namespaces "default" is forbidden: this namespace may not be deleted' "$out"
 expect_eq "and stays Active" "Active" "$(k get ns default -o jsonpath='{.status.phase}')"
@@ -49,6 +52,9 @@ check "with a deletionTimestamp" test -n "$(k get ns held -o jsonpath='{.metadat
 out=$(printf "$VI_YAML" img3 held "https://x.example.org/a.img" | k create -f - 2>&1)
 expect_match "creating in a Terminating namespace is 403, kube's message" \
 	'virtualimages.virtualization.deckhouse.io "img3" is forbidden: unable to create new content in namespace held because it is being terminated' "$out"
+out=$(printf "$VI_YAML" img4 held "https://x.example.org/a.img" | k apply --server-side -f - 2>&1)
+expect_match "and so is an apply that would create there" \
+	'"img4" is forbidden: unable to create new content in namespace held because it is being terminated' "$out"
 c=$(api POST /api/v1/namespaces/nope/events -H 'Content-Type: application/json' \
 	--data '{"metadata":{"name":"e1"},"involvedObject":{"kind":"VirtualImage","name":"x"},"reason":"R","message":"m","type":"Normal"}' \
 	-o /dev/null -w '%{http_code}')
