@@ -54,9 +54,21 @@ G = "/apis/virtualization.deckhouse.io/v1alpha2"
 conn = http.client.HTTPConnection(url.hostname, url.port)
 
 def req(method, path, body=None):
+    global conn
     h = {"Authorization": "Bearer " + tok, "Content-Type": "application/json"}
-    conn.request(method, path, json.dumps(body) if body is not None else None, h)
-    r = conn.getresponse()
+    # A kept-alive connection idle past vimaged's --http-idle-timeout is
+    # closed by the server, as any HTTP server does: open a new one, as
+    # Go's and curl's clients do.
+    for attempt in (0, 1):
+        try:
+            conn.request(method, path, json.dumps(body) if body is not None else None, h)
+            r = conn.getresponse()
+            break
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            if attempt:
+                raise
+            conn.close()
+            conn = http.client.HTTPConnection(url.hostname, url.port)
     data = r.read()
     if r.status >= 300:
         sys.exit("mass-outage: %s %s: %d %s" % (method, path, r.status, data[:300]))

@@ -30,6 +30,12 @@ struct api_upload_ops {
 
 struct api_ready;
 
+/* kube-apiserver's own (secure_serving.go): IdleTimeout 90 s, which
+ * matches Go's http.DefaultTransport keep-alive, so a client's pooled
+ * connection is not cut under it; ReadHeaderTimeout 32 s. */
+#define API_IDLE_TIMEOUT_DEFAULT_S 90
+#define API_HEADER_TIMEOUT_DEFAULT_S 32
+
 struct api_config {
 	const char *listen_host; /* "127.0.0.1" */
 	int listen_port;         /* 0 = the kernel picks */
@@ -63,8 +69,9 @@ struct api_config {
 	struct api_ready *ready;
 	/* Connections at once (0 = 16384); more wait in the listen backlog. */
 	unsigned int max_connections;
-	/* Seconds a connection may sit idle (0 = 60), and from accept to the
-	 * end of a request's headers (0 = 30).  Watches have no idle timeout
+	/* Seconds a connection may sit idle (0 = API_IDLE_TIMEOUT_DEFAULT_S),
+	 * and from accept to the end of a request's headers (0 =
+	 * API_HEADER_TIMEOUT_DEFAULT_S).  Watches have no idle timeout
 	 * (their timeoutSeconds ends them); uploads, downloads and streamed
 	 * LISTs get API_TRANSFER_IDLE_S. */
 	unsigned int idle_timeout_s;

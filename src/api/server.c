@@ -38,8 +38,6 @@
 
 #define API_MAX_BODY_DEFAULT (1024 * 1024)
 #define API_MAX_CONNECTIONS_DEFAULT 16384
-#define API_IDLE_TIMEOUT_DEFAULT_S 60
-#define API_HEADER_TIMEOUT_DEFAULT_S 30
 /* A handler's deepest path (SQLite, jansson, an upload into the importer)
  * uses well under 100 KiB; 8 MiB stacks times thousands of connections
  * would only cost address space and map count. */

@@ -84,9 +84,9 @@ static const struct flag flags[] = {
      "less 1024)",
      NUM(http_max_connections)},
     {"--http-idle-timeout",
-     "seconds a connection may stay idle (60); watches, uploads and downloads excepted",
+     "seconds a connection may stay idle (90); watches, uploads and downloads excepted",
      NUM(http_idle_timeout)},
-    {"--http-header-timeout", "seconds from connecting to the end of a request's headers (30)",
+    {"--http-header-timeout", "seconds from connecting to the end of a request's headers (32)",
      NUM(http_header_timeout)},
 };
 
@@ -350,8 +350,9 @@ int main(int argc, char **argv)
 	ac.idle_timeout_s = seconds_of(o.http_idle_timeout);
 	ac.header_timeout_s = seconds_of(o.http_header_timeout);
 	vim_log(VIM_LOG_INFO, "http: %u connections per listener, idle timeout %u s, headers %u s",
-	        ac.max_connections, ac.idle_timeout_s ? ac.idle_timeout_s : 60,
-	        ac.header_timeout_s ? ac.header_timeout_s : 30);
+	        ac.max_connections,
+	        ac.idle_timeout_s ? ac.idle_timeout_s : API_IDLE_TIMEOUT_DEFAULT_S,
+	        ac.header_timeout_s ? ac.header_timeout_s : API_HEADER_TIMEOUT_DEFAULT_S);
 	if (api_server_start(&api, &ac, &err) < 0)
 		goto fail;
 	snprintf(url, sizeof(url), "%s://%s:%d", o.tls_cert ? "https" : "http", host,
