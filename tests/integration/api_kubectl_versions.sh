@@ -99,4 +99,6 @@ for v in 1.27 1.33; do
 	else ok "kubectl $v: wait prints nothing on stderr (no watch warning)"; fi
 	expect_match "kubectl $v: wait says the condition is met" 'condition met' "$(cat "$T_TMP/wait-$v.out")"
 done
+vim_stop
+expect_eq "vimaged exits 0 on SIGTERM" 0 "$?"
 exit $T_FAILED

@@ -25,10 +25,12 @@ vim_start "$D" --controllers off || { not_ok "vimaged starts"; exit 1; }
 ok "vimaged starts (controllers off)"
 run list "$T_TMP/rv"
 vim_stop
+expect_eq "vimaged exits 0 on SIGTERM after the list phase" 0 "$?"
 # the watch history is in memory: after a restart the saved resourceVersion is too old
 vim_start "$D" --controllers off || { not_ok "vimaged restarts"; exit 1; }
 run gone "$T_TMP/rv"
 vim_stop
+expect_eq "vimaged exits 0 on SIGTERM after the gone phase" 0 "$?"
 
 REG=$T_TMP/registry
 PREG=$(free_port)
@@ -39,4 +41,6 @@ www_start "$T_TMP/www" || not_ok "the HTTP server starts"
 vim_start "$T_TMP/data2" --dvcr-url "http://127.0.0.1:$PREG" || { not_ok "vimaged starts with controllers"; exit 1; }
 ok "vimaged starts against the registry"
 run sweep "http://127.0.0.1:$WWW_PORT/disk.qcow2"
+vim_stop
+expect_eq "vimaged exits 0 on SIGTERM after the sweep" 0 "$?"
 exit $T_FAILED
