@@ -174,12 +174,13 @@ static void ns_create(struct api_req *r)
 	rc = store_create_opts(r->store, "namespaces", in,
 	                       &(struct store_write_opts){.dry_run = api_dry_run(r, NULL)}, &out,
 	                       &err);
+	if (rc < 0)
+		api_reply_error_named(
+		    r, rc, err.msg,
+		    json_string_value(json_object_get(json_object_get(in, "metadata"), "name")));
+	else
+		api_reply_json(r, 201, out);
 	json_decref(in);
-	if (rc < 0) {
-		api_reply_error(r, rc, err.msg);
-		return;
-	}
-	api_reply_json(r, 201, out);
 }
 
 /* An update keeps what only the server changes: spec.finalizers (kube's

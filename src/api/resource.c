@@ -208,7 +208,7 @@ static void do_create(struct api_req *r)
 			break;
 	}
 	if (rc < 0)
-		api_reply_error(r, rc, err.msg);
+		api_reply_error_named(r, rc, err.msg, d.img->meta.name);
 	else
 		reply_object(r, 201, out);
 	add_warnings(r, &d.unknown);

@@ -91,6 +91,24 @@ def phase_list(state):
               e.status == 404 and body.get("reason") == "NotFound"
               and body.get("details", {}).get("kind") == "namespaces"
               and body.get("message") == 'namespaces "pymissing" not found', e.body)
+    try:
+        core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name="pypage")))
+        check("creating a namespace twice is an ApiException 409 naming it", False, "created")
+    except ApiException as e:
+        check("creating a namespace twice is an ApiException 409 naming it in details",
+              e.status == 409 and json.loads(e.body).get("details") == {
+                  "name": "pypage", "kind": "namespaces"}, e.body)
+    ev = client.CoreV1Event(metadata=client.V1ObjectMeta(name="py-ev"), reason="R", message="m",
+                            type="Normal", involved_object=client.V1ObjectReference(
+                                kind="VirtualImage", name="x", namespace="default"))
+    core.create_namespaced_event("default", ev)
+    try:
+        core.create_namespaced_event("default", ev)
+        check("creating an Event twice is an ApiException 409 naming it", False, "created")
+    except ApiException as e:
+        check("creating an Event twice is an ApiException 409 naming it in details",
+              e.status == 409 and json.loads(e.body).get("details") == {
+                  "name": "py-ev", "kind": "events"}, e.body)
     names = [n.metadata.name for n in core.list_namespace().items]
     check("list_namespace lists default and pypage", "default" in names and "pypage" in names,
           names)
@@ -99,6 +117,20 @@ def phase_list(state):
     want = sorted("p-%02d" % i for i in range(37))
     for n in want:
         co.create_namespaced_custom_object(G, V, "pypage", P, vi(n, "pypage"))
+    try:
+        co.create_namespaced_custom_object(G, V, "pypage", P, vi(want[0], "pypage"))
+        check("creating an image twice is an ApiException 409 naming it", False, "created")
+    except ApiException as e:
+        check("creating an image twice is an ApiException 409 naming it in details",
+              e.status == 409 and e.reason == "Conflict" and json.loads(e.body).get("details") == {
+                  "name": want[0], "group": G, "kind": P}, e.body)
+    try:
+        co.get_namespaced_custom_object(G, V, "pypage", P, "absent")
+        check("a missing image is an ApiException 404", False, "found")
+    except ApiException as e:
+        check("a missing image is an ApiException 404 with kube's details (group included)",
+              e.status == 404 and json.loads(e.body).get("details") == {
+                  "name": "absent", "group": G, "kind": P}, e.body)
     seen, pages, cont, first_rv = [], 0, None, None
     while pages < 20:
         kw = {"limit": 5}
