@@ -1,6 +1,7 @@
 /*
  * api/auth_review — the reviews `kubectl auth whoami` (SelfSubjectReview,
- * authentication.k8s.io/v1) and `kubectl auth can-i` (SelfSubjectAccessReview
+ * authentication.k8s.io/v1; kubectl 1.27 posts to v1beta1, which is served
+ * but not discovered) and `kubectl auth can-i` (SelfSubjectAccessReview
  * and, for --list, SelfSubjectRulesReview, authorization.k8s.io/v1) post.
  *
  * Today the server has one user, the admin of the generated kubeconfig (the
@@ -15,6 +16,7 @@
 #include <string.h>
 
 #define AUTHN_V1 "authentication.k8s.io/v1"
+#define AUTHN_V1BETA1 "authentication.k8s.io/v1beta1"
 #define AUTHZ_V1 "authorization.k8s.io/v1"
 
 /* The kubeconfig's user (cmd/vimaged writes it as "admin"), in the group
@@ -115,8 +117,10 @@ void api_handle_auth_review(struct api_req *r)
 	if (!json_is_object(in)) {
 		api_reply_status(r, 400, "BadRequest", "the review must be a JSON object");
 	} else if (authn) {
+		/* the answer in the version asked for: client-go decodes it as that */
+		const bool beta = strncmp(r->path, "/apis/" AUTHN_V1BETA1 "/", 36) == 0;
 		api_reply_json(r, 201,
-		               answer(in, AUTHN_V1, "SelfSubjectReview",
+		               answer(in, beta ? AUTHN_V1BETA1 : AUTHN_V1, "SelfSubjectReview",
 		                      json_pack("{s:o}", "userInfo", user_info())));
 	} else if (strcmp(r->resource, "selfsubjectaccessreviews") == 0) {
 		access_review(r, in);

@@ -259,11 +259,13 @@ static void event_write(struct api_req *r)
 	            : store_update_opts(r->store, "events", in,
 	                                &(struct store_write_opts){.dry_run = api_dry_run(r, NULL)},
 	                                &out, &err);
-	json_decref(in);
 	if (rc < 0)
-		api_reply_error(r, rc, err.msg);
+		api_reply_error_named(
+		    r, rc, err.msg,
+		    json_string_value(json_object_get(json_object_get(in, "metadata"), "name")));
 	else
 		api_reply_json(r, create ? 201 : 200, out);
+	json_decref(in);
 }
 
 void api_handle_events(struct api_req *r)

@@ -51,6 +51,8 @@ void api_reply_status(struct api_req *r, unsigned int http, const char *reason,
                       const char *message);
 /* A Kubernetes Status for an error: code from vim_code_http_status. */
 void api_reply_error(struct api_req *r, int vim_code, const char *message);
+/* The same naming the object a create's body named (its URL has none). */
+void api_reply_error_named(struct api_req *r, int vim_code, const char *message, const char *name);
 /* 422 Invalid with causes, Kubernetes' message format. */
 void api_reply_invalid(struct api_req *r, const struct model_kind_info *kind, const char *name,
                        const struct model_causes *causes, int vim_code);

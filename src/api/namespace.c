@@ -22,19 +22,46 @@ static bool terminating(const json_t *ns)
 	return json_object_get(json_object_get(ns, "metadata"), "deletionTimestamp") != NULL;
 }
 
+/* A Status with kube's details {name, group, kind} (group left out when
+ * empty): clients read the refused object from them, and the create's URL
+ * has no name for api_reply_error to take. */
+static void reply_details(struct api_req *r, unsigned int http, const char *reason,
+                          const char *message, const char *group, const char *kind,
+                          const char *name)
+{
+	json_t *st, *details;
+
+	details = json_pack("{s:s,s:s}", "name", name, "kind", kind);
+	if (details && *group)
+		json_object_set_new(details, "group", json_string(group));
+	st = json_pack("{s:s,s:s,s:{},s:s,s:s,s:s,s:o*,s:i}", "kind", "Status", "apiVersion", "v1",
+	               "metadata", "status", "Failure", "message", message, "reason", reason,
+	               "details", details, "code", (int)http);
+	if (!st) {
+		api_reply_status(r, http, reason, message);
+		return;
+	}
+	api_reply_json(r, http, st);
+}
+
 bool api_namespace_admit(struct api_req *r, const char *ns, const char *qualified_resource)
 {
 	struct vim_err err = {0};
 	json_t *obj = NULL, *body;
-	const char *name;
-	char msg[VIM_ERR_MSG_MAX + 256];
+	const char *name, *dot;
+	char msg[VIM_ERR_MSG_MAX + 256], res[64];
 	int rc;
 
 	if (!ns || !*ns)
 		return true;
 	rc = store_get(r->store, "namespaces", NULL, ns, &obj, &err);
+	if (rc == VIM_ENOTFOUND) {
+		/* kube's NewNotFound(namespaces, ns): the namespace is what is missing */
+		reply_details(r, 404, "NotFound", err.msg, "", "namespaces", ns);
+		return false;
+	}
 	if (rc < 0) {
-		api_reply_error(r, rc, err.msg); /* namespaces "x" not found */
+		api_reply_error(r, rc, err.msg);
 		return false;
 	}
 	if (!terminating(obj)) {
@@ -49,8 +76,13 @@ bool api_namespace_admit(struct api_req *r, const char *ns, const char *qualifie
 	         "%s \"%.253s\" is forbidden: unable to create new content in namespace %s "
 	         "because it is being terminated",
 	         qualified_resource, name ? name : "", ns);
+	/* kube's NewForbidden(group resource, name, ...) */
+	dot = strchr(qualified_resource, '.');
+	snprintf(res, sizeof(res), "%.*s",
+	         (int)(dot ? (size_t)(dot - qualified_resource) : strlen(qualified_resource)),
+	         qualified_resource);
+	reply_details(r, 403, "Forbidden", msg, dot ? dot + 1 : "", res, name ? name : "");
 	json_decref(body);
-	api_reply_status(r, 403, "Forbidden", msg);
 	return false;
 }
 
@@ -142,12 +174,13 @@ static void ns_create(struct api_req *r)
 	rc = store_create_opts(r->store, "namespaces", in,
 	                       &(struct store_write_opts){.dry_run = api_dry_run(r, NULL)}, &out,
 	                       &err);
+	if (rc < 0)
+		api_reply_error_named(
+		    r, rc, err.msg,
+		    json_string_value(json_object_get(json_object_get(in, "metadata"), "name")));
+	else
+		api_reply_json(r, 201, out);
 	json_decref(in);
-	if (rc < 0) {
-		api_reply_error(r, rc, err.msg);
-		return;
-	}
-	api_reply_json(r, 201, out);
 }
 
 /* An update keeps what only the server changes: spec.finalizers (kube's

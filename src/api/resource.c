@@ -218,7 +218,7 @@ static int create_object(struct api_req *r, const json_t *body, bool retry)
 		return rc;
 	}
 	if (rc < 0)
-		api_reply_error(r, rc, err.msg);
+		api_reply_error_named(r, rc, err.msg, d.img->meta.name);
 	else
 		reply_object(r, 201, out);
 	add_warnings(r, &d.unknown);

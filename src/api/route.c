@@ -31,6 +31,8 @@ static const struct route routes[] = {
     {"/apis/authentication.k8s.io", api_handle_discovery},
     {"/apis/authentication.k8s.io/v1", api_handle_discovery},
     {"/apis/authentication.k8s.io/v1/{res}", api_handle_auth_review},
+    /* kubectl 1.27 posts its whoami to v1beta1 (v1 came in 1.28): served, not discovered */
+    {"/apis/authentication.k8s.io/v1beta1/{res}", api_handle_auth_review},
     {"/apis/authorization.k8s.io", api_handle_discovery},
     {"/apis/authorization.k8s.io/v1", api_handle_discovery},
     {"/apis/authorization.k8s.io/v1/{res}", api_handle_auth_review},

@@ -152,13 +152,22 @@ void api_reply_status(struct api_req *r, unsigned int http, const char *reason, 
 
 void api_reply_error(struct api_req *r, int vim_code, const char *message)
 {
-	int http = vim_code_http_status(vim_code);
-	json_t *st = status_body(http, vim_code_k8s_reason(vim_code), message);
+	api_reply_error_named(r, vim_code, message, r->name);
+}
 
-	if (r->name && st)
-		json_object_set_new(st, "details",
-		                    json_pack("{s:s,s:s}", "name", r->name, "kind",
-		                              r->resource ? r->resource : ""));
+void api_reply_error_named(struct api_req *r, int vim_code, const char *message, const char *name)
+{
+	int http = vim_code_http_status(vim_code);
+	json_t *st = status_body(http, vim_code_k8s_reason(vim_code), message), *details;
+
+	/* kube's StatusDetails of the qualified resource: group only when not core */
+	if (name && st &&
+	    (details =
+	         json_pack("{s:s,s:s}", "name", name, "kind", r->resource ? r->resource : ""))) {
+		if (r->kind)
+			json_object_set_new(details, "group", json_string(MODEL_GROUP));
+		json_object_set_new(st, "details", details);
+	}
 	api_reply_json(r, (unsigned int)http, st);
 }
 
