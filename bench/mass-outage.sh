@@ -53,25 +53,28 @@ distinct = os.environ["DISTINCT"] == "1"
 G = "/apis/virtualization.deckhouse.io/v1alpha2"
 conn = http.client.HTTPConnection(url.hostname, url.port)
 
-def req(method, path, body=None):
+def raw(method, path, body=None):
+    """(status, body bytes) over the kept-alive connection."""
     global conn
     h = {"Authorization": "Bearer " + tok, "Content-Type": "application/json"}
-    # A kept-alive connection idle past vimaged's --http-idle-timeout is
-    # closed by the server, as any HTTP server does: open a new one, as
-    # Go's and curl's clients do.
+    # A kept-alive connection idle past vimaged's --http-idle-timeout (90 s:
+    # the imports alone take longer) is closed by the server, as any HTTP
+    # server does: open a new one, as Go's and curl's clients do.
     for attempt in (0, 1):
         try:
             conn.request(method, path, json.dumps(body) if body is not None else None, h)
             r = conn.getresponse()
-            break
+            return r.status, r.read()
         except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
             if attempt:
                 raise
             conn.close()
             conn = http.client.HTTPConnection(url.hostname, url.port)
-    data = r.read()
-    if r.status >= 300:
-        sys.exit("mass-outage: %s %s: %d %s" % (method, path, r.status, data[:300]))
+
+def req(method, path, body=None):
+    status, data = raw(method, path, body)
+    if status >= 300:
+        sys.exit("mass-outage: %s %s: %d %s" % (method, path, status, data[:300]))
     return json.loads(data)
 
 def vi(name, ds):
@@ -147,8 +150,7 @@ def machine_busy():
 
 def metric_sums():
     """(sum, count) of vimaged's reconcile and DVCR GET latency histograms."""
-    conn.request("GET", "/metrics", headers={"Authorization": "Bearer " + tok})
-    text = conn.getresponse().read().decode()
+    text = raw("GET", "/metrics")[1].decode()
     out = {}
     for key, pat in (("reconcile", r'vimage_reconcile_duration_seconds_(sum|count)(?:\{\})? (\S+)'),
                      ("get", r'vimage_dvcr_request_duration_seconds_(sum|count)\{method="GET"\} (\S+)')):

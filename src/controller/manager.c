@@ -183,29 +183,36 @@ static json_t *status_body(const struct model_image *img)
  * the stored object, not img: one reconcile writes metadata then status
  * from the same img, and the entries of the first write must survive the
  * second (the resourceVersion precondition makes the stored object the
- * one the write replaces).  Never fails the write. */
-static void record_manager(struct writer_state *ws, const struct model_image *img, bool status,
-                           json_t *obj)
+ * one the write replaces).  A status write goes on without them (the
+ * store keeps a status write's entries as given); a metadata write fails
+ * when the stored object cannot be read. */
+static int record_manager(struct writer_state *ws, const struct model_image *img, bool status,
+                          json_t *obj, struct vim_err *err)
 {
 	struct model_mf_write w = {.manager = "vimaged",
 	                           .api_version = MODEL_API_VERSION,
 	                           .scope = status ? MODEL_MF_SCOPE_STATUS : MODEL_MF_SCOPE_MAIN,
 	                           .now = vim_time_now()};
-	struct vim_err err = {0};
+	struct vim_err mf_err = {0};
 	json_t *live = NULL;
+	int rc;
 
-	if (store_get(ws->m->cfg.store, ws->resource, img->meta.namespace, img->meta.name, &live,
-	              &err) < 0)
-		return;
+	/* img comes from the cache, which keeps no managedFields: without
+	 * the stored ones a metadata write would drop every manager's
+	 * entries, so it waits for a reconcile that can read them */
+	if ((rc = store_get(ws->m->cfg.store, ws->resource, img->meta.namespace, img->meta.name,
+	                    &live, err)) < 0)
+		return status ? 0 : rc;
 	if (status) {
 		model_mf_own(
 		    obj, json_object_get(json_object_get(live, "metadata"), "managedFields"), &w);
 	} else {
 		/* the stored entries, not img's (see above) */
 		json_object_del(json_object_get(obj, "metadata"), "managedFields");
-		model_mf_update(obj, live, &w, &err);
+		model_mf_update(obj, live, &w, &mf_err);
 	}
 	json_decref(live);
+	return 0;
 }
 
 static int write_with(struct writer_state *ws, const struct model_image *img, store_write_fn fn,
@@ -220,7 +227,10 @@ static int write_with(struct writer_state *ws, const struct model_image *img, st
 		return vim_err_set(err, VIM_ENOMEM, "%s: out of memory", img->meta.name);
 	json_object_set_new(json_object_get(obj, "metadata"), "resourceVersion",
 	                    json_string(ws->rv));
-	record_manager(ws, img, fn == store_update_status, obj);
+	if ((rc = record_manager(ws, img, fn == store_update_status, obj, err)) < 0) {
+		json_decref(obj);
+		return rc;
+	}
 	rc = fn(ws->m->cfg.store, ws->resource, obj, &out, err);
 	if (rc == 0) {
 		rv = json_string_value(
