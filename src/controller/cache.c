@@ -166,32 +166,6 @@ static void notify(struct ctl_cache *c, const char *key, int ev)
 		c->on_change(c->arg, key, (enum store_event_type)ev);
 }
 
-/* The compact text the cache keeps for obj (borrowed): without
- * metadata.managedFields, which no handler reads (the controllers'
- * writes take the stored ones) and which are half of an image's text —
- * controller-runtime's cache strips them for the same reason.  obj is not
- * changed (a watch event's object is shared). */
-static char *cached_text(const json_t *obj)
-{
-	json_t *meta = json_object_get(obj, "metadata"), *top, *m;
-	char *text;
-
-	if (!json_object_get(meta, "managedFields"))
-		return json_dumps(obj, JSON_COMPACT);
-	top = json_copy((json_t *)obj);
-	m = json_copy(meta);
-	if (!top || !m) {
-		json_decref(top);
-		json_decref(m);
-		return NULL;
-	}
-	json_object_del(m, "managedFields");
-	json_object_set_new(top, "metadata", m);
-	text = json_dumps(top, JSON_COMPACT);
-	json_decref(top);
-	return text;
-}
-
 static int list_item(void *arg, const char *json, size_t len)
 {
 	struct ctl_cache *c = arg;
@@ -203,7 +177,7 @@ static int list_item(void *arg, const char *json, size_t len)
 		json_decref(obj);
 		return 0; /* not an object we can key: skip, never stop the list */
 	}
-	if (!(text = cached_text(obj))) {
+	if (!(text = strndup(json, len))) {
 		json_decref(obj);
 		return VIM_ENOMEM;
 	}
@@ -297,7 +271,7 @@ static void apply_event(struct ctl_cache *c, struct store_event *ev)
 			notify(c, key, STORE_DELETED);
 		return;
 	}
-	if ((text = cached_text(ev->object)))
+	if ((text = json_dumps(ev->object, JSON_COMPACT)))
 		notify(c, key, upsert(c, key, text, ev->object));
 }
 

@@ -41,8 +41,7 @@ int ctl_cache_start(struct ctl_cache **out, struct store *s, const char *resourc
 void ctl_cache_stop(struct ctl_cache *c);
 
 /* The cached object under key, parsed: a new reference the caller decrefs,
- * or NULL when the cache does not hold it.  It has no
- * metadata.managedFields (the cache does not keep them). */
+ * or NULL when the cache does not hold it. */
 json_t *ctl_cache_get(struct ctl_cache *c, const char *key);
 
 /* Calls fn for every key with the object's status.phase ("" when none),

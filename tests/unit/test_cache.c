@@ -129,52 +129,6 @@ static void test_cache_lists_then_follows_the_watch(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
-/* managedFields are half an image's text and no handler reads them: the
- * cache keeps objects without them, from the list and from the watch,
- * and the store keeps them untouched. */
-static json_t *vi_managed(const char *ns, const char *name)
-{
-	json_t *o = vi(ns, name);
-	json_object_set_new(json_object_get(o, "metadata"), "managedFields",
-	                    json_pack("[{s:s,s:s,s:s,s:{s:{}}}]", "manager", "kubectl", "operation",
-	                              "Update", "fieldsType", "FieldsV1", "fieldsV1", "f:spec"));
-	return o;
-}
-
-static void test_cache_keeps_no_managed_fields(void **state)
-{
-	char dir[] = "/tmp/vimage-cache.XXXXXX", path[128], cmd[160];
-	struct seen seen = {.mu = PTHREAD_MUTEX_INITIALIZER};
-	struct store *s = NULL;
-	struct ctl_cache *c = NULL;
-	json_t *got;
-	(void)state;
-
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/db", dir);
-	assert_int_equal(store_sqlite_open(&s, path, 8, NULL), 0);
-	put(s, vi_managed("ns", "listed"));
-	assert_int_equal(ctl_cache_start(&c, s, "virtualimages", on_change, &seen, NULL), 0);
-	put(s, vi_managed("ns", "watched"));
-	assert_true(wait_log(&seen, "ADDED ns/watched;"));
-	got = ctl_cache_get(c, "ns/listed");
-	assert_non_null(got);
-	assert_non_null(json_object_get(json_object_get(got, "metadata"), "uid"));
-	assert_null(json_object_get(json_object_get(got, "metadata"), "managedFields"));
-	json_decref(got);
-	got = ctl_cache_get(c, "ns/watched");
-	assert_non_null(got);
-	assert_null(json_object_get(json_object_get(got, "metadata"), "managedFields"));
-	json_decref(got);
-	assert_int_equal(store_get(s, "virtualimages", "ns", "watched", &got, NULL), 0);
-	assert_non_null(json_object_get(json_object_get(got, "metadata"), "managedFields"));
-	json_decref(got);
-	ctl_cache_stop(c);
-	store_close(s);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	assert_int_equal(system(cmd), 0);
-}
-
 static void test_cache_key(void **state)
 {
 	char key[CTL_KEY_MAX];
@@ -193,7 +147,6 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_cache_lists_then_follows_the_watch),
-	    cmocka_unit_test(test_cache_keeps_no_managed_fields),
 	    cmocka_unit_test(test_cache_key),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
