@@ -37,7 +37,9 @@ struct change {
 	/* What selectors can see of the object before a MODIFIED change
 	 * (store_hub_selectable; NULL otherwise): a watcher whose selector
 	 * the change moves the object into or out of gets ADDED or DELETED,
-	 * as kube's cacher sends. */
+	 * as kube's cacher sends.  obj itself (one more reference) when no
+	 * selectable field changed, as most status updates: no selector can
+	 * tell the two apart, so the projection is not kept. */
 	json_t *prev;
 	int64_t rv;
 	size_t bytes; /* obj's JSON text: what the byte bound counts */
@@ -147,6 +149,30 @@ static const char *const top_fields[] = {"apiVersion", "kind",   "involvedObject
 static const char *const meta_fields[] = {"name",   "namespace",         "uid",
                                           "labels", "creationTimestamp", NULL};
 
+static bool same_member(const json_t *a, const json_t *b, const char *key)
+{
+	const json_t *va = json_object_get(a, key), *vb = json_object_get(b, key);
+
+	return va == vb || (va && vb && json_equal(va, vb));
+}
+
+/* Whether every selectable field of the projection prev is obj's. */
+static bool same_selectable(const json_t *prev, const json_t *obj)
+{
+	const json_t *pm = json_object_get(prev, "metadata"),
+	             *om = json_object_get(obj, "metadata");
+	size_t i;
+
+	for (i = 0; top_fields[i]; i++)
+		if (!same_member(prev, obj, top_fields[i]))
+			return false;
+	for (i = 0; meta_fields[i]; i++)
+		if (!same_member(pm, om, meta_fields[i]))
+			return false;
+	return same_member(json_object_get(prev, "status"), json_object_get(obj, "status"),
+	                   "phase");
+}
+
 json_t *store_hub_selectable(const json_t *obj)
 {
 	json_t *out = json_object(), *md = json_object(), *v;
@@ -212,7 +238,10 @@ void store_hub_publish_sized(struct store_hub *h, const char *resource, enum sto
 	struct change c = {.type = type, .obj = obj, .rv = rv, .bytes = bytes};
 	struct store_watch *w;
 
-	if (type == STORE_MODIFIED && prev) {
+	if (type == STORE_MODIFIED && prev && same_selectable(prev, obj)) {
+		json_decref(prev);
+		c.prev = json_incref(obj);
+	} else if (type == STORE_MODIFIED && prev) {
 		/* Sent as the DELETED of a watcher the change moves the object
 		 * out of: the previous content at this change's RV, as kube. */
 		char rvtext[32];

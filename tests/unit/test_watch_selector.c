@@ -99,7 +99,11 @@ static json_t *set_phase(struct store *s, json_t *cur, const char *ph)
 {
 	json_t *in = json_deep_copy(cur), *out = NULL;
 	struct vim_err err;
-	json_object_set_new(in, "status", json_pack("{s:s}", "phase", ph));
+	static int progress;
+	/* a progress that always moves: a status update with the same phase
+	 * is a real change that no phase selector can tell from the last */
+	json_object_set_new(in, "status",
+	                    json_pack("{s:s,s:i}", "phase", ph, "progress", ++progress));
 	if (store_update_status(s, VI, in, &out, &err) != 0)
 		fail_msg("update status: %s", err.msg);
 	json_decref(in);
@@ -201,6 +205,9 @@ static void test_phase_field_selector_sees_the_phase_leave(void **state)
 	a = set_phase(s, a, "Ready");
 	snprintf(rv, sizeof(rv), "%s", meta(a, "resourceVersion"));
 	expect(w, STORE_ADDED, NULL, "Ready", rv);
+	a = set_phase(s, a, "Ready"); /* stays Ready: MODIFIED */
+	snprintf(rv, sizeof(rv), "%s", meta(a, "resourceVersion"));
+	expect(w, STORE_MODIFIED, NULL, "Ready", rv);
 	a = relabel(s, a, "db"); /* a spec change keeps it Ready */
 	snprintf(rv, sizeof(rv), "%s", meta(a, "resourceVersion"));
 	expect(w, STORE_MODIFIED, NULL, "Ready", rv);
