@@ -42,9 +42,11 @@ void store_hub_stats(struct store_hub *h, size_t *watchers, size_t *history);
 void store_hub_publish(struct store_hub *h, const char *resource, enum store_event_type type,
                        json_t *obj, json_t *prev, int64_t rv);
 /* What selectors can see of obj (metadata's name, namespace, uid, labels,
- * status.phase, the event fields), sharing obj's values by reference: a
- * few hundred bytes whatever obj's size.  NULL when out of memory.  Build
- * it before changing obj in place. */
+ * status.phase, the event fields), sharing obj's values by reference: for
+ * a 1.2 KiB image ~1.6 KiB of new heap, ~2.9 KiB with the labels and
+ * strings it keeps alive (a parsed copy is ~6.7 KiB).  The hub keeps it
+ * only for a change that alters one of those fields.  NULL when out of
+ * memory.  Build it before changing obj in place. */
 json_t *store_hub_selectable(const json_t *obj);
 /* Wakes the watchers of what was published since the last call.  Separate
  * from publishing so a backend can wake them after releasing its own write
