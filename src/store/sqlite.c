@@ -164,10 +164,10 @@ void sq_unlock_and_wake(struct sq_store *s)
 /* ---- writing ------------------------------------------------------------------------- */
 
 /* Stores obj under a fresh RV (or deletes the row) in one transaction and
- * publishes the change.  obj gets metadata.resourceVersion.  Callers hold
- * s->mu. */
-int sq_commit(struct sq_store *s, const char *resource, json_t *obj, enum store_event_type type,
-              struct vim_err *err)
+ * publishes the change with prev (stolen; see store_hub_publish).  obj
+ * gets metadata.resourceVersion.  Callers hold s->mu. */
+int sq_commit(struct sq_store *s, const char *resource, json_t *obj, json_t *prev,
+              enum store_event_type type, struct vim_err *err)
 {
 	const char *ns = store_meta_str(obj, "namespace"), *name = store_meta_str(obj, "name");
 	int64_t rv = s->rv + 1;
@@ -176,11 +176,15 @@ int sq_commit(struct sq_store *s, const char *resource, json_t *obj, enum store_
 	sqlite3_stmt *st;
 	int rc;
 
+	if (type == STORE_MODIFIED && !prev) /* the selectors' view of the change */
+		return vim_err_set(err, VIM_ENOMEM, "store: out of memory");
 	snprintf(rvtext, sizeof(rvtext), "%lld", (long long)rv);
 	json_object_set_new(json_object_get(obj, "metadata"), "resourceVersion",
 	                    json_string(rvtext));
-	if ((rc = sq_run(s->begin)) != SQLITE_OK)
+	if ((rc = sq_run(s->begin)) != SQLITE_OK) {
+		json_decref(prev);
 		return sq_fail(s, rc, err, "begin");
+	}
 	if (type == STORE_DELETED) {
 		st = s->del;
 		sqlite3_reset(st);
@@ -190,6 +194,7 @@ int sq_commit(struct sq_store *s, const char *resource, json_t *obj, enum store_
 	} else {
 		if (!(text = json_dumps(obj, JSON_COMPACT))) {
 			sq_run(s->rollback);
+			json_decref(prev);
 			return vim_err_set(err, VIM_ENOMEM, "store: out of memory");
 		}
 		bytes = strlen(text);
@@ -216,23 +221,26 @@ int sq_commit(struct sq_store *s, const char *resource, json_t *obj, enum store_
 	if (rc != SQLITE_DONE || (rc = sq_run(s->commit)) != SQLITE_OK) {
 		int frc = sq_fail(s, rc, err, "write");
 		sq_run(s->rollback);
+		json_decref(prev);
 		return frc;
 	}
 	s->rv = rv;
 	json_incref(obj);
 	if (type == STORE_DELETED) /* the history holds the last state */
 		bytes = json_dumpb(obj, NULL, 0, JSON_COMPACT);
-	store_hub_publish_sized(s->hub, resource, type, obj, rv, bytes);
+	store_hub_publish_sized(s->hub, resource, type, obj, prev, rv, bytes);
 	return 0;
 }
 
-int sq_write(struct sq_store *s, const char *resource, json_t *obj, enum store_event_type type,
-             const char *stored_rv, const struct store_write_opts *wo, struct vim_err *err)
+int sq_write(struct sq_store *s, const char *resource, json_t *obj, json_t *prev,
+             enum store_event_type type, const char *stored_rv, const struct store_write_opts *wo,
+             struct vim_err *err)
 {
 	json_t *md = json_object_get(obj, "metadata");
 
 	if (!wo || !wo->dry_run)
-		return sq_commit(s, resource, obj, type, err);
+		return sq_commit(s, resource, obj, prev, type, err);
+	json_decref(prev);
 	/* copied before the set: stored_rv may be obj's own member */
 	if (stored_rv)
 		json_object_set_new(md, "resourceVersion", json_string(stored_rv));
@@ -354,7 +362,7 @@ static int sq_create(struct store *base, const char *resource, const json_t *in,
 	json_object_del(md, "deletionGracePeriodSeconds");
 	if (has_spec(resource))
 		json_object_set_new(md, "generation", json_integer(1));
-	if ((rc = sq_write(s, resource, obj, STORE_ADDED, NULL, wo, err)) == 0) {
+	if ((rc = sq_write(s, resource, obj, NULL, STORE_ADDED, NULL, wo, err)) == 0) {
 		*out = obj;
 		obj = NULL;
 	}

@@ -30,13 +30,16 @@ void sq_unlock_and_wake(struct sq_store *s);
  * their own; stop before closing the writer connection. */
 int sq_ckpt_start(struct sq_store *s, struct vim_err *err);
 void sq_ckpt_stop(struct sq_store *s); /* nothing started is fine */
-int sq_commit(struct sq_store *s, const char *resource, json_t *obj, enum store_event_type type,
-              struct vim_err *err);
+/* prev: store_hub_selectable of the stored object (stolen), required for
+ * STORE_MODIFIED, NULL otherwise. */
+int sq_commit(struct sq_store *s, const char *resource, json_t *obj, json_t *prev,
+              enum store_event_type type, struct vim_err *err);
 /* sq_commit, or under wo->dry_run what it would leave in obj without
  * committing: obj's resourceVersion becomes stored_rv (the one the object
  * has now; NULL for a create: none). */
-int sq_write(struct sq_store *s, const char *resource, json_t *obj, enum store_event_type type,
-             const char *stored_rv, const struct store_write_opts *wo, struct vim_err *err);
+int sq_write(struct sq_store *s, const char *resource, json_t *obj, json_t *prev,
+             enum store_event_type type, const char *stored_rv, const struct store_write_opts *wo,
+             struct vim_err *err);
 
 int sq_update(struct store *base, const char *resource, const json_t *obj,
               const struct store_write_opts *wo, json_t **out, struct vim_err *err);

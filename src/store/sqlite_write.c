@@ -103,8 +103,9 @@ static int finish(struct sq_store *s, const char *resource, json_t *stored, json
 	}
 	if (store_meta_str(next, "deletionTimestamp") && finalizer_count(resource, next) == 0)
 		type = STORE_DELETED;
-	if ((rc = sq_write(s, resource, next, type, store_meta_str(stored, "resourceVersion"), wo,
-	                   err)) < 0) {
+	if ((rc = sq_write(s, resource, next,
+	                   type == STORE_MODIFIED ? store_hub_selectable(stored) : NULL, type,
+	                   store_meta_str(stored, "resourceVersion"), wo, err)) < 0) {
 		json_decref(next);
 		return rc;
 	}
@@ -159,7 +160,7 @@ int sq_update_status(struct store *base, const char *resource, const json_t *in,
                      const struct store_write_opts *wo, json_t **out, struct vim_err *err)
 {
 	struct sq_store *s = (struct sq_store *)base;
-	json_t *stored = NULL, *st = json_object_get(in, "status"), *copy, *mf;
+	json_t *stored = NULL, *st = json_object_get(in, "status"), *copy, *mf, *prev;
 	int rc;
 
 	*out = NULL;
@@ -173,8 +174,12 @@ int sq_update_status(struct store *base, const char *resource, const json_t *in,
 		*out = json_incref(stored);
 		goto out;
 	}
+	/* before stored becomes the new state: a phase selector must see it
+	 * leave (status.phase=Ready gets DELETED when an image goes ImageLost) */
+	prev = store_hub_selectable(stored);
 	if (st &&
 	    (!(copy = json_deep_copy(st)) || json_object_set_new(stored, "status", copy) < 0)) {
+		json_decref(prev);
 		rc = vim_err_set(err, VIM_ENOMEM, "store: out of memory");
 		goto out;
 	}
@@ -184,7 +189,7 @@ int sq_update_status(struct store *base, const char *resource, const json_t *in,
 	if ((mf = json_object_get(json_object_get(in, "metadata"), "managedFields")) &&
 	    json_is_array(mf))
 		json_object_set(json_object_get(stored, "metadata"), "managedFields", mf);
-	if ((rc = sq_write(s, resource, stored, STORE_MODIFIED,
+	if ((rc = sq_write(s, resource, stored, prev, STORE_MODIFIED,
 	                   store_meta_str(stored, "resourceVersion"), wo, err)) == 0)
 		*out = json_incref(stored);
 out:
@@ -238,10 +243,10 @@ int sq_remove(struct store *base, const char *resource, const char *ns, const ch
 		if (strcmp(resource, "namespaces") == 0)
 			json_object_set_new(next, "status",
 			                    json_pack("{s:s}", "phase", "Terminating"));
-		rc = sq_write(s, resource, next, STORE_MODIFIED,
+		rc = sq_write(s, resource, next, store_hub_selectable(stored), STORE_MODIFIED,
 		              store_meta_str(stored, "resourceVersion"), wo, err);
 	} else {
-		rc = sq_write(s, resource, next, STORE_DELETED,
+		rc = sq_write(s, resource, next, NULL, STORE_DELETED,
 		              store_meta_str(stored, "resourceVersion"), wo, err);
 		*deleted = rc == 0;
 	}

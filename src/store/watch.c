@@ -34,6 +34,13 @@ struct change {
 	char resource[64];
 	enum store_event_type type;
 	json_t *obj; /* shared, read-only */
+	/* What selectors can see of the object before a MODIFIED change
+	 * (store_hub_selectable; NULL otherwise): a watcher whose selector
+	 * the change moves the object into or out of gets ADDED or DELETED,
+	 * as kube's cacher sends.  obj itself (one more reference) when no
+	 * selectable field changed, as most status updates: no selector can
+	 * tell the two apart, so the projection is not kept. */
+	json_t *prev;
 	int64_t rv;
 	size_t bytes; /* obj's JSON text: what the byte bound counts */
 };
@@ -73,8 +80,10 @@ static void hub_release(struct store_hub *h)
 {
 	size_t i;
 
-	for (i = 0; i < h->len; i++)
+	for (i = 0; i < h->len; i++) {
 		json_decref(h->hist[(h->head + i) % h->cap].obj);
+		json_decref(h->hist[(h->head + i) % h->cap].prev);
+	}
 	free(h->hist);
 	pthread_mutex_destroy(&h->mu);
 	free(h);
@@ -98,16 +107,100 @@ int store_hub_new(struct store_hub **out, int64_t history, struct vim_err *err)
 	return 0;
 }
 
-static bool wants(const struct store_watch *w, const struct change *c)
+static bool passes(const struct store_watch *w, const json_t *obj)
 {
-	if (strcmp(w->resource, c->resource) != 0)
+	if (!obj)
 		return false;
 	if (w->ns[0]) {
-		const char *ns = store_meta_str(c->obj, "namespace");
+		const char *ns = store_meta_str(obj, "namespace");
 		if (!ns || strcmp(ns, w->ns) != 0)
 			return false;
 	}
-	return store_selector_match(w->sel, c->obj);
+	return store_selector_match(w->sel, obj);
+}
+
+/* kube's cacheWatcher.convertToWatchEvent: the change as this watcher
+ * sees it, from whether the object passes its filter before and after —
+ * into the selection is ADDED, out of it DELETED (with the previous
+ * state), within it MODIFIED; false when neither state passes. */
+static bool wants(const struct store_watch *w, const struct change *c, enum store_event_type *type,
+                  json_t **obj)
+{
+	bool cur, old;
+
+	if (strcmp(w->resource, c->resource) != 0)
+		return false;
+	cur = c->type != STORE_DELETED && passes(w, c->obj);
+	old = c->type == STORE_DELETED ? passes(w, c->obj) : passes(w, c->prev);
+	if (cur) {
+		*type = old ? STORE_MODIFIED : STORE_ADDED;
+		*obj = c->obj;
+	} else if (old) {
+		*type = STORE_DELETED;
+		*obj = c->type == STORE_DELETED ? c->obj : c->prev;
+	}
+	return cur || old;
+}
+
+/* Selectable fields beyond metadata's: the event fields
+ * (selector_grammar.c's event_fields) and status.phase. */
+static const char *const top_fields[] = {"apiVersion", "kind",   "involvedObject",     "reason",
+                                         "type",       "source", "reportingComponent", NULL};
+static const char *const meta_fields[] = {"name",   "namespace",         "uid",
+                                          "labels", "creationTimestamp", NULL};
+
+static bool same_member(const json_t *a, const json_t *b, const char *key)
+{
+	const json_t *va = json_object_get(a, key), *vb = json_object_get(b, key);
+
+	return va == vb || (va && vb && json_equal(va, vb));
+}
+
+/* Whether every selectable field of the projection prev is obj's. */
+static bool same_selectable(const json_t *prev, const json_t *obj)
+{
+	const json_t *pm = json_object_get(prev, "metadata"),
+	             *om = json_object_get(obj, "metadata");
+	size_t i;
+
+	for (i = 0; top_fields[i]; i++)
+		if (!same_member(prev, obj, top_fields[i]))
+			return false;
+	for (i = 0; meta_fields[i]; i++)
+		if (!same_member(pm, om, meta_fields[i]))
+			return false;
+	return same_member(json_object_get(prev, "status"), json_object_get(obj, "status"),
+	                   "phase");
+}
+
+json_t *store_hub_selectable(const json_t *obj)
+{
+	json_t *out = json_object(), *md = json_object(), *v;
+	const json_t *smd = json_object_get(obj, "metadata");
+	size_t i;
+
+	if (!out || !md || json_object_set_new(out, "metadata", md) < 0) {
+		json_decref(md);
+		goto fail;
+	}
+	/* References, not copies: the values are never changed in place
+	 * (writers replace members), so the previous version's labels and
+	 * strings are shared, not duplicated. */
+	for (i = 0; top_fields[i]; i++)
+		if ((v = json_object_get(obj, top_fields[i])) &&
+		    json_object_set(out, top_fields[i], v) < 0)
+			goto fail;
+	for (i = 0; meta_fields[i]; i++)
+		if ((v = json_object_get(smd, meta_fields[i])) &&
+		    json_object_set(md, meta_fields[i], v) < 0)
+			goto fail;
+	if ((v = json_object_get(json_object_get(obj, "status"), "phase")) &&
+	    json_object_set_new(out, "status", json_pack("{s:O}", "phase", v)) < 0)
+		goto fail;
+	return out;
+fail:
+	json_decref(out);
+	return NULL;
 }
 
 void store_hub_limit_bytes(struct store_hub *h, int64_t max_bytes)
@@ -126,34 +219,51 @@ static void evict_oldest(struct store_hub *h)
 	h->evicted_rv = c->rv;
 	h->bytes -= c->bytes;
 	json_decref(c->obj);
+	json_decref(c->prev);
 	memset(c, 0, sizeof(*c));
 	h->head = (h->head + 1) % h->cap;
 	h->len--;
 }
 
 void store_hub_publish(struct store_hub *h, const char *resource, enum store_event_type type,
-                       json_t *obj, int64_t rv)
+                       json_t *obj, json_t *prev, int64_t rv)
 {
-	store_hub_publish_sized(h, resource, type, obj, rv, json_dumpb(obj, NULL, 0, JSON_COMPACT));
+	store_hub_publish_sized(h, resource, type, obj, prev, rv,
+	                        json_dumpb(obj, NULL, 0, JSON_COMPACT));
 }
 
 void store_hub_publish_sized(struct store_hub *h, const char *resource, enum store_event_type type,
-                             json_t *obj, int64_t rv, size_t bytes)
+                             json_t *obj, json_t *prev, int64_t rv, size_t bytes)
 {
 	struct change c = {.type = type, .obj = obj, .rv = rv, .bytes = bytes};
 	struct store_watch *w;
 
+	if (type == STORE_MODIFIED && prev && same_selectable(prev, obj)) {
+		json_decref(prev);
+		c.prev = json_incref(obj);
+	} else if (type == STORE_MODIFIED && prev) {
+		/* Sent as the DELETED of a watcher the change moves the object
+		 * out of: the previous content at this change's RV, as kube. */
+		char rvtext[32];
+		snprintf(rvtext, sizeof(rvtext), "%lld", (long long)rv);
+		json_object_set_new(json_object_get(prev, "metadata"), "resourceVersion",
+		                    json_string(rvtext));
+		c.prev = prev;
+		c.bytes += json_dumpb(prev, NULL, 0, JSON_COMPACT);
+	} else {
+		json_decref(prev);
+	}
 	snprintf(c.resource, sizeof(c.resource), "%s", resource);
 	pthread_mutex_lock(&h->mu);
 	if (h->len == h->cap)
 		evict_oldest(h);
 	/* Then by bytes: 1,000 changes of a 900 KB object are 900 MB held
 	 * for replay.  The newest change always stays, however big. */
-	while (h->len > 0 && h->bytes + bytes > h->max_bytes)
+	while (h->len > 0 && h->bytes + c.bytes > h->max_bytes)
 		evict_oldest(h);
 	h->hist[(h->head + h->len) % h->cap] = c; /* the history owns the reference */
 	h->len++;
-	h->bytes += bytes;
+	h->bytes += c.bytes;
 	h->last_rv = rv;
 	for (w = h->watchers; w; w = w->next)
 		if (strcmp(w->resource, resource) == 0) /* the others need not wake */
@@ -264,7 +374,8 @@ static size_t first_after(const struct store_hub *h, int64_t rv)
 
 /* The next change this watcher wants, moving its cursor past the ones it
  * does not (hub->mu held); NULL when it has seen everything. */
-static const struct change *next_wanted(struct store_watch *w)
+static const struct change *next_wanted(struct store_watch *w, enum store_event_type *type,
+                                        json_t **obj)
 {
 	struct store_hub *h = w->hub;
 	size_t i;
@@ -272,7 +383,7 @@ static const struct change *next_wanted(struct store_watch *w)
 	for (i = first_after(h, w->cursor); i < h->len; i++) {
 		const struct change *c = &h->hist[(h->head + i) % h->cap];
 		w->cursor = c->rv;
-		if (wants(w, c))
+		if (wants(w, c, type, obj))
 			return c;
 	}
 	return NULL;
@@ -283,6 +394,8 @@ int store_watch_next(struct store_watch *w, int timeout_ms, struct store_event *
 {
 	struct store_hub *h = w->hub;
 	const struct change *c = NULL;
+	enum store_event_type type = STORE_ADDED;
+	json_t *obj = NULL;
 	struct timespec ts;
 	int rc = 0;
 
@@ -300,13 +413,13 @@ int store_watch_next(struct store_watch *w, int timeout_ms, struct store_event *
 			                 w->resource);
 			goto out;
 		}
-		if ((c = next_wanted(w)) ||
+		if ((c = next_wanted(w, &type, &obj)) ||
 		    pthread_cond_timedwait(&w->cond, &h->mu, &ts) == ETIMEDOUT)
 			break;
 	}
 	if (c) {
-		ev->type = c->type;
-		ev->object = json_incref(c->obj);
+		ev->type = type;
+		ev->object = json_incref(obj);
 		ev->resource_version = c->rv;
 		w->idle_ms = 0;
 		rc = 1;

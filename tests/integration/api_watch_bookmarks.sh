@@ -76,6 +76,19 @@ rule "sendInitialEvents on a list is 422" "sendInitialEvents=true" \
 	'sendInitialEvents: Forbidden: sendInitialEvents is forbidden for list'
 rule "the 422 is on ListOptions.meta.k8s.io" "sendInitialEvents=false" 'ListOptions.meta.k8s.io'
 
+# a labelSelector watch sees bm move in (ADDED) and out (DELETED, with the
+# labels it had and the change's resourceVersion), as kube's cacher sends
+from=$(api GET "$VI" | jq -r .metadata.resourceVersion)
+k label vi bm -n default tier=web >/dev/null 2>&1
+k label vi bm -n default --overwrite tier=db >/dev/null 2>&1
+out_rv=$(api GET "$VI/bm" | jq -r .metadata.resourceVersion)
+api GET "$VI?watch=1&labelSelector=tier%3Dweb&resourceVersion=$from&timeoutSeconds=1" \
+	-o "$T_TMP/ls" --max-time 10
+expect_eq "a labelSelector watch gets ADDED as bm moves in, DELETED as it moves out" \
+	"ADDED web DELETED web" "$(jq -r '"\(.type) \(.object.metadata.labels.tier)"' "$T_TMP/ls" | xargs)"
+expect_eq "the DELETED carries the change's resourceVersion" "$out_rv" \
+	"$(jq -r 'select(.type=="DELETED") | .object.metadata.resourceVersion' "$T_TMP/ls")"
+
 # an idle watch's bookmark (after 10 s) names the kind too: Events and a Table watch
 api GET "/api/v1/namespaces/default/events?watch=1&allowWatchBookmarks=true&timeoutSeconds=13" \
 	-o "$T_TMP/ev" --max-time 20 &
