@@ -1,7 +1,7 @@
 /*
  * Namespaces on the real SQLite store, in a temporary directory: a deleted
  * Namespace stays Terminating while spec.finalizers hold it; start-up
- * gives an old data dir a Namespace per namespace its objects use; the
+ * gives an old data tmpdb_dir a Namespace per namespace its objects use; the
  * namespace controller's sweep deletes the images, then the events, then
  * lets the namespace go; the protobuf Namespace kubectl posts is read.
  */
@@ -19,25 +19,18 @@
 #include "api/proto.h"
 #include "controller/namespace.h"
 #include "store/store.h"
-
-static char dir[64], path[128];
+#include "tmpdb.h"
 
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/vimage-ns.XXXXXX");
-	if (!mkdtemp(dir))
-		return -1;
-	snprintf(path, sizeof(path), "%s/vimage.db", dir);
-	return 0;
+	return tmpdb_setup("ns");
 }
 
 static int teardown(void **state)
 {
-	char cmd[128];
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd);
+	return tmpdb_teardown();
 }
 
 static struct store *open_store(void)
@@ -45,8 +38,8 @@ static struct store *open_store(void)
 	struct store *s = NULL;
 	struct vim_err err;
 
-	unlink(path);
-	if (store_sqlite_open(&s, path, 0, &err) != 0)
+	unlink(tmpdb_path);
+	if (store_sqlite_open(&s, tmpdb_path, 0, &err) != 0)
 		fail_msg("open: %s", err.msg);
 	return s;
 }

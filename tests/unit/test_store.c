@@ -17,34 +17,27 @@
 #include <sqlite3.h>
 
 #include "store/store.h"
+#include "tmpdb.h"
 
 #define VI "virtualimages"
-
-static char dir[64], path[128];
 
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/vimage-store.XXXXXX");
-	if (!mkdtemp(dir))
-		return -1;
-	snprintf(path, sizeof(path), "%s/vimage.db", dir);
-	return 0;
+	return tmpdb_setup("store");
 }
 
 static int teardown(void **state)
 {
-	char cmd[128];
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd);
+	return tmpdb_teardown();
 }
 
 static struct store *open_store(int64_t history)
 {
 	struct store *s = NULL;
 	struct vim_err err;
-	if (store_sqlite_open(&s, path, history, &err) != 0)
+	if (store_sqlite_open(&s, tmpdb_path, history, &err) != 0)
 		fail_msg("open: %s", err.msg);
 	return s;
 }
@@ -674,7 +667,7 @@ static void write_schema_1_file(int user_version)
 	sqlite3 *db = NULL;
 	char sql[1024];
 
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_open(tmpdb_path, &db), SQLITE_OK);
 	snprintf(sql, sizeof(sql),
 	         "PRAGMA journal_mode=WAL;"
 	         "CREATE TABLE objects(resource TEXT NOT NULL, ns TEXT NOT NULL,"
@@ -726,7 +719,7 @@ static void test_schema_1_file_is_moved_without_losing_an_object(void **state)
 	assert_int_equal(n, 2);
 	assert_int_equal(lm.resource_version, 8);
 	store_close(s);
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_open(tmpdb_path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db,
 	                                    "SELECT (SELECT user_version FROM pragma_user_version),"
 	                                    " sql LIKE '%WITHOUT ROWID%' FROM sqlite_master"
@@ -747,7 +740,7 @@ static void test_a_newer_schema_is_refused_untouched(void **state)
 	(void)state;
 
 	write_schema_1_file(3);
-	assert_int_not_equal(store_sqlite_open(&s, path, 0, &err), 0);
+	assert_int_not_equal(store_sqlite_open(&s, tmpdb_path, 0, &err), 0);
 	assert_null(s);
 	assert_non_null(strstr(err.msg, "schema 3, newer than this vimaged's"));
 }
@@ -757,7 +750,7 @@ static long file_size(const char *suffix)
 	char p[160];
 	struct stat st;
 
-	snprintf(p, sizeof(p), "%s%s", path, suffix);
+	snprintf(p, sizeof(p), "%s%s", tmpdb_path, suffix);
 	return stat(p, &st) == 0 ? (long)st.st_size : 0;
 }
 
@@ -881,7 +874,7 @@ static struct store *open_store_bytes(int64_t history_bytes)
 	struct store_sqlite_opts so = {.history_bytes = history_bytes};
 	struct store *s = NULL;
 	struct vim_err err;
-	if (store_sqlite_open_opts(&s, path, &so, &err) != 0)
+	if (store_sqlite_open_opts(&s, tmpdb_path, &so, &err) != 0)
 		fail_msg("open: %s", err.msg);
 	return s;
 }

@@ -22,28 +22,21 @@
 
 #include "controller/cache.h"
 #include "store/store.h"
+#include "tmpdb.h"
 
 #define VI "virtualimages"
 #define OBJECTS 137
 
-static char dir[64], path[128];
-
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/vimage-corrupt.XXXXXX");
-	if (!mkdtemp(dir))
-		return -1;
-	snprintf(path, sizeof(path), "%s/vimage.db", dir);
-	return 0;
+	return tmpdb_setup("corrupt");
 }
 
 static int teardown(void **state)
 {
-	char cmd[128];
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd);
+	return tmpdb_teardown();
 }
 
 static void put(struct store *s, const char *resource, const char *ns, const char *name)
@@ -73,7 +66,7 @@ static void make_db(void)
 	char name[32];
 	int i;
 
-	if (store_sqlite_open(&s, path, 0, &err) != 0)
+	if (store_sqlite_open(&s, tmpdb_path, 0, &err) != 0)
 		fail_msg("open: %s", err.msg);
 	for (i = 0; i < OBJECTS; i++) {
 		snprintf(name, sizeof(name), "img-%03d", i);
@@ -92,7 +85,7 @@ static void corrupt_middle_page(void)
 	size_t i;
 	int fd;
 
-	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_open_v2(tmpdb_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	page_size = sqlite3_column_int64(st, 0);
@@ -120,7 +113,7 @@ static void corrupt_middle_page(void)
 	assert_true(page_size > 0 && (size_t)page_size <= sizeof(junk));
 	for (i = 0; i < sizeof(junk); i++)
 		junk[i] = (unsigned char)(i * 131 + 7);
-	fd = open(path, O_WRONLY);
+	fd = open(tmpdb_path, O_WRONLY);
 	assert_true(fd >= 0);
 	assert_int_equal(pwrite(fd, junk, (size_t)page_size, (off_t)((pageno - 1) * page_size)),
 	                 page_size);
@@ -135,9 +128,9 @@ static void test_open_refuses_a_corrupted_file_and_says_how_to_recover(void **st
 
 	make_db();
 	corrupt_middle_page();
-	assert_int_equal(store_sqlite_open(&s, path, 0, &err), VIM_EIO);
+	assert_int_equal(store_sqlite_open(&s, tmpdb_path, 0, &err), VIM_EIO);
 	assert_null(s);
-	assert_non_null(strstr(err.msg, path));
+	assert_non_null(strstr(err.msg, tmpdb_path));
 	assert_non_null(strstr(err.msg, "is corrupted (quick_check: "));
 	assert_non_null(strstr(err.msg, "restore it from a backup"));
 	assert_non_null(strstr(err.msg, "move it away to start empty"));
@@ -153,12 +146,12 @@ static void test_open_refuses_a_file_that_is_not_a_database(void **state)
 	int i;
 	(void)state;
 
-	f = fopen(path, "w");
+	f = fopen(tmpdb_path, "w");
 	assert_non_null(f);
 	for (i = 0; i < 4096; i++)
 		fputc('x', f);
 	fclose(f);
-	assert_int_equal(store_sqlite_open(&s, path, 0, &err), VIM_EIO);
+	assert_int_equal(store_sqlite_open(&s, tmpdb_path, 0, &err), VIM_EIO);
 	assert_non_null(strstr(err.msg, "is corrupted"));
 }
 
@@ -183,7 +176,7 @@ static void test_a_list_over_a_corrupt_page_fails_instead_of_shortening(void **s
 	(void)state;
 
 	make_db();
-	if (store_sqlite_open(&s, path, 0, &err) != 0)
+	if (store_sqlite_open(&s, tmpdb_path, 0, &err) != 0)
 		fail_msg("open: %s", err.msg);
 	assert_int_equal(store_list(s, VI, &all, count_item, &n, &m, &err), 0);
 	assert_int_equal(n, OBJECTS);
@@ -192,7 +185,7 @@ static void test_a_list_over_a_corrupt_page_fails_instead_of_shortening(void **s
 	n = 0;
 	assert_int_equal(store_list(s, VI, &all, count_item, &n, &m, &err), VIM_EIO);
 	assert_true(n < OBJECTS);
-	assert_non_null(strstr(err.msg, path));
+	assert_non_null(strstr(err.msg, tmpdb_path));
 	assert_non_null(strstr(err.msg, "list virtualimages"));
 	assert_non_null(strstr(err.msg, "malformed"));
 	assert_int_equal(m.continue_token[0], '\0');
@@ -269,13 +262,13 @@ static void test_cache_never_acts_on_a_list_that_failed(void **state)
 
 	assert_non_null(log);
 	make_db();
-	if (store_sqlite_open(&s, path, 4, &err) != 0) /* a history of 4 changes */
+	if (store_sqlite_open(&s, tmpdb_path, 4, &err) != 0) /* a history of 4 changes */
 		fail_msg("open: %s", err.msg);
 	assert_int_equal(ctl_cache_start(&c, s, VI, on_change, &seen, &err), 0);
 	assert_int_equal(seen.added, OBJECTS);
 	corrupt_middle_page();
 
-	snprintf(logfile, sizeof(logfile), "%s/stderr", dir);
+	snprintf(logfile, sizeof(logfile), "%s/stderr", tmpdb_dir);
 	fflush(stderr);
 	saved = dup(STDERR_FILENO);
 	fd = open(logfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);

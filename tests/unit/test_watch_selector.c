@@ -17,34 +17,27 @@
 #include <cmocka.h>
 
 #include "store/store.h"
+#include "tmpdb.h"
 
 #define VI "virtualimages"
-
-static char dir[64], path[128];
 
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/vimage-watchsel.XXXXXX");
-	if (!mkdtemp(dir))
-		return -1;
-	snprintf(path, sizeof(path), "%s/vimage.db", dir);
-	return 0;
+	return tmpdb_setup("watchsel");
 }
 
 static int teardown(void **state)
 {
-	char cmd[128];
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd);
+	return tmpdb_teardown();
 }
 
 static struct store *open_store(void)
 {
 	struct store *s = NULL;
 	struct vim_err err;
-	if (store_sqlite_open(&s, path, 0, &err) != 0)
+	if (store_sqlite_open(&s, tmpdb_path, 0, &err) != 0)
 		fail_msg("open: %s", err.msg);
 	return s;
 }
