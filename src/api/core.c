@@ -281,13 +281,7 @@ void api_handle_events(struct api_req *r)
 		return;
 	}
 	if (!r->name && strcmp(r->method, "GET") == 0) {
-		bool w;
-		if (!api_query_bool(r, "watch", &w))
-			return;
-		if (w)
-			api_watch(r);
-		else
-			api_list(r);
+		api_get_collection(r);
 		return;
 	}
 	if (!r->name && strcmp(r->method, "POST") == 0 && r->ns) {

@@ -125,6 +125,9 @@ void api_handle_auth_review(struct api_req *r); /* whoami, can-i (auth_review.c)
 /* LIST and WATCH shared by images and events (resource = r->resource). */
 void api_list(struct api_req *r);
 void api_watch(struct api_req *r);
+/* GET of a collection: a WATCH when ?watch= says so (kube's boolean
+ * rule), else a LIST. */
+void api_get_collection(struct api_req *r);
 
 /* DELETE on a VI/CVI collection (collection.c): every object the label and
  * field selectors match, with the single delete's rules. */

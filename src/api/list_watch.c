@@ -415,3 +415,14 @@ void api_watch(struct api_req *r)
 	}
 	api_reply_stream(r, 200, "application/json", watch_producer, j, false, NULL);
 }
+
+void api_get_collection(struct api_req *r)
+{
+	bool watch = false;
+
+	api_query_bool(r, "watch", &watch);
+	if (watch)
+		api_watch(r);
+	else
+		api_list(r);
+}

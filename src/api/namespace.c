@@ -349,17 +349,11 @@ void api_handle_namespaces(struct api_req *r)
 {
 	struct vim_err err = {0};
 	json_t *out = NULL;
-	bool watch = false;
 	int rc;
 
 	r->resource = "namespaces";
 	if (!r->name && strcmp(r->method, "GET") == 0) {
-		if (!api_query_bool(r, "watch", &watch))
-			return;
-		if (watch)
-			api_watch(r);
-		else
-			api_list(r);
+		api_get_collection(r);
 	} else if (!r->name && strcmp(r->method, "POST") == 0) {
 		ns_create(r);
 	} else if (r->name && strcmp(r->method, "GET") == 0) {

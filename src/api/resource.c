@@ -608,7 +608,7 @@ static void do_delete(struct api_req *r)
 
 void api_handle_images(struct api_req *r)
 {
-	bool status = r->subresource && strcmp(r->subresource, "status") == 0, watch = false;
+	bool status = r->subresource && strcmp(r->subresource, "status") == 0;
 	json_t *obj = NULL;
 
 	r->kind = model_kind_lookup(r->resource);
@@ -620,12 +620,7 @@ void api_handle_images(struct api_req *r)
 	}
 	if (!r->name) {
 		if (strcmp(r->method, "GET") == 0) {
-			if (!api_query_bool(r, "watch", &watch))
-				return;
-			if (watch)
-				api_watch(r);
-			else
-				api_list(r);
+			api_get_collection(r);
 		} else if (strcmp(r->method, "POST") == 0 && (r->ns || !r->kind->namespaced)) {
 			do_create(r);
 		} else if (strcmp(r->method, "DELETE") == 0 && (r->ns || !r->kind->namespaced)) {
