@@ -26,26 +26,55 @@
 #define MODEL_VERSION "v1alpha2"
 #define MODEL_API_VERSION MODEL_GROUP "/" MODEL_VERSION
 
-enum model_kind { MODEL_KIND_VI = 0, MODEL_KIND_CVI = 1 };
+enum model_kind { MODEL_KIND_VI = 0, MODEL_KIND_CVI = 1, MODEL_KIND__COUNT };
 
-/* Static facts about a kind (one row per kind; see model_kind_info). */
+/* A kind's bit, for the tables whose rows apply to some kinds only (OpenAPI
+ * fields, printer columns, JSON members). */
+#define MODEL_KIND_BIT(k) (1u << (unsigned)(k))
+
+/*
+ * The facts about one kind, one row per kind (model/kind.c).  Everything
+ * that differs by kind and is not a property of one field lives here, and
+ * the modules read it instead of naming a kind: discovery and OpenAPI
+ * (api/schema_*.c), list/watch envelopes, the store's field selectors and
+ * group-qualified resource, the controller's caches and queue keys,
+ * metrics and vimagectl.  A new kind is a new row (and its enum value);
+ * every string is static and non-NULL.
+ */
 struct model_kind_info {
 	enum model_kind kind;
-	const char *name;       /* "VirtualImage" */
-	const char *plural;     /* "virtualimages" */
-	const char *singular;   /* "virtualimage" */
-	const char *short_name; /* "vi" */
-	const char *category;   /* "virtualization" */
+	/* API identity: what discovery, OpenAPI and every envelope say */
+	const char *group;       /* "virtualization.deckhouse.io" */
+	const char *version;     /* "v1alpha2" */
+	const char *api_version; /* "<group>/<version>" */
+	const char *name;        /* "VirtualImage" */
+	const char *list_kind;   /* "VirtualImageList" */
+	const char *plural;      /* "virtualimages": the URL segment and the store's resource */
+	const char *singular;    /* "virtualimage" */
+	const char *short_name;  /* "vi" */
+	const char *category;    /* "virtualization" (`kubectl get <category>`) */
 	bool namespaced;
-	const char *repo_prefix;       /* "vi" / "cvi": DVCR repository prefix */
+	bool has_status;       /* serves the "status" subresource */
+	const char *qualified; /* "virtualimages.<group>": the group resource in messages */
+	/* OpenAPI v3: the schema's name and its description for `kubectl explain` */
+	const char *schema_name; /* "io.deckhouse.virtualization.v1alpha2.VirtualImage" */
+	const char *description;
+	/* The field selectors the store serves for it, NULL-terminated */
+	const char *const *field_selectors;
+	/* Controller and DVCR */
+	const char *repo_prefix;       /* "vi" / "cvi": DVCR repository prefix, queue key prefix */
 	const char *cleanup_finalizer; /* "virtualization.deckhouse.io/vi-cleanup" */
 	const char *lost_event;        /* "VirtualImageLost" (Warning) */
 	const char *recovered_event;   /* "VirtualImageLostRecovered" (Normal) */
 };
 
+/* The row of a kind (borrowed, static).  An out-of-range kind gets row 0, so
+ * a caller never reads past the table. */
 const struct model_kind_info *model_kind_info(enum model_kind kind);
 /* Looks a kind up by Kind name, plural, singular or short name; NULL if none. */
 const struct model_kind_info *model_kind_lookup(const char *any_name);
+/* The kind whose repo_prefix is the first len bytes of prefix; NULL if none. */
+const struct model_kind_info *model_kind_by_repo_prefix(const char *prefix, size_t len);
 
 enum model_phase {
 	MODEL_PHASE_NONE = 0, /* "" — not yet reconciled */
