@@ -132,10 +132,9 @@ void api_delete_collection(struct api_req *r)
 		copy_str(cont, sizeof(cont), m.continue_token);
 	} while (cont[0]);
 	api_reply_json(r, 200,
-	               json_pack("{s:s,s:s,s:{s:s},s:o}", "apiVersion", MODEL_API_VERSION, "kind",
-	                         r->kind->kind == MODEL_KIND_VI ? "VirtualImageList"
-	                                                        : "ClusterVirtualImageList",
-	                         "metadata", "resourceVersion", rv, "items", items));
+	               json_pack("{s:s,s:s,s:{s:s},s:o}", "apiVersion", r->kind->api_version,
+	                         "kind", r->kind->list_kind, "metadata", "resourceVersion", rv,
+	                         "items", items));
 	items = NULL;
 out:
 	json_decref(items);

@@ -111,7 +111,7 @@ static const char *list_kind(const struct job *j)
 {
 	if (!j->kind)
 		return strcmp(j->resource, "namespaces") == 0 ? "NamespaceList" : "EventList";
-	return j->kind->kind == MODEL_KIND_VI ? "VirtualImageList" : "ClusterVirtualImageList";
+	return j->kind->list_kind;
 }
 
 /* ---- LIST -------------------------------------------------------------------- */
@@ -133,7 +133,7 @@ static bool write_head(struct job *j)
 {
 	char head[256];
 	int n = snprintf(head, sizeof(head), "{\"apiVersion\":\"%s\",\"kind\":\"%s\",\"items\":[",
-	                 j->kind ? MODEL_API_VERSION : "v1", list_kind(j));
+	                 j->kind ? j->kind->api_version : "v1", list_kind(j));
 
 	return api_write_all(j->fd, head, (size_t)n);
 }
@@ -245,8 +245,8 @@ static json_t *bookmark_of(const struct job *j, const json_t *obj)
 		kind = "Table";
 		api_version = "meta.k8s.io/v1";
 	} else if (j->kind) {
-		kind = j->kind->kind == MODEL_KIND_VI ? "VirtualImage" : "ClusterVirtualImage";
-		api_version = MODEL_API_VERSION;
+		kind = j->kind->name;
+		api_version = j->kind->api_version;
 	}
 	return json_pack("{s:s,s:s,s:O}", "kind", kind, "apiVersion", api_version, "metadata",
 	                 json_object_get(obj, "metadata"));

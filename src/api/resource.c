@@ -173,7 +173,6 @@ static int create_object(struct api_req *r, const json_t *body, bool retry)
 	struct decoded d;
 	json_t *out = NULL;
 	bool generated = false;
-	char qualified[128];
 	int rc, tries;
 
 	if (!decode(r, body, &d))
@@ -192,8 +191,7 @@ static int create_object(struct api_req *r, const json_t *body, bool retry)
 	}
 	/* NamespaceLifecycle, after validation as kube's validating
 	 * admission: for a POST and for an apply that creates alike */
-	snprintf(qualified, sizeof(qualified), "%s.%s", r->kind->plural, MODEL_GROUP);
-	if (!api_namespace_admit(r, r->kind->namespaced ? r->ns : NULL, qualified)) {
+	if (!api_namespace_admit(r, r->kind->namespaced ? r->ns : NULL, r->kind->qualified)) {
 		decoded_free(&d);
 		return 0;
 	}
@@ -417,8 +415,8 @@ static void reply_conflict(struct api_req *r, const char *why)
 {
 	char msg[VIM_ERR_MSG_MAX];
 
-	snprintf(msg, sizeof(msg), "Operation cannot be fulfilled on %s.%s \"%s\": %s",
-	         r->kind->plural, MODEL_GROUP, r->name, why);
+	snprintf(msg, sizeof(msg), "Operation cannot be fulfilled on %s \"%s\": %s",
+	         r->kind->qualified, r->name, why);
 	api_reply_error(r, VIM_ECONFLICT, msg);
 }
 
@@ -613,7 +611,7 @@ void api_handle_images(struct api_req *r)
 
 	r->kind = model_kind_lookup(r->resource);
 	if (!r->kind || strcmp(r->kind->plural, r->resource) != 0 || (r->subresource && !status) ||
-	    (r->ns && !r->kind->namespaced)) {
+	    (status && !r->kind->has_status) || (r->ns && !r->kind->namespaced)) {
 		api_reply_error(r, VIM_ENOTFOUND,
 		                "the server could not find the requested resource");
 		return;

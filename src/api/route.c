@@ -8,8 +8,10 @@
 #include <string.h>
 
 #define SEG_MAX 10
-#define G "virtualization.deckhouse.io"
-#define V "v1alpha2"
+/* Every kind is served under one group/version (model/kind.c): "{res}" is
+ * any kind's plural, so a new kind needs no route. */
+#define G MODEL_GROUP
+#define V MODEL_VERSION
 
 struct route {
 	const char *pattern;

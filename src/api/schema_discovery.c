@@ -11,8 +11,9 @@
 
 #define API_SCHEMA_KUBE_MINOR "32"
 
-/* One discoverable resource.  Lists are NULL-terminated; a NULL list means
- * "omit the member", as the API server does for empty slices. */
+/* One discoverable resource.  Lists are NULL-terminated; a NULL list (or
+ * short name, category) means "omit the member", as the API server does
+ * for empty slices. */
 struct api_schema_resource {
 	const char *group; /* "" = core */
 	const char *version;
@@ -21,8 +22,8 @@ struct api_schema_resource {
 	const char *kind;
 	bool namespaced;
 	const char *const *verbs;
-	const char *const *short_names;
-	const char *const *categories;
+	const char *short_name;
+	const char *category;
 	bool has_status;
 };
 
@@ -33,28 +34,11 @@ static const char *const api_schema_core_verbs[] = {"create", "get", "list", "wa
 static const char *const api_schema_ns_verbs[] = {"create", "delete", "get",   "list",
                                                   "patch",  "update", "watch", NULL};
 static const char *const api_schema_create_verbs[] = {"create", NULL};
-static const char *const api_schema_vi_short[] = {"vi", NULL};
-static const char *const api_schema_cvi_short[] = {"cvi", NULL};
-static const char *const api_schema_ev_short[] = {"ev", NULL};
-static const char *const api_schema_ns_short[] = {"ns", NULL};
-/* Upstream's CRDs: VI only in "virtualization" (so `kubectl get
- * virtualization` lists VIs), CVI in "virtualization-cluster". */
-static const char *const api_schema_vi_cat[] = {"virtualization", NULL};
-static const char *const api_schema_cvi_cat[] = {"virtualization-cluster", NULL};
-
-static const struct api_schema_resource api_schema_group_rows[] = {
-    {MODEL_GROUP, MODEL_VERSION, "virtualimages", "virtualimage", "VirtualImage", true,
-     api_schema_crd_verbs, api_schema_vi_short, api_schema_vi_cat, true},
-    {MODEL_GROUP, MODEL_VERSION, "clustervirtualimages", "clustervirtualimage",
-     "ClusterVirtualImage", false, api_schema_crd_verbs, api_schema_cvi_short, api_schema_cvi_cat,
-     true},
-};
 
 static const struct api_schema_resource api_schema_core_rows[] = {
-    {"", "v1", "events", "event", "Event", true, api_schema_core_verbs, api_schema_ev_short, NULL,
+    {"", "v1", "events", "event", "Event", true, api_schema_core_verbs, "ev", NULL, false},
+    {"", "v1", "namespaces", "namespace", "Namespace", false, api_schema_ns_verbs, "ns", NULL,
      false},
-    {"", "v1", "namespaces", "namespace", "Namespace", false, api_schema_ns_verbs,
-     api_schema_ns_short, NULL, false},
 };
 
 /* kubectl auth whoami / can-i post these reviews (auth_review.c). */
@@ -69,7 +53,8 @@ static const struct api_schema_resource api_schema_authz_rows[] = {
      "SelfSubjectRulesReview", false, api_schema_create_verbs, NULL, NULL, false},
 };
 
-/* The named groups /apis lists, ours first; one version each. */
+/* The named groups /apis lists, ours first; one version each.  rows NULL:
+ * the group's resources are the kind table's rows of that group/version. */
 struct api_schema_group_def {
 	const char *name, *version, *group_version;
 	const struct api_schema_resource *rows;
@@ -79,13 +64,36 @@ struct api_schema_group_def {
 #define API_SCHEMA_N(a) (sizeof(a) / sizeof((a)[0]))
 
 static const struct api_schema_group_def api_schema_groups[] = {
-    {MODEL_GROUP, MODEL_VERSION, MODEL_API_VERSION, api_schema_group_rows,
-     API_SCHEMA_N(api_schema_group_rows)},
+    {MODEL_GROUP, MODEL_VERSION, MODEL_API_VERSION, NULL, 0},
     {"authentication.k8s.io", "v1", "authentication.k8s.io/v1", api_schema_authn_rows,
      API_SCHEMA_N(api_schema_authn_rows)},
     {"authorization.k8s.io", "v1", "authorization.k8s.io/v1", api_schema_authz_rows,
      API_SCHEMA_N(api_schema_authz_rows)},
 };
+
+/* The resources of a group: its static rows, or the kinds' rows filled into
+ * buf (MODEL_KIND__COUNT entries), in the kind table's order.  Returns the
+ * count; *rows is borrowed (static or buf). */
+static size_t api_schema_rows_of(const struct api_schema_group_def *g,
+                                 struct api_schema_resource buf[MODEL_KIND__COUNT],
+                                 const struct api_schema_resource **rows)
+{
+	size_t n = 0;
+
+	*rows = g->rows;
+	if (g->rows)
+		return g->n;
+	for (int i = 0; i < MODEL_KIND__COUNT; i++) {
+		const struct model_kind_info *k = model_kind_info((enum model_kind)i);
+		if (strcmp(k->group, g->name) != 0 || strcmp(k->version, g->version) != 0)
+			continue;
+		buf[n++] = (struct api_schema_resource){
+		    k->group,      k->version,           k->plural,     k->singular, k->name,
+		    k->namespaced, api_schema_crd_verbs, k->short_name, k->category, k->has_status};
+	}
+	*rows = buf;
+	return n;
+}
 
 static json_t *api_schema_strings(const char *const *list)
 {
@@ -120,10 +128,10 @@ static void api_schema_add_legacy(json_t *arr, const struct api_schema_resource 
 	json_t *o = json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", r->plural, "singularName",
 	                      r->singular, "namespaced", r->namespaced, "kind", r->kind, "verbs",
 	                      api_schema_strings(r->verbs));
-	if (r->short_names)
-		json_object_set_new(o, "shortNames", api_schema_strings(r->short_names));
-	if (r->categories)
-		json_object_set_new(o, "categories", api_schema_strings(r->categories));
+	if (r->short_name)
+		json_object_set_new(o, "shortNames", json_pack("[s]", r->short_name));
+	if (r->category)
+		json_object_set_new(o, "categories", json_pack("[s]", r->category));
 	json_array_append_new(arr, o);
 	if (r->has_status) {
 		char name[96];
@@ -186,16 +194,19 @@ json_t *api_schema_group_path(const char *path)
 		const struct api_schema_group_def *g = &api_schema_groups[i];
 		if (strcmp(path, g->name) == 0)
 			return api_schema_group_of(g);
-		if (strcmp(path, g->group_version) == 0)
-			return api_schema_resource_list(g->group_version, g->rows, g->n);
+		if (strcmp(path, g->group_version) == 0) {
+			struct api_schema_resource buf[MODEL_KIND__COUNT];
+			const struct api_schema_resource *rows;
+			size_t n = api_schema_rows_of(g, buf, &rows);
+			return api_schema_resource_list(g->group_version, rows, n);
+		}
 	}
 	return NULL;
 }
 
 json_t *api_schema_group_resources(void)
 {
-	return api_schema_resource_list(MODEL_API_VERSION, api_schema_group_rows,
-	                                API_SCHEMA_N(api_schema_group_rows));
+	return api_schema_group_path(MODEL_API_VERSION);
 }
 
 static json_t *api_schema_response_kind(const struct api_schema_resource *r)
@@ -210,10 +221,10 @@ static json_t *api_schema_aggregated_resource(const struct api_schema_resource *
 	                      api_schema_response_kind(r), "scope",
 	                      r->namespaced ? "Namespaced" : "Cluster", "singularResource",
 	                      r->singular, "verbs", api_schema_strings(r->verbs));
-	if (r->short_names)
-		json_object_set_new(o, "shortNames", api_schema_strings(r->short_names));
-	if (r->categories)
-		json_object_set_new(o, "categories", api_schema_strings(r->categories));
+	if (r->short_name)
+		json_object_set_new(o, "shortNames", json_pack("[s]", r->short_name));
+	if (r->category)
+		json_object_set_new(o, "categories", json_pack("[s]", r->category));
 	if (r->has_status)
 		json_object_set_new(o, "subresources",
 		                    json_pack("[{s:s, s:o, s:o}]", "subresource", "status",
@@ -264,8 +275,11 @@ json_t *api_schema_aggregated_apis(const char *apidiscovery_version)
 
 	for (size_t i = 0; i < API_SCHEMA_N(api_schema_groups); i++) {
 		const struct api_schema_group_def *g = &api_schema_groups[i];
-		json_array_append_new(
-		    items, api_schema_aggregated_group(g->name, g->version, g->rows, g->n));
+		struct api_schema_resource buf[MODEL_KIND__COUNT];
+		const struct api_schema_resource *rows;
+		size_t n = api_schema_rows_of(g, buf, &rows);
+		json_array_append_new(items,
+		                      api_schema_aggregated_group(g->name, g->version, rows, n));
 	}
 	return api_schema_aggregated(apidiscovery_version, items);
 }

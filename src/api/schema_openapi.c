@@ -13,10 +13,13 @@
 
 #define API_SCHEMA_PFX "#/components/schemas/"
 #define API_SCHEMA_META "io.k8s.apimachinery.pkg.apis.meta.v1."
-#define API_SCHEMA_VIRT "io.deckhouse.virtualization.v1alpha2."
 #define API_SCHEMA_CORE "io.k8s.api.core.v1."
 
-enum { API_SCHEMA_VI = 1, API_SCHEMA_CVI = 2, API_SCHEMA_BOTH = 3 };
+/* Which kinds a field row applies to: kind bits, so a new kind takes every
+ * API_SCHEMA_ALL row and names itself only in the rows that differ. */
+#define API_SCHEMA_VI MODEL_KIND_BIT(MODEL_KIND_VI)
+#define API_SCHEMA_CVI MODEL_KIND_BIT(MODEL_KIND_CVI)
+#define API_SCHEMA_ALL (~0u)
 
 /* One property.  type: "string", "integer", "boolean", "object", "map"
  * (string to string), "[]string", "ref:<schema>", "[]ref:<schema>".
@@ -49,27 +52,26 @@ struct api_schema_field {
 
 /* Checksum is shared by http and upload: expanded under both prefixes. */
 static const struct api_schema_field api_schema_checksum[] = {
-    API_SCHEMA_F(API_SCHEMA_BOTH, "md5", "string", "MD5 checksum of the file, 32 hex characters.",
+    API_SCHEMA_F(API_SCHEMA_ALL, "md5", "string", "MD5 checksum of the file, 32 hex characters.",
                  .pattern = API_SCHEMA_HEX(32), .min_len = 32, .max_len = 32),
-    API_SCHEMA_F(API_SCHEMA_BOTH, "sha1", "string",
-                 "SHA-1 checksum of the file, 40 hex characters.", .pattern = API_SCHEMA_HEX(40),
-                 .min_len = 40, .max_len = 40),
-    API_SCHEMA_F(API_SCHEMA_BOTH, "sha256", "string",
+    API_SCHEMA_F(API_SCHEMA_ALL, "sha1", "string", "SHA-1 checksum of the file, 40 hex characters.",
+                 .pattern = API_SCHEMA_HEX(40), .min_len = 40, .max_len = 40),
+    API_SCHEMA_F(API_SCHEMA_ALL, "sha256", "string",
                  "SHA-256 checksum of the file, 64 hex characters.", .pattern = API_SCHEMA_HEX(64),
                  .min_len = 64, .max_len = 64),
-    API_SCHEMA_F(API_SCHEMA_BOTH, "sha512", "string",
+    API_SCHEMA_F(API_SCHEMA_ALL, "sha512", "string",
                  "SHA-512 checksum of the file, 128 hex characters.",
                  .pattern = API_SCHEMA_HEX(128), .min_len = 128, .max_len = 128),
-    API_SCHEMA_F(API_SCHEMA_BOTH, "streebog256", "string",
+    API_SCHEMA_F(API_SCHEMA_ALL, "streebog256", "string",
                  "Streebog (GOST R 34.11-2012) 256-bit checksum of the file, 64 hex characters.",
                  .pattern = API_SCHEMA_HEX(64), .min_len = 64, .max_len = 64),
-    API_SCHEMA_F(API_SCHEMA_BOTH, "streebog512", "string",
+    API_SCHEMA_F(API_SCHEMA_ALL, "streebog512", "string",
                  "Streebog (GOST R 34.11-2012) 512-bit checksum of the file, 128 hex characters.",
                  .pattern = API_SCHEMA_HEX(128), .min_len = 128, .max_len = 128),
 };
 
 static const struct api_schema_field api_schema_image_fields[] = {
-    API_SCHEMA_F(API_SCHEMA_BOTH, "spec", "object", "The desired state of the image.",
+    API_SCHEMA_F(API_SCHEMA_ALL, "spec", "object", "The desired state of the image.",
                  .required = true),
     API_SCHEMA_F(
         API_SCHEMA_VI, "spec.storage", "string",
@@ -82,7 +84,7 @@ static const struct api_schema_field api_schema_image_fields[] = {
         "Settings for creating the PVC that stores the image (PersistentVolumeClaim storage)."),
     API_SCHEMA_F(API_SCHEMA_VI, "spec.persistentVolumeClaim.storageClassName", "string",
                  "Name of the StorageClass for the PVC; the cluster default when not set."),
-    API_SCHEMA_F(API_SCHEMA_BOTH, "spec.dataSource", "object",
+    API_SCHEMA_F(API_SCHEMA_ALL, "spec.dataSource", "object",
                  "The origin of the image. Exactly the member named by type must be set.",
                  .required = true),
     API_SCHEMA_F(API_SCHEMA_VI, "spec.dataSource.type", "string",
@@ -92,25 +94,25 @@ static const struct api_schema_field api_schema_image_fields[] = {
                  "The type of the data source: HTTP, ContainerImage, ObjectRef or Upload.",
                  .required = true, .enums = "HTTP|ContainerImage|ObjectRef|Upload"),
     API_SCHEMA_F(
-        API_SCHEMA_BOTH, "spec.dataSource.http", "object",
+        API_SCHEMA_ALL, "spec.dataSource.http", "object",
         "Fill this field to import an image from an HTTP server. Supported formats: qcow2, "
         "vmdk, vdi, iso, raw; each may be compressed with gz or xz."),
-    API_SCHEMA_F(API_SCHEMA_BOTH, "spec.dataSource.http.url", "string",
+    API_SCHEMA_F(API_SCHEMA_ALL, "spec.dataSource.http.url", "string",
                  "A URL of the file to import, http:// or https://.", .required = true,
                  .pattern =
                      "^http[s]?:\\/\\/"
                      "(?:[a-zA-Z]|[0-9]|[$-_@.&+]|[!*\\(\\),]|(?:%[0-9a-fA-F][0-9a-fA-F]))+$"),
-    API_SCHEMA_F(API_SCHEMA_BOTH, "spec.dataSource.http.caBundle", "string",
+    API_SCHEMA_F(API_SCHEMA_ALL, "spec.dataSource.http.caBundle", "string",
                  "A base64-encoded PEM CA chain to verify the HTTPS server's certificate.",
                  .format = "byte"),
-    API_SCHEMA_F(API_SCHEMA_BOTH, "spec.dataSource.http.checksum", "object",
+    API_SCHEMA_F(API_SCHEMA_ALL, "spec.dataSource.http.checksum", "object",
                  "Checksums of the downloaded file. The file must match all specified checksums."),
     API_SCHEMA_F(
-        API_SCHEMA_BOTH, "spec.dataSource.containerImage", "object",
+        API_SCHEMA_ALL, "spec.dataSource.containerImage", "object",
         "Use an image stored in an external container registry. Only registries with enabled "
         "TLS protocol are supported."),
     API_SCHEMA_F(
-        API_SCHEMA_BOTH, "spec.dataSource.containerImage.image", "string",
+        API_SCHEMA_ALL, "spec.dataSource.containerImage.image", "string",
         "The container image reference: host[:port]/path[:tag][@digest].", .required = true,
         .pattern =
             "^(?P<name>(?:(?P<domain>(?:(?:localhost|[\\w-]+(?:\\.[\\w-]+)+)(?::\\d+)?)|[\\w]+:\\d+"
@@ -118,7 +120,7 @@ static const struct api_schema_field api_schema_image_fields[] = {
             "/)?(?P<image>[a-z0-9_.-]+(?:/"
             "[a-z0-9_.-]+)*))(?::(?P<tag>[\\w][\\w.-]{0,127}))?(?:@(?P<"
             "digest>[A-Za-z][A-Za-z0-9]*(?:[+.-_][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}))?$"),
-    API_SCHEMA_F(API_SCHEMA_BOTH, "spec.dataSource.containerImage.imagePullSecret", "object",
+    API_SCHEMA_F(API_SCHEMA_ALL, "spec.dataSource.containerImage.imagePullSecret", "object",
                  "The Secret holding the credentials for the container registry."),
     API_SCHEMA_F(API_SCHEMA_VI, "spec.dataSource.containerImage.imagePullSecret.name", "string",
                  "Name of the Secret; it must be in the image's namespace."),
@@ -126,32 +128,32 @@ static const struct api_schema_field api_schema_image_fields[] = {
                  "Name of the Secret holding the registry credentials."),
     API_SCHEMA_F(API_SCHEMA_CVI, "spec.dataSource.containerImage.imagePullSecret.namespace",
                  "string", "Namespace of the Secret."),
-    API_SCHEMA_F(API_SCHEMA_BOTH, "spec.dataSource.containerImage.caBundle", "string",
+    API_SCHEMA_F(API_SCHEMA_ALL, "spec.dataSource.containerImage.caBundle", "string",
                  "A base64-encoded PEM CA chain to verify the container registry.",
                  .format = "byte"),
-    API_SCHEMA_F(API_SCHEMA_BOTH, "spec.dataSource.objectRef", "object",
+    API_SCHEMA_F(API_SCHEMA_ALL, "spec.dataSource.objectRef", "object",
                  "Use an existing image as the source: its data is copied into this one."),
     API_SCHEMA_F(
-        API_SCHEMA_BOTH, "spec.dataSource.objectRef.kind", "string",
+        API_SCHEMA_ALL, "spec.dataSource.objectRef.kind", "string",
         "The kind of the source object: ClusterVirtualImage or VirtualImage (VirtualDisk and "
         "VirtualDiskSnapshot are not served by this system).",
         .required = true,
         .enums = "ClusterVirtualImage|VirtualImage|VirtualDisk|VirtualDiskSnapshot"),
-    API_SCHEMA_F(API_SCHEMA_BOTH, "spec.dataSource.objectRef.name", "string",
+    API_SCHEMA_F(API_SCHEMA_ALL, "spec.dataSource.objectRef.name", "string",
                  "The name of the source object.", .required = true, .min_len = 1),
     API_SCHEMA_F(
         API_SCHEMA_CVI, "spec.dataSource.objectRef.namespace", "string",
         "The namespace of the source object; required for namespaced kinds (VirtualImage).",
         .max_len = 63),
     API_SCHEMA_F(
-        API_SCHEMA_BOTH, "spec.dataSource.upload", "object",
+        API_SCHEMA_ALL, "spec.dataSource.upload", "object",
         "Upload the image from a client: the status then shows the upload URLs (may be empty)."),
     API_SCHEMA_F(
-        API_SCHEMA_BOTH, "spec.dataSource.upload.checksum", "object",
+        API_SCHEMA_ALL, "spec.dataSource.upload.checksum", "object",
         "Checksums calculated over the bytes the client sends, before any conversion of the "
         "image. The file must match all specified checksums."),
 
-    API_SCHEMA_F(API_SCHEMA_BOTH, "status", "object",
+    API_SCHEMA_F(API_SCHEMA_ALL, "status", "object",
                  "The observed state of the image; set by the server."),
     API_SCHEMA_F(
         API_SCHEMA_VI, "status.phase", "string",
@@ -164,49 +166,49 @@ static const struct api_schema_field api_schema_image_fields[] = {
                  "Failed, Terminating or ImageLost.",
                  .enums =
                      "Pending|Provisioning|WaitForUserUpload|Ready|Failed|Terminating|ImageLost"),
-    API_SCHEMA_F(API_SCHEMA_BOTH, "status.conditions", "[]ref:" API_SCHEMA_META "Condition",
+    API_SCHEMA_F(API_SCHEMA_ALL, "status.conditions", "[]ref:" API_SCHEMA_META "Condition",
                  "The latest available observations of the image's state (Ready, DatasourceReady, "
                  "Terminating).",
                  .list_type = "map", .list_key = "type"),
-    API_SCHEMA_F(API_SCHEMA_BOTH, "status.observedGeneration", "integer",
+    API_SCHEMA_F(API_SCHEMA_ALL, "status.observedGeneration", "integer",
                  "The generation last processed by the controller.", .format = "int64"),
-    API_SCHEMA_F(API_SCHEMA_BOTH, "status.progress", "string",
+    API_SCHEMA_F(API_SCHEMA_ALL, "status.progress", "string",
                  "Import progress in percent, e.g. \"47.6%\"; \"100%\" once Ready."),
-    API_SCHEMA_F(API_SCHEMA_BOTH, "status.downloadSpeed", "object",
+    API_SCHEMA_F(API_SCHEMA_ALL, "status.downloadSpeed", "object",
                  "Image download speed from an external source. Appears only during Provisioning."),
-    API_SCHEMA_F(API_SCHEMA_BOTH, "status.downloadSpeed.avg", "string",
+    API_SCHEMA_F(API_SCHEMA_ALL, "status.downloadSpeed.avg", "string",
                  "Average speed, e.g. \"1 Mbps\"."),
-    API_SCHEMA_F(API_SCHEMA_BOTH, "status.downloadSpeed.avgBytes", "string",
+    API_SCHEMA_F(API_SCHEMA_ALL, "status.downloadSpeed.avgBytes", "string",
                  "Average speed in bytes per second."),
-    API_SCHEMA_F(API_SCHEMA_BOTH, "status.downloadSpeed.current", "string", "Current speed."),
-    API_SCHEMA_F(API_SCHEMA_BOTH, "status.downloadSpeed.currentBytes", "string",
+    API_SCHEMA_F(API_SCHEMA_ALL, "status.downloadSpeed.current", "string", "Current speed."),
+    API_SCHEMA_F(API_SCHEMA_ALL, "status.downloadSpeed.currentBytes", "string",
                  "Current speed in bytes per second."),
-    API_SCHEMA_F(API_SCHEMA_BOTH, "status.size", "object", "Sizes of the discovered image."),
-    API_SCHEMA_F(API_SCHEMA_BOTH, "status.size.stored", "string",
+    API_SCHEMA_F(API_SCHEMA_ALL, "status.size", "object", "Sizes of the discovered image."),
+    API_SCHEMA_F(API_SCHEMA_ALL, "status.size.stored", "string",
                  "Size of the image as stored in DVCR, human readable (e.g. \"199.8Mi\")."),
-    API_SCHEMA_F(API_SCHEMA_BOTH, "status.size.storedBytes", "string", "Stored size in bytes."),
-    API_SCHEMA_F(API_SCHEMA_BOTH, "status.size.unpacked", "string",
+    API_SCHEMA_F(API_SCHEMA_ALL, "status.size.storedBytes", "string", "Stored size in bytes."),
+    API_SCHEMA_F(API_SCHEMA_ALL, "status.size.unpacked", "string",
                  "Virtual (unpacked) size of the disk, human readable (e.g. \"2Gi\")."),
-    API_SCHEMA_F(API_SCHEMA_BOTH, "status.size.unpackedBytes", "string", "Unpacked size in bytes."),
-    API_SCHEMA_F(API_SCHEMA_BOTH, "status.format", "string",
+    API_SCHEMA_F(API_SCHEMA_ALL, "status.size.unpackedBytes", "string", "Unpacked size in bytes."),
+    API_SCHEMA_F(API_SCHEMA_ALL, "status.format", "string",
                  "The discovered image format: qcow2, raw, iso, vmdk, vdi, vpc or vhdx."),
-    API_SCHEMA_F(API_SCHEMA_BOTH, "status.cdrom", "boolean",
+    API_SCHEMA_F(API_SCHEMA_ALL, "status.cdrom", "boolean",
                  "Whether the image must be attached as a CD-ROM (an iso image)."),
-    API_SCHEMA_F(API_SCHEMA_BOTH, "status.target", "object", "Where the image data is stored."),
-    API_SCHEMA_F(API_SCHEMA_BOTH, "status.target.registryURL", "string",
+    API_SCHEMA_F(API_SCHEMA_ALL, "status.target", "object", "Where the image data is stored."),
+    API_SCHEMA_F(API_SCHEMA_ALL, "status.target.registryURL", "string",
                  "The image in DVCR: <dvcr-host>/vi/<namespace>/<name>:<uid> for a VirtualImage, "
                  "<dvcr-host>/cvi/<name>:<uid> for a ClusterVirtualImage."),
     API_SCHEMA_F(API_SCHEMA_VI, "status.target.persistentVolumeClaimName", "string",
                  "The PVC holding the image (PersistentVolumeClaim storage only)."),
-    API_SCHEMA_F(API_SCHEMA_BOTH, "status.uploadCommand", "string",
+    API_SCHEMA_F(API_SCHEMA_ALL, "status.uploadCommand", "string",
                  "Deprecated: use imageUploadURLs. A ready command to upload the image."),
-    API_SCHEMA_F(API_SCHEMA_BOTH, "status.imageUploadURLs", "object",
+    API_SCHEMA_F(API_SCHEMA_ALL, "status.imageUploadURLs", "object",
                  "Where to upload the image (Upload data source, while WaitForUserUpload)."),
-    API_SCHEMA_F(API_SCHEMA_BOTH, "status.imageUploadURLs.external", "string",
+    API_SCHEMA_F(API_SCHEMA_ALL, "status.imageUploadURLs.external", "string",
                  "Upload URL reachable from outside the cluster."),
-    API_SCHEMA_F(API_SCHEMA_BOTH, "status.imageUploadURLs.inCluster", "string",
+    API_SCHEMA_F(API_SCHEMA_ALL, "status.imageUploadURLs.inCluster", "string",
                  "Upload URL reachable from inside the cluster."),
-    API_SCHEMA_F(API_SCHEMA_BOTH, "status.sourceUID", "string",
+    API_SCHEMA_F(API_SCHEMA_ALL, "status.sourceUID", "string",
                  "The UID of the source object (ObjectRef data source)."),
     API_SCHEMA_F(API_SCHEMA_VI, "status.storageClassName", "string",
                  "The StorageClass of the PVC (PersistentVolumeClaim storage only)."),
@@ -626,48 +628,36 @@ static json_t *api_schema_doc(const char *title, json_t *paths, json_t *schemas)
 
 json_t *api_schema_openapi_v3_group(void)
 {
-	static const struct api_schema_res res[] = {
-	    {MODEL_GROUP, MODEL_VERSION, "VirtualImage", "virtualimages",
-	     API_SCHEMA_VIRT "VirtualImage", true, true},
-	    {MODEL_GROUP, MODEL_VERSION, "ClusterVirtualImage", "clustervirtualimages",
-	     API_SCHEMA_VIRT "ClusterVirtualImage", false, true},
-	};
-	json_t *schemas = json_object();
-	json_t *paths = json_object();
-
-	json_object_set_new(
-	    schemas, API_SCHEMA_VIRT "VirtualImage",
-	    api_schema_kind("A disk image in a namespace, imported from an HTTP server, a "
-	                    "container registry, another image or an upload, and kept in DVCR "
-	                    "for virtual machines. This resource cannot be modified once it has "
-	                    "been created.",
-	                    MODEL_GROUP, MODEL_VERSION, "VirtualImage", api_schema_image_fields,
-	                    API_SCHEMA_N(api_schema_image_fields), API_SCHEMA_VI));
-	json_object_set_new(
-	    schemas, API_SCHEMA_VIRT "ClusterVirtualImage",
-	    api_schema_kind("A cluster-wide disk image usable from every namespace, kept in "
-	                    "DVCR. This resource cannot be modified once it has been created.",
-	                    MODEL_GROUP, MODEL_VERSION, "ClusterVirtualImage",
-	                    api_schema_image_fields, API_SCHEMA_N(api_schema_image_fields),
-	                    API_SCHEMA_CVI));
 	/* The checksum block appears twice; expanded for each kind. */
 	static const char *const sums[] = {"spec.dataSource.http.checksum.",
 	                                   "spec.dataSource.upload.checksum."};
-	for (size_t i = 0; i < API_SCHEMA_N(sums); i++) {
-		api_schema_place_all(json_object_get(schemas, API_SCHEMA_VIRT "VirtualImage"),
-		                     sums[i], api_schema_checksum,
-		                     API_SCHEMA_N(api_schema_checksum), API_SCHEMA_VI);
-		api_schema_place_all(
-		    json_object_get(schemas, API_SCHEMA_VIRT "ClusterVirtualImage"), sums[i],
-		    api_schema_checksum, API_SCHEMA_N(api_schema_checksum), API_SCHEMA_CVI);
+	json_t *schemas = json_object();
+	json_t *paths = json_object();
+	int i;
+
+	/* Every kind's schema first, then every list and the paths: the
+	 * document's member order, which the ?hash= key covers. */
+	for (i = 0; i < MODEL_KIND__COUNT; i++) {
+		const struct model_kind_info *k = model_kind_info((enum model_kind)i);
+		json_t *ks = api_schema_kind(
+		    k->description, k->group, k->version, k->name, api_schema_image_fields,
+		    API_SCHEMA_N(api_schema_image_fields), MODEL_KIND_BIT(k->kind));
+		for (size_t j = 0; j < API_SCHEMA_N(sums); j++)
+			api_schema_place_all(ks, sums[j], api_schema_checksum,
+			                     API_SCHEMA_N(api_schema_checksum),
+			                     MODEL_KIND_BIT(k->kind));
+		json_object_set_new(schemas, k->schema_name, ks);
 	}
-	for (size_t i = 0; i < API_SCHEMA_N(res); i++) {
+	for (i = 0; i < MODEL_KIND__COUNT; i++) {
+		const struct model_kind_info *k = model_kind_info((enum model_kind)i);
+		const struct api_schema_res r = {k->group,     k->version,     k->name,
+		                                 k->plural,    k->schema_name, k->namespaced,
+		                                 k->has_status};
 		char name[160];
-		snprintf(name, sizeof(name), "%sList", res[i].schema);
-		json_object_set_new(
-		    schemas, name,
-		    api_schema_list(res[i].group, res[i].version, res[i].kind, res[i].schema));
-		api_schema_add_paths(paths, &res[i]);
+		snprintf(name, sizeof(name), "%sList", r.schema);
+		json_object_set_new(schemas, name,
+		                    api_schema_list(r.group, r.version, r.kind, r.schema));
+		api_schema_add_paths(paths, &r);
 	}
 	api_schema_add_meta(schemas);
 	return api_schema_doc("Kubernetes", paths, schemas);

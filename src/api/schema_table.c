@@ -28,62 +28,70 @@ struct api_schema_column {
 	int priority; /* 1 = only with -o wide */
 	const char *path;
 	enum api_schema_cell cell;
-	unsigned kinds; /* VI=1, CVI=2 for the image table; 3 elsewhere */
+	unsigned kinds; /* the kinds it is printed for (MODEL_KIND_BIT), or TABLE_ALL */
 };
+
+/* A column every kind (and every core table) prints. */
+#define TABLE_ALL (~0u)
+#define TABLE_VI MODEL_KIND_BIT(MODEL_KIND_VI)
 
 #define API_SCHEMA_NAME_COL                                                                        \
 	{                                                                                          \
 		"Name", "string", "name", "Name must be unique within a namespace.", 0,            \
-		    "metadata.name", API_SCHEMA_CELL_VALUE, 3                                      \
+		    "metadata.name", API_SCHEMA_CELL_VALUE, TABLE_ALL                              \
 	}
 #define API_SCHEMA_AGE_COL                                                                         \
 	{                                                                                          \
 		"Age", "date", "", "Time since the object was created.", 0,                        \
-		    "metadata.creationTimestamp", API_SCHEMA_CELL_AGE, 3                           \
+		    "metadata.creationTimestamp", API_SCHEMA_CELL_AGE, TABLE_ALL                   \
 	}
 
 static const struct api_schema_column api_schema_image_cols[] = {
     API_SCHEMA_NAME_COL,
     {"Phase", "string", "", "The current phase of the image.", 0, "status.phase",
-     API_SCHEMA_CELL_VALUE, 3},
+     API_SCHEMA_CELL_VALUE, TABLE_ALL},
     {"CDROM", "boolean", "", "Whether the image is a CD-ROM (iso).", 0, "status.cdrom",
-     API_SCHEMA_CELL_VALUE, 3},
-    {"Progress", "string", "", "Import progress.", 0, "status.progress", API_SCHEMA_CELL_VALUE, 3},
+     API_SCHEMA_CELL_VALUE, TABLE_ALL},
+    {"Progress", "string", "", "Import progress.", 0, "status.progress", API_SCHEMA_CELL_VALUE,
+     TABLE_ALL},
     {"StoredSize", "string", "", "Size of the image as stored in DVCR.", 1, "status.size.stored",
-     API_SCHEMA_CELL_VALUE, 3},
+     API_SCHEMA_CELL_VALUE, TABLE_ALL},
     {"UnpackedSize", "string", "", "Virtual size of the disk.", 1, "status.size.unpacked",
-     API_SCHEMA_CELL_VALUE, 3},
+     API_SCHEMA_CELL_VALUE, TABLE_ALL},
     {"Registry URL", "string", "", "The image in DVCR.", 1, "status.target.registryURL",
-     API_SCHEMA_CELL_VALUE, 3},
+     API_SCHEMA_CELL_VALUE, TABLE_ALL},
     {"TargetPVC", "string", "", "The PVC holding the image.", 1,
-     "status.target.persistentVolumeClaimName", API_SCHEMA_CELL_VALUE, 1},
+     "status.target.persistentVolumeClaimName", API_SCHEMA_CELL_VALUE, TABLE_VI},
     API_SCHEMA_AGE_COL,
 };
 
 /* The columns of the API server's core printer for events. */
 static const struct api_schema_column api_schema_event_cols[] = {
     {"Last Seen", "string", "", "Time since the event was last seen.", 0, "",
-     API_SCHEMA_CELL_LAST_SEEN, 3},
-    {"Type", "string", "", "Normal or Warning.", 0, "type", API_SCHEMA_CELL_VALUE, 3},
-    {"Reason", "string", "", "Why the event was generated.", 0, "reason", API_SCHEMA_CELL_VALUE, 3},
-    {"Object", "string", "", "The object the event is about.", 0, "", API_SCHEMA_CELL_OBJECT, 3},
+     API_SCHEMA_CELL_LAST_SEEN, TABLE_ALL},
+    {"Type", "string", "", "Normal or Warning.", 0, "type", API_SCHEMA_CELL_VALUE, TABLE_ALL},
+    {"Reason", "string", "", "Why the event was generated.", 0, "reason", API_SCHEMA_CELL_VALUE,
+     TABLE_ALL},
+    {"Object", "string", "", "The object the event is about.", 0, "", API_SCHEMA_CELL_OBJECT,
+     TABLE_ALL},
     {"Subobject", "string", "", "The part of the object, if any.", 1, "involvedObject.fieldPath",
-     API_SCHEMA_CELL_VALUE, 3},
+     API_SCHEMA_CELL_VALUE, TABLE_ALL},
     {"Source", "string", "", "The component reporting the event.", 1, "", API_SCHEMA_CELL_SOURCE,
-     3},
+     TABLE_ALL},
     {"Message", "string", "", "A human-readable description.", 0, "message", API_SCHEMA_CELL_VALUE,
-     3},
+     TABLE_ALL},
     {"First Seen", "string", "", "Time since the event was first seen.", 1, "firstTimestamp",
-     API_SCHEMA_CELL_AGE, 3},
+     API_SCHEMA_CELL_AGE, TABLE_ALL},
     {"Count", "integer", "", "How many times the event occurred.", 1, "count",
-     API_SCHEMA_CELL_VALUE, 3},
-    {"Name", "string", "name", "Name of the event.", 1, "metadata.name", API_SCHEMA_CELL_VALUE, 3},
+     API_SCHEMA_CELL_VALUE, TABLE_ALL},
+    {"Name", "string", "name", "Name of the event.", 1, "metadata.name", API_SCHEMA_CELL_VALUE,
+     TABLE_ALL},
 };
 
 static const struct api_schema_column api_schema_ns_cols[] = {
     API_SCHEMA_NAME_COL,
     {"Status", "string", "", "The phase of the namespace.", 0, "status.phase",
-     API_SCHEMA_CELL_VALUE, 3},
+     API_SCHEMA_CELL_VALUE, TABLE_ALL},
     API_SCHEMA_AGE_COL,
 };
 
@@ -256,7 +264,8 @@ json_t *api_schema_table(const struct model_kind_info *kind, const json_t *items
                          const char *include_object, const char *list_rv,
                          const char *continue_token)
 {
-	unsigned mask = kind && kind->kind == MODEL_KIND_CVI ? 2 : 1;
+	/* NULL is taken as the first kind, as it always was */
+	unsigned mask = MODEL_KIND_BIT(kind ? kind->kind : 0);
 	return api_schema_build(api_schema_image_cols, API_SCHEMA_N(api_schema_image_cols), mask,
 	                        items, include_object, list_rv, continue_token);
 }
@@ -264,13 +273,13 @@ json_t *api_schema_table(const struct model_kind_info *kind, const json_t *items
 json_t *api_schema_table_events(const json_t *items, const char *include_object,
                                 const char *list_rv, const char *continue_token)
 {
-	return api_schema_build(api_schema_event_cols, API_SCHEMA_N(api_schema_event_cols), 3,
-	                        items, include_object, list_rv, continue_token);
+	return api_schema_build(api_schema_event_cols, API_SCHEMA_N(api_schema_event_cols),
+	                        TABLE_ALL, items, include_object, list_rv, continue_token);
 }
 
 json_t *api_schema_table_namespaces(const json_t *items, const char *include_object,
                                     const char *list_rv)
 {
-	return api_schema_build(api_schema_ns_cols, API_SCHEMA_N(api_schema_ns_cols), 3, items,
-	                        include_object, list_rv, NULL);
+	return api_schema_build(api_schema_ns_cols, API_SCHEMA_N(api_schema_ns_cols), TABLE_ALL,
+	                        items, include_object, list_rv, NULL);
 }
