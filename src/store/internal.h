@@ -6,6 +6,7 @@
 #ifndef VIM_STORE_INTERNAL_H
 #define VIM_STORE_INTERNAL_H
 
+#include "model/model.h"
 #include "store/store.h"
 
 #include <pthread.h>
@@ -76,6 +77,11 @@ int store_hub_watch(struct store_hub *h, const char *resource, const struct stor
 const char *store_meta_str(const json_t *obj, const char *key);
 /* Random UUID v4 text (37 bytes). */
 void store_uuid(char out[37]);
+/* The model kind a resource holds (its plural), borrowed from the kind
+ * table; NULL for the core resources (events, namespaces).  The one place
+ * the store reads the kind table: its facts (qualified name, namespaced,
+ * field selectors) decide, never a resource name spelled here. */
+const struct model_kind_info *store_kind_of(const char *resource);
 /* "virtualimages.virtualization.deckhouse.io", "events", ... */
 void store_qualified(char *out, size_t len, const char *resource);
 

@@ -6,6 +6,7 @@
  * use, plus "default", so nothing it holds sits in a namespace that is not
  * there.
  */
+#include "model/model.h"
 #include "store/store.h"
 
 #include <string.h>
@@ -48,7 +49,6 @@ static int collect_ns(void *arg, const char *json, size_t len)
 
 int store_namespaces_ensure(struct store *s, struct vim_err *err)
 {
-	static const char *const namespaced[] = {"virtualimages", "events"};
 	json_t *seen = json_object(), *v, *ns = NULL, *out = NULL;
 	struct store_list_opts o = {0};
 	struct store_list_meta m;
@@ -59,9 +59,18 @@ int store_namespaces_ensure(struct store *s, struct vim_err *err)
 	if (!seen)
 		return vim_err_set(err, VIM_ENOMEM, "store: namespaces: out of memory");
 	json_object_set_new(seen, "default", json_true());
-	for (i = 0; i < sizeof(namespaced) / sizeof(namespaced[0]); i++)
-		if ((rc = store_list(s, namespaced[i], &o, collect_ns, seen, &m, err)) < 0)
+	/* every namespaced kind's objects, then the events */
+	for (i = 0; i <= MODEL_KIND__COUNT; i++) {
+		const char *resource = "events";
+		if (i < MODEL_KIND__COUNT) {
+			const struct model_kind_info *k = model_kind_info((enum model_kind)i);
+			if (!k->namespaced)
+				continue;
+			resource = k->plural;
+		}
+		if ((rc = store_list(s, resource, &o, collect_ns, seen, &m, err)) < 0)
 			goto out;
+	}
 	json_object_foreach(seen, name, v)
 	{
 		rc = store_get(s, "namespaces", NULL, name, &out, err);

@@ -12,6 +12,7 @@
 #include "core/k8sname.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,8 +31,6 @@ static const char *const event_fields[] = {"metadata.name",
                                            "source",
                                            "reportingComponent",
                                            NULL};
-static const char *const image_fields[] = {"metadata.name", "metadata.namespace", "status.phase",
-                                           NULL};
 static const char *const common_fields[] = {"metadata.name", "metadata.namespace", NULL};
 /* kube's namespace field selectors (`kubectl get ns --field-selector status.phase=...`) */
 static const char *const namespace_fields[] = {"metadata.name", "status.phase", NULL};
@@ -45,8 +44,10 @@ static const char *const *fields_of(const char *resource)
 {
 	if (is_event(resource))
 		return event_fields;
-	if (strcmp(resource, "virtualimages") == 0 || strcmp(resource, "clustervirtualimages") == 0)
-		return image_fields;
+	const struct model_kind_info *k = store_kind_of(resource);
+
+	if (k)
+		return k->field_selectors;
 	if (strcmp(resource, "namespaces") == 0)
 		return namespace_fields;
 	return common_fields;
@@ -517,8 +518,8 @@ static size_t split_term(const char *term, size_t len, size_t *oplen)
 static int known_field(struct sel_parse *p, const char *resource, const char *key, size_t n)
 {
 	const char *const *allowed = fields_of(resource);
-	char q[200];
-	size_t k;
+	char q[200], list[400];
+	size_t k, used = 0;
 
 	for (k = 0; allowed[k]; k++)
 		if (strlen(allowed[k]) == n && memcmp(allowed[k], key, n) == 0)
@@ -527,11 +528,14 @@ static int known_field(struct sel_parse *p, const char *resource, const char *ke
 		k8sname_utf8_copy(q, sizeof(q), key, n);
 		vim_err_set(p->err, VIM_EINVAL, "field label not supported: %s", q);
 	} else {
+		/* kube lists the custom resource's selectable fields */
+		list[0] = '\0';
+		for (k = 0; allowed[k] && used < sizeof(list); k++)
+			used += (size_t)snprintf(list + used, sizeof(list) - used, "%s\"%s\"",
+			                         k ? ", " : "", allowed[k]);
 		k8sname_quote(q, sizeof(q), key, n);
-		vim_err_set(p->err, VIM_EINVAL,
-		            "%s is not a known field selector: only \"metadata.name\", "
-		            "\"metadata.namespace\"%s",
-		            q, allowed == image_fields ? ", \"status.phase\"" : "");
+		vim_err_set(p->err, VIM_EINVAL, "%s is not a known field selector: only %s", q,
+		            list);
 	}
 	return VIM_EINVAL;
 }

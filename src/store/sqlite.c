@@ -62,12 +62,19 @@ void store_uuid(char out[37])
 	         b[13], b[14], b[15]);
 }
 
+const struct model_kind_info *store_kind_of(const char *resource)
+{
+	const struct model_kind_info *k = model_kind_lookup(resource);
+
+	/* the lookup also takes short names: only the plural is a resource */
+	return k && strcmp(k->plural, resource) == 0 ? k : NULL;
+}
+
 void store_qualified(char *out, size_t len, const char *resource)
 {
-	if (strcmp(resource, "virtualimages") == 0 || strcmp(resource, "clustervirtualimages") == 0)
-		snprintf(out, len, "%s.virtualization.deckhouse.io", resource);
-	else
-		snprintf(out, len, "%s", resource);
+	const struct model_kind_info *k = store_kind_of(resource);
+
+	snprintf(out, len, "%s", k ? k->qualified : resource);
 }
 
 int sq_db_fail(const char *path, sqlite3 *db, int rc, const char *what, struct vim_err *err)
