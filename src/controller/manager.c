@@ -32,11 +32,18 @@ struct echo {
 	char rv[32];
 };
 
+/* What a kind's cache hands its change callback: one per kind. */
+struct feed {
+	struct ctl_manager *m;
+	enum model_kind kind;
+};
+
 struct ctl_manager {
 	struct ctl_manager_config cfg;
 	pthread_mutex_t echo_mu;
-	struct echo *echoes;        /* ECHO_SLOTS */
-	struct ctl_cache *cache[2]; /* by enum model_kind */
+	struct echo *echoes;                        /* ECHO_SLOTS */
+	struct ctl_cache *cache[MODEL_KIND__COUNT]; /* by enum model_kind */
+	struct feed feeds[MODEL_KIND__COUNT];       /* the caches' callback arguments */
 	struct ctl_queue *queue;
 	pthread_t workers[MANAGER_WORKERS_MAX];
 	int nworkers;
@@ -125,16 +132,12 @@ void ctl_manager_enqueue(struct ctl_manager *m, enum model_kind kind, const char
 	ctl_queue_add(m->queue, qk);
 }
 
-static void on_vi_change(void *arg, const char *key, enum store_event_type t)
+static void on_change(void *arg, const char *key, enum store_event_type t)
 {
-	(void)t;
-	ctl_manager_enqueue(arg, MODEL_KIND_VI, key);
-}
+	const struct feed *f = arg;
 
-static void on_cvi_change(void *arg, const char *key, enum store_event_type t)
-{
 	(void)t;
-	ctl_manager_enqueue(arg, MODEL_KIND_CVI, key);
+	ctl_manager_enqueue(f->m, f->kind, key);
 }
 
 /* ---- the chain's store-backed interfaces ---------------------------------- */
@@ -259,17 +262,12 @@ static int write_meta(void *self, const struct model_image *img, struct vim_err 
 static int parse_key(const char *qk, enum model_kind *kind, const char **key)
 {
 	const char *slash = strchr(qk, '/');
+	const struct model_kind_info *k =
+	    slash ? model_kind_by_repo_prefix(qk, (size_t)(slash - qk)) : NULL;
 
-	if (!slash)
+	if (!k)
 		return VIM_EINVAL;
-	if ((size_t)(slash - qk) == strlen(kind_prefix(MODEL_KIND_CVI)) &&
-	    strncmp(qk, kind_prefix(MODEL_KIND_CVI), (size_t)(slash - qk)) == 0)
-		*kind = MODEL_KIND_CVI;
-	else if ((size_t)(slash - qk) == strlen(kind_prefix(MODEL_KIND_VI)) &&
-	         strncmp(qk, kind_prefix(MODEL_KIND_VI), (size_t)(slash - qk)) == 0)
-		*kind = MODEL_KIND_VI;
-	else
-		return VIM_EINVAL;
+	*kind = k->kind;
 	*key = slash + 1;
 	return 0;
 }
@@ -391,7 +389,7 @@ static void walk_one(void *arg, const char *key, const char *phase)
 
 static size_t walk_all(struct walk *w)
 {
-	for (w->kind = MODEL_KIND_VI; w->kind <= MODEL_KIND_CVI; w->kind++)
+	for (w->kind = 0; w->kind < MODEL_KIND__COUNT; w->kind++)
 		ctl_cache_foreach(w->m->cache[w->kind], walk_one, w);
 	return w->n;
 }
@@ -439,7 +437,7 @@ void ctl_manager_stats(struct ctl_manager *m, struct ctl_manager_stats *out)
 	struct walk w = {.m = m, .arg = out};
 
 	memset(out, 0, sizeof(*out));
-	for (w.kind = MODEL_KIND_VI; w.kind <= MODEL_KIND_CVI; w.kind++)
+	for (w.kind = 0; w.kind < MODEL_KIND__COUNT; w.kind++)
 		ctl_cache_foreach(m->cache[w.kind], count_phase, &w);
 	out->queue_ready = ctl_queue_len(m->queue);
 	out->queue_delayed = ctl_queue_delayed_len(m->queue);
@@ -516,11 +514,12 @@ int ctl_manager_start(struct ctl_manager **out, const struct ctl_manager_config 
 		goto fail;
 	/* The caches enqueue every object they list: the first reconcile of
 	 * everything happens as soon as the workers start. */
-	if ((rc = ctl_cache_start(&m->cache[MODEL_KIND_VI], cfg->store, "virtualimages",
-	                          on_vi_change, m, err)) < 0 ||
-	    (rc = ctl_cache_start(&m->cache[MODEL_KIND_CVI], cfg->store, "clustervirtualimages",
-	                          on_cvi_change, m, err)) < 0)
-		goto fail;
+	for (i = 0; i < MODEL_KIND__COUNT; i++) {
+		m->feeds[i] = (struct feed){m, (enum model_kind)i};
+		if ((rc = ctl_cache_start(&m->cache[i], cfg->store, model_kind_info(i)->plural,
+		                          on_change, &m->feeds[i], err)) < 0)
+			goto fail;
+	}
 	for (i = 0; i < m->cfg.workers; i++) {
 		if (pthread_create(&m->workers[i], NULL, worker, m) != 0) {
 			rc = vim_err_set(err, VIM_EINTERNAL, "controller: cannot start worker %d",
@@ -551,8 +550,8 @@ void ctl_manager_stop(struct ctl_manager *m)
 		ctl_queue_shutdown(m->queue);
 	for (i = 0; i < m->nworkers; i++)
 		pthread_join(m->workers[i], NULL);
-	ctl_cache_stop(m->cache[MODEL_KIND_VI]);
-	ctl_cache_stop(m->cache[MODEL_KIND_CVI]);
+	for (i = 0; i < MODEL_KIND__COUNT; i++)
+		ctl_cache_stop(m->cache[i]);
 	ctl_queue_free(m->queue);
 	pthread_mutex_destroy(&m->stats_mu);
 	pthread_mutex_destroy(&m->echo_mu);

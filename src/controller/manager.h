@@ -57,7 +57,7 @@ size_t ctl_manager_foreach_phase(struct ctl_manager *m, enum model_phase phase,
 /* For /metrics: images by kind and phase (from the caches), the queue, the
  * reconciles and their latency. */
 struct ctl_manager_stats {
-	uint64_t phases[2][MODEL_PHASE__COUNT];
+	uint64_t phases[MODEL_KIND__COUNT][MODEL_PHASE__COUNT];
 	size_t queue_ready, queue_delayed;
 	uint64_t reconciles;
 	struct vim_hist reconcile_s;

@@ -6,6 +6,7 @@
  */
 #include "controller/namespace.h"
 #include "core/log.h"
+#include "model/model.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -68,8 +69,11 @@ static int sweep_one(struct store *s, const json_t *ns, struct vim_err *err)
 	size_t images = 0, events = 0;
 	int rc;
 
-	if ((rc = delete_all(s, "virtualimages", name, &images, err)) < 0 || images > 0)
-		return rc;
+	for (int k = 0; k < MODEL_KIND__COUNT; k++)
+		if (model_kind_info(k)->namespaced &&
+		    ((rc = delete_all(s, model_kind_info(k)->plural, name, &images, err)) < 0 ||
+		     images > 0))
+			return rc;
 	/* The images' deletion records events: they go once no image is left. */
 	if ((rc = delete_all(s, "events", name, &events, err)) < 0 || events > 0)
 		return rc;

@@ -235,30 +235,46 @@ int conn_get_json(const struct conn *c, const char *path, json_t **out, struct v
 	return *out ? 0 : vim_err_set(err, VIM_EUPSTREAM, "GET %s: not JSON: %s", path, je.text);
 }
 
+/* "expected vi/NAME or cvi/NAME": every kind's short name. */
+static int object_path_usage(const char *ref, struct vim_err *err)
+{
+	char want[160];
+	size_t used = 0;
+
+	want[0] = '\0';
+	for (int i = 0; i < MODEL_KIND__COUNT && used < sizeof(want); i++)
+		used += (size_t)snprintf(want + used, sizeof(want) - used, "%s%s/NAME",
+		                         i == 0                       ? ""
+		                         : i == MODEL_KIND__COUNT - 1 ? " or "
+		                                                      : ", ",
+		                         model_kind_info((enum model_kind)i)->short_name);
+	return vim_err_set(err, VIM_EINVAL, "%s: expected %s", ref, want);
+}
+
 int object_path(const char *ref, const char *ns, char *out, size_t len, bool *cluster,
                 struct vim_err *err)
 {
 	const char *slash = strchr(ref, '/');
 	size_t kl = slash ? (size_t)(slash - ref) : 0;
+	const struct model_kind_info *k = NULL;
 
 	if (!slash || !slash[1] || strchr(slash + 1, '/'))
-		return vim_err_set(err, VIM_EINVAL, "%s: expected vi/NAME or cvi/NAME", ref);
-	if ((kl == 2 && strncmp(ref, "vi", 2) == 0) ||
-	    (kl == 12 && strncmp(ref, "virtualimage", 12) == 0)) {
-		*cluster = false;
-		snprintf(
-		    out, len,
-		    "/apis/virtualization.deckhouse.io/v1alpha2/namespaces/%s/virtualimages/%s", ns,
-		    slash + 1);
-	} else if ((kl == 3 && strncmp(ref, "cvi", 3) == 0) ||
-	           (kl == 19 && strncmp(ref, "clustervirtualimage", 19) == 0)) {
-		*cluster = true;
-		snprintf(out, len,
-		         "/apis/virtualization.deckhouse.io/v1alpha2/clustervirtualimages/%s",
-		         slash + 1);
-	} else {
-		return vim_err_set(err, VIM_EINVAL, "%s: expected vi/NAME or cvi/NAME", ref);
+		return object_path_usage(ref, err);
+	/* the short name or the singular, as kubectl's "TYPE/NAME" */
+	for (int i = 0; i < MODEL_KIND__COUNT && !k; i++) {
+		const struct model_kind_info *c = model_kind_info((enum model_kind)i);
+		if ((kl == strlen(c->short_name) && strncmp(ref, c->short_name, kl) == 0) ||
+		    (kl == strlen(c->singular) && strncmp(ref, c->singular, kl) == 0))
+			k = c;
 	}
+	if (!k)
+		return object_path_usage(ref, err);
+	*cluster = !k->namespaced;
+	if (k->namespaced)
+		snprintf(out, len, "/apis/%s/namespaces/%s/%s/%s", k->api_version, ns, k->plural,
+		         slash + 1);
+	else
+		snprintf(out, len, "/apis/%s/%s/%s", k->api_version, k->plural, slash + 1);
 	return 0;
 }
 

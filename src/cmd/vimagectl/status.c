@@ -3,6 +3,7 @@
  * /metrics: the DVCR storage state, images by kind and phase, imports.
  */
 #include "vimagectl.h"
+#include "model/model.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,8 +77,8 @@ int cmd_status(const struct conn *c, int argc, char **argv)
 	       : strcmp(storage, "unknown") == 0 ? " (the registry does not answer)"
 	                                         : "");
 	printf("images:\n");
-	kind_line(text, "VirtualImage");
-	kind_line(text, "ClusterVirtualImage");
+	for (i = 0; i < MODEL_KIND__COUNT; i++)
+		kind_line(text, model_kind_info((enum model_kind)i)->name);
 	printf("imports:      %.0f running, %.0f queued, %.0f waiting for an upload\n",
 	       sample(text, "vimage_imports{state=\"running\"}"),
 	       sample(text, "vimage_imports{state=\"queued\"}"),

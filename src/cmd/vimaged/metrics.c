@@ -17,7 +17,7 @@ static void images(struct vim_text *t, struct ctl_manager *m)
 
 	ctl_manager_stats(m, &st);
 	vim_metric_head(t, "vimage_images", "gauge", "Images by kind and phase.");
-	for (k = MODEL_KIND_VI; k <= MODEL_KIND_CVI; k++)
+	for (k = 0; k < MODEL_KIND__COUNT; k++)
 		for (p = 0; p < MODEL_PHASE__COUNT; p++) {
 			snprintf(labels, sizeof(labels), "kind=\"%s\",phase=\"%s\"",
 			         model_kind_info((enum model_kind)k)->name,
