@@ -45,9 +45,9 @@ enum ftype {
 	FT_PTR,    /* JSON object held by a calloc'd struct pointer */
 };
 
-#define K_VI (1u << MODEL_KIND_VI)
-#define K_CVI (1u << MODEL_KIND_CVI)
-#define K_ALL (K_VI | K_CVI)
+#define K_VI MODEL_KIND_BIT(MODEL_KIND_VI)
+#define K_CVI MODEL_KIND_BIT(MODEL_KIND_CVI)
+#define K_ALL (~0u) /* every kind: a new kind names itself only where it differs */
 
 enum {
 	FL_NONNULL = 1u, /* string emitted when non-NULL, even "" */
@@ -573,16 +573,22 @@ static int decode_kind(struct dec *d, const json_t *obj, enum model_kind *kind)
 		return vim_err_set(d->err, VIM_EINVAL, "kind: Required value");
 	if (want_string(d, "kind", k, &text))
 		return VIM_EINVAL;
-	for (int i = MODEL_KIND_VI; i <= MODEL_KIND_CVI; i++) {
-		if (!strcmp(text, model_kind_info((enum model_kind)i)->name)) {
+	char names[256];
+	size_t used = 0;
+	names[0] = '\0';
+	for (int i = 0; i < MODEL_KIND__COUNT; i++) {
+		const char *name = model_kind_info((enum model_kind)i)->name;
+		if (!strcmp(text, name)) {
 			*kind = (enum model_kind)i;
 			return 0;
 		}
+		if (used < sizeof(names))
+			used += (size_t)snprintf(names + used, sizeof(names) - used, "%s\"%s\"",
+			                         i ? ", " : "", name);
 	}
 	quote(q, sizeof(q), text);
-	return vim_err_set(
-	    d->err, VIM_EINVAL, "kind: Unsupported value: \"%s\": supported values: \"%s\", \"%s\"",
-	    q, model_kind_info(MODEL_KIND_VI)->name, model_kind_info(MODEL_KIND_CVI)->name);
+	return vim_err_set(d->err, VIM_EINVAL,
+	                   "kind: Unsupported value: \"%s\": supported values: %s", q, names);
 }
 
 int model_image_from_json(struct model_image **out, const json_t *obj,
