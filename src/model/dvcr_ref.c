@@ -34,13 +34,13 @@ static int repo(char *out, size_t outlen, const char *host, const struct model_i
 	char shortname[DVCR_REPO_NAME_MAX + 1];
 	int n;
 
-	if (!name || !*name || (img->kind == MODEL_KIND_VI && (!ns || !*ns)))
+	if (!name || !*name || (ki->namespaced && (!ns || !*ns)))
 		return vim_err_set(err, VIM_EINVAL, "%s: the DVCR address needs a name%s", ki->name,
-		                   img->kind == MODEL_KIND_VI ? " and a namespace" : "");
+		                   ki->namespaced ? " and a namespace" : "");
 	if (!host || !*host)
 		host = DVCR_DEFAULT_HOST; /* upstream measures against its default */
 	prefix = strlen(host) + 1 + strlen(ki->repo_prefix) + 1;
-	if (img->kind == MODEL_KIND_VI)
+	if (ki->namespaced)
 		prefix += strlen(ns) + 1;
 	if (prefix + strlen(name) <= DVCR_REPO_NAME_MAX) {
 		snprintf(shortname, sizeof(shortname), "%s", name);
@@ -54,7 +54,7 @@ static int repo(char *out, size_t outlen, const char *host, const struct model_i
 		snprintf(shortname, sizeof(shortname), "%.*s-%016llx", (int)keep, name,
 		         (unsigned long long)fnv1a64(name));
 	}
-	if (img->kind == MODEL_KIND_VI)
+	if (ki->namespaced)
 		n = snprintf(out, outlen, "%s/%s/%s", ki->repo_prefix, ns, shortname);
 	else
 		n = snprintf(out, outlen, "%s/%s", ki->repo_prefix, shortname);
