@@ -122,7 +122,7 @@ static void names(const struct model_image *img, struct model_causes *c)
 		model_causes_add(c, "metadata.name", REQ,
 		                 "Required value: name or generateName is required");
 	}
-	if (img->kind != MODEL_KIND_VI)
+	if (!model_kind_info(img->kind)->namespaced)
 		return;
 	if (!ns || !*ns)
 		model_causes_add(c, "metadata.namespace", REQ, "Required value");
