@@ -69,11 +69,14 @@ static int sweep_one(struct store *s, const json_t *ns, struct vim_err *err)
 	size_t images = 0, events = 0;
 	int rc;
 
-	for (int k = 0; k < MODEL_KIND__COUNT; k++)
-		if (model_kind_info(k)->namespaced &&
-		    ((rc = delete_all(s, model_kind_info(k)->plural, name, &images, err)) < 0 ||
-		     images > 0))
+	/* every namespaced kind's objects first */
+	for (int i = 0; i < MODEL_KIND__COUNT; i++) {
+		const struct model_kind_info *k = model_kind_info((enum model_kind)i);
+		if (!k->namespaced)
+			continue;
+		if ((rc = delete_all(s, k->plural, name, &images, err)) < 0 || images > 0)
 			return rc;
+	}
 	/* The images' deletion records events: they go once no image is left. */
 	if ((rc = delete_all(s, "events", name, &events, err)) < 0 || events > 0)
 		return rc;
