@@ -1,4 +1,15 @@
-/* model/kind — the static tables: kinds and phases. */
+/*
+ * model/kind — the static tables: kinds and phases.
+ *
+ * Adding a kind is its enum value (model.h) and its row here: discovery,
+ * OpenAPI, Tables, list/watch, field selectors, the store's names, the
+ * namespace backfill and sweep, the controller's caches and queue keys,
+ * /metrics and vimagectl read the row.  Only where its shape differs from
+ * the image kinds does it name itself: the field rows of model/json.c and
+ * api/schema_openapi.c and the printer columns of api/schema_table.c carry
+ * kind bits (MODEL_KIND_BIT), with "all kinds" the default.
+ * tests/unit/test_kind.c checks that every row is served.
+ */
 #include "model/model.h"
 
 #include <string.h>
