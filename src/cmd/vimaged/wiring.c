@@ -84,11 +84,6 @@ static int up_end(void *h, bool ok, struct vim_err *err)
 
 const struct api_upload_ops wiring_upload_ops = {up_begin, up_data, up_end};
 
-static int64_t seconds_ms(const char *v, int64_t dflt)
-{
-	return v && *v ? (int64_t)(atof(v) * 1000) : dflt;
-}
-
 /* The DVCR client: to --dvcr-url, or to a registry of our own under
  * DIR/dvcr.  *url is borrowed (options or w->registry). */
 static int open_dvcr(struct wiring *w, const struct options *o, const char **url,
@@ -115,7 +110,7 @@ static int open_dvcr(struct wiring *w, const struct options *o, const char **url
 	} else {
 		dc.username = o->dvcr_username;
 		dc.ca_file = o->dvcr_ca_file;
-		dc.head_trusted = o->dvcr_trust_head != NULL;
+		dc.head_trusted = o->dvcr_trust_head;
 		if (o->dvcr_password_file &&
 		    (rc = read_secret(o->dvcr_password_file, password, sizeof(password), err)) < 0)
 			return rc;
@@ -123,9 +118,8 @@ static int open_dvcr(struct wiring *w, const struct options *o, const char **url
 	}
 	dc.base_url = *url;
 	/* a registry that takes 1 B/s must not hold an import slot either */
-	dc.min_rate_bps =
-	    o->import_min_rate ? (uint64_t)atof(o->import_min_rate) : IMP_MIN_RATE_BPS;
-	dc.rate_window_ms = seconds_ms(o->import_stall_window, IMP_STALL_WINDOW_MS);
+	dc.min_rate_bps = o->import_min_rate;
+	dc.rate_window_ms = o->import_stall_window_ms;
 	return dvcr_client_new(&w->dvcr, &dc, err);
 }
 
@@ -143,13 +137,13 @@ int wiring_start(struct wiring *w, const struct options *o, struct store *store,
 	pthread_mutex_init(&w->dl_mu, NULL);
 	pthread_cond_init(&w->dl_cv, NULL);
 	w->store = store;
-	mc.workers = o->workers ? atoi(o->workers) : 0;
+	mc.workers = o->workers;
 	if ((rc = open_dvcr(w, o, &url, err)) < 0)
 		goto fail;
 	pc.dvcr = w->dvcr;
-	pc.probe_interval_ms = seconds_ms(o->probe_interval, 0);
-	pc.sweep_interval_ms = seconds_ms(o->sweep_interval, 0);
-	pc.max_rps = o->max_rps ? atoi(o->max_rps) : 0;
+	pc.probe_interval_ms = o->probe_interval_ms;
+	pc.sweep_interval_ms = o->sweep_interval_ms;
+	pc.max_rps = o->max_rps;
 	snprintf(marker, sizeof(marker), "%s/dvcr-canary", o->data_dir);
 	pc.marker_path = marker;
 	pc.marker_id = url;
@@ -163,10 +157,10 @@ int wiring_start(struct wiring *w, const struct options *o, struct store *store,
 	ic.store = store;
 	ic.kick = kick;
 	ic.kick_arg = w;
-	ic.max_imports = o->import_workers ? atoi(o->import_workers) : 0;
-	ic.upload_timeout_s = o->upload_timeout ? atoll(o->upload_timeout) : 0;
-	ic.min_rate_bps = o->import_min_rate ? (uint64_t)atof(o->import_min_rate) : 0;
-	ic.stall_window_ms = seconds_ms(o->import_stall_window, 0);
+	ic.max_imports = o->import_workers;
+	ic.upload_timeout_s = (o->upload_timeout_ms + 999) / 1000; /* "0.5" is not 0 (none) */
+	ic.min_rate_bps = o->import_min_rate;
+	ic.stall_window_ms = o->import_stall_window_ms;
 	snprintf(secrets, sizeof(secrets), "%s/secrets", o->data_dir);
 	ic.secrets_dir = secrets;
 	if ((rc = imp_manager_new(&w->importer, &ic, err)) < 0)
@@ -180,8 +174,8 @@ int wiring_start(struct wiring *w, const struct options *o, struct store *store,
 	pthread_mutex_unlock(&w->kick_mu);
 	if ((rc = ctl_monitor_start(w->monitor, w->manager, err)) < 0)
 		goto fail;
-	vim_log(VIM_LOG_INFO, "controllers: %d workers, DVCR %s%s", mc.workers ? mc.workers : 4,
-	        url, w->registry ? " (managed)" : "");
+	vim_log(VIM_LOG_INFO, "controllers: %d workers, DVCR %s%s", mc.workers, url,
+	        w->registry ? " (managed)" : "");
 	atomic_store(&w->live, true);
 	return 0;
 fail:
