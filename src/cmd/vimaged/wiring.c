@@ -1,7 +1,7 @@
 /*
  * vimaged/wiring — plugs DVCR into the controllers: the presence checker
- * (the monitor), the cleaner that removes a deleted image's manifest, and
- * the registry's notifications, the importer.  Without --dvcr-url it
+ * (the monitor), the cleaner (dvcr_image_remove_url), the registry's
+ * notifications, the importer.  Without --dvcr-url it
  * starts and supervises a docker-registry of its own (dvcr/managed).
  */
 #include "vimaged.h"
@@ -20,26 +20,11 @@ static int read_secret(const char *path, char *out, size_t len, struct vim_err *
 	return 0;
 }
 
-/* ctl_dvcr_cleaner: delete the image's manifest (by digest, as the
- * registry demands); already gone is success. */
+/* ctl_dvcr_cleaner over dvcr (self: the client): the image's address is
+ * all the removal needs. */
 static int clean(void *self, const struct model_image *img, struct vim_err *err)
 {
-	struct dvcr_client *c = self;
-	struct dvcr_manifest_info mi;
-	struct dvcr_ref ref;
-	int rc;
-
-	if (!img->status.target_registry_url || !img->status.target_registry_url[0])
-		return 0; /* never imported: nothing in DVCR */
-	if ((rc = dvcr_ref_parse(img->status.target_registry_url, &ref, err)) < 0)
-		return rc;
-	rc = dvcr_manifest_head(c, ref.repo, ref.tag[0] ? ref.tag : ref.digest, &mi, err);
-	if (rc == VIM_ENOTFOUND)
-		return 0;
-	if (rc < 0)
-		return rc;
-	rc = dvcr_manifest_delete(c, ref.repo, mi.digest, err);
-	return rc == VIM_ENOTFOUND ? 0 : rc;
+	return dvcr_image_remove_url(self, img->status.target_registry_url, err);
 }
 
 static void kick(void *arg, enum model_kind kind, const char *key)
@@ -50,17 +35,6 @@ static void kick(void *arg, enum model_kind kind, const char *key)
 	if (w->kick_target)
 		ctl_manager_enqueue(w->kick_target, kind, key);
 	pthread_mutex_unlock(&w->kick_mu);
-}
-
-/* "http://host:port/..." -> "host:port", the host of registryURLs. */
-static void host_of(const char *url, char *out, size_t len)
-{
-	const char *p = strstr(url, "://");
-	size_t n;
-
-	p = p ? p + 3 : url;
-	n = strcspn(p, "/");
-	snprintf(out, len, "%.*s", (int)n, p);
 }
 
 static int up_begin(void *arg, const char *token, int64_t length, void **h, struct vim_err *err)
@@ -151,7 +125,8 @@ int wiring_start(struct wiring *w, const struct options *o, struct store *store,
 		goto fail;
 	mc.checker = ctl_monitor_checker(w->monitor);
 	mc.cleaner = (struct ctl_dvcr_cleaner){clean, w->dvcr};
-	host_of(url, host, sizeof(host));
+	if ((rc = dvcr_client_host(w->dvcr, host, sizeof(host), err)) < 0)
+		goto fail;
 	ic.dvcr = w->dvcr;
 	ic.dvcr_host = host;
 	ic.store = store;
