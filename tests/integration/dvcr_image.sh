@@ -54,6 +54,12 @@ expect_eq "the copy uploads no blob (mounts)" "$uploads_before" "$uploads_after"
 a=$(skopeo inspect --raw --tls-verify=false "docker://127.0.0.1:$P/cvi/golden:uid-9" 2>&1)
 expect_eq "the copy has the same manifest" "$raw" "$a"
 
+# ---- the layer a download streams, found by the image's address
+out=$("$DRV" "$URL" layer "127.0.0.1:$P/vi/default/ubuntu:uid-1")
+expect_eq "an image's one layer is found by its address" "ok sha256:$sum $(stat -c %s "$layer")" "$out"
+out=$("$DRV" "$URL" layer "127.0.0.1:$P/vi/default/none:uid-0")
+expect_match "an image not in DVCR has no layer" '^error: .*404' "$out"
+
 # ---- removing an image: by its address, as the cleaner of a deleted image does
 out=$("$DRV" "$URL" host)
 expect_eq "the client names its registry as host:port" "ok 127.0.0.1:$P" "$out"
