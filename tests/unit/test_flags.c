@@ -48,8 +48,10 @@ static void test_defaults_are_todays(void **state)
 
 	assert_int_equal(parse(&o, &err, NULL), 0);
 	assert_string_equal(o.data_dir, "./vimage-data");
-	assert_string_equal(o.listen, "127.0.0.1:8080");
-	assert_string_equal(o.kubectl_listen, "127.0.0.1:0");
+	assert_string_equal(o.listen.host, "127.0.0.1");
+	assert_int_equal(o.listen.port, 8080);
+	assert_string_equal(o.kubectl_listen.host, "127.0.0.1");
+	assert_int_equal(o.kubectl_listen.port, 0);
 	assert_null(o.tls_cert);
 	assert_null(o.dvcr_url);
 	assert_string_equal(o.log_level, "info");
@@ -72,9 +74,12 @@ static void test_defaults_are_todays(void **state)
 }
 
 /* A row whose default is outside its own bounds would be a value no user
- * could pass: every number's default must parse. */
-static void test_every_default_is_within_its_bounds(void **state)
+ * could pass: every default must parse as a command-line value. */
+static void test_every_default_parses(void **state)
 {
+	struct options o;
+	struct vim_err err;
+	char arg[256];
 	size_t i;
 	(void)state;
 
@@ -84,6 +89,10 @@ static void test_every_default_is_within_its_bounds(void **state)
 			if (f->num < f->min || f->num > f->max)
 				fail_msg("%s: default %g outside %g..%g", f->name, f->num, f->min,
 				         f->max);
+		} else if (f->str) {
+			snprintf(arg, sizeof(arg), "%s=%s", f->name, f->str);
+			if (parse(&o, &err, arg, NULL) != 0)
+				fail_msg("%s: default does not parse: %s", f->name, err.msg);
 		}
 		assert_non_null(f->help);
 		assert_true(strncmp(f->name, "--", 2) == 0);
@@ -118,6 +127,12 @@ static void test_both_spellings_parse(void **state)
 	/* a later flag wins, as before */
 	assert_int_equal(parse(&o, &err, "--workers", "2", "--workers", "3", NULL), 0);
 	assert_int_equal(o.workers, 3);
+	assert_int_equal(
+	    parse(&o, &err, "--listen=0.0.0.0:0", "--kubectl-listen", "[::1]:6443", NULL), 0);
+	assert_string_equal(o.listen.host, "0.0.0.0");
+	assert_int_equal(o.listen.port, 0);
+	assert_string_equal(o.kubectl_listen.host, "[::1]");
+	assert_int_equal(o.kubectl_listen.port, 6443);
 }
 
 static void test_bad_numbers_are_refused(void **state)
@@ -187,6 +202,15 @@ static void test_unknown_missing_and_bad_choices_are_refused(void **state)
 	refused("--log-format: expected text|json, got \"xml\"", rc, &err);
 	rc = parse(&o, &err, "--data-dir=", NULL);
 	refused("--data-dir: the path is empty", rc, &err);
+	rc = parse(&o, &err, "--listen", "8080", NULL);
+	refused("--listen: expected HOST:PORT, got \"8080\"", rc, &err);
+	rc = parse(&o, &err, "--listen", ":8080", NULL);
+	refused("--listen: expected HOST:PORT, got \":8080\"", rc, &err);
+	rc = parse(&o, &err, "--kubectl-listen=127.0.0.1:65536", NULL);
+	refused("--kubectl-listen: expected a port from 0 to 65535, got \"127.0.0.1:65536\"", rc,
+	        &err);
+	rc = parse(&o, &err, "--kubectl-listen=127.0.0.1:", NULL);
+	refused("--kubectl-listen: expected a port from 0 to 65535, got \"127.0.0.1:\"", rc, &err);
 }
 
 static void test_help_lists_every_flag_with_its_default(void **state)
@@ -215,7 +239,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_defaults_are_todays),
-	    cmocka_unit_test(test_every_default_is_within_its_bounds),
+	    cmocka_unit_test(test_every_default_parses),
 	    cmocka_unit_test(test_both_spellings_parse),
 	    cmocka_unit_test(test_bad_numbers_are_refused),
 	    cmocka_unit_test(test_out_of_range_is_refused),

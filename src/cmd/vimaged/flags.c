@@ -26,6 +26,7 @@
 /* name, field, default, choices, help */
 #define ENUM(n, f, d, c, h) {n, FLAG_ENUM, FIELD(f), 0, 0, 0, d, c, NULL, h}
 #define BOOL(n, f, h)       {n, FLAG_BOOL, FIELD(f), 0, 0, 0, NULL, NULL, NULL, h}
+#define ADDR(n, f, d, h)    {n, FLAG_ADDR, FIELD(f), 0, 0, 0, d, NULL, "HOST:PORT", h}
 /* clang-format on */
 
 /* A timeout or interval under 1 ms would round to 0, which the modules
@@ -40,12 +41,11 @@ static const char *const on_off[] = {"on", "off", NULL};
 const struct flag vimaged_flags[] = {
     PATH("--data-dir", data_dir, "./vimage-data", "DIR",
          "where objects, the token and the kubeconfig live (created)"),
-    STR("--listen", listen, "127.0.0.1:8080", "HOST:PORT",
-        "where to serve the API (port 0 = any free)"),
+    ADDR("--listen", listen, "127.0.0.1:8080", "where to serve the API (port 0 = any free)"),
     PATH("--tls-cert", tls_cert, NULL, "PEM", "certificate: serve HTTPS"),
     PATH("--tls-key", tls_key, NULL, "PEM", "key for --tls-cert"),
-    STR("--kubectl-listen", kubectl_listen, "127.0.0.1:0", "HOST:PORT",
-        "the TLS endpoint the kubeconfig names; kubectl sends its token only over TLS"),
+    ADDR("--kubectl-listen", kubectl_listen, "127.0.0.1:0",
+         "the TLS endpoint the kubeconfig names; kubectl sends its token only over TLS"),
     ENUM("--log-level", log_level, "info", log_levels, "the least severe message logged"),
     ENUM("--log-format", log_format, "text", log_formats, "one line per message, as text or JSON"),
     STR("--dvcr-url", dvcr_url, NULL, "URL",
@@ -112,21 +112,6 @@ static void set_number(void *base, const struct flag *f, double v)
 	}
 }
 
-void flags_defaults(const struct flag *t, size_t n, void *base)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (t[i].type == FLAG_BOOL)
-			*(bool *)field(base, &t[i]) = false;
-		else if (t[i].type == FLAG_STRING || t[i].type == FLAG_PATH ||
-		         t[i].type == FLAG_ENUM)
-			*(const char **)field(base, &t[i]) = t[i].str;
-		else
-			set_number(base, &t[i], t[i].num);
-	}
-}
-
 /* strtoll / strtod take leading blanks and stop at the first stranger: a
  * value must be a number from its first character to its last. */
 static int parse_number(const struct flag *f, const char *val, double *out, struct vim_err *err)
@@ -167,6 +152,29 @@ static const char *choice_list(const struct flag *f, char *buf, size_t len)
 	return buf;
 }
 
+/* HOST:PORT split at the last colon, as the listeners take it. */
+static int parse_addr(const struct flag *f, const char *val, struct flag_addr *out,
+                      struct vim_err *err)
+{
+	const char *colon = strrchr(val, ':');
+	char *end;
+	long port;
+
+	if (!colon || colon == val || (size_t)(colon - val) >= sizeof(out->host))
+		return vim_err_set(err, VIM_EINVAL, "%s: expected HOST:PORT, got \"%s\"", f->name,
+		                   val);
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (!colon[1] || *end || errno == ERANGE || port < 0 || port > 65535 || colon[1] == ' ' ||
+	    colon[1] == '+' || colon[1] == '-')
+		return vim_err_set(err, VIM_EINVAL,
+		                   "%s: expected a port from 0 to 65535, got \"%s\"", f->name, val);
+	memcpy(out->host, val, (size_t)(colon - val));
+	out->host[colon - val] = '\0';
+	out->port = (int)port;
+	return 0;
+}
+
 static int set_value(const struct flag *f, const char *val, void *base, struct vim_err *err)
 {
 	char choices[128];
@@ -198,11 +206,30 @@ static int set_value(const struct flag *f, const char *val, void *base, struct v
 	case FLAG_STRING:
 		*(const char **)field(base, f) = val;
 		return 0;
+	case FLAG_ADDR:
+		return parse_addr(f, val, field(base, f), err);
 	case FLAG_BOOL:
 		*(bool *)field(base, f) = true;
 		return 0;
 	}
 	return vim_err_set(err, VIM_EINTERNAL, "%s: a flag of no known type", f->name);
+}
+
+void flags_defaults(const struct flag *t, size_t n, void *base)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (t[i].type == FLAG_BOOL)
+			*(bool *)field(base, &t[i]) = false;
+		else if (t[i].type == FLAG_ADDR)
+			set_value(&t[i], t[i].str, base, NULL); /* the test parses every default */
+		else if (t[i].type == FLAG_STRING || t[i].type == FLAG_PATH ||
+		         t[i].type == FLAG_ENUM)
+			*(const char **)field(base, &t[i]) = t[i].str;
+		else
+			set_number(base, &t[i], t[i].num);
+	}
 }
 
 int flags_parse(const struct flag *t, size_t n, int argc, char **argv, void *base,
@@ -242,9 +269,9 @@ int flags_parse(const struct flag *t, size_t n, int argc, char **argv, void *bas
 }
 
 static const char *const type_arg[] = {
-    [FLAG_BOOL] = "",        [FLAG_INT] = "N",       [FLAG_SECONDS] = "SECONDS",
-    [FLAG_RATE] = "BYTES/S", [FLAG_STRING] = "TEXT", [FLAG_PATH] = "PATH",
-    [FLAG_ENUM] = "",
+    [FLAG_BOOL] = "",        [FLAG_INT] = "N",          [FLAG_SECONDS] = "SECONDS",
+    [FLAG_RATE] = "BYTES/S", [FLAG_STRING] = "TEXT",    [FLAG_PATH] = "PATH",
+    [FLAG_ENUM] = "",        [FLAG_ADDR] = "HOST:PORT",
 };
 
 void flags_usage(const struct flag *t, size_t n, const char *prog, FILE *f)

@@ -24,7 +24,13 @@ enum flag_type {
 	FLAG_RATE,    /* uint64_t bytes/s: a decimal integer in [min, max] */
 	FLAG_STRING,  /* const char *: any text (borrowed from argv or the row) */
 	FLAG_PATH,    /* const char *: a non-empty path */
-	FLAG_ENUM     /* const char *: one of choices (the row's own string) */
+	FLAG_ENUM,    /* const char *: one of choices (the row's own string) */
+	FLAG_ADDR     /* struct flag_addr: HOST:PORT, port 0..65535 (0 = any free) */
+};
+
+struct flag_addr {
+	char host[256];
+	int port;
 };
 
 struct flag {
@@ -34,13 +40,15 @@ struct flag {
 	double num; /* default of a number (seconds for FLAG_SECONDS) */
 	double min; /* bounds of a number, inclusive */
 	double max;
-	const char *str;            /* default of a string, path or enum; NULL = unset */
+	const char *str;            /* default of a string, path, enum or address; NULL = unset */
 	const char *const *choices; /* FLAG_ENUM: NULL-terminated */
 	const char *arg;            /* the value's name in --help ("HOST:PORT"); NULL = by type */
 	const char *help;
 };
 
-/* Sets every row's default into base (the options struct). */
+/* Sets every row's default into base (the options struct).  Defaults are
+ * parsed as a value on the command line would be (the unit test checks
+ * they all parse). */
 void flags_defaults(const struct flag *t, size_t n, void *base);
 
 /* Parses argv[1..] into base, whose defaults flags_defaults has set.

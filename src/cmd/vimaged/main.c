@@ -43,23 +43,6 @@ static unsigned int conn_limit(int want, long nofile)
 	return (unsigned int)(want < room ? want : room);
 }
 
-static int split_listen(const char *listen, char *host, size_t hlen, int *port)
-{
-	const char *colon = strrchr(listen, ':');
-	char *end;
-	long p;
-
-	if (!colon || (size_t)(colon - listen) >= hlen)
-		return -1;
-	memcpy(host, listen, (size_t)(colon - listen));
-	host[colon - listen] = '\0';
-	p = strtol(colon + 1, &end, 10);
-	if (*end || p < 0 || p > 65535)
-		return -1;
-	*port = (int)p;
-	return 0;
-}
-
 /* A token file: created once (0600), then read back on every start. */
 static int load_token(const char *dir, const char *file, char *tok, size_t len, struct vim_err *err)
 {
@@ -125,14 +108,13 @@ int main(int argc, char **argv)
 	size_t nchecks = 0;
 	bool controllers;
 	long nofile;
-	char kurl[300], crt[4096], key[4096], khost[256], notify[128];
+	char kurl[300], crt[4096], key[4096], notify[128];
 	struct wiring wiring = {0};
-	int kport;
 	struct store *store = NULL;
 	struct vim_err err = {0};
-	char host[256], token[128], dbpath[4096], url[300], datadir[PATH_MAX];
+	char token[128], dbpath[4096], url[300], datadir[PATH_MAX];
 	sigset_t sigs;
-	int port, sig = 0, rc = 1;
+	int sig = 0, rc = 1;
 
 	/* Every worker, import and HTTP thread would get a malloc arena of its
 	 * own; their fragments kept the peak RSS at 300 MiB with 10,000 images
@@ -150,15 +132,6 @@ int main(int argc, char **argv)
 	}
 	rc = 1;
 	vim_log_setup(o.log_level, o.log_format); /* both are among its choices */
-	if (split_listen(o.listen, host, sizeof(host), &port) < 0) {
-		fprintf(stderr, "vimaged: --listen: expected HOST:PORT, got \"%s\"\n", o.listen);
-		return 2;
-	}
-	if (split_listen(o.kubectl_listen, khost, sizeof(khost), &kport) < 0) {
-		fprintf(stderr, "vimaged: --kubectl-listen: expected HOST:PORT, got \"%s\"\n",
-		        o.kubectl_listen);
-		return 2;
-	}
 	controllers = strcmp(o.controllers, "on") == 0;
 	/* Nothing vimaged or its registry writes is for other users: the
 	 * database holds live upload URLs, the directory the token and keys. */
@@ -206,8 +179,8 @@ int main(int argc, char **argv)
 	    store_namespaces_ensure(store, &err) < 0)
 		goto fail;
 	api_ready_set(ready, "store", true, NULL);
-	ac.listen_host = host;
-	ac.listen_port = port;
+	ac.listen_host = o.listen.host;
+	ac.listen_port = o.listen.port;
 	ac.tls_cert = o.tls_cert;
 	ac.tls_key = o.tls_key;
 	ac.token = token;
@@ -230,7 +203,7 @@ int main(int argc, char **argv)
 	        ac.max_connections, ac.idle_timeout_s, ac.header_timeout_s);
 	if (api_server_start(&api, &ac, &err) < 0)
 		goto fail;
-	snprintf(url, sizeof(url), "%s://%s:%d", o.tls_cert ? "https" : "http", host,
+	snprintf(url, sizeof(url), "%s://%s:%d", o.tls_cert ? "https" : "http", o.listen.host,
 	         api_server_port(api));
 	/* the registry we may start notifies the API: it must exist first */
 	o.api_url = url;
@@ -255,13 +228,14 @@ int main(int argc, char **argv)
 	} else {
 		if (api_tls_ensure(o.data_dir, crt, sizeof(crt), key, sizeof(key), &err) < 0)
 			goto fail;
-		ac.listen_host = khost;
-		ac.listen_port = kport;
+		ac.listen_host = o.kubectl_listen.host;
+		ac.listen_port = o.kubectl_listen.port;
 		ac.tls_cert = crt;
 		ac.tls_key = key;
 		if (api_server_start(&kapi, &ac, &err) < 0)
 			goto fail;
-		snprintf(kurl, sizeof(kurl), "https://%s:%d", khost, api_server_port(kapi));
+		snprintf(kurl, sizeof(kurl), "https://%s:%d", o.kubectl_listen.host,
+		         api_server_port(kapi));
 	}
 	api_ready_set(ready, "kubectl-endpoint", true, NULL);
 	if (write_kubeconfig(o.data_dir, kurl, crt, token, &err) < 0)

@@ -9,6 +9,7 @@
 #include "dvcr/managed.h"
 #include "importer/importer.h"
 #include "store/store.h"
+#include "flags.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -19,10 +20,10 @@
  * and bounds; parsed once at start), then what main learned. */
 struct options {
 	const char *data_dir;
-	const char *listen;
+	struct flag_addr listen;
 	const char *tls_cert;
 	const char *tls_key;
-	const char *kubectl_listen;
+	struct flag_addr kubectl_listen;
 	const char *log_level;  /* one of flags.c's choices */
 	const char *log_format; /* "text" | "json" */
 	const char *dvcr_url;   /* NULL: vimaged runs its own registry */
