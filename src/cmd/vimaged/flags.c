@@ -3,6 +3,8 @@
  * value is checked whole (strtoll / strtod to the end of the text) and
  * against its row's bounds at start, so a typo is one line naming the flag
  * and exit 2, not a zero that some module then reads as "use my default".
+ * What varies by type (how a value is set, its name in --help) is a row
+ * of kinds[], as redis' config.c has one typeInterface per type.
  */
 #include "flags.h"
 #include "vimaged.h"
@@ -95,31 +97,19 @@ static void *field(void *base, const struct flag *f)
 	return (char *)base + f->off;
 }
 
-static void set_number(void *base, const struct flag *f, double v)
-{
-	switch (f->type) {
-	case FLAG_INT:
-		*(int *)field(base, f) = (int)v;
-		break;
-	case FLAG_SECONDS:
-		*(int64_t *)field(base, f) = (int64_t)llround(v * 1000);
-		break;
-	case FLAG_RATE:
-		*(uint64_t *)field(base, f) = (uint64_t)v;
-		break;
-	default:
-		break;
-	}
-}
-
-/* strtoll / strtod take leading blanks and stop at the first stranger: a
- * value must be a number from its first character to its last. */
+/* val, or the row's default when val is NULL.  strtoll / strtod take
+ * leading blanks and stop at the first stranger: a value must be a number
+ * from its first character to its last. */
 static int parse_number(const struct flag *f, const char *val, double *out, struct vim_err *err)
 {
 	bool integer = f->type != FLAG_SECONDS;
 	char *end = NULL;
 	double v;
 
+	if (!val) {
+		*out = f->num;
+		return 0;
+	}
 	errno = 0;
 	if (integer) {
 		long long ll = strtoll(val, &end, 10);
@@ -134,6 +124,60 @@ static int parse_number(const struct flag *f, const char *val, double *out, stru
 		return vim_err_set(err, VIM_EINVAL, "%s: %s is out of range (%.15g to %.15g)",
 		                   f->name, val, f->min, f->max);
 	*out = v;
+	return 0;
+}
+
+/* ---- one row per type: how a value is set, what the default is ------------- */
+
+static int set_int(const struct flag *f, const char *val, void *base, struct vim_err *err)
+{
+	double v = 0;
+	int rc = parse_number(f, val, &v, err);
+
+	if (rc == 0)
+		*(int *)field(base, f) = (int)v;
+	return rc;
+}
+
+static int set_seconds(const struct flag *f, const char *val, void *base, struct vim_err *err)
+{
+	double v = 0;
+	int rc = parse_number(f, val, &v, err);
+
+	if (rc == 0)
+		*(int64_t *)field(base, f) = (int64_t)llround(v * 1000);
+	return rc;
+}
+
+static int set_rate(const struct flag *f, const char *val, void *base, struct vim_err *err)
+{
+	double v = 0;
+	int rc = parse_number(f, val, &v, err);
+
+	if (rc == 0)
+		*(uint64_t *)field(base, f) = (uint64_t)v;
+	return rc;
+}
+
+static int set_bool(const struct flag *f, const char *val, void *base, struct vim_err *err)
+{
+	(void)err;
+	*(bool *)field(base, f) = val != NULL; /* present: true; the default: false */
+	return 0;
+}
+
+static int set_string(const struct flag *f, const char *val, void *base, struct vim_err *err)
+{
+	(void)err;
+	*(const char **)field(base, f) = val ? val : f->str;
+	return 0;
+}
+
+static int set_path(const struct flag *f, const char *val, void *base, struct vim_err *err)
+{
+	if (val && !*val)
+		return vim_err_set(err, VIM_EINVAL, "%s: the path is empty", f->name);
+	*(const char **)field(base, f) = val ? val : f->str;
 	return 0;
 }
 
@@ -152,21 +196,40 @@ static const char *choice_list(const struct flag *f, char *buf, size_t len)
 	return buf;
 }
 
-/* HOST:PORT split at the last colon, as the listeners take it. */
-static int parse_addr(const struct flag *f, const char *val, struct flag_addr *out,
-                      struct vim_err *err)
+static int set_enum(const struct flag *f, const char *val, void *base, struct vim_err *err)
 {
-	const char *colon = strrchr(val, ':');
+	char choices[128];
+	size_t i;
+
+	if (!val)
+		val = f->str;
+	for (i = 0; f->choices[i]; i++)
+		if (strcmp(val, f->choices[i]) == 0) {
+			*(const char **)field(base, f) = f->choices[i];
+			return 0;
+		}
+	return vim_err_set(err, VIM_EINVAL, "%s: expected %s, got \"%s\"", f->name,
+	                   choice_list(f, choices, sizeof(choices)), val);
+}
+
+/* HOST:PORT split at the last colon, as the listeners take it. */
+static int set_addr(const struct flag *f, const char *val, void *base, struct vim_err *err)
+{
+	struct flag_addr *out = field(base, f);
+	const char *colon, *p;
 	char *end;
 	long port;
 
+	if (!val)
+		val = f->str;
+	colon = strrchr(val, ':');
 	if (!colon || colon == val || (size_t)(colon - val) >= sizeof(out->host))
 		return vim_err_set(err, VIM_EINVAL, "%s: expected HOST:PORT, got \"%s\"", f->name,
 		                   val);
+	p = colon + 1;
 	errno = 0;
-	port = strtol(colon + 1, &end, 10);
-	if (!colon[1] || *end || errno == ERANGE || port < 0 || port > 65535 || colon[1] == ' ' ||
-	    colon[1] == '+' || colon[1] == '-')
+	port = strtol(p, &end, 10);
+	if (*p < '0' || *p > '9' || *end || errno == ERANGE || port > 65535)
 		return vim_err_set(err, VIM_EINVAL,
 		                   "%s: expected a port from 0 to 65535, got \"%s\"", f->name, val);
 	memcpy(out->host, val, (size_t)(colon - val));
@@ -175,61 +238,30 @@ static int parse_addr(const struct flag *f, const char *val, struct flag_addr *o
 	return 0;
 }
 
-static int set_value(const struct flag *f, const char *val, void *base, struct vim_err *err)
-{
-	char choices[128];
-	double v = 0;
-	size_t i;
-	int rc;
+struct flag_kind {
+	/* val NULL: set the row's default (which the unit test proves parses) */
+	int (*set)(const struct flag *f, const char *val, void *base, struct vim_err *err);
+	const char *arg; /* the value's name in --help; NULL: takes no value */
+	bool numeric;    /* its default is f->num, else f->str */
+};
 
-	switch (f->type) {
-	case FLAG_INT:
-	case FLAG_SECONDS:
-	case FLAG_RATE:
-		if ((rc = parse_number(f, val, &v, err)) < 0)
-			return rc;
-		set_number(base, f, v);
-		return 0;
-	case FLAG_PATH:
-		if (!*val)
-			return vim_err_set(err, VIM_EINVAL, "%s: the path is empty", f->name);
-		*(const char **)field(base, f) = val;
-		return 0;
-	case FLAG_ENUM:
-		for (i = 0; f->choices[i]; i++)
-			if (strcmp(val, f->choices[i]) == 0) {
-				*(const char **)field(base, f) = f->choices[i];
-				return 0;
-			}
-		return vim_err_set(err, VIM_EINVAL, "%s: expected %s, got \"%s\"", f->name,
-		                   choice_list(f, choices, sizeof(choices)), val);
-	case FLAG_STRING:
-		*(const char **)field(base, f) = val;
-		return 0;
-	case FLAG_ADDR:
-		return parse_addr(f, val, field(base, f), err);
-	case FLAG_BOOL:
-		*(bool *)field(base, f) = true;
-		return 0;
-	}
-	return vim_err_set(err, VIM_EINTERNAL, "%s: a flag of no known type", f->name);
-}
+static const struct flag_kind kinds[] = {
+    [FLAG_BOOL] = {set_bool, NULL, false},
+    [FLAG_INT] = {set_int, "N", true},
+    [FLAG_SECONDS] = {set_seconds, "SECONDS", true},
+    [FLAG_RATE] = {set_rate, "BYTES/S", true},
+    [FLAG_STRING] = {set_string, "TEXT", false},
+    [FLAG_PATH] = {set_path, "PATH", false},
+    [FLAG_ENUM] = {set_enum, "", false},
+    [FLAG_ADDR] = {set_addr, "HOST:PORT", false},
+};
 
 void flags_defaults(const struct flag *t, size_t n, void *base)
 {
 	size_t i;
 
-	for (i = 0; i < n; i++) {
-		if (t[i].type == FLAG_BOOL)
-			*(bool *)field(base, &t[i]) = false;
-		else if (t[i].type == FLAG_ADDR)
-			set_value(&t[i], t[i].str, base, NULL); /* the test parses every default */
-		else if (t[i].type == FLAG_STRING || t[i].type == FLAG_PATH ||
-		         t[i].type == FLAG_ENUM)
-			*(const char **)field(base, &t[i]) = t[i].str;
-		else
-			set_number(base, &t[i], t[i].num);
-	}
+	for (i = 0; i < n; i++)
+		kinds[t[i].type].set(&t[i], NULL, base, NULL);
 }
 
 int flags_parse(const struct flag *t, size_t n, int argc, char **argv, void *base,
@@ -251,7 +283,7 @@ int flags_parse(const struct flag *t, size_t n, int argc, char **argv, void *bas
 		if (k == n)
 			return vim_err_set(err, VIM_EINVAL, "unknown flag %s (see --help)", a);
 		f = &t[k];
-		if (f->type == FLAG_BOOL) {
+		if (!kinds[f->type].arg) {
 			if (eq)
 				return vim_err_set(err, VIM_EINVAL, "%s takes no value", f->name);
 			val = "";
@@ -262,17 +294,11 @@ int flags_parse(const struct flag *t, size_t n, int argc, char **argv, void *bas
 		} else {
 			return vim_err_set(err, VIM_EINVAL, "%s needs a value", f->name);
 		}
-		if ((rc = set_value(f, val, base, err)) < 0)
+		if ((rc = kinds[f->type].set(f, val, base, err)) < 0)
 			return rc;
 	}
 	return 0;
 }
-
-static const char *const type_arg[] = {
-    [FLAG_BOOL] = "",        [FLAG_INT] = "N",          [FLAG_SECONDS] = "SECONDS",
-    [FLAG_RATE] = "BYTES/S", [FLAG_STRING] = "TEXT",    [FLAG_PATH] = "PATH",
-    [FLAG_ENUM] = "",        [FLAG_ADDR] = "HOST:PORT",
-};
 
 void flags_usage(const struct flag *t, size_t n, const char *prog, FILE *f)
 {
@@ -281,13 +307,14 @@ void flags_usage(const struct flag *t, size_t n, const char *prog, FILE *f)
 
 	fprintf(f, "usage: %s [flags]\n", prog);
 	for (i = 0; i < n; i++) {
-		const char *arg = t[i].arg ? t[i].arg : type_arg[t[i].type];
+		const struct flag_kind *k = &kinds[t[i].type];
+		const char *arg = t[i].arg ? t[i].arg : k->arg ? k->arg : "";
 
 		if (t[i].type == FLAG_ENUM)
 			arg = choice_list(&t[i], choices, sizeof(choices));
 		snprintf(left, sizeof(left), "%s%s%s", t[i].name, *arg ? " " : "", arg);
 		dflt[0] = '\0';
-		if (t[i].type == FLAG_INT || t[i].type == FLAG_SECONDS || t[i].type == FLAG_RATE)
+		if (k->numeric)
 			snprintf(dflt, sizeof(dflt), " (default %.15g)", t[i].num);
 		else if (t[i].str)
 			snprintf(dflt, sizeof(dflt), " (default %s)", t[i].str);
