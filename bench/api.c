@@ -304,11 +304,16 @@ int main(int argc, char **argv)
 	int i;
 
 	for (i = 1; i + 1 < argc; i += 2) {
-		if (strcmp(argv[i], "--n") == 0)
-			b.n = atol(argv[i + 1]);
-		else if (strcmp(argv[i], "--threads") == 0)
-			b.threads = atoi(argv[i + 1]);
-		else if (strcmp(argv[i], "--vimaged") == 0)
+		char *end;
+		if (strcmp(argv[i], "--n") == 0) {
+			b.n = strtol(argv[i + 1], &end, 10);
+			if (*end)
+				b.n = 0; /* not a number: the usage below */
+		} else if (strcmp(argv[i], "--threads") == 0) {
+			b.threads = (int)strtol(argv[i + 1], &end, 10);
+			if (*end)
+				b.threads = 0;
+		} else if (strcmp(argv[i], "--vimaged") == 0)
 			bin = argv[i + 1];
 	}
 	if (b.threads < 1 || b.threads > 64 || b.n < 1) {

@@ -225,6 +225,29 @@ int dvcr_image_check(struct dvcr_client *c, const char *repo, const char *ref, s
  * status.target.registryURL); the client's base URL decides where to ask. */
 int dvcr_image_check_url(struct dvcr_client *c, const char *registry_url, struct vim_err *err);
 
+/* Deletes the manifest of the image at registry_url ("host[:port]/repo:tag",
+ * an image's status.target.registryURL) by its digest, as the registry
+ * demands; an image already gone, or an empty/NULL address (never
+ * written), is success.  Blobs stay for the registry's garbage collector.
+ * The client's base URL decides where to ask. */
+int dvcr_image_remove_url(struct dvcr_client *c, const char *registry_url, struct vim_err *err);
+
+/* The one layer of the image at registry_url (the layout dvcr/image.h
+ * writes: its disk file in a tar): where to stream it from with
+ * dvcr_blob_get_stream, and its size.  A manifest with no layer is
+ * VIM_EUPSTREAM. */
+struct dvcr_image_layer {
+	char repo[DVCR_REPO_MAX];
+	char digest[DVCR_DIGEST_MAX];
+	int64_t size;
+};
+int dvcr_image_layer_url(struct dvcr_client *c, const char *registry_url,
+                         struct dvcr_image_layer *out, struct vim_err *err);
+
+/* "host:port" of the client's base URL into out (len bytes): the host the
+ * image addresses of what it writes name.  VIM_EINVAL if it does not fit. */
+int dvcr_client_host(const struct dvcr_client *c, char *out, size_t len, struct vim_err *err);
+
 /* A thread-safe set of strings (dvcr/memo.c).  Its first use: the blob
  * digests whose bytes a check has proven, for the checks of one
  * storage-wide recovery (the monitor also keeps image addresses in one,

@@ -367,7 +367,7 @@ int dvcr_managed_start(struct dvcr_managed **out, const struct dvcr_managed_conf
                        struct vim_err *err)
 {
 	struct dvcr_managed *m;
-	char portline[32], storage[4200];
+	char portline[32], storage[4200], *end;
 	int rc, port;
 
 	*out = NULL;
@@ -401,7 +401,9 @@ int dvcr_managed_start(struct dvcr_managed **out, const struct dvcr_managed_conf
 	snprintf(m->log, sizeof(m->log), "%s/registry.log", m->dir);
 	/* the port registryURLs name: the same one as last time if free */
 	read_line(m->dir, "port", portline, sizeof(portline));
-	port = atoi(portline);
+	port = (int)strtol(portline, &end, 10);
+	if (end == portline || *end) /* absent or not a number: any free port */
+		port = 0;
 	if (port <= 0 || port > 65535 || (m->port = free_port(port)) < 0)
 		m->port = free_port(0);
 	if (m->port < 0) {

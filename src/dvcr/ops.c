@@ -1,4 +1,4 @@
-/* dvcr/ops — ping, manifests and blob reads. */
+/* dvcr/ops — ping, manifests, blob reads, and removing an image. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,6 +184,77 @@ int dvcr_manifest_delete(struct dvcr_client *c, const char *repo, const char *di
 		rc = dvcr_fail(&r, err);
 out:
 	return rc;
+}
+
+int dvcr_image_remove_url(struct dvcr_client *c, const char *registry_url, struct vim_err *err)
+{
+	struct dvcr_manifest_info mi;
+	struct dvcr_ref ref;
+	const char *digest;
+	int rc;
+
+	if (!registry_url || !registry_url[0])
+		return 0; /* never written: nothing in DVCR */
+	if ((rc = dvcr_ref_parse(registry_url, &ref, err)) < 0)
+		return rc;
+	/* by digest, as the registry demands: HEAD learns the tag's */
+	rc = dvcr_manifest_head(c, ref.repo, ref.tag[0] ? ref.tag : ref.digest, &mi, err);
+	if (rc == VIM_ENOTFOUND)
+		return 0;
+	if (rc < 0)
+		return rc;
+	digest = mi.digest[0] ? mi.digest : ref.digest;
+	rc = dvcr_manifest_delete(c, ref.repo, digest, err);
+	return rc == VIM_ENOTFOUND ? 0 : rc; /* gone meanwhile: as asked */
+}
+
+/* A DVCR image's manifest is a few hundred bytes; anything this big is
+ * not one. */
+#define IMAGE_MANIFEST_MAX (64 * 1024)
+
+int dvcr_image_layer_url(struct dvcr_client *c, const char *registry_url,
+                         struct dvcr_image_layer *out, struct vim_err *err)
+{
+	struct dvcr_ref ref;
+	const char *digest;
+	json_t *m = NULL, *l, *size;
+	int rc;
+
+	if (!registry_url || !registry_url[0])
+		return vim_err_set(err, VIM_EINVAL, "dvcr: the image address is empty");
+	if ((rc = dvcr_ref_parse(registry_url, &ref, err)) < 0)
+		return rc;
+	if ((rc = dvcr_manifest_get_json(c, ref.repo, ref.tag[0] ? ref.tag : ref.digest,
+	                                 IMAGE_MANIFEST_MAX, &m, NULL, err)) < 0)
+		return rc;
+	l = json_array_get(json_object_get(m, "layers"), 0);
+	digest = json_string_value(json_object_get(l, "digest"));
+	size = json_object_get(l, "size");
+	if (!digest || strlen(digest) >= sizeof(out->digest) || !json_is_integer(size) ||
+	    json_integer_value(size) < 0) {
+		rc = vim_err_set(err, VIM_EUPSTREAM, "%s: the manifest names no layer",
+		                 registry_url);
+		goto out;
+	}
+	snprintf(out->repo, sizeof(out->repo), "%s", ref.repo);
+	snprintf(out->digest, sizeof(out->digest), "%s", digest);
+	out->size = (int64_t)json_integer_value(size);
+out:
+	json_decref(m);
+	return rc;
+}
+
+int dvcr_client_host(const struct dvcr_client *c, char *out, size_t len, struct vim_err *err)
+{
+	const char *p = strstr(c->base, "://") + 3; /* dvcr_client_new checked the scheme */
+	size_t n = strcspn(p, "/");
+
+	if (n == 0 || n >= len)
+		return vim_err_set(err, VIM_EINVAL, "dvcr: %s: the host is empty or too long",
+		                   c->base);
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return 0;
 }
 
 int dvcr_blob_head(struct dvcr_client *c, const char *repo, const char *digest, int64_t *size,

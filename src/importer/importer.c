@@ -228,11 +228,11 @@ static void set_size(struct model_image *img, const struct imp_result *r)
 
 static void set_speed(struct model_image *img, uint64_t bytes, int64_t ms, bool current)
 {
-	char h[40], b[32];
+	char n[32], h[40], b[32];
 	uint64_t per_s = ms > 0 ? bytes * 1000 / (uint64_t)ms : 0;
 
-	model_format_ibytes(per_s, h, sizeof(h));
-	strncat(h, "/s", sizeof(h) - strlen(h) - 1);
+	model_format_ibytes(per_s, n, sizeof(n));
+	snprintf(h, sizeof(h), "%s/s", n);
 	snprintf(b, sizeof(b), "%llu", (unsigned long long)per_s);
 	model_set_str(current ? &img->status.speed_current : &img->status.speed_avg, h);
 	model_set_str(current ? &img->status.speed_current_bytes : &img->status.speed_avg_bytes, b);

@@ -3,13 +3,17 @@
  * de-duplicated as Kubernetes' recorder does: the same object, type,
  * reason and message make one Event whose count and lastTimestamp grow.
  * The Event's name is derived from exactly that key, so finding the
- * existing one is a primary-key read, not a scan.
+ * existing one is a primary-key read, not a scan.  Events older than the
+ * store's TTL are deleted by a thread of the store's own (kube-apiserver
+ * gives Events a lease of --event-ttl), so no caller has to drive it.
  */
 #include "store/internal.h"
 #include "core/log.h"
 #include "core/timeutil.h"
 
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static uint64_t fnv1a(uint64_t h, const char *s)
 {
@@ -149,4 +153,112 @@ int store_event_expire(struct store *s, int64_t now, int64_t ttl_s, int64_t *nex
 		*next_due = x.oldest_kept + ttl_s;
 	json_decref(x.names);
 	return rc < 0 ? rc : removed;
+}
+
+/* ---- expiry on the store's own thread ------------------------------------------ */
+
+/* The longest single sleep: the thread compares wall-clock time (what
+ * lastTimestamp is) at least this often, so a clock step is noticed. */
+#define EXPIRY_WAIT_MAX_MS 60000
+#define EXPIRY_EVERY_MS 60000
+
+struct store_event_expiry {
+	struct store *s; /* borrowed: the store this belongs to outlives it */
+	int64_t ttl_s, every_ms;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv; /* on CLOCK_MONOTONIC */
+	bool stop;         /* guarded by mu */
+};
+
+static void wait_ms(struct store_event_expiry *x, int64_t ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += (time_t)(ms / 1000);
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&x->cv, &x->mu, &ts);
+}
+
+/* One pass at start (what expired while vimaged was down), then one when
+ * the oldest Event kept is due, but never two within every_ms: each pass
+ * lists every Event, and Events recorded a second apart must not cost a
+ * list a second. */
+static void *expiry_main(void *arg)
+{
+	struct store_event_expiry *x = arg;
+	int64_t due = 0, last_ms = 0;
+	bool ran = false;
+
+	pthread_mutex_lock(&x->mu);
+	while (!x->stop) {
+		int64_t now = vim_time_now(), mono = vim_mono_ms(), ms;
+		struct vim_err err = {0};
+		int n;
+
+		/* "> due": an Event goes once strictly older than the TTL */
+		if (now > due && (!ran || mono - last_ms >= x->every_ms)) {
+			pthread_mutex_unlock(&x->mu);
+			n = store_event_expire(x->s, now, x->ttl_s, &due, &err);
+			if (n > 0)
+				vim_log(VIM_LOG_INFO, "events: %d expired (older than %lld s)", n,
+				        (long long)x->ttl_s);
+			else if (n < 0)
+				vim_log(VIM_LOG_WARN, "events: expiry failed: %s", err.msg);
+			ran = true;
+			last_ms = vim_mono_ms();
+			pthread_mutex_lock(&x->mu);
+			continue;
+		}
+		ms = now <= due ? (due - now + 1) * 1000 : x->every_ms - (mono - last_ms);
+		wait_ms(x, ms < 1 ? 1 : ms > EXPIRY_WAIT_MAX_MS ? EXPIRY_WAIT_MAX_MS : ms);
+	}
+	pthread_mutex_unlock(&x->mu);
+	return NULL;
+}
+
+int store_event_expiry_start(struct store_event_expiry **out, struct store *s, int64_t ttl_s,
+                             int64_t every_ms, struct vim_err *err)
+{
+	struct store_event_expiry *x = calloc(1, sizeof(*x));
+	pthread_condattr_t ca;
+
+	*out = NULL;
+	if (!x)
+		return vim_err_set(err, VIM_ENOMEM, "event expiry: out of memory");
+	x->s = s;
+	x->ttl_s = ttl_s;
+	x->every_ms = every_ms > 0 ? every_ms : EXPIRY_EVERY_MS;
+	pthread_mutex_init(&x->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&x->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&x->thread, NULL, expiry_main, x) != 0) {
+		pthread_cond_destroy(&x->cv);
+		pthread_mutex_destroy(&x->mu);
+		free(x);
+		return vim_err_set(err, VIM_EINTERNAL, "event expiry: cannot start its thread");
+	}
+	*out = x;
+	return 0;
+}
+
+void store_event_expiry_stop(struct store_event_expiry *x)
+{
+	if (!x)
+		return;
+	pthread_mutex_lock(&x->mu);
+	x->stop = true;
+	pthread_cond_signal(&x->cv);
+	pthread_mutex_unlock(&x->mu);
+	pthread_join(x->thread, NULL); /* a pass under way finishes first */
+	pthread_cond_destroy(&x->cv);
+	pthread_mutex_destroy(&x->mu);
+	free(x);
 }

@@ -71,6 +71,17 @@ size_t store_hub_history_bytes(struct store_hub *h);
 int store_hub_watch(struct store_hub *h, const char *resource, const struct store_watch_opts *o,
                     int64_t current_rv, struct store_watch **out, struct vim_err *err);
 
+/* ---- event expiry ---------------------------------------------------------------- */
+
+/* A thread that runs store_event_expire(s, now, ttl_s) at start and then
+ * whenever the oldest Event kept is due, at most once per every_ms (0 =
+ * 60 s).  A backend starts it at open when its options set a TTL and stops
+ * it first thing at close (s must stay usable until then). */
+struct store_event_expiry;
+int store_event_expiry_start(struct store_event_expiry **out, struct store *s, int64_t ttl_s,
+                             int64_t every_ms, struct vim_err *err);
+void store_event_expiry_stop(struct store_event_expiry *x); /* NULL is fine */
+
 /* ---- helpers ------------------------------------------------------------------ */
 
 /* json_object_get(json_object_get(obj, "metadata"), key) as a string. */

@@ -408,6 +408,7 @@ static void sq_close(struct store *base)
 {
 	struct sq_store *s = (struct sq_store *)base;
 
+	store_event_expiry_stop(s->expiry); /* it writes through this store */
 	store_hub_free(s->hub);
 	sq_ckpt_stop(s);
 	sqlite3_finalize(s->get);
@@ -656,6 +657,10 @@ int store_sqlite_open_opts(struct store **out, const char *path, const struct st
 	store_hub_limit_bytes(s->hub, o ? o->history_bytes : 0);
 	if (sq_ckpt_start(s, &cerr) < 0) /* slower, not wrong: say so and go on */
 		vim_log(VIM_LOG_WARN, "%s; checkpoints stay in the commits", cerr.msg);
+	if (o && o->event_ttl_s > 0 &&
+	    (rc = store_event_expiry_start(&s->expiry, &s->base, o->event_ttl_s,
+	                                   o->event_expire_every_ms, err)) < 0)
+		goto fail;
 	*out = &s->base;
 	return 0;
 fail:

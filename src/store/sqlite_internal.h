@@ -15,7 +15,8 @@ struct sq_store {
 	sqlite3_stmt *get, *put, *del, *setrv, *begin, *commit, *rollback;
 	int64_t rv; /* last assigned resourceVersion; guarded by mu */
 	struct store_hub *hub;
-	struct sq_ckpt *ckpt; /* the checkpoint thread; NULL = SQLite's own */
+	struct sq_ckpt *ckpt;              /* the checkpoint thread; NULL = SQLite's own */
+	struct store_event_expiry *expiry; /* NULL: Events are kept */
 };
 
 int sq_fail(struct sq_store *s, int rc, struct vim_err *err, const char *what);

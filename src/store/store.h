@@ -138,6 +138,12 @@ int store_sqlite_open(struct store **out, const char *path, int64_t history, str
 struct store_sqlite_opts {
 	int64_t history;       /* changes a resuming watcher can replay (10000) */
 	int64_t history_bytes; /* and their JSON text's bytes at most (32 MiB) */
+	/* Events whose lastTimestamp is older than event_ttl_s are deleted
+	 * by a thread of the store's own (store_event_expire at open, then
+	 * when the oldest kept is due, at most once per event_expire_every_ms,
+	 * default 60 s); 0 = Events are kept. */
+	int64_t event_ttl_s;
+	int64_t event_expire_every_ms;
 };
 
 /* store_sqlite_open with every option.  A file that fails SQLite's
@@ -252,7 +258,8 @@ int store_namespaces_ensure(struct store *s, struct vim_err *err);
 int store_event_record(struct store *s, const json_t *involved, const char *type,
                        const char *reason, const char *message, int64_t now, struct vim_err *err);
 
-/* Deletes Events whose lastTimestamp is older than now - ttl_s. Returns the
+/* Deletes Events whose lastTimestamp is older than now - ttl_s (what the
+ * store's own expiry runs; see store_sqlite_opts.event_ttl_s).  Returns the
  * number removed, or a negative code.  *next_due: the earliest time an
  * Event could next expire (the oldest one kept, plus ttl_s; now when some
  * could not be deleted): recording only ever moves lastTimestamp forward,

@@ -1,6 +1,9 @@
 /* Drives the DVCR image writer and copier against a real registry.
  *   dvcr_image URL write FILE REPO TAG FORMAT VSIZE [DECLARED_SIZE]
  *   dvcr_image URL copy REPO_FROM TAG_FROM REPO_TO TAG_TO
+ *   dvcr_image URL remove IMAGE_ADDRESS   (host:port/repo:tag, "" = none)
+ *   dvcr_image URL host
+ *   dvcr_image URL layer IMAGE_ADDRESS    (prints "ok <digest> <size>")
  * Prints "ok <manifest digest>" or "error: <message>". */
 #include <curl/curl.h>
 #include <stdio.h>
@@ -61,6 +64,20 @@ int main(int argc, char **argv)
 		rc = dvcr_image_copy(c, argv[3], argv[4], argv[5], argv[6], &err);
 		if (rc == 0)
 			printf("ok\n");
+	} else if (rc == 0 && strcmp(argv[2], "remove") == 0 && argc == 4) {
+		rc = dvcr_image_remove_url(c, argv[3], &err);
+		if (rc == 0)
+			printf("ok\n");
+	} else if (rc == 0 && strcmp(argv[2], "layer") == 0 && argc == 4) {
+		struct dvcr_image_layer l;
+		rc = dvcr_image_layer_url(c, argv[3], &l, &err);
+		if (rc == 0)
+			printf("ok %s %lld\n", l.digest, (long long)l.size);
+	} else if (rc == 0 && strcmp(argv[2], "host") == 0) {
+		char host[DVCR_HOST_MAX];
+		rc = dvcr_client_host(c, host, sizeof(host), &err);
+		if (rc == 0)
+			printf("ok %s\n", host);
 	} else if (rc == 0)
 		rc = vim_err_set(&err, VIM_EINVAL, "unknown command");
 	if (rc < 0)

@@ -53,4 +53,26 @@ uploads_after=$(grep -c 'PUT /v2/.*blobs/uploads' "$T_TMP/reg/log" || true)
 expect_eq "the copy uploads no blob (mounts)" "$uploads_before" "$uploads_after"
 a=$(skopeo inspect --raw --tls-verify=false "docker://127.0.0.1:$P/cvi/golden:uid-9" 2>&1)
 expect_eq "the copy has the same manifest" "$raw" "$a"
+
+# ---- the layer a download streams, found by the image's address
+out=$("$DRV" "$URL" layer "127.0.0.1:$P/vi/default/ubuntu:uid-1")
+expect_eq "an image's one layer is found by its address" "ok sha256:$sum $(stat -c %s "$layer")" "$out"
+out=$("$DRV" "$URL" layer "127.0.0.1:$P/vi/default/none:uid-0")
+expect_match "an image not in DVCR has no layer" '^error: .*404' "$out"
+
+# ---- removing an image: by its address, as the cleaner of a deleted image does
+out=$("$DRV" "$URL" host)
+expect_eq "the client names its registry as host:port" "ok 127.0.0.1:$P" "$out"
+out=$("$DRV" "$URL" remove "127.0.0.1:$P/cvi/golden:uid-9")
+expect_eq "an image is removed by its address" ok "$out"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' "$URL/v2/cvi/golden/manifests/uid-9")
+expect_eq "its manifest is gone" 404 "$code"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' "$URL/v2/vi/default/ubuntu/manifests/uid-1")
+expect_eq "the image it was copied from stays" 200 "$code"
+out=$("$DRV" "$URL" remove "127.0.0.1:$P/cvi/golden:uid-9")
+expect_eq "removing it again is success (already gone)" ok "$out"
+out=$("$DRV" "$URL" remove "")
+expect_eq "an image never written (no address) is success" ok "$out"
+out=$("$DRV" "$URL" remove "not an address")
+expect_match "a malformed address is an error" '^error: ' "$out"
 exit "$T_FAILED"

@@ -404,8 +404,9 @@ static void test_entries_are_in_kubes_order_apply_first_then_time_then_manager(v
 	assert_int_equal(apply_as(&live, "a", false, VI_A, &c), 0);
 	json_array_foreach(entries(live), i, e)
 	{
-		strcat(got, json_string_value(json_object_get(e, "manager")));
-		strcat(got, " ");
+		size_t at = strlen(got);
+		snprintf(got + at, sizeof(got) - at, "%s ",
+		         json_string_value(json_object_get(e, "manager")));
 	}
 	assert_string_equal(got, "a b m kubectl-label ");
 	json_decref(live);

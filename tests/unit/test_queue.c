@@ -203,7 +203,7 @@ static void *worker(void *arg)
 	(void)arg;
 
 	while (ctl_queue_get(shared, k, sizeof(k), 200) == 1) {
-		int id = atoi(k + 1);
+		int id = (int)strtol(k + 1, NULL, 10); /* keys are "k<id>" */
 		pthread_mutex_lock(&mu);
 		if (++inflight[id] > 1)
 			overlap++;

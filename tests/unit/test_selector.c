@@ -271,9 +271,9 @@ static void test_selectors_are_capped(void **s)
 	(void)s;
 
 	for (i = 0; i < 100; i++)
-		n += (size_t)sprintf(big + n, "%sk%d=v", i ? "," : "", i);
+		n += (size_t)snprintf(big + n, 20000 - n, "%sk%d=v", i ? "," : "", i);
 	assert_true(matches(VI, big, NULL, "a", "") == false);
-	n += (size_t)sprintf(big + n, ",k100=v");
+	n += (size_t)snprintf(big + n, 20000 - n, ",k100=v");
 	expect_error(VI, big, NULL,
 	             "labelSelector: Too many: 101: must have at most 100 requirements");
 	memset(big, 'a', 16385);
@@ -309,8 +309,8 @@ static void test_selector_memory_is_sized_to_its_text(void **s)
 	(void)s;
 
 	for (i = 0; i < 100; i++)
-		n += (size_t)sprintf(text + n, "%sapp.example.com/k%d in (v%d,w%d)", i ? "," : "",
-		                     i, i, i);
+		n += (size_t)snprintf(text + n, 16384 - n, "%sapp.example.com/k%d in (v%d,w%d)",
+		                      i ? "," : "", i, i, i);
 	bytes = held_by(text);
 	print_message("100 terms, %zu bytes of text: %zu bytes held (%.1fx)\n", n, bytes,
 	              (double)bytes / (double)n);

@@ -647,13 +647,13 @@ static void test_quote_is_gos_percent_q(void **s)
 	assert_string_equal(out, "\"...\"");
 	k8sname_quote(out, 6, "abc", 3); /* exactly fits */
 	assert_string_equal(out, "\"abc\"");
-	strcpy(out, "ab\xc3");
+	snprintf(out, sizeof(out), "%s", "ab\xc3");
 	k8sname_utf8_trim(out);
 	assert_string_equal(out, "ab");
-	strcpy(out, "a\xe2\x82");
+	snprintf(out, sizeof(out), "%s", "a\xe2\x82");
 	k8sname_utf8_trim(out);
 	assert_string_equal(out, "a");
-	strcpy(out, "ab\xc3\xa9");
+	snprintf(out, sizeof(out), "%s", "ab\xc3\xa9");
 	k8sname_utf8_trim(out);
 	assert_string_equal(out, "ab\xc3\xa9");
 	k8sname_utf8_copy(out, sizeof(out),

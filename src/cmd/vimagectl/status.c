@@ -16,8 +16,12 @@ static double sample(const char *text, const char *key)
 	const char *p = text;
 
 	while ((p = strstr(p, key))) {
-		if ((p == text || p[-1] == '\n') && p[kl] == ' ')
-			return atof(p + kl + 1);
+		if ((p == text || p[-1] == '\n') && p[kl] == ' ') {
+			char *end;
+			double v = strtod(p + kl + 1, &end);
+			/* a sample is "name{labels} value [timestamp]" */
+			return end > p + kl + 1 && (*end == '\n' || *end == ' ' || !*end) ? v : -1;
+		}
 		p += kl;
 	}
 	return -1;

@@ -17,8 +17,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MANIFEST_MAX (64 * 1024)
-
 struct pump {
 	struct wiring *w;
 	int fd;
@@ -61,35 +59,13 @@ static void *pump_main(void *arg)
 	return NULL;
 }
 
-/* The one layer of a DVCR image: its digest and size. */
-static int layer_of(struct wiring *w, const char *repo, const char *tag, char *digest,
-                    long long *size, struct vim_err *err)
-{
-	json_t *m = NULL, *l;
-	int rc;
-
-	if ((rc = dvcr_manifest_get_json(w->dvcr, repo, tag, MANIFEST_MAX, &m, NULL, err)) < 0)
-		return rc;
-	l = json_array_get(json_object_get(m, "layers"), 0);
-	if (!json_string_value(json_object_get(l, "digest")) ||
-	    strlen(json_string_value(json_object_get(l, "digest"))) >= DVCR_DIGEST_MAX) {
-		json_decref(m);
-		return vim_err_set(err, VIM_EUPSTREAM, "%s:%s: the manifest names no layer", repo,
-		                   tag);
-	}
-	snprintf(digest, DVCR_DIGEST_MAX, "%s", json_string_value(json_object_get(l, "digest")));
-	*size = (long long)json_integer_value(json_object_get(l, "size"));
-	json_decref(m);
-	return 0;
-}
-
 int wiring_download(void *arg, const char *kind, const char *ns, const char *name, int *fd,
                     long long *size, char digest[96], struct vim_err *err)
 {
 	struct wiring *w = arg;
 	bool cluster = strcmp(kind, "cvi") == 0;
 	struct model_image *img = NULL;
-	struct dvcr_ref ref;
+	struct dvcr_image_layer layer;
 	struct pump *p = NULL;
 	json_t *obj = NULL;
 	pthread_t th;
@@ -110,17 +86,18 @@ int wiring_download(void *arg, const char *kind, const char *ns, const char *nam
 		                 model_phase_name(img->status.phase));
 		goto out;
 	}
-	if ((rc = dvcr_ref_parse(img->status.target_registry_url, &ref, err)) < 0 ||
-	    (rc = layer_of(w, ref.repo, ref.tag[0] ? ref.tag : ref.digest, digest, size, err)) < 0)
+	if ((rc = dvcr_image_layer_url(w->dvcr, img->status.target_registry_url, &layer, err)) < 0)
 		goto out;
+	snprintf(digest, 96, "%s", layer.digest);
+	*size = layer.size;
 	if (!(p = calloc(1, sizeof(*p))) || pipe2(pfd, O_CLOEXEC) != 0) {
 		rc = vim_err_set(err, VIM_EIO, "download: %s", strerror(errno));
 		goto out;
 	}
 	p->w = w;
 	p->fd = pfd[1];
-	snprintf(p->repo, sizeof(p->repo), "%s", ref.repo);
-	snprintf(p->digest, sizeof(p->digest), "%s", digest);
+	snprintf(p->repo, sizeof(p->repo), "%s", layer.repo);
+	snprintf(p->digest, sizeof(p->digest), "%s", layer.digest);
 	pthread_mutex_lock(&w->dl_mu);
 	w->downloads++;
 	pthread_mutex_unlock(&w->dl_mu);

@@ -9,36 +9,42 @@
 #include "dvcr/managed.h"
 #include "importer/importer.h"
 #include "store/store.h"
+#include "flags.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
 
+/* What the flags say (flags.c: one row per field gives its flag, default
+ * and bounds; parsed once at start), then what main learned. */
 struct options {
 	const char *data_dir;
-	const char *listen;
+	struct flag_addr listen;
 	const char *tls_cert;
 	const char *tls_key;
-	const char *kubectl_listen;
-	const char *log_level;
-	const char *log_format;
-	const char *dvcr_url;
+	struct flag_addr kubectl_listen;
+	const char *log_level;  /* one of flags.c's choices */
+	const char *log_format; /* "text" | "json" */
+	const char *dvcr_url;   /* NULL: vimaged runs its own registry */
 	const char *dvcr_username;
 	const char *dvcr_password_file;
 	const char *dvcr_ca_file;
-	const char *dvcr_trust_head; /* a switch */
-	const char *workers;
-	const char *probe_interval;
-	const char *sweep_interval;
-	const char *max_rps;
-	const char *import_workers;
-	const char *upload_timeout;
-	const char *import_min_rate;
-	const char *import_stall_window;
-	const char *controllers;
-	const char *metrics_anonymous; /* a switch: non-NULL when given */
-	const char *http_max_connections;
-	const char *http_idle_timeout;
-	const char *http_header_timeout;
+	bool dvcr_trust_head;
+	int workers;
+	int64_t probe_interval_ms;
+	int64_t sweep_interval_ms;
+	int max_rps;
+	int import_workers;
+	int64_t upload_timeout_ms;
+	uint64_t import_min_rate; /* bytes/s */
+	int64_t import_stall_window_ms;
+	const char *controllers; /* "on" | "off" */
+	bool metrics_anonymous;
+	int http_max_connections;
+	int64_t http_idle_timeout_ms;
+	int64_t http_header_timeout_ms;
+	int64_t event_ttl_ms;
 	/* not flags: what main learned at start */
 	const char *api_url; /* the plain API, for the registry's notifications */
 	const char *notify_token;

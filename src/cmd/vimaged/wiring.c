@@ -1,7 +1,7 @@
 /*
  * vimaged/wiring — plugs DVCR into the controllers: the presence checker
- * (the monitor), the cleaner that removes a deleted image's manifest, and
- * the registry's notifications, the importer.  Without --dvcr-url it
+ * (the monitor), the cleaner (dvcr_image_remove_url), the registry's
+ * notifications, the importer.  Without --dvcr-url it
  * starts and supervises a docker-registry of its own (dvcr/managed).
  */
 #include "vimaged.h"
@@ -20,26 +20,11 @@ static int read_secret(const char *path, char *out, size_t len, struct vim_err *
 	return 0;
 }
 
-/* ctl_dvcr_cleaner: delete the image's manifest (by digest, as the
- * registry demands); already gone is success. */
+/* ctl_dvcr_cleaner over dvcr (self: the client): the image's address is
+ * all the removal needs. */
 static int clean(void *self, const struct model_image *img, struct vim_err *err)
 {
-	struct dvcr_client *c = self;
-	struct dvcr_manifest_info mi;
-	struct dvcr_ref ref;
-	int rc;
-
-	if (!img->status.target_registry_url || !img->status.target_registry_url[0])
-		return 0; /* never imported: nothing in DVCR */
-	if ((rc = dvcr_ref_parse(img->status.target_registry_url, &ref, err)) < 0)
-		return rc;
-	rc = dvcr_manifest_head(c, ref.repo, ref.tag[0] ? ref.tag : ref.digest, &mi, err);
-	if (rc == VIM_ENOTFOUND)
-		return 0;
-	if (rc < 0)
-		return rc;
-	rc = dvcr_manifest_delete(c, ref.repo, mi.digest, err);
-	return rc == VIM_ENOTFOUND ? 0 : rc;
+	return dvcr_image_remove_url(self, img->status.target_registry_url, err);
 }
 
 static void kick(void *arg, enum model_kind kind, const char *key)
@@ -50,17 +35,6 @@ static void kick(void *arg, enum model_kind kind, const char *key)
 	if (w->kick_target)
 		ctl_manager_enqueue(w->kick_target, kind, key);
 	pthread_mutex_unlock(&w->kick_mu);
-}
-
-/* "http://host:port/..." -> "host:port", the host of registryURLs. */
-static void host_of(const char *url, char *out, size_t len)
-{
-	const char *p = strstr(url, "://");
-	size_t n;
-
-	p = p ? p + 3 : url;
-	n = strcspn(p, "/");
-	snprintf(out, len, "%.*s", (int)n, p);
 }
 
 static int up_begin(void *arg, const char *token, int64_t length, void **h, struct vim_err *err)
@@ -83,11 +57,6 @@ static int up_end(void *h, bool ok, struct vim_err *err)
 }
 
 const struct api_upload_ops wiring_upload_ops = {up_begin, up_data, up_end};
-
-static int64_t seconds_ms(const char *v, int64_t dflt)
-{
-	return v && *v ? (int64_t)(atof(v) * 1000) : dflt;
-}
 
 /* The DVCR client: to --dvcr-url, or to a registry of our own under
  * DIR/dvcr.  *url is borrowed (options or w->registry). */
@@ -115,7 +84,7 @@ static int open_dvcr(struct wiring *w, const struct options *o, const char **url
 	} else {
 		dc.username = o->dvcr_username;
 		dc.ca_file = o->dvcr_ca_file;
-		dc.head_trusted = o->dvcr_trust_head != NULL;
+		dc.head_trusted = o->dvcr_trust_head;
 		if (o->dvcr_password_file &&
 		    (rc = read_secret(o->dvcr_password_file, password, sizeof(password), err)) < 0)
 			return rc;
@@ -123,9 +92,8 @@ static int open_dvcr(struct wiring *w, const struct options *o, const char **url
 	}
 	dc.base_url = *url;
 	/* a registry that takes 1 B/s must not hold an import slot either */
-	dc.min_rate_bps =
-	    o->import_min_rate ? (uint64_t)atof(o->import_min_rate) : IMP_MIN_RATE_BPS;
-	dc.rate_window_ms = seconds_ms(o->import_stall_window, IMP_STALL_WINDOW_MS);
+	dc.min_rate_bps = o->import_min_rate;
+	dc.rate_window_ms = o->import_stall_window_ms;
 	return dvcr_client_new(&w->dvcr, &dc, err);
 }
 
@@ -143,13 +111,13 @@ int wiring_start(struct wiring *w, const struct options *o, struct store *store,
 	pthread_mutex_init(&w->dl_mu, NULL);
 	pthread_cond_init(&w->dl_cv, NULL);
 	w->store = store;
-	mc.workers = o->workers ? atoi(o->workers) : 0;
+	mc.workers = o->workers;
 	if ((rc = open_dvcr(w, o, &url, err)) < 0)
 		goto fail;
 	pc.dvcr = w->dvcr;
-	pc.probe_interval_ms = seconds_ms(o->probe_interval, 0);
-	pc.sweep_interval_ms = seconds_ms(o->sweep_interval, 0);
-	pc.max_rps = o->max_rps ? atoi(o->max_rps) : 0;
+	pc.probe_interval_ms = o->probe_interval_ms;
+	pc.sweep_interval_ms = o->sweep_interval_ms;
+	pc.max_rps = o->max_rps;
 	snprintf(marker, sizeof(marker), "%s/dvcr-canary", o->data_dir);
 	pc.marker_path = marker;
 	pc.marker_id = url;
@@ -157,16 +125,17 @@ int wiring_start(struct wiring *w, const struct options *o, struct store *store,
 		goto fail;
 	mc.checker = ctl_monitor_checker(w->monitor);
 	mc.cleaner = (struct ctl_dvcr_cleaner){clean, w->dvcr};
-	host_of(url, host, sizeof(host));
+	if ((rc = dvcr_client_host(w->dvcr, host, sizeof(host), err)) < 0)
+		goto fail;
 	ic.dvcr = w->dvcr;
 	ic.dvcr_host = host;
 	ic.store = store;
 	ic.kick = kick;
 	ic.kick_arg = w;
-	ic.max_imports = o->import_workers ? atoi(o->import_workers) : 0;
-	ic.upload_timeout_s = o->upload_timeout ? atoll(o->upload_timeout) : 0;
-	ic.min_rate_bps = o->import_min_rate ? (uint64_t)atof(o->import_min_rate) : 0;
-	ic.stall_window_ms = seconds_ms(o->import_stall_window, 0);
+	ic.max_imports = o->import_workers;
+	ic.upload_timeout_s = (o->upload_timeout_ms + 999) / 1000; /* "0.5" is not 0 (none) */
+	ic.min_rate_bps = o->import_min_rate;
+	ic.stall_window_ms = o->import_stall_window_ms;
 	snprintf(secrets, sizeof(secrets), "%s/secrets", o->data_dir);
 	ic.secrets_dir = secrets;
 	if ((rc = imp_manager_new(&w->importer, &ic, err)) < 0)
@@ -180,8 +149,8 @@ int wiring_start(struct wiring *w, const struct options *o, struct store *store,
 	pthread_mutex_unlock(&w->kick_mu);
 	if ((rc = ctl_monitor_start(w->monitor, w->manager, err)) < 0)
 		goto fail;
-	vim_log(VIM_LOG_INFO, "controllers: %d workers, DVCR %s%s", mc.workers ? mc.workers : 4,
-	        url, w->registry ? " (managed)" : "");
+	vim_log(VIM_LOG_INFO, "controllers: %d workers, DVCR %s%s", mc.workers, url,
+	        w->registry ? " (managed)" : "");
 	atomic_store(&w->live, true);
 	return 0;
 fail:

@@ -1,0 +1,250 @@
+/*
+ * vimaged's flags (src/cmd/vimaged/flags.c): the table's defaults are the
+ * ones README and the tests rely on, both "--flag value" and "--flag=value"
+ * parse, and every bad value is refused with one line naming the flag and
+ * the reason instead of becoming a zero some module reads as its default.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cmd/vimaged/flags.h"
+#include "cmd/vimaged/vimaged.h"
+
+/* Parses the NULL-terminated args after a program name into *o. */
+static int parse(struct options *o, struct vim_err *err, ...)
+{
+	char *argv[32] = {"vimaged"};
+	int argc = 1;
+	va_list ap;
+
+	memset(o, 0, sizeof(*o));
+	flags_defaults(vimaged_flags, vimaged_nflags, o);
+	va_start(ap, err);
+	while (argc < 31 && (argv[argc] = va_arg(ap, char *)))
+		argc++;
+	va_end(ap);
+	memset(err, 0, sizeof(*err));
+	return flags_parse(vimaged_flags, vimaged_nflags, argc, argv, o, err);
+}
+
+static void refused(const char *want_msg, int rc, const struct vim_err *err)
+{
+	assert_int_equal(rc, VIM_EINVAL);
+	assert_string_equal(err->msg, want_msg);
+}
+
+static void test_defaults_are_todays(void **state)
+{
+	struct options o;
+	struct vim_err err;
+	(void)state;
+
+	assert_int_equal(parse(&o, &err, NULL), 0);
+	assert_string_equal(o.data_dir, "./vimage-data");
+	assert_string_equal(o.listen.host, "127.0.0.1");
+	assert_int_equal(o.listen.port, 8080);
+	assert_string_equal(o.kubectl_listen.host, "127.0.0.1");
+	assert_int_equal(o.kubectl_listen.port, 0);
+	assert_null(o.tls_cert);
+	assert_null(o.dvcr_url);
+	assert_string_equal(o.log_level, "info");
+	assert_string_equal(o.log_format, "text");
+	assert_string_equal(o.controllers, "on");
+	assert_false(o.dvcr_trust_head);
+	assert_false(o.metrics_anonymous);
+	assert_int_equal(o.workers, 4);
+	assert_int_equal(o.probe_interval_ms, 5000);
+	assert_int_equal(o.sweep_interval_ms, 300000);
+	assert_int_equal(o.max_rps, 50);
+	assert_int_equal(o.import_workers, 4);
+	assert_int_equal(o.upload_timeout_ms, 600000);
+	assert_int_equal(o.import_min_rate, 1024);
+	assert_int_equal(o.import_stall_window_ms, 60000);
+	assert_int_equal(o.http_max_connections, 16384);
+	assert_int_equal(o.http_idle_timeout_ms, 90000);
+	assert_int_equal(o.http_header_timeout_ms, 32000);
+	assert_int_equal(o.event_ttl_ms, 3600000);
+}
+
+/* A row whose default is outside its own bounds would be a value no user
+ * could pass: every default must parse as a command-line value. */
+static void test_every_default_parses(void **state)
+{
+	struct options o;
+	struct vim_err err;
+	char arg[256];
+	size_t i;
+	(void)state;
+
+	for (i = 0; i < vimaged_nflags; i++) {
+		const struct flag *f = &vimaged_flags[i];
+		if (f->type == FLAG_INT || f->type == FLAG_SECONDS || f->type == FLAG_RATE) {
+			if (f->num < f->min || f->num > f->max)
+				fail_msg("%s: default %g outside %g..%g", f->name, f->num, f->min,
+				         f->max);
+		} else if (f->str) {
+			snprintf(arg, sizeof(arg), "%s=%s", f->name, f->str);
+			if (parse(&o, &err, arg, NULL) != 0)
+				fail_msg("%s: default does not parse: %s", f->name, err.msg);
+		}
+		assert_non_null(f->help);
+		assert_true(strncmp(f->name, "--", 2) == 0);
+	}
+}
+
+static void test_both_spellings_parse(void **state)
+{
+	struct options o;
+	struct vim_err err;
+	(void)state;
+
+	assert_int_equal(parse(&o, &err, "--workers", "2", "--import-workers=8", "--upload-timeout",
+	                       "3", "--import-stall-window=2", "--storage-probe-interval", "0.2",
+	                       "--import-min-rate=4096", "--controllers", "off",
+	                       "--log-level=debug", "--data-dir", "/tmp/x",
+	                       "--dvcr-url=http://127.0.0.1:5000", "--metrics-anonymous",
+	                       "--dvcr-trust-head", NULL),
+	                 0);
+	assert_int_equal(o.workers, 2);
+	assert_int_equal(o.import_workers, 8);
+	assert_int_equal(o.upload_timeout_ms, 3000);
+	assert_int_equal(o.import_stall_window_ms, 2000);
+	assert_int_equal(o.probe_interval_ms, 200);
+	assert_int_equal(o.import_min_rate, 4096);
+	assert_string_equal(o.controllers, "off");
+	assert_string_equal(o.log_level, "debug");
+	assert_string_equal(o.data_dir, "/tmp/x");
+	assert_string_equal(o.dvcr_url, "http://127.0.0.1:5000");
+	assert_true(o.metrics_anonymous);
+	assert_true(o.dvcr_trust_head);
+	/* a later flag wins, as before */
+	assert_int_equal(parse(&o, &err, "--workers", "2", "--workers", "3", NULL), 0);
+	assert_int_equal(o.workers, 3);
+	assert_int_equal(
+	    parse(&o, &err, "--listen=0.0.0.0:0", "--kubectl-listen", "[::1]:6443", NULL), 0);
+	assert_string_equal(o.listen.host, "0.0.0.0");
+	assert_int_equal(o.listen.port, 0);
+	assert_string_equal(o.kubectl_listen.host, "[::1]");
+	assert_int_equal(o.kubectl_listen.port, 6443);
+}
+
+static void test_bad_numbers_are_refused(void **state)
+{
+	struct options o;
+	struct vim_err err;
+	int rc;
+	(void)state;
+
+	rc = parse(&o, &err, "--workers", "four", NULL);
+	refused("--workers: expected an integer, got \"four\"", rc, &err);
+	rc = parse(&o, &err, "--workers", "4x", NULL);
+	refused("--workers: expected an integer, got \"4x\"", rc, &err);
+	rc = parse(&o, &err, "--workers", "2.5", NULL);
+	refused("--workers: expected an integer, got \"2.5\"", rc, &err);
+	rc = parse(&o, &err, "--workers=", NULL);
+	refused("--workers: expected an integer, got \"\"", rc, &err);
+	rc = parse(&o, &err, "--workers", " 4", NULL);
+	refused("--workers: expected an integer, got \" 4\"", rc, &err);
+	rc = parse(&o, &err, "--import-min-rate", "99999999999999999999999", NULL);
+	refused("--import-min-rate: expected an integer, got \"99999999999999999999999\"", rc,
+	        &err);
+	rc = parse(&o, &err, "--upload-timeout", "10m", NULL);
+	refused("--upload-timeout: expected a number of seconds, got \"10m\"", rc, &err);
+	rc = parse(&o, &err, "--http-idle-timeout", "nan", NULL);
+	refused("--http-idle-timeout: expected a number of seconds, got \"nan\"", rc, &err);
+}
+
+static void test_out_of_range_is_refused(void **state)
+{
+	struct options o;
+	struct vim_err err;
+	int rc;
+	(void)state;
+
+	rc = parse(&o, &err, "--workers", "0", NULL);
+	refused("--workers: 0 is out of range (1 to 1024)", rc, &err);
+	rc = parse(&o, &err, "--import-workers=-1", NULL);
+	refused("--import-workers: -1 is out of range (1 to 1024)", rc, &err);
+	rc = parse(&o, &err, "--import-min-rate", "-5", NULL);
+	refused("--import-min-rate: -5 is out of range (1 to 1000000000000)", rc, &err);
+	/* 0.0001 s would round to 0 ms: the module's "none" / "default" */
+	rc = parse(&o, &err, "--storage-probe-interval", "0.0001", NULL);
+	refused("--storage-probe-interval: 0.0001 is out of range (0.001 to 86400)", rc, &err);
+	rc = parse(&o, &err, "--http-header-timeout", "0", NULL);
+	refused("--http-header-timeout: 0 is out of range (0.001 to 86400)", rc, &err);
+}
+
+static void test_unknown_missing_and_bad_choices_are_refused(void **state)
+{
+	struct options o;
+	struct vim_err err;
+	int rc;
+	(void)state;
+
+	rc = parse(&o, &err, "--wokers", "4", NULL);
+	refused("unknown flag --wokers (see --help)", rc, &err);
+	rc = parse(&o, &err, "workers", NULL);
+	refused("unknown flag workers (see --help)", rc, &err);
+	rc = parse(&o, &err, "--workers", NULL);
+	refused("--workers needs a value", rc, &err);
+	rc = parse(&o, &err, "--metrics-anonymous=yes", NULL);
+	refused("--metrics-anonymous takes no value", rc, &err);
+	rc = parse(&o, &err, "--controllers", "maybe", NULL);
+	refused("--controllers: expected on|off, got \"maybe\"", rc, &err);
+	rc = parse(&o, &err, "--log-format=xml", NULL);
+	refused("--log-format: expected text|json, got \"xml\"", rc, &err);
+	rc = parse(&o, &err, "--data-dir=", NULL);
+	refused("--data-dir: the path is empty", rc, &err);
+	rc = parse(&o, &err, "--listen", "8080", NULL);
+	refused("--listen: expected HOST:PORT, got \"8080\"", rc, &err);
+	rc = parse(&o, &err, "--listen", ":8080", NULL);
+	refused("--listen: expected HOST:PORT, got \":8080\"", rc, &err);
+	rc = parse(&o, &err, "--kubectl-listen=127.0.0.1:65536", NULL);
+	refused("--kubectl-listen: expected a port from 0 to 65535, got \"127.0.0.1:65536\"", rc,
+	        &err);
+	rc = parse(&o, &err, "--kubectl-listen=127.0.0.1:", NULL);
+	refused("--kubectl-listen: expected a port from 0 to 65535, got \"127.0.0.1:\"", rc, &err);
+}
+
+static void test_help_lists_every_flag_with_its_default(void **state)
+{
+	char *text = NULL;
+	size_t len = 0, i;
+	struct options o;
+	struct vim_err err;
+	FILE *f = open_memstream(&text, &len);
+	(void)state;
+
+	assert_int_equal(parse(&o, &err, "--workers", "2", "--help", NULL), 1);
+	assert_non_null(f);
+	flags_usage(vimaged_flags, vimaged_nflags, "vimaged", f);
+	fclose(f);
+	for (i = 0; i < vimaged_nflags; i++)
+		assert_non_null(strstr(text, vimaged_flags[i].name));
+	assert_non_null(strstr(text, "--workers N"));
+	assert_non_null(strstr(text, "reconcile workers (default 4)\n"));
+	assert_non_null(strstr(text, "--log-level debug|info|warn|error"));
+	assert_non_null(strstr(text, "(default 16384)\n"));
+	free(text);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_defaults_are_todays),
+	    cmocka_unit_test(test_every_default_parses),
+	    cmocka_unit_test(test_both_spellings_parse),
+	    cmocka_unit_test(test_bad_numbers_are_refused),
+	    cmocka_unit_test(test_out_of_range_is_refused),
+	    cmocka_unit_test(test_unknown_missing_and_bad_choices_are_refused),
+	    cmocka_unit_test(test_help_lists_every_flag_with_its_default),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
