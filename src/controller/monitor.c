@@ -4,6 +4,7 @@
 #include "controller/monitor.h"
 #include "core/log.h"
 #include "core/sysutil.h"
+#include "core/cond.h"
 #include "core/timeutil.h"
 
 #include <errno.h>
@@ -222,19 +223,12 @@ static int push_canary(struct dvcr_client *c, struct vim_err *err)
  * true when the monitor is stopping. */
 static bool nap_kickable(struct ctl_monitor *mon, int64_t ms, bool *kick)
 {
-	struct timespec ts;
+	int64_t until = vim_deadline_ms(ms);
 	bool stop;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&mon->mu);
 	while (!mon->stopping && !(kick && *kick) &&
-	       pthread_cond_timedwait(&mon->wake, &mon->mu, &ts) != ETIMEDOUT)
+	       vim_cond_wait_until(&mon->wake, &mon->mu, until) != VIM_ETIMEDOUT)
 		;
 	if (kick)
 		*kick = false;
@@ -451,7 +445,7 @@ int ctl_monitor_new(struct ctl_monitor **out, const struct ctl_monitor_config *c
 	if (mon->cfg.max_rps <= 0)
 		mon->cfg.max_rps = MAX_RPS_DEFAULT;
 	pthread_mutex_init(&mon->mu, NULL);
-	pthread_cond_init(&mon->wake, NULL);
+	vim_cond_init(&mon->wake);
 	*out = mon;
 	return 0;
 }

@@ -5,6 +5,7 @@
  * namespaces is short; SWEEP_MS bounds how late `kubectl delete ns` returns.
  */
 #include "controller/namespace.h"
+#include "core/cond.h"
 #include "core/log.h"
 
 #include <errno.h>
@@ -117,18 +118,15 @@ static void *sweeper(void *arg)
 {
 	struct ctl_namespaces *n = arg;
 	struct vim_err err = {0};
-	struct timespec ts;
+	int64_t until;
 
 	pthread_mutex_lock(&n->mu);
 	while (!n->stop) {
 		pthread_mutex_unlock(&n->mu);
 		ctl_namespaces_sweep(n->store, &err);
 		pthread_mutex_lock(&n->mu);
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += SWEEP_MS * 1000000L;
-		ts.tv_sec += ts.tv_nsec / 1000000000L;
-		ts.tv_nsec %= 1000000000L;
-		while (!n->stop && pthread_cond_timedwait(&n->cond, &n->mu, &ts) != ETIMEDOUT)
+		until = vim_deadline_ms(SWEEP_MS);
+		while (!n->stop && vim_cond_wait_until(&n->cond, &n->mu, until) != VIM_ETIMEDOUT)
 			;
 	}
 	pthread_mutex_unlock(&n->mu);
@@ -144,7 +142,7 @@ int ctl_namespaces_start(struct ctl_namespaces **out, struct store *store, struc
 		return vim_err_set(err, VIM_ENOMEM, "controller: namespaces: out of memory");
 	n->store = store;
 	pthread_mutex_init(&n->mu, NULL);
-	pthread_cond_init(&n->cond, NULL);
+	vim_cond_init(&n->cond);
 	if (pthread_create(&n->thread, NULL, sweeper, n) != 0) {
 		ctl_namespaces_stop(n);
 		return vim_err_set(err, VIM_EINTERNAL,
