@@ -2,6 +2,7 @@
  * controller/monitor — checker, storage probe, notifications, sweep.
  */
 #include "controller/monitor.h"
+#include "core/digest.h"
 #include "core/log.h"
 #include "core/sysutil.h"
 #include "core/cond.h"
@@ -168,12 +169,9 @@ static void sha256_digest(const void *p, size_t n, char out[DVCR_DIGEST_MAX])
 {
 	unsigned char md[32];
 	unsigned int len = 0;
-	int i;
 
 	EVP_Digest(p, n, md, &len, EVP_sha256(), NULL);
-	memcpy(out, "sha256:", 7);
-	for (i = 0; i < 32; i++)
-		snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
+	vim_digest_format(out, md);
 }
 
 static int push_blob(struct dvcr_client *c, const void *data, size_t len,
