@@ -49,8 +49,13 @@ static int delete_all(struct store *s, const char *resource, const char *ns, siz
 		if (meta_str(it, "deletionTimestamp"))
 			continue;
 		out = NULL;
-		rc = store_delete(s, resource, ns, meta_str(it, "name"), meta_str(it, "uid"), NULL,
-		                  &out, &deleted, err);
+		rc = store_delete(
+		    s,
+		    &(struct store_delete_opts){.resource = resource,
+		                                .ns = ns,
+		                                .name = meta_str(it, "name"),
+		                                .precondition_uid = meta_str(it, "uid")},
+		    &out, &deleted, err);
 		json_decref(out);
 		if (rc < 0 && rc != VIM_ENOTFOUND && rc != VIM_ECONFLICT)
 			break;

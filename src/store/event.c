@@ -136,9 +136,12 @@ int store_event_expire(struct store *s, int64_t now, int64_t ttl_s, int64_t *nex
 		if (rc < 0)
 			break;
 		gone = NULL;
-		drc = store_delete(s, "events", json_string_value(json_array_get(pair, 0)),
-		                   json_string_value(json_array_get(pair, 1)), NULL, NULL, &gone,
-		                   &deleted, err);
+		drc = store_delete(
+		    s,
+		    &(struct store_delete_opts){.resource = "events",
+		                                .ns = json_string_value(json_array_get(pair, 0)),
+		                                .name = json_string_value(json_array_get(pair, 1))},
+		    &gone, &deleted, err);
 		json_decref(gone);
 		if (drc == 0)
 			removed++;
