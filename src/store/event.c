@@ -22,9 +22,11 @@ static uint64_t fnv1a(uint64_t h, const char *s)
 	return h;
 }
 
-int store_event_record(struct store *s, const json_t *involved, const char *type,
-                       const char *reason, const char *message, int64_t now, struct vim_err *err)
+int store_event_record(struct store *s, const struct store_event_rec *e, struct vim_err *err)
 {
+	const json_t *involved = e->involved;
+	const char *type = e->type, *reason = e->reason, *message = e->message;
+	int64_t now = e->now;
 	const char *name = store_meta_str(involved, "name"),
 	           *ns = store_meta_str(involved, "namespace");
 	const char *uid = store_meta_str(involved, "uid");

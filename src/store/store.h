@@ -249,12 +249,22 @@ void store_namespace_defaults(json_t *ns);
  * keeps serving.  Run once at start, before the API. */
 int store_namespaces_ensure(struct store *s, struct vim_err *err);
 
-/* Records a core/v1 Event about the object `involved` (borrowed: its kind,
- * apiVersion, metadata.name/namespace/uid/resourceVersion), de-duplicated as
- * Kubernetes does: the same object + type + reason + message increments
- * count and lastTimestamp of the existing Event. */
-int store_event_record(struct store *s, const json_t *involved, const char *type,
-                       const char *reason, const char *message, int64_t now, struct vim_err *err);
+/* One Event to record: three strings side by side were one swap away
+ * from a Warning whose reason is its message. */
+struct store_event_rec {
+	/* borrowed: its kind, apiVersion, metadata.name/namespace/uid/
+	 * resourceVersion */
+	const json_t *involved;
+	const char *type; /* "Normal", "Warning" */
+	const char *reason;
+	const char *message;
+	int64_t now; /* unix seconds: firstTimestamp / lastTimestamp */
+};
+
+/* Records a core/v1 Event about e->involved, de-duplicated as Kubernetes
+ * does: the same object + type + reason + message increments count and
+ * lastTimestamp of the existing Event. */
+int store_event_record(struct store *s, const struct store_event_rec *e, struct vim_err *err);
 
 /* Deletes Events whose lastTimestamp is older than now - ttl_s. Returns the
  * number removed, or a negative code.  *next_due: the earliest time an

@@ -1025,9 +1025,30 @@ static void test_events_deduplicate_and_expire(void **state)
 	int64_t due;
 	(void)state;
 
-	assert_int_equal(store_event_record(s, img, "Warning", "R", "lost", 1000, &err), 0);
-	assert_int_equal(store_event_record(s, img, "Warning", "R", "lost", 1010, &err), 0);
-	assert_int_equal(store_event_record(s, img, "Normal", "R2", "back", 1020, &err), 0);
+	assert_int_equal(store_event_record(s,
+	                                    &(struct store_event_rec){.involved = img,
+	                                                              .type = "Warning",
+	                                                              .reason = "R",
+	                                                              .message = "lost",
+	                                                              .now = 1000},
+	                                    &err),
+	                 0);
+	assert_int_equal(store_event_record(s,
+	                                    &(struct store_event_rec){.involved = img,
+	                                                              .type = "Warning",
+	                                                              .reason = "R",
+	                                                              .message = "lost",
+	                                                              .now = 1010},
+	                                    &err),
+	                 0);
+	assert_int_equal(store_event_record(s,
+	                                    &(struct store_event_rec){.involved = img,
+	                                                              .type = "Normal",
+	                                                              .reason = "R2",
+	                                                              .message = "back",
+	                                                              .now = 1020},
+	                                    &err),
+	                 0);
 	assert_int_equal(store_list_json(s, "events", &o, &items, &m, &err), 0);
 	assert_int_equal(json_array_size(items), 1);
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(items, 0), "count")), 2);
