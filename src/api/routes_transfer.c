@@ -101,15 +101,14 @@ struct upload {
 	uint64_t bytes;
 };
 
-/* An upload failure as uploads have always answered it: what the URL's
- * token names, not an API object, so a stale token is 404, a slot taken
- * 409 Conflict and a refused body 400 (not the API's 422 Invalid, which
- * names a field); anything else through the core table. */
+/* An upload failure through the core table, but for two codes an upload
+ * has always answered otherwise (vimagectl and clients read them): what
+ * the URL's token names is a slot, not an API object, so a slot taken is
+ * 409 Conflict (not AlreadyExists) and a refused body 400 BadRequest (not
+ * the API's 422 Invalid, which names a field). */
 static void upload_reply(struct api_req *r, int rc, const char *msg)
 {
-	if (rc == VIM_ENOTFOUND)
-		api_reply_status(r, 404, "NotFound", msg);
-	else if (rc == VIM_EEXIST)
+	if (rc == VIM_EEXIST)
 		api_reply_status(r, 409, "Conflict", msg);
 	else if (rc == VIM_EINVAL)
 		api_reply_status(r, 400, "BadRequest", msg);
@@ -127,7 +126,7 @@ static bool upload_begin(struct api_req *r, const char *token, void **state)
 
 	*state = NULL;
 	if (!s->upload) {
-		api_reply_status(r, 404, "NotFound", "uploads are not enabled");
+		api_reply_error(r, VIM_ENOTFOUND, "uploads are not enabled");
 		return false;
 	}
 	if (!(u = calloc(1, sizeof(*u)))) {

@@ -51,8 +51,12 @@ static int fake_download(void *arg, const char *kind, const char *ns, const char
 static int fake_upload_begin(void *arg, const char *token, int64_t length, void **handle,
                              struct vim_err *err)
 {
-	(void)arg, (void)length;
-	if (strcmp(token, "good") != 0)
+	(void)arg;
+	if (strcmp(token, "busy") == 0)
+		return vim_err_set(err, VIM_EEXIST, "an upload is already in progress");
+	if (strcmp(token, "sized") == 0 && length < 0)
+		return vim_err_set(err, VIM_EINVAL, "the upload needs a Content-Length");
+	if (strcmp(token, "good") != 0 && strcmp(token, "sized") != 0)
 		return vim_err_set(err, VIM_ENOTFOUND, "no upload is waiting for this URL");
 	*handle = &store; /* any non-NULL handle */
 	return 0;
@@ -110,8 +114,9 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud)
 	return len;
 }
 
-/* method url (relative to base) with Authorization auth (NULL: none) and
- * body (NULL: none). */
+/* method url (relative to base) with Authorization auth (a "Bearer ..."
+ * credential, another whole header line, or NULL: none) and body (NULL:
+ * none). */
 static void call(const char *base, const char *method, const char *path, const char *auth,
                  const char *body, struct reply *r)
 {
@@ -121,7 +126,9 @@ static void call(const char *base, const char *method, const char *path, const c
 
 	memset(r, 0, sizeof(*r));
 	snprintf(url, sizeof(url), "%s%s", base, path);
-	if (auth) {
+	if (auth && strncmp(auth, "Bearer ", 7) != 0) /* a whole header line */
+		h = curl_slist_append(h, auth);
+	else if (auth) {
 		snprintf(hdr, sizeof(hdr), "Authorization: %s", auth);
 		h = curl_slist_append(h, hdr);
 	}
@@ -251,6 +258,10 @@ static void test_rows_answer_as_the_second_router_did(void **state)
 	    {"GET", "/download/vi/x", ADMIN, NULL, 400, "expected /download/vi/"},
 	    {"PUT", "/upload/nosuch", NULL, "abc", 404, "no upload is waiting"},
 	    {"PUT", "/upload/good", NULL, "abc", 200, "\"bytes\":3"},
+	    {"PUT", "/upload/busy", NULL, "abc", 409, "\"reason\":\"Conflict\""},
+	    {"PUT", "/upload/sized", NULL, "abc", 200, "\"bytes\":3"},
+	    {"PUT", "/upload/sized", "Transfer-Encoding: chunked", "abc", 411,
+	     "\"reason\":\"BadRequest\""},
 	    {"POST", "/upload/good", NULL, "abcd", 200, "\"bytes\":4"},
 	    {"GET", "/upload/good", NULL, NULL, 401, "Unauthorized"},
 	    {"GET", "/upload/good", ADMIN, NULL, 404, "NotFound"},
