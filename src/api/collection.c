@@ -74,8 +74,15 @@ static int delete_page(struct api_req *r, const struct coll_page *p, const json_
 	for (i = 0; i < p->len; i++) {
 		const struct coll_key *k = &p->keys[i];
 		out = NULL;
-		rc = store_delete_opts(r->store, r->kind->plural, k->ns[0] ? k->ns : NULL, k->name,
-		                       puid && *puid ? puid : k->uid, prv, wo, &out, &deleted, err);
+		rc = store_delete(
+		    r->store,
+		    &(struct store_delete_opts){.resource = r->kind->plural,
+		                                .ns = k->ns[0] ? k->ns : NULL,
+		                                .name = k->name,
+		                                .precondition_uid = puid && *puid ? puid : k->uid,
+		                                .precondition_rv = prv,
+		                                .write = *wo},
+		    &out, &deleted, err);
 		if (rc == VIM_ENOTFOUND || (rc == VIM_ECONFLICT && !client_pre))
 			continue;
 		if (rc < 0)

@@ -307,9 +307,13 @@ void api_handle_events(struct api_req *r)
 		json_t *opts = NULL;
 		if (!api_delete_options(r, &opts))
 			return;
-		rc = store_delete_opts(r->store, "events", r->ns, r->name, NULL, NULL,
-		                       &(struct store_write_opts){.dry_run = api_dry_run(r, opts)},
-		                       &out, &deleted, &err);
+		rc =
+		    store_delete(r->store,
+		                 &(struct store_delete_opts){.resource = "events",
+		                                             .ns = r->ns,
+		                                             .name = r->name,
+		                                             .write.dry_run = api_dry_run(r, opts)},
+		                 &out, &deleted, &err);
 		json_decref(opts);
 		if (rc < 0)
 			api_reply_error(r, rc, err.msg);

@@ -10,6 +10,7 @@
  * returns, and that notification takes the same lock as the scan.
  */
 #include "api/guard.h"
+#include "core/cond.h"
 #include "core/log.h"
 #include "core/timeutil.h"
 
@@ -61,18 +62,13 @@ static void *reaper_main(void *arg)
 	struct api_guard *g = arg;
 	/* a few scans per deadline: a late socket goes within a quarter of it */
 	int64_t step = g->header_ms / 4 < 1000 ? g->header_ms / 4 : 1000;
-	struct timespec ts;
 	unsigned k;
 
 	if (step < 50)
 		step = 50;
 	pthread_mutex_lock(&g->mu);
 	while (!g->stop) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += (long)(step % 1000) * 1000000L;
-		ts.tv_sec += step / 1000 + ts.tv_nsec / 1000000000L;
-		ts.tv_nsec %= 1000000000L;
-		pthread_cond_timedwait(&g->cv, &g->mu, &ts);
+		vim_cond_wait_until(&g->cv, &g->mu, vim_deadline_ms(step));
 		if (g->stop)
 			break;
 		if ((k = reap(g, vim_mono_ms())) > 0)
@@ -88,7 +84,6 @@ static void *reaper_main(void *arg)
 int api_guard_new(struct api_guard **out, int64_t header_ms, int64_t idle_ms, struct vim_err *err)
 {
 	struct api_guard *g = calloc(1, sizeof(*g));
-	pthread_condattr_t ca;
 
 	*out = NULL;
 	if (!g)
@@ -96,10 +91,7 @@ int api_guard_new(struct api_guard **out, int64_t header_ms, int64_t idle_ms, st
 	g->header_ms = header_ms > 0 ? header_ms : 30000;
 	g->idle_ms = idle_ms > 0 ? idle_ms : 0;
 	pthread_mutex_init(&g->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&g->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	vim_cond_init(&g->cv);
 	if (pthread_create(&g->reaper, NULL, reaper_main, g) != 0) {
 		pthread_cond_destroy(&g->cv);
 		pthread_mutex_destroy(&g->mu);

@@ -334,10 +334,15 @@ static void ns_delete(struct api_req *r)
 	if (!api_delete_options(r, &opts))
 		return;
 	pre = json_object_get(opts, "preconditions");
-	rc = store_delete_opts(
-	    r->store, "namespaces", NULL, r->name, json_string_value(json_object_get(pre, "uid")),
-	    json_string_value(json_object_get(pre, "resourceVersion")),
-	    &(struct store_write_opts){.dry_run = api_dry_run(r, opts)}, &out, &deleted, &err);
+	rc = store_delete(
+	    r->store,
+	    &(struct store_delete_opts){
+	        .resource = "namespaces",
+	        .name = r->name,
+	        .precondition_uid = json_string_value(json_object_get(pre, "uid")),
+	        .precondition_rv = json_string_value(json_object_get(pre, "resourceVersion")),
+	        .write.dry_run = api_dry_run(r, opts)},
+	    &out, &deleted, &err);
 	json_decref(opts);
 	if (rc < 0)
 		api_reply_error(r, rc, err.msg);

@@ -593,10 +593,16 @@ static void do_delete(struct api_req *r)
 		return;
 	wo.dry_run = api_dry_run(r, opts);
 	pre = json_object_get(opts, "preconditions");
-	rc = store_delete_opts(r->store, r->kind->plural, r->ns, r->name,
-	                       json_string_value(json_object_get(pre, "uid")),
-	                       json_string_value(json_object_get(pre, "resourceVersion")), &wo,
-	                       &out, &deleted, &err);
+	rc = store_delete(
+	    r->store,
+	    &(struct store_delete_opts){
+	        .resource = r->kind->plural,
+	        .ns = r->ns,
+	        .name = r->name,
+	        .precondition_uid = json_string_value(json_object_get(pre, "uid")),
+	        .precondition_rv = json_string_value(json_object_get(pre, "resourceVersion")),
+	        .write = wo},
+	    &out, &deleted, &err);
 	json_decref(opts);
 	if (rc < 0)
 		api_reply_error(r, rc, err.msg);

@@ -1,9 +1,11 @@
 /*
- * api/server — libmicrohttpd wiring: one thread per connection, the body
- * read into a buffer bounded before it is read whole (413), the bearer
- * token checked in constant time (401), then the router.  Streamed replies
- * (LIST, WATCH) come from a producer thread through a pipe MHD reads, so
- * a LIST of 100,000 objects never sits in memory.
+ * api/server — libmicrohttpd wiring: one thread per connection, the row
+ * of the one route table (api/router) found when the headers are in, the
+ * body read into a buffer bounded before it is read whole (413) or
+ * streamed to the row (uploads), the row's auth column checked (401),
+ * then its handler.  Replies are api/reply's; streamed ones (LIST, WATCH,
+ * downloads) api/stream's, so a LIST of 100,000 objects never sits in
+ * memory.
  *
  * Why thread-per-connection and poll(2), not epoll and a thread pool:
  * handlers block — an upload's data callback pushes into the importer as
@@ -15,15 +17,13 @@
  * connections are closed by MHD's inactivity timeout, slow headers by
  * api/guard's deadline.
  */
-#define _GNU_SOURCE /* pipe2 */
-#include "api/internal.h"
+#include "api/server_internal.h"
 #include "api/guard.h"
 #include "core/log.h"
 #include "core/timeutil.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <gnutls/gnutls.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -32,7 +32,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -43,41 +42,14 @@
  * would only cost address space and map count. */
 #define API_THREAD_STACK (512 * 1024)
 
-struct api_server {
-	struct MHD_Daemon *d;
-	struct store *store;
-	char *token;
-	char *notify_token;
-	int (*on_events)(void *arg, const char *body, size_t len, struct vim_err *err);
-	void *events_arg;
-	void (*metrics)(void *arg, struct vim_text *out);
-	void *metrics_arg;
-	bool metrics_anonymous;
-	int (*download)(void *arg, const char *kind, const char *ns, const char *name, int *fd,
-	                long long *size, char digest[96], struct vim_err *err);
-	void *download_arg;
-	const struct api_upload_ops *upload;
-	void *upload_arg;
-	size_t max_body;
-	char *tls_cert, *tls_key;
-	int port;
-	struct api_ready *ready; /* borrowed */
-	struct api_guard *guard;
-	pthread_mutex_t mu;
-	pthread_cond_t idle;
-	int producers; /* live stream threads */
-	bool stopping;
-};
-
 /* Per-request state between MHD's calls. */
 struct conn_state {
 	char *body;
 	size_t len, cap;
-	bool answered; /* a response was queued on the first call */
-	void *upload;  /* an upload in flight (api_upload_ops handle) */
-	int upload_rc; /* the first failure of its data */
-	struct vim_err upload_err;
-	uint64_t upload_bytes;
+	bool answered;                        /* a response was queued on the first call */
+	const struct api_server_route *route; /* found on the first call */
+	ptrdiff_t rest;                       /* its rest, as an offset in the URL (-1: none) */
+	void *sink_state;                     /* a streamed body in flight */
 };
 
 bool api_server_stopping(const struct api_server *s)
@@ -94,483 +66,14 @@ size_t api_server_max_body(const struct api_server *s)
 	return s->max_body;
 }
 
-const char *api_query(const struct api_req *r, const char *key)
-{
-	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
-}
-
-const char *api_header(const struct api_req *r, const char *key)
-{
-	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, key);
-}
-
-bool api_wants_table(const struct api_req *r)
-{
-	const char *a = api_header(r, "Accept");
-	return a && strstr(a, "as=Table");
-}
-
-/* ---- replies -------------------------------------------------------------------------- */
-
-void api_reply_raw(struct api_req *r, unsigned int code, const char *content_type, const void *data,
-                   size_t len)
-{
-	r->resp = MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
-	if (r->resp && content_type)
-		MHD_add_response_header(r->resp, "Content-Type", content_type);
-	r->code = code;
-}
-
-void api_reply_json(struct api_req *r, unsigned int code, json_t *body)
-{
-	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-
-	json_decref(body);
-	if (!text) {
-		api_reply_raw(r, 500, "text/plain", "out of memory\n", 14);
-		return;
-	}
-	r->resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-	if (r->resp)
-		MHD_add_response_header(r->resp, "Content-Type", "application/json");
-	else
-		free(text);
-	r->code = code;
-}
-
-static json_t *status_body(int code, const char *reason, const char *message)
-{
-	return json_pack("{s:s,s:s,s:{},s:s,s:s,s:s,s:i}", "kind", "Status", "apiVersion", "v1",
-	                 "metadata", "status", "Failure", "message", message, "reason", reason,
-	                 "code", code);
-}
-
-void api_reply_status(struct api_req *r, unsigned int http, const char *reason, const char *message)
-{
-	api_reply_json(r, http, status_body((int)http, reason, message));
-}
-
-void api_reply_error(struct api_req *r, int vim_code, const char *message)
-{
-	api_reply_error_named(r, vim_code, message, r->name);
-}
-
-void api_reply_error_named(struct api_req *r, int vim_code, const char *message, const char *name)
-{
-	int http = vim_code_http_status(vim_code);
-	json_t *st = status_body(http, vim_code_k8s_reason(vim_code), message), *details;
-
-	/* kube's StatusDetails of the qualified resource: group only when not core */
-	if (name && st &&
-	    (details =
-	         json_pack("{s:s,s:s}", "name", name, "kind", r->resource ? r->resource : ""))) {
-		if (r->kind)
-			json_object_set_new(details, "group", json_string(MODEL_GROUP));
-		json_object_set_new(st, "details", details);
-	}
-	api_reply_json(r, (unsigned int)http, st);
-}
-
-void api_reply_invalid_kind(struct api_req *r, const char *group, const char *kind,
-                            const char *name, const struct model_causes *causes)
-{
-	char msg[4096], q[128];
-	size_t i, n;
-	json_t *st, *cs = json_array(), *details;
-
-	/* kube's qualified kind: "Event" in the core group */
-	snprintf(q, sizeof(q), "%s%s%s", kind, *group ? "." : "", group);
-	n = (size_t)snprintf(msg, sizeof(msg), "%s \"%s\" is invalid: ", q, name ? name : "");
-	if (causes->len > 1 && n < sizeof(msg))
-		n += (size_t)snprintf(msg + n, sizeof(msg) - n, "[");
-	for (i = 0; i < causes->len; i++) {
-		const struct model_cause *c = &causes->items[i];
-		/* the message may be cut; details.causes always has them all */
-		if (n < sizeof(msg))
-			n += (size_t)snprintf(msg + n, sizeof(msg) - n, "%s%s: %s", i ? ", " : "",
-			                      c->field, c->message);
-		json_array_append_new(cs, json_pack("{s:s,s:s,s:s}", "reason", c->reason, "message",
-		                                    c->message, "field", c->field));
-	}
-	if (causes->len > 1 && n < sizeof(msg))
-		snprintf(msg + n, sizeof(msg) - n, "]");
-	st = status_body(422, "Invalid", msg);
-	/* name and group omitted when empty, as Go's omitempty does */
-	details = json_pack("{s:s,s:o}", "kind", kind, "causes", cs);
-	if (name && *name)
-		json_object_set_new(details, "name", json_string(name));
-	if (*group)
-		json_object_set_new(details, "group", json_string(group));
-	json_object_set_new(st, "details", details);
-	api_reply_json(r, 422, st);
-}
-
-void api_reply_invalid(struct api_req *r, const struct model_kind_info *kind, const char *name,
-                       const struct model_causes *causes, int vim_code)
-{
-	(void)vim_code;
-	api_reply_invalid_kind(r, MODEL_GROUP, kind->name, name, causes);
-}
-
-bool api_write_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return true;
-}
-
-/* The idle timeout is for connections that wait for nothing: a WATCH
- * waits for events (its timeoutSeconds ends it, and its producer notices
- * a reader that went away), a transfer may pause for its peer. */
-static void set_timeout(struct MHD_Connection *c, unsigned int seconds)
-{
-	MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, seconds);
-}
-
-static bool is_watch(const struct api_req *r)
-{
-	const char *w = api_query(r, "watch");
-	return (w && (strcmp(w, "true") == 0 || strcmp(w, "1") == 0)) ||
-	       strstr(r->path, "/watch/") != NULL;
-}
-
-/* What a streamed reply's producer and its MHD reader share: the read
- * end of the pipe and the producer's verdict, which it sets before it
- * closes its end, so the reader knows at EOF whether the body is whole.
- * Freed by whichever of the two lets go last. */
-struct stream {
-	pthread_mutex_t mu;
-	int refs;
-	int fd;         /* read end */
-	bool done;      /* the producer has returned */
-	int rc;         /* its result: < 0 = the body is not complete */
-	long long want; /* bytes the body must have (-1 = unknown) */
-	long long got;
-	struct vim_err err; /* why, when rc < 0 */
-	char what[160];     /* "GET /apis/..." for the log */
-};
-
-static void stream_unref(struct stream *st)
-{
-	bool last;
-
-	pthread_mutex_lock(&st->mu);
-	last = --st->refs == 0;
-	pthread_mutex_unlock(&st->mu);
-	if (!last)
-		return;
-	if (st->fd >= 0)
-		close(st->fd);
-	pthread_mutex_destroy(&st->mu);
-	free(st);
-}
-
-static struct stream *stream_new(const struct api_req *r, int fd, int refs, long long want)
-{
-	struct stream *st = calloc(1, sizeof(*st));
-
-	if (!st)
-		return NULL;
-	pthread_mutex_init(&st->mu, NULL);
-	st->refs = refs;
-	st->fd = fd;
-	st->want = want;
-	snprintf(st->what, sizeof(st->what), "%s %s", r->method, r->path);
-	return st;
-}
-
-/* MHD's reader (the connection's thread, which may block).  A body that
- * ends short — the producer failed, or fewer bytes than announced came —
- * ends with an error: MHD then closes the connection without the last
- * chunk, so the client sees a failed transfer, not a short 200. */
-static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
-{
-	struct stream *st = cls;
-	struct vim_err why = {0};
-	ssize_t n;
-	int rc;
-
-	(void)pos;
-	do
-		n = read(st->fd, buf, max);
-	while (n < 0 && errno == EINTR);
-	if (n > 0) {
-		st->got += n;
-		return n;
-	}
-	if (n < 0) {
-		vim_log(VIM_LOG_WARN, "http: %s: reply cut after %lld bytes: %s", st->what, st->got,
-		        strerror(errno));
-		return MHD_CONTENT_READER_END_WITH_ERROR;
-	}
-	/* EOF: a producer set its verdict before closing its end (a
-	 * download's writer is no producer: rc stays 0) */
-	pthread_mutex_lock(&st->mu);
-	rc = st->rc;
-	if (rc < 0)
-		why = st->err;
-	pthread_mutex_unlock(&st->mu);
-	if (rc == 0 && (st->want < 0 || st->got == st->want))
-		return MHD_CONTENT_READER_END_OF_STREAM;
-	if (rc < 0)
-		vim_log(VIM_LOG_WARN, "http: %s: reply cut after %lld bytes: %s", st->what, st->got,
-		        why.msg[0] ? why.msg : vim_code_name(rc));
-	else
-		vim_log(VIM_LOG_WARN,
-		        "http: %s: reply cut: the body ended after %lld of %lld bytes", st->what,
-		        st->got, st->want);
-	return MHD_CONTENT_READER_END_WITH_ERROR;
-}
-
-static void stream_release(void *cls)
-{
-	stream_unref(cls);
-}
-
-/* A response that reads st (which it then holds a reference of). */
-static struct MHD_Response *stream_response(struct stream *st)
-{
-	return MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, stream_read, st,
-	                                         stream_release);
-}
-
-struct producer {
-	struct api_server *srv;
-	api_stream_fn fn;
-	void *arg;
-	int fd; /* write end */
-	struct stream *st;
-};
-
-static void *producer_main(void *p_)
-{
-	struct producer *p = p_;
-	struct api_server *s = p->srv;
-	struct vim_err err = {0};
-	int rc = p->fn(p->arg, p->fd, &err);
-
-	pthread_mutex_lock(&p->st->mu);
-	p->st->rc = rc < 0 ? rc : 0;
-	p->st->err = err;
-	p->st->done = true;
-	pthread_mutex_unlock(&p->st->mu);
-	close(p->fd); /* the reader's EOF comes after the verdict */
-	stream_unref(p->st);
-	free(p);
-	pthread_mutex_lock(&s->mu);
-	s->producers--;
-	pthread_cond_broadcast(&s->idle);
-	pthread_mutex_unlock(&s->mu);
-	return NULL;
-}
-
-/* Waits for the producer's first byte or its end.  Returns the producer's
- * error when it ended with nothing written (nothing has been sent yet). */
-static int first_byte(struct stream *st, struct vim_err *err)
-{
-	struct pollfd pf = {.fd = st->fd, .events = POLLIN};
-	int avail = 0, rc = 0;
-
-	while (poll(&pf, 1, -1) < 0 && errno == EINTR)
-		;
-	if (ioctl(st->fd, FIONREAD, &avail) != 0)
-		avail = 0;
-	pthread_mutex_lock(&st->mu);
-	if (avail == 0 && st->done && st->rc < 0) {
-		rc = st->rc;
-		*err = st->err;
-	}
-	pthread_mutex_unlock(&st->mu);
-	return rc;
-}
-
-int api_reply_stream(struct api_req *r, unsigned int code, const char *content_type,
-                     api_stream_fn fn, void *arg, bool hold, struct vim_err *err)
-{
-	struct producer *p = calloc(1, sizeof(*p));
-	struct stream *st = NULL;
-	pthread_t th;
-	int fds[2] = {-1, -1}, rc = 0;
-
-	if (!p || pipe2(fds, O_CLOEXEC) != 0 || !(st = stream_new(r, fds[0], 2, -1))) {
-		/* O_CLOEXEC: not inherited by a child (vimaged spawns the registry) */
-		if (fds[0] >= 0) {
-			close(fds[0]);
-			close(fds[1]);
-		}
-		free(p);
-		fn(arg, -1, NULL); /* lets fn free arg */
-		api_reply_error(r, VIM_EINTERNAL, "cannot start a streamed reply");
-		return 0;
-	}
-	p->srv = r->srv;
-	p->fn = fn;
-	p->arg = arg;
-	p->fd = fds[1];
-	p->st = st;
-	pthread_mutex_lock(&r->srv->mu);
-	r->srv->producers++;
-	pthread_mutex_unlock(&r->srv->mu);
-	if (pthread_create(&th, NULL, producer_main, p) != 0) {
-		fn(arg, -1, NULL);
-		close(fds[1]);
-		free(p);
-		pthread_mutex_lock(&r->srv->mu);
-		r->srv->producers--;
-		pthread_mutex_unlock(&r->srv->mu);
-		st->refs = 1;
-		stream_unref(st);
-		api_reply_error(r, VIM_EINTERNAL, "cannot start a streamed reply");
-		return 0;
-	}
-	pthread_detach(th);
-	/* Held: an error before the first byte is still a proper Status. */
-	if (hold && (rc = first_byte(st, err)) < 0) {
-		stream_unref(st);
-		return rc;
-	}
-	set_timeout(r->conn, is_watch(r) ? 0 : API_TRANSFER_IDLE_S);
-	if (!(r->resp = stream_response(st))) {
-		stream_unref(st); /* the producer's write fails: it ends */
-		api_reply_error(r, VIM_ENOMEM, "cannot start a streamed reply");
-		return 0;
-	}
-	if (content_type)
-		MHD_add_response_header(r->resp, "Content-Type", content_type);
-	r->code = code;
-	return 0;
-}
-
 /* ---- the MHD callbacks ------------------------------------------------------------------ */
-
-/* Constant-time comparison of a bearer header with a token. */
-static bool bearer_is(const char *auth, const char *token)
-{
-	size_t a, b, i;
-	unsigned char diff = 0;
-
-	if (!auth || !token || strncmp(auth, "Bearer ", 7) != 0)
-		return false;
-	auth += 7;
-	a = strlen(auth);
-	b = strlen(token);
-	for (i = 0; i < b; i++)
-		diff |= (unsigned char)(token[i] ^ (i < a ? auth[i] : 0));
-	return diff == 0 && a == b;
-}
 
 /* Chunked bodies refused at the limit, every listener together. */
 static atomic_uint_fast64_t refused_bodies;
 
-static void http_metrics(struct vim_text *t)
+uint64_t api_server_refused_bodies(void)
 {
-	uint64_t open, reaped;
-
-	api_guard_counts(&open, &reaped);
-	vim_metric_head(t, "vimage_http_connections", "gauge",
-	                "HTTP connections open now, every listener together.");
-	vim_metric_u64(t, "vimage_http_connections", NULL, open);
-	vim_metric_head(t, "vimage_http_connections_closed_total", "counter",
-	                "HTTP connections vimaged closed: deadline = the request's headers or "
-	                "body took over --http-header-timeout; body_too_large = a chunked "
-	                "body passed the limit.");
-	vim_metric_u64(t, "vimage_http_connections_closed_total", "reason=\"deadline\"", reaped);
-	vim_metric_u64(t, "vimage_http_connections_closed_total", "reason=\"body_too_large\"",
-	               atomic_load(&refused_bodies));
-}
-
-static void serve_metrics(struct api_server *s, struct api_req *r)
-{
-	struct vim_text t = {0};
-
-	s->metrics(s->metrics_arg, &t);
-	http_metrics(&t);
-	if (t.oom)
-		api_reply_error(r, VIM_ENOMEM, "metrics: out of memory");
-	else
-		api_reply_raw(r, 200, "text/plain; version=0.0.4; charset=utf-8",
-		              t.buf ? t.buf : "", t.len);
-	free(t.buf);
-}
-
-/* "vi/<ns>/<name>" | "cvi/<name>": the layer streams from a pipe. */
-static void download(struct api_server *s, struct api_req *r, const char *what)
-{
-	char kind[8] = "", ns[256] = "", name[256] = "", digest[96] = "", len[32];
-	struct vim_err err = {0};
-	struct stream *st = NULL;
-	long long size = -1;
-	int fd = -1, n = 0;
-
-	if (!s->download) {
-		api_reply_error(r, VIM_ENOTFOUND, "downloads are not enabled");
-		return;
-	}
-	if (strcmp(r->method, "GET") != 0) {
-		api_reply_status(r, 405, "MethodNotAllowed", "downloads are GET");
-		return;
-	}
-	if (sscanf(what, "%7[a-z]/%255[^/]%n", kind, ns, &n) == 2 && what[n] == '/' &&
-	    strcmp(kind, "vi") == 0 && sscanf(what + n + 1, "%255[^/]", name) == 1 &&
-	    !strchr(what + n + 1, '/')) {
-		/* vi/<ns>/<name> */
-	} else if (sscanf(what, "%7[a-z]/%255[^/]%n", kind, name, &n) == 2 && !what[n] &&
-	           strcmp(kind, "cvi") == 0) {
-		ns[0] = '\0';
-	} else {
-		api_reply_status(
-		    r, 400, "BadRequest",
-		    "expected /download/vi/<namespace>/<name> or /download/cvi/<name>");
-		return;
-	}
-	if (s->download(s->download_arg, kind, ns[0] ? ns : NULL, name, &fd, &size, digest, &err) <
-	    0) {
-		api_reply_error(r, err.code ? err.code : VIM_EINTERNAL, err.msg);
-		return;
-	}
-	/* The layer's size is known: a body that ends short (the registry
-	 * failed mid-blob) must not look like a whole layer. */
-	if (!(st = stream_new(r, fd, 1, size)) || !(r->resp = stream_response(st))) {
-		if (st)
-			stream_unref(st); /* closes fd */
-		else
-			close(fd);
-		api_reply_error(r, VIM_ENOMEM, "download: out of memory");
-		return;
-	}
-	r->code = 200;
-	set_timeout(r->conn, API_TRANSFER_IDLE_S);
-	MHD_add_response_header(r->resp, "Content-Type", "application/x-tar");
-	MHD_add_response_header(r->resp, "Docker-Content-Digest", digest);
-	snprintf(len, sizeof(len), "%lld", size);
-	MHD_add_response_header(r->resp, "X-Vimage-Layer-Size", len);
-}
-
-static void registry_events(struct api_server *s, struct api_req *r, const char *body, size_t len)
-{
-	struct vim_err err = {0};
-	int n;
-
-	if (!s->on_events) {
-		api_reply_error(r, VIM_ENOTFOUND, "registry notifications are not configured");
-		return;
-	}
-	if (strcmp(r->method, "POST") != 0) {
-		api_reply_status(r, 405, "MethodNotAllowed", "registry notifications are POSTed");
-		return;
-	}
-	n = s->on_events(s->events_arg, body, len, &err);
-	if (n < 0)
-		api_reply_status(r, 400, "BadRequest", err.msg);
-	else
-		api_reply_raw(r, 200, "text/plain", "ok", 2);
+	return atomic_load(&refused_bodies);
 }
 
 static enum MHD_Result queue(struct MHD_Connection *c, struct api_req *r)
@@ -586,77 +89,6 @@ static enum MHD_Result queue(struct MHD_Connection *c, struct api_req *r)
 	ret = MHD_queue_response(c, r->code, r->resp);
 	MHD_destroy_response(r->resp);
 	return ret;
-}
-
-static bool is_upload(const char *url, const char *method)
-{
-	return strncmp(url, "/upload/", 8) == 0 &&
-	       (strcmp(method, "PUT") == 0 || strcmp(method, "POST") == 0);
-}
-
-/* Maps an upload failure to its HTTP answer. */
-static void upload_reply(struct api_req *r, int rc, const char *msg)
-{
-	if (rc == VIM_ENOTFOUND)
-		api_reply_status(r, 404, "NotFound", msg);
-	else if (rc == VIM_EEXIST)
-		api_reply_status(r, 409, "Conflict", msg);
-	else if (rc == VIM_EINVAL)
-		api_reply_status(r, 400, "BadRequest", msg);
-	else
-		api_reply_error(r, rc, msg);
-}
-
-/* The first call of an upload: claim the slot (or answer at once). */
-static enum MHD_Result upload_first(struct api_server *s, struct conn_state *cs, struct api_req *r,
-                                    const char *url)
-{
-	const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Length");
-	int64_t len = cl ? (int64_t)strtoll(cl, NULL, 10) : -1;
-	struct vim_err err = {0};
-	int rc;
-
-	if (!s->upload) {
-		cs->answered = true;
-		api_reply_status(r, 404, "NotFound", "uploads are not enabled");
-		return queue(r->conn, r);
-	}
-	rc = s->upload->begin(s->upload_arg, url + 8, len, &cs->upload, &err);
-	if (rc < 0) {
-		cs->answered = true;
-		cs->upload = NULL;
-		upload_reply(r, rc, err.msg);
-		if (rc == VIM_EINVAL && len < 0)
-			r->code = 411;
-		return queue(r->conn, r);
-	}
-	set_timeout(r->conn, API_TRANSFER_IDLE_S);
-	api_guard_request_received(s->guard, r->conn); /* streams on its own terms */
-	return MHD_YES;
-}
-
-static enum MHD_Result upload_last(struct api_server *s, struct conn_state *cs, struct api_req *r)
-{
-	struct vim_err err = {0};
-	char body[128];
-	int rc;
-
-	if (cs->upload_rc < 0) {
-		s->upload->end(cs->upload, false, NULL);
-		cs->upload = NULL;
-		upload_reply(r, cs->upload_rc, cs->upload_err.msg);
-		return queue(r->conn, r);
-	}
-	rc = s->upload->end(cs->upload, true, &err);
-	cs->upload = NULL;
-	if (rc < 0) {
-		upload_reply(r, rc, err.msg);
-		return queue(r->conn, r);
-	}
-	snprintf(body, sizeof(body), "{\"status\":\"ok\",\"bytes\":%llu}\n",
-	         (unsigned long long)cs->upload_bytes);
-	api_reply_raw(r, 200, "application/json", body, strlen(body));
-	return queue(r->conn, r);
 }
 
 /* Writes all of buf to the connection's socket (plain) or TLS session;
@@ -732,8 +164,8 @@ static _Thread_local bool refused_here;
 static enum MHD_Result refuse_body(struct api_server *s, struct MHD_Connection *c, const char *url)
 {
 	char head[256], *text;
-	json_t *st =
-	    status_body(413, vim_code_k8s_reason(VIM_ETOOLARGE), "the request body is too large");
+	json_t *st = api_status_body(413, vim_code_k8s_reason(VIM_ETOOLARGE),
+	                             "the request body is too large");
 	int n;
 
 	text = st ? json_dumps(st, JSON_COMPACT) : NULL;
@@ -755,50 +187,31 @@ static enum MHD_Result refuse_body(struct api_server *s, struct MHD_Connection *
 	return MHD_NO;
 }
 
-/* /readyz, /readyz/<check>: ?verbose lists the checks, ?exclude=<check>
- * (repeated) skips one, as kube-apiserver does. */
-struct readyz_args {
-	struct vim_text exclude;
-	bool verbose; /* "?verbose" has no value: present is enough */
-};
-
-static enum MHD_Result readyz_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-                                  const char *value)
+/* The first call of a row whose body streams to it: claim the transfer,
+ * or answer at once (the body is then dropped). */
+static enum MHD_Result sink_first(struct api_server *s, struct conn_state *cs, struct api_req *r)
 {
-	struct readyz_args *a = cls;
+	const char *auth = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
 
-	(void)kind;
-	if (key && strcmp(key, "verbose") == 0)
-		a->verbose = !value || strcmp(value, "false") != 0;
-	if (key && strcmp(key, "exclude") == 0 && value && value[0])
-		vim_text_printf(&a->exclude, "%s%s", a->exclude.len ? "," : "", value);
+	if (!api_server_authorized(s, cs->route, auth)) {
+		cs->answered = true;
+		api_reply_error(r, VIM_EAUTH, "Unauthorized");
+		return queue(r->conn, r);
+	}
+	if (!cs->route->sink->begin(r, cs->rest < 0 ? NULL : r->path + cs->rest, &cs->sink_state)) {
+		cs->answered = true;
+		cs->sink_state = NULL;
+		return queue(r->conn, r);
+	}
+	api_conn_timeout(r->conn, API_TRANSFER_IDLE_S);
+	api_guard_request_received(s->guard, r->conn); /* streams on its own terms */
 	return MHD_YES;
 }
 
-static void serve_readyz(struct api_server *s, struct api_req *r, const char *check)
-{
-	struct readyz_args a = {0};
-	struct vim_text body = {0};
-	unsigned int code;
-
-	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, readyz_arg, &a);
-	code = api_ready_render(s->ready, check, a.verbose, a.exclude.buf, &body);
-	if (api_server_stopping(s) && code == 200 && !check) {
-		free(body.buf);
-		body = (struct vim_text){0};
-		vim_text_printf(&body, "[-]shutdown failed: the server is stopping\n"
-		                       "readyz check failed\n");
-		code = 503;
-	}
-	if (body.oom)
-		api_reply_error(r, VIM_ENOMEM, "readyz: out of memory");
-	else
-		api_reply_raw(r, code, "text/plain; charset=utf-8", body.buf ? body.buf : "",
-		              body.len);
-	free(body.buf);
-	free(a.exclude.buf);
-}
-
+/* MHD calls this once when the headers are in, then once per piece of
+ * body, then once with none left: the row is found on the first call, its
+ * auth column checked once the body is in (or, for a streamed body, at
+ * once), and its handler called last. */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_size, void **con_cls)
@@ -807,7 +220,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	struct conn_state *cs = *con_cls;
 	struct api_req r = {
 	    .srv = s, .store = s->store, .conn = conn, .method = method, .path = url};
-	const char *cl, *auth;
+	const char *cl, *rest;
 
 	(void)version;
 	if (!cs) {
@@ -815,8 +228,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return MHD_NO;
 		*con_cls = cs;
 		api_guard_request_started(s->guard, conn); /* the headers are in */
-		if (is_upload(url, method))
-			return upload_first(s, cs, &r, url);
+		cs->route = api_server_route_find(method, url, &rest);
+		cs->rest = rest ? rest - url : -1;
+		if (cs->route->sink)
+			return sink_first(s, cs, &r);
 		/* Refuse what is too big before reading it (the body stays
 		 * unread; MHD closes the connection after the answer). */
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
@@ -831,16 +246,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*upload_size = 0;
 		return MHD_YES;
 	}
-	if (cs->upload) {
+	if (cs->sink_state) {
+		void *st = cs->sink_state;
 		if (*upload_size) {
-			if (cs->upload_rc == 0)
-				cs->upload_rc = s->upload->data(cs->upload, upload_data,
-				                                *upload_size, &cs->upload_err);
-			cs->upload_bytes += *upload_size;
+			cs->route->sink->data(st, upload_data, *upload_size);
 			*upload_size = 0;
 			return MHD_YES;
 		}
-		return upload_last(s, cs, &r);
+		cs->sink_state = NULL; /* end frees it */
+		cs->route->sink->end(st, &r);
+		return queue(conn, &r);
 	}
 	if (*upload_size) {
 		if (cs->len + *upload_size > s->max_body) {
@@ -864,40 +279,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 	api_guard_request_received(s->guard, conn); /* the body is in */
-	/* liveness: the process serves */
-	if (strcmp(url, "/healthz") == 0 || strcmp(url, "/livez") == 0) {
-		api_reply_raw(&r, 200, "text/plain", "ok", 2);
-		return queue(conn, &r);
-	}
-	if (strcmp(url, "/readyz") == 0 || strncmp(url, "/readyz/", 8) == 0) {
-		serve_readyz(s, &r, url[7] == '/' ? url + 8 : NULL);
-		return queue(conn, &r);
-	}
-	auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
-	if (strcmp(url, "/metrics") == 0 && s->metrics &&
-	    (s->metrics_anonymous || bearer_is(auth, s->token))) {
-		serve_metrics(s, &r);
-		return queue(conn, &r);
-	}
-	if (strcmp(url, "/dvcr/events") == 0 && bearer_is(auth, s->notify_token)) {
-		registry_events(s, &r, cs->body ? cs->body : "", cs->len);
-		return queue(conn, &r);
-	}
-	if (!bearer_is(auth, s->token)) {
+	if (!api_server_authorized(
+	        s, cs->route,
+	        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization"))) {
 		api_reply_error(&r, VIM_EAUTH, "Unauthorized");
-		return queue(conn, &r);
-	}
-	if (strcmp(url, "/dvcr/events") == 0) {
-		registry_events(s, &r, cs->body ? cs->body : "", cs->len);
-		return queue(conn, &r);
-	}
-	if (strncmp(url, "/download/", 10) == 0) {
-		download(s, &r, url + 10);
 		return queue(conn, &r);
 	}
 	r.body = cs->body ? cs->body : "";
 	r.body_len = cs->len;
-	api_route(&r);
+	cs->route->handle(&r, cs->rest < 0 ? NULL : url + cs->rest);
 	return queue(conn, &r);
 }
 
@@ -905,13 +295,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
 	struct conn_state *cs = *con_cls;
-
 	struct api_server *s = cls;
 
 	(void)toe;
 	api_guard_request_done(s->guard, conn);
-	if (cs && cs->upload) /* the client went away mid-upload */
-		s->upload->end(cs->upload, false, NULL);
+	if (cs && cs->sink_state) /* the client went away mid-body */
+		cs->route->sink->abort(cs->sink_state);
 	if (cs) {
 		free(cs->body);
 		free(cs);

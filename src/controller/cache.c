@@ -7,6 +7,7 @@
  * again with a growing backoff until a list succeeds.
  */
 #include "controller/cache.h"
+#include "core/cond.h"
 #include "core/log.h"
 #include "core/sysutil.h"
 
@@ -286,18 +287,11 @@ static void drop_watch(struct ctl_cache *c)
 /* Waits ms unless the cache is being stopped; false when it is. */
 static bool backoff_wait(struct ctl_cache *c, int64_t ms)
 {
-	struct timespec ts;
+	int64_t until = vim_deadline_ms(ms);
 	bool stopping;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&c->wmu);
-	while (!c->stopping && pthread_cond_timedwait(&c->wcond, &c->wmu, &ts) == 0)
+	while (!c->stopping && vim_cond_wait_until(&c->wcond, &c->wmu, until) == 0)
 		;
 	stopping = c->stopping;
 	pthread_mutex_unlock(&c->wmu);
@@ -366,7 +360,7 @@ int ctl_cache_start(struct ctl_cache **out, struct store *s, const char *resourc
 	c->nbuckets = 1024;
 	pthread_rwlock_init(&c->lock, NULL);
 	pthread_mutex_init(&c->wmu, NULL);
-	pthread_cond_init(&c->wcond, NULL);
+	vim_cond_init(&c->wcond);
 	if (!(c->buckets = calloc(c->nbuckets, sizeof(*c->buckets)))) {
 		rc = vim_err_set(err, VIM_ENOMEM, "cache %s: out of memory", resource);
 		goto fail;

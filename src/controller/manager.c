@@ -158,8 +158,13 @@ static void record_event(void *self, const struct model_image *img, const char *
 
 	/* an event outlives the object: no URL credential goes into one */
 	vim_redact(safe, sizeof(safe), message ? message : "");
-	if (!obj ||
-	    store_event_record(m->cfg.store, obj, type, reason, safe, vim_time_now(), &err) < 0)
+	if (!obj || store_event_record(m->cfg.store,
+	                               &(struct store_event_rec){.involved = obj,
+	                                                         .type = type,
+	                                                         .reason = reason,
+	                                                         .message = safe,
+	                                                         .now = vim_time_now()},
+	                               &err) < 0)
 		vim_log(VIM_LOG_WARN, "event %s for %s %s/%s not recorded: %s", reason,
 		        model_kind_info(img->kind)->name,
 		        img->meta.namespace ? img->meta.namespace : "", img->meta.name,

@@ -2,8 +2,10 @@
  * controller/monitor — checker, storage probe, notifications, sweep.
  */
 #include "controller/monitor.h"
+#include "core/digest.h"
 #include "core/log.h"
 #include "core/sysutil.h"
+#include "core/cond.h"
 #include "core/timeutil.h"
 
 #include <errno.h>
@@ -167,12 +169,9 @@ static void sha256_digest(const void *p, size_t n, char out[DVCR_DIGEST_MAX])
 {
 	unsigned char md[32];
 	unsigned int len = 0;
-	int i;
 
 	EVP_Digest(p, n, md, &len, EVP_sha256(), NULL);
-	memcpy(out, "sha256:", 7);
-	for (i = 0; i < 32; i++)
-		snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
+	vim_digest_format(out, md);
 }
 
 static int push_blob(struct dvcr_client *c, const void *data, size_t len,
@@ -222,19 +221,12 @@ static int push_canary(struct dvcr_client *c, struct vim_err *err)
  * true when the monitor is stopping. */
 static bool nap_kickable(struct ctl_monitor *mon, int64_t ms, bool *kick)
 {
-	struct timespec ts;
+	int64_t until = vim_deadline_ms(ms);
 	bool stop;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&mon->mu);
 	while (!mon->stopping && !(kick && *kick) &&
-	       pthread_cond_timedwait(&mon->wake, &mon->mu, &ts) != ETIMEDOUT)
+	       vim_cond_wait_until(&mon->wake, &mon->mu, until) != VIM_ETIMEDOUT)
 		;
 	if (kick)
 		*kick = false;
@@ -451,7 +443,7 @@ int ctl_monitor_new(struct ctl_monitor **out, const struct ctl_monitor_config *c
 	if (mon->cfg.max_rps <= 0)
 		mon->cfg.max_rps = MAX_RPS_DEFAULT;
 	pthread_mutex_init(&mon->mu, NULL);
-	pthread_cond_init(&mon->wake, NULL);
+	vim_cond_init(&mon->wake);
 	*out = mon;
 	return 0;
 }

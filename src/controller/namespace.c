@@ -5,6 +5,7 @@
  * namespaces is short; SWEEP_MS bounds how late `kubectl delete ns` returns.
  */
 #include "controller/namespace.h"
+#include "core/cond.h"
 #include "core/log.h"
 #include "model/model.h"
 
@@ -49,8 +50,13 @@ static int delete_all(struct store *s, const char *resource, const char *ns, siz
 		if (meta_str(it, "deletionTimestamp"))
 			continue;
 		out = NULL;
-		rc = store_delete(s, resource, ns, meta_str(it, "name"), meta_str(it, "uid"), NULL,
-		                  &out, &deleted, err);
+		rc = store_delete(
+		    s,
+		    &(struct store_delete_opts){.resource = resource,
+		                                .ns = ns,
+		                                .name = meta_str(it, "name"),
+		                                .precondition_uid = meta_str(it, "uid")},
+		    &out, &deleted, err);
 		json_decref(out);
 		if (rc < 0 && rc != VIM_ENOTFOUND && rc != VIM_ECONFLICT)
 			break;
@@ -124,18 +130,15 @@ static void *sweeper(void *arg)
 {
 	struct ctl_namespaces *n = arg;
 	struct vim_err err = {0};
-	struct timespec ts;
+	int64_t until;
 
 	pthread_mutex_lock(&n->mu);
 	while (!n->stop) {
 		pthread_mutex_unlock(&n->mu);
 		ctl_namespaces_sweep(n->store, &err);
 		pthread_mutex_lock(&n->mu);
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += SWEEP_MS * 1000000L;
-		ts.tv_sec += ts.tv_nsec / 1000000000L;
-		ts.tv_nsec %= 1000000000L;
-		while (!n->stop && pthread_cond_timedwait(&n->cond, &n->mu, &ts) != ETIMEDOUT)
+		until = vim_deadline_ms(SWEEP_MS);
+		while (!n->stop && vim_cond_wait_until(&n->cond, &n->mu, until) != VIM_ETIMEDOUT)
 			;
 	}
 	pthread_mutex_unlock(&n->mu);
@@ -151,7 +154,7 @@ int ctl_namespaces_start(struct ctl_namespaces **out, struct store *store, struc
 		return vim_err_set(err, VIM_ENOMEM, "controller: namespaces: out of memory");
 	n->store = store;
 	pthread_mutex_init(&n->mu, NULL);
-	pthread_cond_init(&n->cond, NULL);
+	vim_cond_init(&n->cond);
 	if (pthread_create(&n->thread, NULL, sweeper, n) != 0) {
 		ctl_namespaces_stop(n);
 		return vim_err_set(err, VIM_EINTERNAL,

@@ -4,6 +4,7 @@
  */
 #include "controller/queue.h"
 #include "core/sysutil.h"
+#include "core/cond.h"
 #include "core/timeutil.h"
 
 #include <errno.h>
@@ -229,7 +230,7 @@ int ctl_queue_new(struct ctl_queue **out, const struct ctl_queue_opts *o, struct
 	if (q->o.backoff_max_ms <= 0)
 		q->o.backoff_max_ms = 5 * 60 * 1000;
 	pthread_mutex_init(&q->mu, NULL);
-	pthread_cond_init(&q->cond, NULL);
+	vim_cond_init(&q->cond);
 	*out = q;
 	return 0;
 }
@@ -318,21 +319,9 @@ int ctl_queue_failures(struct ctl_queue *q, const char *key)
 	return n;
 }
 
-static void deadline_in(struct timespec *ts, int64_t ms)
-{
-	clock_gettime(CLOCK_REALTIME, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 int ctl_queue_get(struct ctl_queue *q, char *buf, size_t len, int timeout_ms)
 {
 	int64_t start = vim_mono_ms(), left;
-	struct timespec ts;
 	struct qent *e;
 	int rc = 0;
 
@@ -362,8 +351,7 @@ int ctl_queue_get(struct ctl_queue *q, char *buf, size_t len, int timeout_ms)
 			if (until < left)
 				left = until > 0 ? until : 1;
 		}
-		deadline_in(&ts, left);
-		pthread_cond_timedwait(&q->cond, &q->mu, &ts);
+		vim_cond_wait_until(&q->cond, &q->mu, vim_deadline_ms(left));
 	}
 	pthread_mutex_unlock(&q->mu);
 	return rc;

@@ -3,6 +3,7 @@
  * no-data copy between repositories (cross-repository mount).
  */
 #include "dvcr/image.h"
+#include "core/digest.h"
 #include "core/timeutil.h"
 
 #include <jansson.h>
@@ -305,12 +306,10 @@ void dvcr_image_abort(struct dvcr_image_writer *w)
 static void hex_digest(EVP_MD_CTX *ctx, char out[DVCR_DIGEST_MAX])
 {
 	unsigned char md[32];
-	unsigned int n = 0, i;
+	unsigned int n = 0;
 
 	EVP_DigestFinal_ex(ctx, md, &n);
-	memcpy(out, "sha256:", 7);
-	for (i = 0; i < n; i++)
-		snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
+	vim_digest_format(out, md);
 }
 
 static int push_small_blob(struct dvcr_client *c, const char *repo, const char *data, size_t len,
@@ -318,13 +317,11 @@ static int push_small_blob(struct dvcr_client *c, const char *repo, const char *
 {
 	struct dvcr_upload *up = NULL;
 	unsigned char md[32];
-	unsigned int n = 0, i;
+	unsigned int n = 0;
 	int rc;
 
 	EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
-	memcpy(digest, "sha256:", 7);
-	for (i = 0; i < n; i++)
-		snprintf(digest + 7 + 2 * i, 3, "%02x", md[i]);
+	vim_digest_format(digest, md);
 	if ((rc = dvcr_upload_begin(c, repo, &up, err)) < 0)
 		return rc;
 	if ((rc = dvcr_upload_write(up, data, len, err)) < 0) {

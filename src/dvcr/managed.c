@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE /* close_range */
 #include "dvcr/managed.h"
+#include "core/cond.h"
 #include "core/log.h"
 #include "core/sysutil.h"
 #include "core/timeutil.h"
@@ -242,16 +243,7 @@ static void spawn_locked(struct dvcr_managed *m)
 
 static void wait_ms_locked(struct dvcr_managed *m, int64_t ms)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
-	pthread_cond_timedwait(&m->cv, &m->mu, &ts);
+	vim_cond_wait_until(&m->cv, &m->mu, vim_deadline_ms(ms));
 }
 
 static void *supervise(void *arg)
@@ -375,13 +367,7 @@ int dvcr_managed_start(struct dvcr_managed **out, const struct dvcr_managed_conf
 		return vim_err_set(err, VIM_ENOMEM, "dvcr: out of memory");
 	m->pid = -1;
 	pthread_mutex_init(&m->mu, NULL);
-	{
-		pthread_condattr_t ca;
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&m->cv, &ca);
-		pthread_condattr_destroy(&ca);
-	}
+	vim_cond_init(&m->cv);
 	if (!(m->dir = strdup(cfg->dir)) ||
 	    (cfg->notify_url && !(m->notify_url = strdup(cfg->notify_url))) ||
 	    (cfg->notify_token && !(m->notify_token = strdup(cfg->notify_token)))) {

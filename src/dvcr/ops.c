@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "dvcr/internal.h"
+#include "core/digest.h"
 
 /* Every manifest type, always: a missing OCI type turns an existing OCI
  * manifest into a 404 on distribution 2.8 (dvcr.md), i.e. a false
@@ -35,11 +36,6 @@ int dvcr_check_name(const char *repo, const char *ref, struct vim_err *err)
 			return vim_err_set(err, VIM_EINVAL, "dvcr: bad reference %.100s in %s", ref,
 			                   repo);
 	return 0;
-}
-
-static int is_digest(const char *d)
-{
-	return d && strncmp(d, "sha256:", 7) == 0 && strlen(d) == 71;
 }
 
 int dvcr_ping(struct dvcr_client *c, struct vim_err *err)
@@ -171,7 +167,7 @@ int dvcr_manifest_delete(struct dvcr_client *c, const char *repo, const char *di
 	rc = dvcr_check_name(repo, digest, err);
 	if (rc != 0)
 		goto out;
-	if (!is_digest(digest)) {
+	if (vim_digest_parse(digest, NULL, NULL) < 0) {
 		/* the registry answers 400 DIGEST_INVALID for tags (dvcr.md) */
 		rc = vim_err_set(err, VIM_EINVAL, "DELETE %s manifests/%s: a digest is required",
 		                 repo, digest);

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "dvcr/dvcr.h"
+#include "core/digest.h"
 
 static int copy_part(char *dst, size_t cap, const char *s, size_t n)
 {
@@ -42,10 +43,10 @@ int dvcr_ref_parse(const char *text, struct dvcr_ref *out, struct vim_err *err)
 	end = p + strlen(p);
 	at = strchr(p, '@');
 	if (at) {
-		if (strncmp(at + 1, "sha256:", 7) != 0 || strlen(at + 1) != 71 ||
-		    strspn(at + 8, "0123456789abcdef") != 64) {
-			rc = vim_err_set(err, VIM_EINVAL, "image reference %.200s: bad digest",
-			                 text);
+		struct vim_err why = {0};
+		if (vim_digest_parse(at + 1, NULL, &why) < 0) {
+			rc = vim_err_set(err, VIM_EINVAL, "image reference %.200s: bad %s", text,
+			                 why.msg);
 			goto out;
 		}
 		copy_part(out->digest, sizeof(out->digest), at + 1, strlen(at + 1));

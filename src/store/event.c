@@ -26,9 +26,11 @@ static uint64_t fnv1a(uint64_t h, const char *s)
 	return h;
 }
 
-int store_event_record(struct store *s, const json_t *involved, const char *type,
-                       const char *reason, const char *message, int64_t now, struct vim_err *err)
+int store_event_record(struct store *s, const struct store_event_rec *e, struct vim_err *err)
 {
+	const json_t *involved = e->involved;
+	const char *type = e->type, *reason = e->reason, *message = e->message;
+	int64_t now = e->now;
 	const char *name = store_meta_str(involved, "name"),
 	           *ns = store_meta_str(involved, "namespace");
 	const char *uid = store_meta_str(involved, "uid");
@@ -140,9 +142,12 @@ int store_event_expire(struct store *s, int64_t now, int64_t ttl_s, int64_t *nex
 		if (rc < 0)
 			break;
 		gone = NULL;
-		drc = store_delete(s, "events", json_string_value(json_array_get(pair, 0)),
-		                   json_string_value(json_array_get(pair, 1)), NULL, NULL, &gone,
-		                   &deleted, err);
+		drc = store_delete(
+		    s,
+		    &(struct store_delete_opts){.resource = "events",
+		                                .ns = json_string_value(json_array_get(pair, 0)),
+		                                .name = json_string_value(json_array_get(pair, 1))},
+		    &gone, &deleted, err);
 		json_decref(gone);
 		if (drc == 0)
 			removed++;

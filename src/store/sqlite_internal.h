@@ -46,9 +46,8 @@ int sq_update(struct store *base, const char *resource, const json_t *obj,
               const struct store_write_opts *wo, json_t **out, struct vim_err *err);
 int sq_update_status(struct store *base, const char *resource, const json_t *obj,
                      const struct store_write_opts *wo, json_t **out, struct vim_err *err);
-int sq_remove(struct store *base, const char *resource, const char *ns, const char *name,
-              const char *precondition_uid, const char *precondition_rv,
-              const struct store_write_opts *wo, json_t **out, bool *deleted, struct vim_err *err);
+int sq_remove(struct store *base, const struct store_delete_opts *o, json_t **out, bool *deleted,
+              struct vim_err *err);
 int sq_list(struct store *base, const char *resource, const struct store_list_opts *o,
             store_list_fn fn, void *arg, struct store_list_meta *meta, struct vim_err *err);
 

@@ -198,10 +198,12 @@ out:
 	return rc;
 }
 
-int sq_remove(struct store *base, const char *resource, const char *ns, const char *name,
-              const char *precondition_uid, const char *precondition_rv,
-              const struct store_write_opts *wo, json_t **out, bool *deleted, struct vim_err *err)
+int sq_remove(struct store *base, const struct store_delete_opts *o, json_t **out, bool *deleted,
+              struct vim_err *err)
 {
+	const char *resource = o->resource, *ns = o->ns, *name = o->name;
+	const char *precondition_uid = o->precondition_uid, *precondition_rv = o->precondition_rv;
+	const struct store_write_opts *wo = &o->write;
 	struct sq_store *s = (struct sq_store *)base;
 	json_t *stored = NULL, *next;
 	char ts[VIM_TIME_TEXT_MAX], q[160];

@@ -93,6 +93,20 @@ struct store_write_opts {
 	bool dry_run;
 };
 
+/* What a delete removes and under which conditions (kube's
+ * DeleteOptions.preconditions and dryRun); the object's key is in it, so
+ * a call reads as one designated initializer rather than nine positional
+ * arguments of which four are strings. */
+struct store_delete_opts {
+	const char *resource; /* plural: "virtualimages", "namespaces" */
+	const char *ns;       /* NULL or "" for cluster-scoped ones */
+	const char *name;
+	/* NULL or "" = no precondition; a mismatch is VIM_ECONFLICT */
+	const char *precondition_uid;
+	const char *precondition_rv;
+	struct store_write_opts write; /* dry_run */
+};
+
 /* The backend table.  A backend fills one of these; callers use the
  * store_* wrappers below.  Writes take wo (NULL = defaults). */
 struct store_ops {
@@ -109,13 +123,11 @@ struct store_ops {
 	              const struct store_write_opts *wo, json_t **out, struct vim_err *err);
 	int (*update_status)(struct store *s, const char *resource, const json_t *obj,
 	                     const struct store_write_opts *wo, json_t **out, struct vim_err *err);
-	/* precondition_rv / precondition_uid may be NULL.  *out gets the object
-	 * as it was deleted, or as it stays (deletionTimestamp set) when
-	 * finalizers hold it; *deleted tells which. */
-	int (*remove)(struct store *s, const char *resource, const char *ns, const char *name,
-	              const char *precondition_uid, const char *precondition_rv,
-	              const struct store_write_opts *wo, json_t **out, bool *deleted,
-	              struct vim_err *err);
+	/* *out gets the object as it was deleted, or as it stays
+	 * (deletionTimestamp set) when finalizers hold it; *deleted tells
+	 * which. */
+	int (*remove)(struct store *s, const struct store_delete_opts *o, json_t **out,
+	              bool *deleted, struct vim_err *err);
 	int (*watch)(struct store *s, const char *resource, const struct store_watch_opts *o,
 	             struct store_watch **out, struct vim_err *err);
 	/* Current resourceVersion (the last one assigned). */
@@ -200,18 +212,10 @@ static inline int store_update_status_opts(struct store *s, const char *r, const
 {
 	return s->ops->update_status(s, r, obj, wo, out, e);
 }
-static inline int store_delete(struct store *s, const char *r, const char *ns, const char *n,
-                               const char *uid, const char *rv, json_t **out, bool *deleted,
-                               struct vim_err *e)
+static inline int store_delete(struct store *s, const struct store_delete_opts *o, json_t **out,
+                               bool *deleted, struct vim_err *e)
 {
-	return s->ops->remove(s, r, ns, n, uid, rv, NULL, out, deleted, e);
-}
-static inline int store_delete_opts(struct store *s, const char *r, const char *ns, const char *n,
-                                    const char *uid, const char *rv,
-                                    const struct store_write_opts *wo, json_t **out, bool *deleted,
-                                    struct vim_err *e)
-{
-	return s->ops->remove(s, r, ns, n, uid, rv, wo, out, deleted, e);
+	return s->ops->remove(s, o, out, deleted, e);
 }
 static inline int store_watch(struct store *s, const char *r, const struct store_watch_opts *o,
                               struct store_watch **out, struct vim_err *e)
@@ -251,12 +255,22 @@ void store_namespace_defaults(json_t *ns);
  * keeps serving.  Run once at start, before the API. */
 int store_namespaces_ensure(struct store *s, struct vim_err *err);
 
-/* Records a core/v1 Event about the object `involved` (borrowed: its kind,
- * apiVersion, metadata.name/namespace/uid/resourceVersion), de-duplicated as
- * Kubernetes does: the same object + type + reason + message increments
- * count and lastTimestamp of the existing Event. */
-int store_event_record(struct store *s, const json_t *involved, const char *type,
-                       const char *reason, const char *message, int64_t now, struct vim_err *err);
+/* One Event to record: three strings side by side were one swap away
+ * from a Warning whose reason is its message. */
+struct store_event_rec {
+	/* borrowed: its kind, apiVersion, metadata.name/namespace/uid/
+	 * resourceVersion */
+	const json_t *involved;
+	const char *type; /* "Normal", "Warning" */
+	const char *reason;
+	const char *message;
+	int64_t now; /* unix seconds: firstTimestamp / lastTimestamp */
+};
+
+/* Records a core/v1 Event about e->involved, de-duplicated as Kubernetes
+ * does: the same object + type + reason + message increments count and
+ * lastTimestamp of the existing Event. */
+int store_event_record(struct store *s, const struct store_event_rec *e, struct vim_err *err);
 
 /* Deletes Events whose lastTimestamp is older than now - ttl_s (what the
  * store's own expiry runs; see store_sqlite_opts.event_ttl_s).  Returns the

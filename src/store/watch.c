@@ -13,6 +13,7 @@
  * json_t shared by the history and whoever is sending it.
  */
 #include "store/internal.h"
+#include "core/cond.h"
 #include "core/timeutil.h"
 
 #include <errno.h>
@@ -324,7 +325,7 @@ int store_hub_watch(struct store_hub *h, const char *resource, const struct stor
 	}
 	snprintf(w->resource, sizeof(w->resource), "%s", resource);
 	w->bookmarks = o->bookmarks;
-	pthread_cond_init(&w->cond, NULL);
+	vim_cond_init(&w->cond);
 
 	pthread_mutex_lock(&h->mu);
 	if (from > 0 && from < current_rv) {
@@ -344,17 +345,6 @@ int store_hub_watch(struct store_hub *h, const char *resource, const struct stor
 	pthread_mutex_unlock(&h->mu);
 	*out = w;
 	return 0;
-}
-
-static void deadline(struct timespec *ts, int timeout_ms)
-{
-	clock_gettime(CLOCK_REALTIME, ts);
-	ts->tv_sec += timeout_ms / 1000;
-	ts->tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
 }
 
 /* The index (from the oldest) of the first change after rv, or h->len. */
@@ -396,11 +386,10 @@ int store_watch_next(struct store_watch *w, int timeout_ms, struct store_event *
 	const struct change *c = NULL;
 	enum store_event_type type = STORE_ADDED;
 	json_t *obj = NULL;
-	struct timespec ts;
+	int64_t until = vim_deadline_ms(timeout_ms);
 	int rc = 0;
 
 	memset(ev, 0, sizeof(*ev));
-	deadline(&ts, timeout_ms);
 	pthread_mutex_lock(&h->mu);
 	for (;;) {
 		if (w->canceled || w->detached) {
@@ -414,7 +403,7 @@ int store_watch_next(struct store_watch *w, int timeout_ms, struct store_event *
 			goto out;
 		}
 		if ((c = next_wanted(w, &type, &obj)) ||
-		    pthread_cond_timedwait(&w->cond, &h->mu, &ts) == ETIMEDOUT)
+		    vim_cond_wait_until(&w->cond, &h->mu, until) == VIM_ETIMEDOUT)
 			break;
 	}
 	if (c) {

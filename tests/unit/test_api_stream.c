@@ -100,11 +100,10 @@ static int f_update_status(struct store *s, const char *r, const json_t *obj,
 	return store_update_status_opts(real_of(s), r, obj, wo, out, e);
 }
 
-static int f_remove(struct store *s, const char *r, const char *ns, const char *n, const char *uid,
-                    const char *rv, const struct store_write_opts *wo, json_t **out, bool *deleted,
+static int f_remove(struct store *s, const struct store_delete_opts *o, json_t **out, bool *deleted,
                     struct vim_err *e)
 {
-	return store_delete_opts(real_of(s), r, ns, n, uid, rv, wo, out, deleted, e);
+	return store_delete(real_of(s), o, out, deleted, e);
 }
 
 static int f_watch(struct store *s, const char *r, const struct store_watch_opts *o,

@@ -108,8 +108,11 @@ static void test_cache_lists_then_follows_the_watch(void **state)
 	assert_int_equal(ctl_cache_foreach(c, collect, walked), 0);
 	assert_non_null(strstr(walked, "ns/b=Ready;"));
 	assert_non_null(strstr(walked, "ns/a=;"));
-	assert_int_equal(
-	    store_delete(s, "virtualimages", "ns", "a", NULL, NULL, &out, &deleted, NULL), 0);
+	assert_int_equal(store_delete(s,
+	                              &(struct store_delete_opts){
+	                                  .resource = "virtualimages", .ns = "ns", .name = "a"},
+	                              &out, &deleted, NULL),
+	                 0);
 	json_decref(out);
 	assert_true(wait_log(&seen, "DELETED ns/a;"));
 	assert_null(ctl_cache_get(c, "ns/a"));

@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 
+#include "core/digest.h"
 #include "core/err.h"
 #include "core/timeutil.h"
 
@@ -119,6 +120,62 @@ static void test_time_round_trips(void **state)
 	}
 }
 
+/* sha256 of the empty string, the well-known vector */
+static const unsigned char empty_md[VIM_SHA256_LEN] = {
+    0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24,
+    0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55};
+#define EMPTY_DIGEST "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+static void test_digest_format_writes_sha256_lowercase_hex(void **state)
+{
+	char out[VIM_DIGEST_TEXT_MAX + 8];
+	(void)state;
+
+	memset(out, 'x', sizeof(out));
+	vim_digest_format(out, empty_md);
+	assert_string_equal(out, EMPTY_DIGEST);
+	assert_int_equal(strlen(out), VIM_DIGEST_TEXT_LEN);
+}
+
+static void test_digest_parse_round_trips(void **state)
+{
+	unsigned char md[VIM_SHA256_LEN];
+	struct vim_err e = {0};
+	(void)state;
+
+	assert_int_equal(vim_digest_parse(EMPTY_DIGEST, md, &e), 0);
+	assert_memory_equal(md, empty_md, sizeof(md));
+	assert_int_equal(vim_digest_parse(EMPTY_DIGEST, NULL, NULL), 0);
+}
+
+static void test_digest_parse_refuses_what_is_not_a_sha256_digest(void **state)
+{
+	static const char *const bad[] = {
+	    "",
+	    "sha256:",
+	    "sha512:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+	    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+	    "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b85",
+	    "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b8555",
+	    "sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855",
+	    "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b85g",
+	    "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b85:",
+	};
+	struct vim_err e = {0};
+	size_t i;
+	(void)state;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		vim_err_clear(&e);
+		assert_int_equal(vim_digest_parse(bad[i], NULL, &e), VIM_EINVAL);
+		assert_non_null(strstr(e.msg, "digest"));
+	}
+	assert_int_equal(vim_digest_parse(NULL, NULL, &e), VIM_EINVAL);
+	vim_digest_parse("sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b85g",
+	                 NULL, &e);
+	assert_non_null(strstr(e.msg, "offset 70"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -130,6 +187,9 @@ int main(void)
 	    cmocka_unit_test(test_time_parse_accepts_zulu_offsets_and_fractions),
 	    cmocka_unit_test(test_time_parse_refuses_garbage),
 	    cmocka_unit_test(test_time_round_trips),
+	    cmocka_unit_test(test_digest_format_writes_sha256_lowercase_hex),
+	    cmocka_unit_test(test_digest_parse_round_trips),
+	    cmocka_unit_test(test_digest_parse_refuses_what_is_not_a_sha256_digest),
 	};
 	return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }

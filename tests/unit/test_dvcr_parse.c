@@ -162,6 +162,28 @@ static void test_token_expiry_clamps_the_servers_expires_in(void **state)
 	assert_int_equal(dvcr_token_expiry_ms(now, 1, LLONG_MAX / 1000 + 6), now + 86395 * 1000);
 }
 
+/* A manifest DELETE takes a digest only, by the one digest grammar: an
+ * uppercase or non-hex "sha256:" + 64 characters was sent to the registry
+ * (which answers 400 DIGEST_INVALID) instead of being refused here.  The
+ * client points at a closed port: a request would fail VIM_EUPSTREAM. */
+static void test_manifest_delete_refuses_a_malformed_digest_before_any_request(void **state)
+{
+	struct dvcr_config cfg = {.base_url = "http://127.0.0.1:1", .connect_timeout_ms = 500};
+	struct dvcr_client *c = NULL;
+	struct vim_err e = {0};
+	(void)state;
+
+	assert_int_equal(dvcr_client_new(&c, &cfg, &e), 0);
+	assert_int_equal(
+	    dvcr_manifest_delete(
+	        c, "vi/ns/a",
+	        "sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855", &e),
+	    VIM_EINVAL);
+	assert_non_null(strstr(e.msg, "a digest is required"));
+	assert_int_equal(dvcr_manifest_delete(c, "vi/ns/a", "latest", &e), VIM_EINVAL);
+	dvcr_client_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -173,6 +195,7 @@ int main(void)
 	    cmocka_unit_test(test_ref_digest),
 	    cmocka_unit_test(test_ref_rejects),
 	    cmocka_unit_test(test_token_expiry_clamps_the_servers_expires_in),
+	    cmocka_unit_test(test_manifest_delete_refuses_a_malformed_digest_before_any_request),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

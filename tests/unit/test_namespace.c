@@ -106,8 +106,10 @@ static void test_deleted_namespace_is_terminating_until_finalizers_empty(void **
 	(void)state;
 
 	create_ns(s, "t");
-	assert_int_equal(store_delete(s, "namespaces", NULL, "t", NULL, NULL, &out, &deleted, &err),
-	                 0);
+	assert_int_equal(
+	    store_delete(s, &(struct store_delete_opts){.resource = "namespaces", .name = "t"},
+	                 &out, &deleted, &err),
+	    0);
 	assert_false(deleted);
 	assert_string_equal(
 	    json_string_value(json_object_get(json_object_get(out, "status"), "phase")),
@@ -115,8 +117,10 @@ static void test_deleted_namespace_is_terminating_until_finalizers_empty(void **
 	assert_non_null(md_str(out, "deletionTimestamp"));
 	json_decref(out);
 	/* a second delete changes nothing */
-	assert_int_equal(store_delete(s, "namespaces", NULL, "t", NULL, NULL, &out, &deleted, &err),
-	                 0);
+	assert_int_equal(
+	    store_delete(s, &(struct store_delete_opts){.resource = "namespaces", .name = "t"},
+	                 &out, &deleted, &err),
+	    0);
 	assert_false(deleted);
 	json_decref(out);
 	/* emptying spec.finalizers lets it go */
@@ -176,8 +180,10 @@ static void test_sweep_deletes_images_then_events_then_the_namespace(void **stat
 	assert_null(md_str(out, "deletionTimestamp"));
 	json_decref(out);
 
-	assert_int_equal(store_delete(s, "namespaces", NULL, "t", NULL, NULL, &out, &deleted, &err),
-	                 0);
+	assert_int_equal(
+	    store_delete(s, &(struct store_delete_opts){.resource = "namespaces", .name = "t"},
+	                 &out, &deleted, &err),
+	    0);
 	json_decref(out);
 	/* first the images: deleted, held by their finalizer (the image
 	 * controllers' cleanup); the events wait */

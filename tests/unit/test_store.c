@@ -245,7 +245,10 @@ static void test_finalizers_hold_a_deleted_object(void **state)
 	json_object_set_new(json_object_get(o, "metadata"), "finalizers", json_pack("[s]", "x/y"));
 	a = create(s, o);
 	assert_int_equal(store_watch(s, VI, &wo, &w, &err), 0);
-	assert_int_equal(store_delete(s, VI, "ns", "a", NULL, NULL, &d, &deleted, &err), 0);
+	assert_int_equal(
+	    store_delete(s, &(struct store_delete_opts){.resource = VI, .ns = "ns", .name = "a"},
+	                 &d, &deleted, &err),
+	    0);
 	assert_false(deleted);
 	assert_non_null(meta(d, "deletionTimestamp"));
 	assert_int_equal(store_watch_next(w, 1000, &ev, &err), 1);
@@ -332,15 +335,23 @@ static void test_dry_run_writes_change_nothing(void **state)
 	json_decref(next);
 
 	/* delete held by a finalizer: deletionTimestamp set, not stored */
-	assert_int_equal(
-	    store_delete_opts(s, VI, "ns", "a", NULL, NULL, &dry, &out, &deleted, &err), 0);
+	assert_int_equal(store_delete(s,
+	                              &(struct store_delete_opts){
+	                                  .resource = VI, .ns = "ns", .name = "a", .write = dry},
+	                              &out, &deleted, &err),
+	                 0);
 	assert_false(deleted);
 	assert_non_null(meta(out, "deletionTimestamp"));
 	assert_string_equal(meta(out, "resourceVersion"), meta(a, "resourceVersion"));
 	json_decref(out);
-	assert_int_equal(
-	    store_delete_opts(s, VI, "ns", "a", "other-uid", NULL, &dry, &out, &deleted, &err),
-	    VIM_ECONFLICT);
+	assert_int_equal(store_delete(s,
+	                              &(struct store_delete_opts){.resource = VI,
+	                                                          .ns = "ns",
+	                                                          .name = "a",
+	                                                          .precondition_uid = "other-uid",
+	                                                          .write = dry},
+	                              &out, &deleted, &err),
+	                 VIM_ECONFLICT);
 
 	/* nothing of it happened */
 	assert_int_equal(store_get(s, VI, "ns", "a", &got, &err), 0);
@@ -358,8 +369,11 @@ static void test_dry_run_writes_change_nothing(void **state)
 	assert_int_equal(store_watch_next(w, 1000, &ev, &err), 1); /* the real update */
 	json_decref(ev.object);
 	rv = store_current_rv(s);
-	assert_int_equal(
-	    store_delete_opts(s, VI, "ns", "a", NULL, NULL, &dry, &out, &deleted, &err), 0);
+	assert_int_equal(store_delete(s,
+	                              &(struct store_delete_opts){
+	                                  .resource = VI, .ns = "ns", .name = "a", .write = dry},
+	                              &out, &deleted, &err),
+	                 0);
 	assert_true(deleted);
 	assert_null(meta(out, "deletionTimestamp"));
 	json_decref(out);
@@ -381,13 +395,27 @@ static void test_delete_preconditions(void **state)
 	bool deleted;
 	(void)state;
 
-	assert_int_equal(store_delete(s, VI, "ns", "a", "other-uid", NULL, &d, &deleted, &err),
+	assert_int_equal(store_delete(s,
+	                              &(struct store_delete_opts){.resource = VI,
+	                                                          .ns = "ns",
+	                                                          .name = "a",
+	                                                          .precondition_uid = "other-uid"},
+	                              &d, &deleted, &err),
 	                 VIM_ECONFLICT);
 	assert_non_null(strstr(err.msg, "Precondition failed"));
-	assert_int_equal(store_delete(s, VI, "ns", "a", NULL, "999", &d, &deleted, &err),
-	                 VIM_ECONFLICT);
-	assert_int_equal(store_delete(s, VI, "ns", "a", meta(a, "uid"), NULL, &d, &deleted, &err),
-	                 0);
+	assert_int_equal(
+	    store_delete(s,
+	                 &(struct store_delete_opts){
+	                     .resource = VI, .ns = "ns", .name = "a", .precondition_rv = "999"},
+	                 &d, &deleted, &err),
+	    VIM_ECONFLICT);
+	assert_int_equal(
+	    store_delete(
+	        s,
+	        &(struct store_delete_opts){
+	            .resource = VI, .ns = "ns", .name = "a", .precondition_uid = meta(a, "uid")},
+	        &d, &deleted, &err),
+	    0);
 	assert_true(deleted);
 	json_decref(d);
 	json_decref(a);
@@ -997,9 +1025,30 @@ static void test_events_deduplicate_and_expire(void **state)
 	int64_t due;
 	(void)state;
 
-	assert_int_equal(store_event_record(s, img, "Warning", "R", "lost", 1000, &err), 0);
-	assert_int_equal(store_event_record(s, img, "Warning", "R", "lost", 1010, &err), 0);
-	assert_int_equal(store_event_record(s, img, "Normal", "R2", "back", 1020, &err), 0);
+	assert_int_equal(store_event_record(s,
+	                                    &(struct store_event_rec){.involved = img,
+	                                                              .type = "Warning",
+	                                                              .reason = "R",
+	                                                              .message = "lost",
+	                                                              .now = 1000},
+	                                    &err),
+	                 0);
+	assert_int_equal(store_event_record(s,
+	                                    &(struct store_event_rec){.involved = img,
+	                                                              .type = "Warning",
+	                                                              .reason = "R",
+	                                                              .message = "lost",
+	                                                              .now = 1010},
+	                                    &err),
+	                 0);
+	assert_int_equal(store_event_record(s,
+	                                    &(struct store_event_rec){.involved = img,
+	                                                              .type = "Normal",
+	                                                              .reason = "R2",
+	                                                              .message = "back",
+	                                                              .now = 1020},
+	                                    &err),
+	                 0);
 	assert_int_equal(store_list_json(s, "events", &o, &items, &m, &err), 0);
 	assert_int_equal(json_array_size(items), 1);
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(items, 0), "count")), 2);

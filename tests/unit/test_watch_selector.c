@@ -159,7 +159,10 @@ static void test_label_selector_sees_objects_move_in_and_out(void **state)
 	a = relabel(s, a, "db");
 	snprintf(rvs[4], sizeof(rvs[4]), "%s", meta(a, "resourceVersion"));
 	expect(w, STORE_DELETED, "web", NULL, rvs[4]);
-	assert_int_equal(store_delete(s, VI, "ns", "a", NULL, NULL, &d, &deleted, &err), 0);
+	assert_int_equal(
+	    store_delete(s, &(struct store_delete_opts){.resource = VI, .ns = "ns", .name = "a"},
+	                 &d, &deleted, &err),
+	    0);
 	assert_true(deleted);
 	expect_nothing(w); /* deleted while out of the selection */
 

@@ -5,6 +5,7 @@
  * of the tar on the way.  A file that does not verify is removed.
  */
 #include "vimagectl.h"
+#include "core/digest.h"
 #include "importer/layer.h"
 
 #include <curl/curl.h>
@@ -168,9 +169,7 @@ int cmd_download(const struct conn *c, int argc, char **argv)
 	}
 	rc = fetch(c, path, &d, &err);
 	EVP_DigestFinal_ex(d.sha, md, &mdl);
-	snprintf(got, sizeof(got), "sha256:");
-	for (i = 0; i < mdl; i++)
-		snprintf(got + 7 + 2 * i, 3, "%02x", md[i]);
+	vim_digest_format(got, md);
 	if (rc == 0 && !d.done)
 		rc = vim_err_set(&err, VIM_EUPSTREAM, "the layer ended before its disk/ file did");
 	if (rc == 0 && strcmp(got, d.digest) != 0)
