@@ -91,8 +91,13 @@ static void test_events_older_than_the_ttl_go_at_open(void **state)
 	(void)state;
 
 	/* one from two hours ago, one from now: a TTL of one hour keeps one */
-	assert_int_equal(store_event_record(s, img, "Warning", "Old", "m", now - 7200, &err), 0);
-	assert_int_equal(store_event_record(s, img, "Normal", "New", "m", now, &err), 0);
+	assert_int_equal(
+	    store_event_record(s, &(struct store_event_rec){img, "Warning", "Old", "m", now - 7200},
+	                       &err),
+	    0);
+	assert_int_equal(
+	    store_event_record(s, &(struct store_event_rec){img, "Normal", "New", "m", now}, &err),
+	    0);
 	json_decref(img);
 	store_close(s);
 
@@ -108,7 +113,10 @@ static void test_events_expire_while_the_store_runs(void **state)
 	struct vim_err err;
 	(void)state;
 
-	assert_int_equal(store_event_record(s, img, "Normal", "R", "m", vim_time_now(), &err), 0);
+	assert_int_equal(
+	    store_event_record(
+	        s, &(struct store_event_rec){img, "Normal", "R", "m", vim_time_now()}, &err),
+	    0);
 	assert_int_equal(events(s), 1);
 	/* strictly older than 1 s: gone within ~2 s, nobody asking */
 	assert_int_equal(wait_events(s, 0), 0);
@@ -123,7 +131,9 @@ static void test_without_a_ttl_events_are_kept(void **state)
 	struct vim_err err;
 	(void)state;
 
-	assert_int_equal(store_event_record(s, img, "Normal", "R", "m", 1000, &err), 0);
+	assert_int_equal(
+	    store_event_record(s, &(struct store_event_rec){img, "Normal", "R", "m", 1000}, &err),
+	    0);
 	usleep(300000);
 	assert_int_equal(events(s), 1);
 	json_decref(img);

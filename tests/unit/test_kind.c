@@ -315,7 +315,10 @@ static void test_namespaces_cover_every_namespaced_kind(void **state)
 			continue;
 		/* delete it: Terminating; the sweep removes what it holds */
 		assert_int_equal(
-		    store_delete(s, "namespaces", NULL, ns, NULL, NULL, &out, &deleted, &err), 0);
+		    store_delete(s,
+		                 &(struct store_delete_opts){.resource = "namespaces", .name = ns},
+		                 &out, &deleted, &err),
+		    0);
 		json_decref(out);
 		out = NULL;
 	}
