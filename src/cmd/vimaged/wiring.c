@@ -160,19 +160,16 @@ int wiring_start(struct wiring *w, const struct options *o, struct store *store,
 	host_of(url, host, sizeof(host));
 	ic.dvcr = w->dvcr;
 	ic.dvcr_host = host;
-	ic.store = store;
 	ic.kick = kick;
 	ic.kick_arg = w;
 	ic.max_imports = o->import_workers ? atoi(o->import_workers) : 0;
-	ic.upload_timeout_s = o->upload_timeout ? atoll(o->upload_timeout) : 0;
 	ic.min_rate_bps = o->import_min_rate ? (uint64_t)atof(o->import_min_rate) : 0;
 	ic.stall_window_ms = seconds_ms(o->import_stall_window, 0);
 	snprintf(secrets, sizeof(secrets), "%s/secrets", o->data_dir);
 	ic.secrets_dir = secrets;
 	if ((rc = imp_manager_new(&w->importer, &ic, err)) < 0)
 		goto fail;
-	mc.importer = imp_manager_importer(w->importer);
-	mc.datasource = imp_manager_datasource(w->importer);
+	mc.jobs = wiring_jobs(w->importer, o->upload_timeout ? atoll(o->upload_timeout) : 0);
 	if ((rc = ctl_manager_start(&w->manager, &mc, err)) < 0)
 		goto fail;
 	pthread_mutex_lock(&w->kick_mu);
