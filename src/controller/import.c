@@ -23,13 +23,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define POLL_MS 1000          /* progress is published this often */
-#define QUEUED_POLL_MS 5000   /* a queued import is looked at this often */
-#define UPLOAD_POLL_MS 5000   /* an upload URL waiting */
-#define RETRY_AFTER_S 30      /* a transient failure is retried after, doubling */
-#define RETRY_MAX_S 600       /* ... up to this */
-#define UPLOAD_TIMEOUT_S 600  /* upstream's 10 minutes */
-#define REPO_MAX 256          /* DVCR_REPO_MAX */
+#define POLL_MS 1000         /* progress is published this often */
+#define QUEUED_POLL_MS 5000  /* a queued import is looked at this often */
+#define UPLOAD_POLL_MS 5000  /* an upload URL waiting */
+#define RETRY_AFTER_S 30     /* a transient failure is retried after, doubling */
+#define RETRY_MAX_S 600      /* ... up to this */
+#define UPLOAD_TIMEOUT_S 600 /* upstream's 10 minutes */
+#define REPO_MAX 256         /* DVCR_REPO_MAX */
 
 /* ---- status helpers ---------------------------------------------------------------- */
 
@@ -54,20 +54,23 @@ static void record(struct ctl_ctx *ctx, const struct model_image *img, const cha
 		ctx->recorder.record(ctx->recorder.self, img, type, reason, msg);
 }
 
-static void set_size(struct model_image *img, const struct imp_result *r)
+/* Negative when one of the strings could not be stored (out of memory). */
+static int set_size(struct model_image *img, const struct imp_result *r)
 {
 	char h[32], b[32];
+	int rc = 0;
 
 	model_format_ibytes(r->stored_size, h, sizeof(h));
 	snprintf(b, sizeof(b), "%llu", (unsigned long long)r->stored_size);
-	model_set_str(&img->status.size_stored, h);
-	model_set_str(&img->status.size_stored_bytes, b);
+	rc |= model_set_str(&img->status.size_stored, h);
+	rc |= model_set_str(&img->status.size_stored_bytes, b);
 	model_format_ibytes(r->virtual_size, h, sizeof(h));
 	snprintf(b, sizeof(b), "%llu", (unsigned long long)r->virtual_size);
-	model_set_str(&img->status.size_unpacked, h);
-	model_set_str(&img->status.size_unpacked_bytes, b);
-	model_set_str(&img->status.format, r->format);
+	rc |= model_set_str(&img->status.size_unpacked, h);
+	rc |= model_set_str(&img->status.size_unpacked_bytes, b);
+	rc |= model_set_str(&img->status.format, r->format);
 	img->status.cdrom = r->cdrom;
+	return rc < 0 ? VIM_ENOMEM : 0;
 }
 
 static void set_speed(struct model_image *img, uint64_t bytes, int64_t ms, bool current)
@@ -120,13 +123,13 @@ static void show_upload(struct model_image *img, const char *url, int64_t now)
 /* ---- the source of an ObjectRef ------------------------------------------------------ */
 
 /* 1 ready (fills *src, caller frees), 0 not (reason/message), <0 error. */
-static int load_source(struct ctl_ctx *ctx, const struct model_image *img,
-                       struct model_image **src, char *reason, char *message, struct vim_err *err)
+static int load_source(struct ctl_ctx *ctx, const struct model_image *img, struct model_image **src,
+                       char *reason, char *message, struct vim_err *err)
 {
 	const struct model_ds_object_ref *o = img->spec.data_source.object_ref;
 	bool cluster = o && o->kind && strcmp(o->kind, "ClusterVirtualImage") == 0;
 	const char *what = cluster ? "ClusterVirtualImage" : "VirtualImage";
-	const char *ns = cluster ? NULL
+	const char *ns = cluster                      ? NULL
 	                 : img->kind == MODEL_KIND_VI ? img->meta.namespace
 	                 : o                          ? o->namespace
 	                                              : NULL;
@@ -246,8 +249,8 @@ static void show_failed(struct model_image *img, bool terminal, const char *msg,
 	model_set_str(&img->status.speed_current_bytes, NULL);
 }
 
-static void fail_image(struct ctl_ctx *ctx, struct model_image *img, bool terminal,
-                       const char *msg, struct ctl_step *step, int64_t now)
+static void fail_image(struct ctl_ctx *ctx, struct model_image *img, bool terminal, const char *msg,
+                       struct ctl_step *step, int64_t now)
 {
 	char full[VIM_ERR_MSG_MAX + 32];
 
@@ -337,9 +340,8 @@ static int begin_import(struct ctl_ctx *ctx, struct model_image *img, struct ctl
 	return 0;
 }
 
-static int import_failed(struct ctl_ctx *ctx, struct model_image *img,
-                         const struct imp_snapshot *s, struct ctl_step *step, int64_t now,
-                         struct vim_err *err)
+static int import_failed(struct ctl_ctx *ctx, struct model_image *img, const struct imp_snapshot *s,
+                         struct ctl_step *step, int64_t now, struct vim_err *err)
 {
 	int64_t left, at;
 
@@ -390,17 +392,22 @@ static void upload_timed_out(struct ctl_ctx *ctx, struct model_image *img, int64
 	record(ctx, img, "Warning", "DataSourceImportFailed", tmsg);
 }
 
-static void import_done(struct ctl_ctx *ctx, struct model_image *img,
-                        const struct imp_snapshot *s, int64_t now)
+/* Ready only with every fact of the import in the status: an image shown
+ * Ready without its size or source would stay so (the job goes once the
+ * stored status is Ready), so out of memory fails this reconcile instead
+ * and the job waits for the next. */
+static int import_done(struct ctl_ctx *ctx, struct model_image *img, const struct imp_snapshot *s,
+                       int64_t now, struct vim_err *err)
 {
 	char reason[64];
 
+	if (set_size(img, &s->result) < 0 || model_set_str(&img->status.progress, "100%") < 0 ||
+	    (s->result.source_uid[0] &&
+	     model_set_str(&img->status.source_uid, s->result.source_uid) < 0) ||
+	    model_condition_set(&img->status, MODEL_COND_READY, "True", MODEL_REASON_READY, "",
+	                        img->meta.generation, now) < 0)
+		return vim_err_set(err, VIM_ENOMEM, "%s: out of memory", img->meta.name);
 	img->status.phase = MODEL_PHASE_READY;
-	ready_cond(img, "True", MODEL_REASON_READY, "", now);
-	model_set_str(&img->status.progress, "100%");
-	set_size(img, &s->result);
-	if (s->result.source_uid[0])
-		model_set_str(&img->status.source_uid, s->result.source_uid);
 	set_speed(img, s->result.stored_size, s->elapsed_ms, false);
 	model_set_str(&img->status.speed_current, NULL);
 	model_set_str(&img->status.speed_current_bytes, NULL);
@@ -408,6 +415,7 @@ static void import_done(struct ctl_ctx *ctx, struct model_image *img,
 	snprintf(reason, sizeof(reason), "The %s DataSource import has completed",
 	         img->spec.data_source.type);
 	record(ctx, img, "Normal", "DataSourceImportCompleted", reason);
+	return 0;
 }
 
 int ctl_import_sync(struct ctl_ctx *ctx, struct model_image *img, struct ctl_step *step,
@@ -444,7 +452,8 @@ int ctl_import_sync(struct ctl_ctx *ctx, struct model_image *img, struct ctl_ste
 		return rc;
 	switch (s.state) {
 	case IMP_JOB_WAIT_UPLOAD:
-		limit = ctx->jobs.upload_timeout_s > 0 ? ctx->jobs.upload_timeout_s : UPLOAD_TIMEOUT_S;
+		limit =
+		    ctx->jobs.upload_timeout_s > 0 ? ctx->jobs.upload_timeout_s : UPLOAD_TIMEOUT_S;
 		r = model_condition_get(&img->status, MODEL_COND_READY);
 		if (r && now - r->last_transition_time >= limit) {
 			upload_timed_out(ctx, img, limit, now);
@@ -472,8 +481,7 @@ int ctl_import_sync(struct ctl_ctx *ctx, struct model_image *img, struct ctl_ste
 		step->requeue_after_ms = POLL_MS;
 		return 0;
 	case IMP_JOB_DONE:
-		import_done(ctx, img, &s, now);
-		return 0;
+		return import_done(ctx, img, &s, now, err);
 	case IMP_JOB_FAILED:
 		return import_failed(ctx, img, &s, step, now, err);
 	}

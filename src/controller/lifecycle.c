@@ -1,8 +1,8 @@
 /*
  * controller/lifecycle — drives an image through Pending → Provisioning →
- * Ready (the import state machine in import.c does the import's part).  The rule that matters most: an
- * ImageLost image returns at once — a lost image is never re-imported; only
- * ImagePresence brings it back.
+ * Ready (the import's part is the state machine in import.c).  The rule
+ * that matters most: an ImageLost image returns at once — a lost image is
+ * never re-imported; only ImagePresence brings it back.
  */
 #include "controller/chain.h"
 

@@ -168,8 +168,8 @@ static int images_get(void *self, enum model_kind kind, const char *ns, const ch
 	else
 		snprintf(key, sizeof(key), "%s", name);
 	if (!(obj = ctl_cache_get(m->cache[kind], key)))
-		return vim_err_set(err, VIM_ENOTFOUND, "%s %s not found", model_kind_info(kind)->name,
-		                   key);
+		return vim_err_set(err, VIM_ENOTFOUND, "%s %s not found",
+		                   model_kind_info(kind)->name, key);
 	rc = model_image_from_json(out, obj, NULL, err);
 	json_decref(obj);
 	return rc;

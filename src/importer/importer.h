@@ -64,10 +64,9 @@ const char *imp_manager_dvcr_host(const struct imp_manager *m);
 
 /* Starts the job for in->uid (failures: attempts that failed before, kept
  * for the caller's backoff).  0 once the job exists (queued, running or
- * waiting for its upload), its first snapshot in *out.  A negative code when the source's inputs are
- * bad or unusable (message in err): with *terminal the spec must change and
- * no job is kept; otherwise the job is kept as a FAILED attempt, so its
- * retry waits its turn like any other. */
+ * waiting for its upload), its first snapshot in *out.  A negative code when the source's inputs
+ * are bad or unusable (message in err): with *terminal the spec must change and no job is kept;
+ * otherwise the job is kept as a FAILED attempt, so its retry waits its turn like any other. */
 int imp_job_start(struct imp_manager *m, const struct imp_job_input *in, int failures,
                   struct imp_snapshot *out, bool *terminal, struct vim_err *err);
 /* 1 and *out filled when a job for uid exists, else 0. */

@@ -33,10 +33,10 @@ struct imp_result {
 /* Everything a job starts from.  Pointers are borrowed for the call: the
  * engine copies what it keeps. */
 struct imp_job_input {
-	const char *uid;  /* the job's key: one job per image */
+	const char *uid; /* the job's key: one job per image */
 	enum model_kind kind;
-	const char *key;  /* "ns/name" or "name": what the kick enqueues */
-	const char *ns;   /* the image's namespace (NULL for a CVI) */
+	const char *key; /* "ns/name" or "name": what the kick enqueues */
+	const char *ns;  /* the image's namespace (NULL for a CVI) */
 	/* the source: its type picks the engine's row, which reads its own
 	 * block (http, container_image, upload, object_ref) */
 	const struct model_data_source *ds;
@@ -59,12 +59,12 @@ enum imp_job_state {
 /* One look at a job (copied out under the engine's lock). */
 struct imp_snapshot {
 	enum imp_job_state state;
-	uint64_t done, total; /* source bytes */
-	int64_t elapsed_ms;   /* since this attempt started, at the poll */
-	struct imp_result result;               /* DONE */
-	bool terminal;                          /* FAILED: a retry fails again */
-	char msg[VIM_ERR_MSG_MAX];              /* FAILED: why (redacted) */
-	char upload_url[IMP_UPLOAD_URL_MAX];    /* WAIT_UPLOAD: where the bytes go */
+	uint64_t done, total;                /* source bytes */
+	int64_t elapsed_ms;                  /* since this attempt started, at the poll */
+	struct imp_result result;            /* DONE */
+	bool terminal;                       /* FAILED: a retry fails again */
+	char msg[VIM_ERR_MSG_MAX];           /* FAILED: why (redacted) */
+	char upload_url[IMP_UPLOAD_URL_MAX]; /* WAIT_UPLOAD: where the bytes go */
 	/* the caller's retry bookkeeping, kept with the job (imp_job_note) */
 	int failures;
 	bool reported;

@@ -109,7 +109,6 @@ int imp_secret_credentials(const char *path, const char *image, char **user, cha
 	return secret_load(path, ref.host, user, pass, err);
 }
 
-
 int imp_secret_file(const struct imp_manager *m, const struct imp_job_input *in, char *out,
                     size_t len, struct vim_err *err)
 {

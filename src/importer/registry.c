@@ -312,7 +312,8 @@ static int registry_prepare(struct job *j, const struct imp_job_input *in, bool 
 
 	if (!ci || !ci->image) {
 		*terminal = true;
-		return vim_err_set(err, VIM_EINVAL, "spec.dataSource.containerImage.image is required");
+		return vim_err_set(err, VIM_EINVAL,
+		                   "spec.dataSource.containerImage.image is required");
 	}
 	if (!(j->url = model_strdup(ci->image)))
 		return vim_err_set(err, VIM_ENOMEM, "out of memory");
@@ -324,5 +325,5 @@ static int registry_prepare(struct job *j, const struct imp_job_input *in, bool 
 	return rc;
 }
 
-const struct imp_source imp_source_registry = {
-    MODEL_DS_CONTAINER_IMAGE, registry_check, registry_prepare, registry_run};
+const struct imp_source imp_source_registry = {MODEL_DS_CONTAINER_IMAGE, registry_check,
+                                               registry_prepare, registry_run};

@@ -36,17 +36,17 @@ struct fakes {
 	/* job engine (ctx->jobs): one job at most, the one of the image under
 	 * test; the handler may be driven by setting job/has_job directly */
 	bool has_job;
-	struct imp_snapshot job;         /* what a poll answers */
-	enum imp_job_state start_state;  /* a started job's state (RUNNING) */
-	int start_rc;                    /* <0: start fails with start_msg */
+	struct imp_snapshot job;        /* what a poll answers */
+	enum imp_job_state start_state; /* a started job's state (RUNNING) */
+	int start_rc;                   /* <0: start fails with start_msg */
 	bool start_terminal;
 	const char *start_msg;
 	int sync_calls; /* polls: one per import step that looks at its job */
 	int start_calls, cleanup_calls /* cancels */, release_calls, close_calls, note_calls;
-	int start_failures;              /* failures the last start was given */
+	int start_failures; /* failures the last start was given */
 	char start_repo[256], start_tag[64], start_src_url[512];
 	struct imp_result start_src_result;
-	int64_t mono_ms;                 /* the monotonic clock */
+	int64_t mono_ms; /* the monotonic clock */
 	/* datasource: the job engine's row check; 1 ready, 0 not
 	 * (reason/message), <0 error */
 	int ds_answer;

@@ -157,10 +157,8 @@ static void test_a_done_job_makes_the_image_ready_and_goes_once_stored(void **st
 	f.job.state = IMP_JOB_DONE;
 	f.job.done = 3 << 20;
 	f.job.elapsed_ms = 2000;
-	f.job.result = (struct imp_result){.stored_size = 2 << 20,
-	                                   .virtual_size = 1 << 30,
-	                                   .format = "qcow2",
-	                                   .cdrom = false};
+	f.job.result = (struct imp_result){
+	    .stored_size = 2 << 20, .virtual_size = 1 << 30, .format = "qcow2", .cdrom = false};
 	assert_int_equal(step_once(&ctx, img), 0);
 	assert_int_equal(img->status.phase, MODEL_PHASE_READY);
 	assert_ready(img, "True", "Ready", "");
@@ -299,7 +297,8 @@ static void test_a_transient_failure_backs_off_30s_doubling_to_10min(void **stat
 	for (i = 0; i < sizeof(delays_s) / sizeof(delays_s[0]); i++) {
 		int events = f.n_events;
 		f.job.state = IMP_JOB_FAILED;
-		snprintf(f.job.msg, sizeof(f.job.msg), "GET http://x/a.img: the server answered 503");
+		snprintf(f.job.msg, sizeof(f.job.msg),
+		         "GET http://x/a.img: the server answered 503");
 		assert_int_equal(step_once(&ctx, img), delays_s[i] * 1000);
 		assert_int_equal(f.job.failures, (int)i + 1);
 		assert_int_equal(img->status.phase, MODEL_PHASE_FAILED);

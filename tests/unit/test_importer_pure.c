@@ -318,8 +318,12 @@ static char *failing_dup(const char *s)
 
 static void test_checksum_copy_fails_the_start_when_a_copy_fails(void **state)
 {
-	struct model_checksum want = {.md5 = "a", .sha1 = "b", .sha256 = "c",
-	                              .sha512 = "d", .streebog256 = "e", .streebog512 = "f"};
+	struct model_checksum want = {.md5 = "a",
+	                              .sha1 = "b",
+	                              .sha256 = "c",
+	                              .sha512 = "d",
+	                              .streebog256 = "e",
+	                              .streebog512 = "f"};
 	struct model_checksum got;
 	struct vim_err err = {0};
 	(void)state;
