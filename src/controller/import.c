@@ -280,6 +280,7 @@ static int start_job(struct ctl_ctx *ctx, struct model_image *img, int failures,
 {
 	struct model_image *src = NULL;
 	struct imp_job_input in;
+	struct vim_err lerr = {0};
 	char key[IMP_KEY_MAX], repo[REPO_MAX];
 	char reason[CTL_REASON_MAX], msg[CTL_MESSAGE_MAX];
 	int rc;
@@ -290,14 +291,15 @@ static int start_job(struct ctl_ctx *ctx, struct model_image *img, int failures,
 		goto out;
 	in.repo = repo;
 	if (is_object_ref(img)) {
-		/* a source gone between DatasourceReady and here is retried */
-		rc = load_source(ctx, img, &src, reason, msg, err);
-		if (rc == 0)
-			rc = vim_err_set(err, VIM_EUPSTREAM, "%s", msg);
-		if (rc < 0)
-			goto out;
-		in.src_registry_url = src->status.target_registry_url;
-		source_result(src, &in.src_result);
+		/* a source gone between DatasourceReady and here fails the
+		 * attempt in the engine, so its retry backs off like any other */
+		rc = load_source(ctx, img, &src, reason, msg, &lerr);
+		if (rc == 1) {
+			in.src_registry_url = src->status.target_registry_url;
+			source_result(src, &in.src_result);
+		} else {
+			in.src_error = rc == 0 ? msg : lerr.msg;
+		}
 	}
 	rc = ctx->jobs.start(ctx->jobs.self, &in, failures, first, terminal, err);
 out:

@@ -40,9 +40,11 @@ struct imp_job_input {
 	/* the source: its type picks the engine's row, which reads its own
 	 * block (http, container_image, upload, object_ref) */
 	const struct model_data_source *ds;
-	/* ObjectRef: the source image, found Ready by the controller */
+	/* ObjectRef: the source image, found Ready by the controller, or why
+	 * it could not be (src_error: the attempt fails and is retried) */
 	const char *src_registry_url;
 	struct imp_result src_result;
+	const char *src_error;
 	/* the target in DVCR */
 	const char *repo, *tag;
 };

@@ -23,6 +23,8 @@ static int objectref_prepare(struct job *j, const struct imp_job_input *in, bool
 	int rc;
 
 	(void)terminal; /* the source image may be fixed: retried */
+	if (in->src_error)
+		return vim_err_set(err, VIM_EUPSTREAM, "%s", in->src_error);
 	if (!in->src_registry_url)
 		return vim_err_set(err, VIM_EUPSTREAM, "the source image has no registry URL");
 	if ((rc = dvcr_ref_parse(in->src_registry_url, &ref, err)) < 0)

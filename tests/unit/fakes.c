@@ -75,6 +75,12 @@ static int f_start(void *self, const struct imp_job_input *in, int failures,
 	*terminal = f->start_terminal;
 	memset(&f->job, 0, sizeof(f->job));
 	f->job.failures = failures;
+	if (in->src_error && f->start_rc == 0) { /* as the ObjectRef row */
+		f->has_job = true;
+		f->job.state = IMP_JOB_FAILED;
+		snprintf(f->job.msg, sizeof(f->job.msg), "%s", in->src_error);
+		return vim_err_set(err, VIM_EUPSTREAM, "%s", in->src_error);
+	}
 	if (f->start_rc < 0) {
 		/* as the engine: a transient failure is kept as a failed attempt */
 		f->has_job = !f->start_terminal;

@@ -568,11 +568,21 @@ static void test_an_object_ref_to_a_cluster_image_says_so(void **state)
 	assert_int_equal(ctl_import_source_check(&ctx, img, reason, message, &err), 0);
 	assert_string_equal(reason, "ClusterImageNotReady");
 	assert_string_equal(message, "ClusterVirtualImage base not found.");
-	/* a source gone between DatasourceReady and the start is retried */
+	/* a source gone between DatasourceReady and the start fails the
+	 * attempt in the engine: its retry backs off like any other */
 	assert_int_equal(step_once(&ctx, img), 30000);
-	assert_int_equal(f.start_calls, 0);
+	assert_int_equal(f.start_calls, 1);
+	assert_true(f.has_job);
+	assert_int_equal(f.job.failures, 1);
 	assert_ready(img, "False", "ProvisioningFailed",
 	             "Provisioning failed: ClusterVirtualImage base not found.");
+	f.mono_ms += 30000;
+	assert_int_equal(step_once(&ctx, img), 30000); /* looked at again in 30 s ... */
+	assert_int_equal(f.start_calls, 2);
+	assert_int_equal(f.job.retry_at_ms, f.mono_ms + 60000); /* ... retried in 60 */
+	f.mono_ms += 30000;
+	assert_int_equal(step_once(&ctx, img), 30000);
+	assert_int_equal(f.start_calls, 2);
 	/* an imported image no longer needs its source */
 	img->status.phase = MODEL_PHASE_READY;
 	assert_int_equal(ctl_import_source_check(&ctx, img, reason, message, &err), 1);
