@@ -54,8 +54,7 @@ extern const struct imp_source imp_source_upload;
 extern const struct imp_source imp_source_objectref;
 extern const struct imp_source imp_source_registry;
 
-/* Shared by the rows' prepare hooks. */
-/* dst = copies of src's sums, through dup (model_strdup; a test passes a
+/* Shared by the rows' prepare hooks (inputs.c).  dst = copies of src's sums, through dup (model_strdup; a test passes a
  * failing one).  VIM_ENOMEM when one fails: dst is then all NULL, as a
  * requested checksum that is not verified would pass a wrong image. */
 int imp_checksum_copy(struct model_checksum *dst, const struct model_checksum *src,
