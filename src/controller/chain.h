@@ -3,7 +3,7 @@
  * table of handlers (name + function) run in order over one in-memory copy.
  *
  * Handlers do no I/O themselves: everything outside (DVCR presence, events,
- * time, imports, datasource checks, DVCR cleanup, status writes) reaches them
+ * time, the import job engine, other images, DVCR cleanup, status writes) reaches them
  * through the small interfaces in struct ctl_ctx, so each handler is
  * unit-tested with fakes of these interfaces.
  *
@@ -18,6 +18,7 @@
 #define VIM_CONTROLLER_CHAIN_H
 
 #include "core/err.h"
+#include "importer/job.h"
 #include "model/model.h"
 
 #include <stdbool.h>
@@ -59,34 +60,46 @@ struct ctl_recorder {
 	void *self;
 };
 
-/* Wall-clock unix seconds. */
+/* Wall-clock unix seconds, and a monotonic millisecond count for the
+ * import retries' deadlines (NULL = none: retries are not held back). */
 struct ctl_clock {
 	int64_t (*now)(void *self);
 	void *self;
+	int64_t (*mono_ms)(void *self);
 };
 
-/* Drives the import of an image that is neither lost nor being deleted:
- * starts it, reports its progress into img->status, finishes it.  cleanup
- * cancels a running import and drops its partial data (spec changed).
- * release (optional) is told that the stored status of img shows its
- * import done (Ready): whatever the importer kept for it (a finished job,
- * its thread) can go. */
-struct ctl_importer {
-	int (*sync)(void *self, struct model_image *img, struct ctl_step *step,
-	            struct vim_err *err);
-	int (*cleanup)(void *self, const struct model_image *img, struct vim_err *err);
-	void *self;
-	void (*release)(void *self, const struct model_image *img);
-};
+#define CTL_REASON_MAX IMP_REASON_MAX
+#define CTL_MESSAGE_MAX IMP_MESSAGE_MAX
 
-/* Is the image's data source usable?  Returns 1 (ready) or 0 (not ready,
- * reason and message filled, e.g. "ImageNotReady" / "VirtualImage x not
- * ready."), or a negative code when it could not tell. */
-#define CTL_REASON_MAX 64
-#define CTL_MESSAGE_MAX 256
-struct ctl_datasource {
-	int (*check)(void *self, const struct model_image *img, char reason[CTL_REASON_MAX],
+/* The import job engine (importer/importer.h), driven by the import state
+ * machine (controller/import.c): start a job for an image, poll it into a
+ * snapshot, cancel, release.  The engine knows nothing of phases,
+ * conditions or events.  Each member mirrors the imp_job_* function of
+ * the same name; dvcr_host and upload_timeout_s are the engine's
+ * settings the state machine needs (the host of status.target.registryURL;
+ * how long an upload URL waits, 0 = 600 s as upstream). */
+struct ctl_jobs {
+	int (*start)(void *self, const struct imp_job_input *in, int failures,
+	             struct imp_snapshot *out, bool *terminal, struct vim_err *err);
+	int (*poll)(void *self, const char *uid, struct imp_snapshot *out);
+	void (*cancel)(void *self, const char *uid);
+	void (*release)(void *self, const char *uid);
+	void (*close_upload)(void *self, const char *uid);
+	void (*note)(void *self, const char *uid, int failures, int64_t retry_at_ms);
+	/* Is the source usable (the engine's row check)?  1, or 0 with
+	 * reason/message, or a negative code when it could not tell. */
+	int (*check)(void *self, const struct imp_job_input *in, char reason[CTL_REASON_MAX],
 	             char message[CTL_MESSAGE_MAX], struct vim_err *err);
+	void *self;
+	const char *dvcr_host; /* borrowed */
+	int64_t upload_timeout_s;
+};
+
+/* The other images as the controller sees them (ObjectRef sources): 0 and
+ * *out (the caller frees it), VIM_ENOTFOUND, or another negative code. */
+struct ctl_images {
+	int (*get)(void *self, enum model_kind kind, const char *ns, const char *name,
+	           struct model_image **out, struct vim_err *err);
 	void *self;
 };
 
@@ -112,8 +125,8 @@ struct ctl_ctx {
 	struct ctl_checker checker;
 	struct ctl_recorder recorder;
 	struct ctl_clock clock;
-	struct ctl_importer importer;
-	struct ctl_datasource datasource;
+	struct ctl_jobs jobs;
+	struct ctl_images images;
 	struct ctl_dvcr_cleaner cleaner;
 	struct ctl_writer writer;
 	/* This reconcile sees exactly what the controller's own last status
@@ -158,6 +171,24 @@ int ctl_handle_image_presence(struct ctl_ctx *ctx, struct model_image *img, stru
                               struct vim_err *err);
 int ctl_handle_deletion(struct ctl_ctx *ctx, struct model_image *img, struct ctl_step *step,
                         struct vim_err *err);
+
+/* ---- the import state machine (import.c), LifeCycle's and Deletion's ---- */
+
+/* Drives the import of an image that is neither lost nor being deleted
+ * from its job's snapshot: phase, Ready condition, progress, speed, size,
+ * upload URLs, target.registryURL, events and requeues. */
+int ctl_import_sync(struct ctl_ctx *ctx, struct model_image *img, struct ctl_step *step,
+                    struct vim_err *err);
+/* Stops the image's job and drops it (spec changed, image deleted). */
+void ctl_import_cancel(struct ctl_ctx *ctx, const struct model_image *img);
+/* The stored status of img shows its import's outcome: its job may go. */
+void ctl_import_release(struct ctl_ctx *ctx, const struct model_image *img);
+/* DatasourceReady's question: is img's source usable?  1, or 0 (reason
+ * and message filled, e.g. "ImageNotReady" / "VirtualImage x not
+ * ready."), or a negative code when it could not tell. */
+int ctl_import_source_check(struct ctl_ctx *ctx, const struct model_image *img,
+                            char reason[CTL_REASON_MAX], char message[CTL_MESSAGE_MAX],
+                            struct vim_err *err);
 
 /* ---- backoff -------------------------------------------------------------- */
 

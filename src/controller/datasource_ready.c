@@ -1,5 +1,6 @@
 /* controller/datasource_ready — is the image's source usable?  Sets the
- * DatasourceReady condition from the datasource interface. */
+ * DatasourceReady condition from the import's answer (import.c: a source
+ * image for an ObjectRef, the job engine's row check for the others). */
 #include "controller/chain.h"
 
 int ctl_handle_datasource_ready(struct ctl_ctx *ctx, struct model_image *img, struct ctl_step *step,
@@ -13,9 +14,8 @@ int ctl_handle_datasource_ready(struct ctl_ctx *ctx, struct model_image *img, st
 	(void)step;
 	if (img->meta.deletion_timestamp != 0)
 		return CTL_CONTINUE;
-	/* HTTP and Upload sources are always usable; no interface = usable. */
-	if (ctx->datasource.check)
-		rc = ctx->datasource.check(ctx->datasource.self, img, reason, message, &derr);
+	/* HTTP and Upload sources are always usable */
+	rc = ctl_import_source_check(ctx, img, reason, message, &derr);
 	if (rc == 1)
 		set = model_condition_set(&img->status, MODEL_COND_DATASOURCE_READY, "True",
 		                          "DatasourceReady", "", img->meta.generation, now);

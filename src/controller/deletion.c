@@ -59,9 +59,7 @@ int ctl_handle_deletion(struct ctl_ctx *ctx, struct model_image *img, struct ctl
 	}
 	if (at < 0)
 		return CTL_CONTINUE; /* not ours to clean (or already cleaned) */
-	if (ctx->importer.cleanup &&
-	    (rc = ctx->importer.cleanup(ctx->importer.self, img, &derr)) < 0)
-		goto pending;
+	ctl_import_cancel(ctx, img);
 	if (ctx->cleaner.remove && (rc = ctx->cleaner.remove(ctx->cleaner.self, img, &derr)) < 0)
 		goto pending;
 	model_condition_remove(&img->status, MODEL_COND_TERMINATING);

@@ -1,8 +1,8 @@
 /*
  * controller/lifecycle — drives an image through Pending → Provisioning →
- * Ready (through the importer interface).  The rule that matters most: an
- * ImageLost image returns at once — a lost image is never re-imported; only
- * ImagePresence brings it back.
+ * Ready (the import's part is the state machine in import.c).  The rule
+ * that matters most: an ImageLost image returns at once — a lost image is
+ * never re-imported; only ImagePresence brings it back.
  */
 #include "controller/chain.h"
 
@@ -35,15 +35,13 @@ static int restart(struct ctl_ctx *ctx, struct model_image *img, struct ctl_step
 	struct model_condition *keep = NULL;
 	size_t nkeep = 0;
 	int64_t keep_gen = img->status.observed_generation;
-	int rc = 0;
 
 	snprintf(reason, sizeof(reason), "%sSpecHasBeenChanged", model_kind_info(img->kind)->name);
 	if (ctx->recorder.record)
 		ctx->recorder.record(ctx->recorder.self, img, "Normal", reason,
 		                     "The spec changed before the image was ready: the import "
 		                     "starts over.");
-	if (ctx->importer.cleanup)
-		rc = ctx->importer.cleanup(ctx->importer.self, img, err);
+	ctl_import_cancel(ctx, img);
 	/* VI wipes the whole status; CVI keeps conditions and
 	 * observedGeneration, as upstream does. */
 	if (img->kind == MODEL_KIND_CVI) {
@@ -69,7 +67,7 @@ static int restart(struct ctl_ctx *ctx, struct model_image *img, struct ctl_step
 		img->status.observed_generation = keep_gen;
 	}
 	step->requeue_after_ms = CTL_REQUEUE_NOW_MS;
-	return rc < 0 ? rc : CTL_CONTINUE;
+	return CTL_CONTINUE;
 }
 
 static int normalize_progress(struct model_image *img)
@@ -111,8 +109,7 @@ int ctl_handle_lifecycle(struct ctl_ctx *ctx, struct model_image *img, struct ct
 		img->status.phase = MODEL_PHASE_PENDING;
 	if (img->status.phase == MODEL_PHASE_READY) {
 		/* imported; nothing to drive, and nothing to keep */
-		if (ctx->importer.release)
-			ctx->importer.release(ctx->importer.self, img);
+		ctl_import_release(ctx, img);
 		return CTL_CONTINUE;
 	}
 
@@ -132,9 +129,7 @@ int ctl_handle_lifecycle(struct ctl_ctx *ctx, struct model_image *img, struct ct
 			step->requeue_after_ms = DATASOURCE_POLL_MS;
 		return normalize_progress(img) < 0 ? oom(err, img) : CTL_CONTINUE;
 	}
-	rc = 0;
-	if (ctx->importer.sync)
-		rc = ctx->importer.sync(ctx->importer.self, img, step, err);
+	rc = ctl_import_sync(ctx, img, step, err);
 	if (normalize_progress(img) < 0)
 		return oom(err, img);
 	return rc < 0 ? rc : CTL_CONTINUE;

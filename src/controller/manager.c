@@ -12,6 +12,7 @@
 #include "model/managed_fields.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -146,6 +147,35 @@ static int64_t clock_now(void *self)
 {
 	(void)self;
 	return vim_time_now();
+}
+
+static int64_t clock_mono_ms(void *self)
+{
+	(void)self;
+	return vim_mono_ms();
+}
+
+/* ctl_images over the caches: an ObjectRef's source image as the
+ * controller sees it (a reconcile reads no database). */
+static int images_get(void *self, enum model_kind kind, const char *ns, const char *name,
+                      struct model_image **out, struct vim_err *err)
+{
+	struct ctl_manager *m = self;
+	char key[CTL_KEY_MAX];
+	json_t *obj;
+	int rc;
+
+	*out = NULL;
+	if (kind == MODEL_KIND_VI)
+		snprintf(key, sizeof(key), "%s/%s", ns ? ns : "", name);
+	else
+		snprintf(key, sizeof(key), "%s", name);
+	if (!(obj = ctl_cache_get(m->cache[kind], key)))
+		return vim_err_set(err, VIM_ENOTFOUND, "%s %s not found",
+		                   model_kind_info(kind)->name, key);
+	rc = model_image_from_json(out, obj, NULL, err);
+	json_decref(obj);
+	return rc;
 }
 
 static void record_event(void *self, const struct model_image *img, const char *type,
@@ -305,9 +335,9 @@ static void reconcile(struct ctl_manager *m, const char *qk)
 	struct ctl_ctx ctx = {
 	    .checker = m->cfg.checker,
 	    .recorder = {record_event, m},
-	    .clock = {clock_now, NULL},
-	    .importer = m->cfg.importer,
-	    .datasource = m->cfg.datasource,
+	    .clock = {clock_now, NULL, clock_mono_ms},
+	    .jobs = m->cfg.jobs,
+	    .images = {images_get, m},
 	    .cleaner = m->cfg.cleaner,
 	    .writer = {write_status, write_meta, &ws},
 	    .echo = echo_take(m, qk, orig->meta.resource_version),

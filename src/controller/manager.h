@@ -3,8 +3,9 @@
  * the store's watch, one work queue keyed "vi/<ns>/<name>" / "cvi/<name>",
  * N workers each running the handler chain over one image at a time, and
  * the store-backed implementations of the chain's writer, recorder and
- * clock.  The checker, importer, datasource and cleaner are plugged in by
- * main (DVCR, importers) and borrowed for the manager's life.
+ * clock, and the other images (ObjectRef sources) from its caches.  The
+ * checker, the import job engine and the cleaner are plugged in by main
+ * (DVCR, importer) and borrowed for the manager's life.
  */
 #ifndef VIM_CONTROLLER_MANAGER_H
 #define VIM_CONTROLLER_MANAGER_H
@@ -21,8 +22,7 @@ struct ctl_manager_config {
 	/* Plugged-in interfaces (copied; their self pointers are borrowed).
 	 * A NULL function means "not available": the handler skips it. */
 	struct ctl_checker checker;
-	struct ctl_importer importer;
-	struct ctl_datasource datasource;
+	struct ctl_jobs jobs;
 	struct ctl_dvcr_cleaner cleaner;
 };
 

@@ -102,7 +102,7 @@ static size_t on_body(char *data, size_t sz, size_t n, void *arg)
 	return len;
 }
 
-void *imp_http_run(void *arg)
+static void *http_run(void *arg)
 {
 	struct job *j = arg;
 	struct xfer x = {.j = j};
@@ -171,3 +171,22 @@ void *imp_http_run(void *arg)
 	curl_easy_cleanup(x.c);
 	return NULL;
 }
+
+static int http_prepare(struct job *j, const struct imp_job_input *in, bool *terminal,
+                        struct vim_err *err)
+{
+	const struct model_ds_http *h = in->ds->http;
+	int rc;
+
+	if (!h || !h->url) {
+		*terminal = true;
+		return vim_err_set(err, VIM_EINVAL, "spec.dataSource.http.url is required");
+	}
+	if (!(j->url = model_strdup(h->url)))
+		return vim_err_set(err, VIM_ENOMEM, "out of memory");
+	if ((rc = imp_checksum_copy(&j->want, &h->checksum, model_strdup, err)) < 0)
+		return rc;
+	return imp_ca_bundle_decode(j, h->ca_bundle, terminal, err);
+}
+
+const struct imp_source imp_source_http = {MODEL_DS_HTTP, NULL, http_prepare, http_run};

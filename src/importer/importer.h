@@ -1,33 +1,33 @@
 /*
- * importer — brings an image's data into DVCR: one job per image (keyed by
- * its uid) running on a thread of its own, driven by the LifeCycle handler
- * through the ctl_importer interface (start, report progress, finish), and
- * the ctl_datasource check (is an ObjectRef source Ready?).
+ * importer — the job engine: one job per image (keyed by its uid) running
+ * on a thread of its own, in a pool of max_imports.  A caller starts a job
+ * from a plain imp_job_input, polls it into an imp_snapshot, cancels or
+ * releases it.  The engine knows nothing of phases, conditions or events,
+ * and touches neither store nor cache: the controller's import handler
+ * (controller/import.c) decides what a snapshot makes of the image.
  *
- * Sources: HTTP (streamed in one pass: checksums, format detection through
- * gz/xz unpacking, the DVCR writer), Upload (the user's bytes arrive on
- * vimaged's /upload/<token> and take the same path), ObjectRef (a copy by
- * cross-repository mount: no data moves), ContainerImage (the disk/ file
- * of an image in another https registry, pulled with a pull secret).
+ * Sources are rows (importer/internal.h, struct imp_source): HTTP (streamed
+ * in one pass: checksums, format detection through gz/xz unpacking, the
+ * DVCR writer), Upload (the user's bytes arrive on vimaged's
+ * /upload/<token> and take the same path), ObjectRef (a copy by
+ * cross-repository mount: no data moves), ContainerImage (the disk/ file of
+ * an image in another https registry, pulled with a pull secret).
  */
 #ifndef VIM_IMPORTER_IMPORTER_H
 #define VIM_IMPORTER_IMPORTER_H
 
-#include "controller/chain.h"
 #include "core/metrics.h"
 #include "dvcr/dvcr.h"
-#include "store/store.h"
+#include "importer/job.h"
 
 #include <stdint.h>
 
 struct imp_config {
 	struct dvcr_client *dvcr; /* borrowed */
 	const char
-	    *dvcr_host;      /* "127.0.0.1:5000": the host of status.target.registryURL (copied) */
-	struct store *store; /* borrowed: ObjectRef sources are read from it */
-	const char *upload_base;  /* NULL: set later with imp_manager_set_upload_base */
-	int64_t upload_timeout_s; /* 0 = 600, as upstream */
-	int max_imports;          /* downloads at once (0 = 4); more wait their turn */
+	    *dvcr_host; /* "127.0.0.1:5000": the host of status.target.registryURL (copied) */
+	const char *upload_base; /* NULL: set later with imp_manager_set_upload_base */
+	int max_imports;         /* downloads at once (0 = 4); more wait their turn */
 	/* A source (HTTP, ContainerImage) that sends fewer than min_rate_bps
 	 * bytes/s over a window of stall_window_ms fails the attempt as
 	 * transient, freeing its slot; the retry queues behind the jobs
@@ -57,9 +57,36 @@ void imp_manager_set_upload_base(struct imp_manager *m, const char *base);
 /* Cancels every job and waits for their threads.  NULL is fine. */
 void imp_manager_free(struct imp_manager *m);
 
-/* The interfaces the handler chain uses (self = the manager). */
-struct ctl_importer imp_manager_importer(struct imp_manager *m);
-struct ctl_datasource imp_manager_datasource(struct imp_manager *m);
+/* The DVCR host the engine writes to (borrowed, the manager's copy). */
+const char *imp_manager_dvcr_host(const struct imp_manager *m);
+
+/* ---- jobs ------------------------------------------------------------------ */
+
+/* Starts the job for in->uid (failures: attempts that failed before, kept
+ * for the caller's backoff).  0 once the job exists (queued, running or
+ * waiting for its upload), its first snapshot in *out.  A negative code when the source's inputs
+ * are bad or unusable (message in err): with *terminal the spec must change and no job is kept;
+ * otherwise the job is kept as a FAILED attempt, so its retry waits its turn like any other. */
+int imp_job_start(struct imp_manager *m, const struct imp_job_input *in, int failures,
+                  struct imp_snapshot *out, bool *terminal, struct vim_err *err);
+/* 1 and *out filled when a job for uid exists, else 0. */
+int imp_job_poll(struct imp_manager *m, const char *uid, struct imp_snapshot *out);
+/* Stops the job (its thread leaves at its next chunk) and forgets it.
+ * Unknown uids are fine. */
+void imp_job_cancel(struct imp_manager *m, const char *uid);
+/* Forgets a job that is over (done, failed or waiting for an upload): the
+ * caller saw its outcome stored.  A running job stays. */
+void imp_job_release(struct imp_manager *m, const char *uid);
+/* The job's upload URL stops working; the job stays until released. */
+void imp_job_close_upload(struct imp_manager *m, const char *uid);
+/* A failed attempt was shown: keep the count and when its retry is due
+ * with the job (threadless from here on). */
+void imp_job_note(struct imp_manager *m, const char *uid, int failures, int64_t retry_at_ms);
+/* Is in's source usable (its row's check)?  1, or 0 with reason/message
+ * (e.g. "ContainerRegistrySecretNotFound"). */
+int imp_source_check(struct imp_manager *m, const struct imp_job_input *in,
+                     char reason[IMP_REASON_MAX], char message[IMP_MESSAGE_MAX],
+                     struct vim_err *err);
 
 /* For /metrics. */
 struct imp_stats {

@@ -1,9 +1,8 @@
-/* importer/internal — the pipeline every source feeds, and the job state
- * shared by the importer's files. */
+/* importer/internal — the pipeline every source feeds, the source rows,
+ * and the job state shared by the importer's files. */
 #ifndef VIM_IMPORTER_INTERNAL_H
 #define VIM_IMPORTER_INTERNAL_H
 
-#include "controller/cache.h"
 #include "dvcr/image.h"
 #include "importer/importer.h"
 #include "importer/layer.h"
@@ -13,13 +12,6 @@
 #include <stdbool.h>
 
 /* ---- the pipeline: source bytes -> checksums, format, DVCR ---------------- */
-
-struct imp_result {
-	uint64_t stored_size, virtual_size;
-	char format[16];
-	bool cdrom;
-	char source_uid[64];
-};
 
 struct imp_pipeline;
 
@@ -35,16 +27,49 @@ int imp_pipeline_finish(struct imp_pipeline *p, const char *tag, struct imp_resu
                         bool *terminal, struct vim_err *err);
 void imp_pipeline_abort(struct imp_pipeline *p);
 
-/* ---- jobs ------------------------------------------------------------------------------------ */
+/* ---- sources: one row per dataSource type ------------------------------------ */
 
-/* JOB_QUEUED: waiting for a free slot of the import pool (no thread yet). */
-enum job_state { JOB_RUNNING = 0, JOB_WAIT_UPLOAD, JOB_DONE, JOB_FAILED, JOB_QUEUED };
+struct job;
+struct imp_manager;
+
+/* In the spirit of curl's Curl_handler: the engine calls the hooks and
+ * never asks which source it runs.  Adding a source is one file exporting
+ * one row, listed in importer.c's table. */
+struct imp_source {
+	const char *type; /* spec.dataSource.type */
+	/* Is the source usable now (1), or not (0, reason/message filled)?
+	 * NULL = always, as upstream for HTTP and Upload. */
+	int (*check)(struct imp_manager *m, const struct imp_job_input *in,
+	             char reason[IMP_REASON_MAX], char message[IMP_MESSAGE_MAX]);
+	/* Copies and checks the row's inputs into j at start; *terminal when
+	 * they can never work (the spec must change). */
+	int (*prepare)(struct job *j, const struct imp_job_input *in, bool *terminal,
+	               struct vim_err *err);
+	/* The job's thread body; NULL = the job waits for an upload. */
+	void *(*run)(void *job);
+};
+
+extern const struct imp_source imp_source_http;
+extern const struct imp_source imp_source_upload;
+extern const struct imp_source imp_source_objectref;
+extern const struct imp_source imp_source_registry;
+
+/* Shared by the rows' prepare hooks (inputs.c).  dst = copies of src's sums, through dup
+ * (model_strdup; a test passes a failing one).  VIM_ENOMEM when one fails: dst is then all NULL, as
+ * a requested checksum that is not verified would pass a wrong image. */
+int imp_checksum_copy(struct model_checksum *dst, const struct model_checksum *src,
+                      char *(*dup)(const char *), struct vim_err *err);
+void imp_checksum_clear(struct model_checksum *c);
+/* j->ca_pem from a base64 caBundle (NULL or "" = none); bad base64 is terminal. */
+int imp_ca_bundle_decode(struct job *j, const char *b64, bool *terminal, struct vim_err *err);
+
+/* ---- jobs ------------------------------------------------------------------------------------ */
 
 struct job {
 	struct imp_manager *m;
 	char uid[64];
 	enum model_kind kind;
-	char key[CTL_KEY_MAX];
+	char key[IMP_KEY_MAX];
 	char repo[DVCR_REPO_MAX];
 	char source[16]; /* "HTTP", "Upload", ... (for messages) */
 	/* inputs copied from the spec at start */
@@ -56,10 +81,11 @@ struct job {
 	struct imp_result src_result;
 	char token[65]; /* upload slot */
 	/* progress and outcome; guarded by m->mu */
-	enum job_state state;
+	enum imp_job_state state;
 	bool terminal, cancel, uploading;
 	bool orphan; /* reaped while an upload held it: the uploader frees it */
-	/* a transient failure, shown to the user, waiting for its retry */
+	/* the caller's retry bookkeeping (imp_job_note): a transient failure,
+	 * shown to the user, waiting for its retry */
 	bool reported;
 	int failures; /* attempts that failed before (and including) this one */
 	int64_t retry_at_ms;
@@ -86,20 +112,26 @@ struct imp_manager {
 	struct imp_stats stats;   /* counters; running/queued computed on demand */
 };
 
-/* Thread bodies (one per job). */
-void *imp_http_run(void *job);
-void *imp_objectref_run(void *job);
-void *imp_registry_run(void *job);
-
-/* Pull secrets (registry.c).  The file of secret ns/name under dir. */
+/* Pull secrets (pull_secret.c).  The file of secret ns/name under dir. */
 int imp_secret_path(const char *dir, const char *ns, const char *name, char *out, size_t len,
                     struct vim_err *err);
+/* The secret file a ContainerImage source names ("" when none) under the
+ * manager's secrets directory. */
+int imp_secret_file(const struct imp_manager *m, const struct imp_job_input *in, char *out,
+                    size_t len, struct vim_err *err);
 /* Credentials for image's registry from the secret file at path (malloc'd,
  * caller frees; both NULL when it has none for that host).  VIM_ENOTFOUND
  * when the file does not exist. */
 int imp_secret_credentials(const char *path, const char *image, char **user, char **pass,
                            struct vim_err *err);
 
+/* job.c.  Starts j's thread if the pool has room; else it stays
+ * IMP_JOB_QUEUED.  Under m->mu. */
+void imp_job_launch_locked(struct imp_manager *m, struct job *j);
+/* Unlinks j, cancels it, waits for its thread and frees it (an upload in
+ * flight frees it instead). */
+void imp_job_reap(struct imp_manager *m, struct job *j);
+void imp_job_wait_thread(struct imp_manager *m, struct job *j);
 /* Ends a job (from its thread): state, message, then a kick. */
 void imp_job_end(struct job *j, int rc, bool terminal, const struct imp_result *res,
                  const char *msg);

@@ -5,8 +5,7 @@
  * linux/amd64), then the layers are read from the top down until one holds
  * the disk, whose bytes stream into the pipeline as they are unpacked.
  *
- * Credentials: the pull secret is a dockerconfigjson file under the
- * secrets directory, <secrets>/<namespace>/<name>.json.  Only https
+ * Credentials come from the pull secret (pull_secret.c).  Only https
  * registries, as upstream; caBundle (base64 PEM) adds trust.
  */
 #include "importer/internal.h"
@@ -22,103 +21,6 @@
 #define MANIFEST_MAX (1 << 20)
 #define LAYERS_MAX 128
 #define LAYER_SIZE_MAX ((json_int_t)1 << 56)
-
-/* ---- pull secrets ------------------------------------------------------------------ */
-
-static bool safe_part(const char *s)
-{
-	return s && *s && s[0] != '.' && !strchr(s, '/') && strlen(s) < 254;
-}
-
-int imp_secret_path(const char *dir, const char *ns, const char *name, char *out, size_t len,
-                    struct vim_err *err)
-{
-	if (!dir || !safe_part(ns) || !safe_part(name))
-		return vim_err_set(err, VIM_EINVAL, "pull secret %s/%s: not a valid name",
-		                   ns ? ns : "", name ? name : "");
-	snprintf(out, len, "%s/%s/%s.json", dir, ns, name);
-	return 0;
-}
-
-/* The entry of auths for host ("host", "https://host" or "https://host/..."). */
-static json_t *auth_for(json_t *auths, const char *host)
-{
-	const char *key;
-	json_t *v;
-
-	json_object_foreach(auths, key, v)
-	{
-		const char *k = key;
-		size_t n;
-		if (strncmp(k, "https://", 8) == 0)
-			k += 8;
-		else if (strncmp(k, "http://", 7) == 0)
-			k += 7;
-		n = strcspn(k, "/");
-		if (n == strlen(host) && strncmp(k, host, n) == 0)
-			return v;
-	}
-	return NULL;
-}
-
-/* *user and *pass (malloc'd, caller frees) for host from the secret file;
- * both NULL when the file has no entry for host.  VIM_ENOTFOUND: no file. */
-static int secret_load(const char *path, const char *host, char **user, char **pass,
-                       struct vim_err *err)
-{
-	json_error_t je;
-	json_t *doc, *a;
-	const char *u = NULL, *p = NULL, *b64;
-	unsigned char dec[1024];
-	int rc = 0;
-
-	*user = *pass = NULL;
-	if (!(doc = json_load_file(path, 0, &je))) {
-		if (access(path, F_OK) != 0)
-			return vim_err_set(err, VIM_ENOTFOUND, "pull secret %s: not found", path);
-		return vim_err_set(err, VIM_EINVAL, "pull secret %s: not JSON: %s (line %d)", path,
-		                   je.text, je.line);
-	}
-	a = auth_for(json_object_get(doc, "auths"), host);
-	if (a && (b64 = json_string_value(json_object_get(a, "auth"))) && strlen(b64) < 1300) {
-		int n = EVP_DecodeBlock(dec, (const unsigned char *)b64, (int)strlen(b64));
-		char *colon;
-		while (n > 0 && dec[n - 1] == '\0')
-			n--; /* EVP_DecodeBlock counts the padding */
-		if (n <= 0 || !(colon = memchr(dec, ':', (size_t)n))) {
-			rc = vim_err_set(err, VIM_EINVAL,
-			                 "pull secret %s: auths[%s].auth is not "
-			                 "base64 of user:password",
-			                 path, host);
-			goto out;
-		}
-		dec[n] = '\0';
-		*colon = '\0';
-		u = (const char *)dec;
-		p = colon + 1;
-	} else if (a) {
-		u = json_string_value(json_object_get(a, "username"));
-		p = json_string_value(json_object_get(a, "password"));
-	}
-	if (u && (!(*user = strdup(u)) || !(*pass = strdup(p ? p : ""))))
-		rc = vim_err_set(err, VIM_ENOMEM, "out of memory");
-out:
-	OPENSSL_cleanse(dec, sizeof(dec));
-	json_decref(doc);
-	return rc;
-}
-
-int imp_secret_credentials(const char *path, const char *image, char **user, char **pass,
-                           struct vim_err *err)
-{
-	struct dvcr_ref ref;
-	int rc;
-
-	*user = *pass = NULL;
-	if ((rc = dvcr_ref_parse(image, &ref, err)) < 0)
-		return rc;
-	return secret_load(path, ref.host, user, pass, err);
-}
 
 /* ---- the pull -------------------------------------------------------------------- */
 
@@ -336,7 +238,7 @@ static void prefix_image(struct vim_err *err, const char *image)
 	memcpy(err->msg, msg, sizeof(msg));
 }
 
-void *imp_registry_run(void *arg)
+static void *registry_run(void *arg)
 {
 	struct job *j = arg;
 	struct pull *x = calloc(1, sizeof(*x));
@@ -384,3 +286,44 @@ out:
 	free(x);
 	return NULL;
 }
+
+/* A named pull secret must exist, as upstream (ContainerRegistrySecretNotFound). */
+static int registry_check(struct imp_manager *m, const struct imp_job_input *in,
+                          char reason[IMP_REASON_MAX], char message[IMP_MESSAGE_MAX])
+{
+	char path[4400];
+	struct vim_err e2 = {0};
+
+	if (imp_secret_file(m, in, path, sizeof(path), &e2) < 0 ||
+	    (path[0] && access(path, R_OK) != 0)) {
+		snprintf(reason, IMP_REASON_MAX, "ContainerRegistrySecretNotFound");
+		snprintf(message, IMP_MESSAGE_MAX, "Container registry secret not found");
+		return 0;
+	}
+	return 1;
+}
+
+static int registry_prepare(struct job *j, const struct imp_job_input *in, bool *terminal,
+                            struct vim_err *err)
+{
+	const struct model_ds_container_image *ci = in->ds->container_image;
+	char path[4400];
+	int rc;
+
+	if (!ci || !ci->image) {
+		*terminal = true;
+		return vim_err_set(err, VIM_EINVAL,
+		                   "spec.dataSource.containerImage.image is required");
+	}
+	if (!(j->url = model_strdup(ci->image)))
+		return vim_err_set(err, VIM_ENOMEM, "out of memory");
+	if ((rc = imp_ca_bundle_decode(j, ci->ca_bundle, terminal, err)) < 0 ||
+	    (rc = imp_secret_file(j->m, in, path, sizeof(path), err)) < 0)
+		return rc;
+	if (path[0])
+		rc = imp_secret_credentials(path, j->url, &j->pull_user, &j->pull_pass, err);
+	return rc;
+}
+
+const struct imp_source imp_source_registry = {MODEL_DS_CONTAINER_IMAGE, registry_check,
+                                               registry_prepare, registry_run};

@@ -5,6 +5,7 @@
  * credential, as upstream's upload URLs are.
  */
 #include "importer/internal.h"
+#include "core/sysutil.h"
 #include "core/timeutil.h"
 
 #include <stdlib.h>
@@ -29,7 +30,7 @@ int imp_upload_begin(struct imp_manager *m, const char *token, int64_t length,
 	for (j = m->jobs; j; j = j->next)
 		if (j->token[0] && strcmp(j->token, token) == 0)
 			break;
-	if (!j || (j->state != JOB_WAIT_UPLOAD && !j->uploading)) {
+	if (!j || (j->state != IMP_JOB_WAIT_UPLOAD && !j->uploading)) {
 		pthread_mutex_unlock(&m->mu);
 		return vim_err_set(err, VIM_ENOTFOUND, "no image waits for an upload at this URL");
 	}
@@ -44,7 +45,7 @@ int imp_upload_begin(struct imp_manager *m, const char *token, int64_t length,
 		                   "must be known before it is stored");
 	}
 	j->uploading = true;
-	j->state = JOB_RUNNING;
+	j->state = IMP_JOB_RUNNING;
 	m->stats.started++;
 	j->done = 0;
 	j->total = (uint64_t)length;
@@ -68,7 +69,7 @@ fail:
 	free(u);
 	pthread_mutex_lock(&m->mu);
 	j->uploading = false;
-	j->state = JOB_WAIT_UPLOAD;
+	j->state = IMP_JOB_WAIT_UPLOAD;
 	pthread_mutex_unlock(&m->mu);
 	return rc;
 }
@@ -92,7 +93,7 @@ int imp_upload_end(struct imp_upload *u, bool ok, struct vim_err *err)
 	struct imp_result res;
 	bool terminal = false, orphan;
 	enum model_kind kind = j->kind;
-	char key[CTL_KEY_MAX];
+	char key[IMP_KEY_MAX];
 	int rc = 0;
 
 	pthread_mutex_lock(&m->mu);
@@ -107,7 +108,7 @@ int imp_upload_end(struct imp_upload *u, bool ok, struct vim_err *err)
 	j->uploading = false;
 	orphan = j->orphan;
 	if (!ok && !orphan)
-		j->state = JOB_WAIT_UPLOAD; /* the client went away: the slot reopens */
+		j->state = IMP_JOB_WAIT_UPLOAD; /* the client went away: the slot reopens */
 	/* once unlocked a reconcile may reap j (upload timeout): copy its name */
 	snprintf(key, sizeof(key), "%s", j->key);
 	pthread_mutex_unlock(&m->mu);
@@ -120,3 +121,18 @@ int imp_upload_end(struct imp_upload *u, bool ok, struct vim_err *err)
 	free(u);
 	return orphan ? vim_err_set(err, VIM_ECANCELED, "the image was deleted or changed") : rc;
 }
+
+/* The job waits (no thread) for the user's bytes behind a fresh token. */
+static int upload_prepare(struct job *j, const struct imp_job_input *in, bool *terminal,
+                          struct vim_err *err)
+{
+	int rc;
+
+	(void)terminal;
+	if (in->ds->upload &&
+	    (rc = imp_checksum_copy(&j->want, &in->ds->upload->checksum, model_strdup, err)) < 0)
+		return rc;
+	return vim_random_hex(j->token, 32, err);
+}
+
+const struct imp_source imp_source_upload = {MODEL_DS_UPLOAD, NULL, upload_prepare, NULL};

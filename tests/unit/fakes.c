@@ -58,44 +58,123 @@ static int f_write_meta(void *self, const struct model_image *img, struct vim_er
 	return 0;
 }
 
-static void f_release(void *self, const struct model_image *img)
+/* ---- the job engine --------------------------------------------------------- */
+
+static int f_start(void *self, const struct imp_job_input *in, int failures,
+                   struct imp_snapshot *out, bool *terminal, struct vim_err *err)
 {
 	struct fakes *f = self;
 
-	(void)img;
-	f->release_calls++;
+	f->start_calls++;
+	f->start_failures = failures;
+	snprintf(f->start_repo, sizeof(f->start_repo), "%s", in->repo ? in->repo : "");
+	snprintf(f->start_tag, sizeof(f->start_tag), "%s", in->tag ? in->tag : "");
+	snprintf(f->start_src_url, sizeof(f->start_src_url), "%s",
+	         in->src_registry_url ? in->src_registry_url : "");
+	f->start_src_result = in->src_result;
+	*terminal = f->start_terminal;
+	memset(&f->job, 0, sizeof(f->job));
+	f->job.failures = failures;
+	if (in->src_error && f->start_rc == 0) { /* as the ObjectRef row */
+		f->has_job = true;
+		f->job.state = IMP_JOB_FAILED;
+		snprintf(f->job.msg, sizeof(f->job.msg), "%s", in->src_error);
+		return vim_err_set(err, VIM_EUPSTREAM, "%s", in->src_error);
+	}
+	if (f->start_rc < 0) {
+		/* as the engine: a transient failure is kept as a failed attempt */
+		f->has_job = !f->start_terminal;
+		f->job.state = IMP_JOB_FAILED;
+		snprintf(f->job.msg, sizeof(f->job.msg), "%s", f->start_msg ? f->start_msg : "");
+		return vim_err_set(err, f->start_rc, "%s", f->start_msg ? f->start_msg : "");
+	}
+	f->has_job = true;
+	f->job.state = f->start_state;
+	if (f->job.state == IMP_JOB_WAIT_UPLOAD)
+		snprintf(f->job.upload_url, sizeof(f->job.upload_url),
+		         "http://127.0.0.1:8080/upload/tok123");
+	*out = f->job;
+	return 0;
 }
 
-static int f_sync(void *self, struct model_image *img, struct ctl_step *step, struct vim_err *err)
+static int f_poll(void *self, const char *uid, struct imp_snapshot *out)
 {
 	struct fakes *f = self;
 
-	(void)step;
+	(void)uid;
 	f->sync_calls++;
-	if (f->sync_rc < 0)
-		return vim_err_set(err, f->sync_rc, "fake import failed");
-	if (f->sync_sets_phase != MODEL_PHASE_NONE)
-		img->status.phase = f->sync_sets_phase;
-	return 0;
+	if (!f->has_job)
+		return 0;
+	*out = f->job;
+	return 1;
 }
 
-static int f_cleanup(void *self, const struct model_image *img, struct vim_err *err)
+static void f_cancel(void *self, const char *uid)
 {
 	struct fakes *f = self;
 
-	(void)img;
+	(void)uid;
 	f->cleanup_calls++;
-	if (f->cleanup_rc < 0)
-		return vim_err_set(err, f->cleanup_rc, "fake cleanup failed");
-	return 0;
+	f->has_job = false;
 }
 
-static int f_ds(void *self, const struct model_image *img, char reason[CTL_REASON_MAX],
+static void f_release(void *self, const char *uid)
+{
+	struct fakes *f = self;
+
+	(void)uid;
+	f->release_calls++;
+	if (f->job.state != IMP_JOB_QUEUED && f->job.state != IMP_JOB_RUNNING)
+		f->has_job = false;
+}
+
+static void f_close_upload(void *self, const char *uid)
+{
+	struct fakes *f = self;
+
+	(void)uid;
+	f->close_calls++;
+	snprintf(f->job.upload_url, sizeof(f->job.upload_url), "http://127.0.0.1:8080/upload/");
+}
+
+static void f_note(void *self, const char *uid, int failures, int64_t retry_at_ms)
+{
+	struct fakes *f = self;
+
+	(void)uid;
+	f->note_calls++;
+	f->job.failures = failures;
+	f->job.reported = true;
+	f->job.retry_at_ms = retry_at_ms;
+}
+
+static int64_t f_mono(void *self)
+{
+	return ((struct fakes *)self)->mono_ms;
+}
+
+static int f_image_get(void *self, enum model_kind kind, const char *ns, const char *name,
+                       struct model_image **out, struct vim_err *err)
+{
+	struct fakes *f = self;
+	const struct model_image *o = f->other;
+
+	f->images_calls++;
+	*out = NULL;
+	if (f->images_rc < 0)
+		return vim_err_set(err, f->images_rc, "fake image lookup failed");
+	if (!o || o->kind != kind || strcmp(o->meta.name, name) != 0 ||
+	    (kind == MODEL_KIND_VI && strcmp(o->meta.namespace, ns ? ns : "") != 0))
+		return vim_err_set(err, VIM_ENOTFOUND, "not found");
+	return model_image_clone(out, o, err);
+}
+
+static int f_ds(void *self, const struct imp_job_input *in, char reason[CTL_REASON_MAX],
                 char message[CTL_MESSAGE_MAX], struct vim_err *err)
 {
 	struct fakes *f = self;
 
-	(void)img;
+	(void)in;
 	if (f->ds_answer < 0)
 		return vim_err_set(err, f->ds_answer, "fake datasource check failed");
 	if (f->ds_answer == 0) {
@@ -120,12 +199,24 @@ void fakes_init(struct fakes *f, struct ctl_ctx *ctx)
 {
 	memset(f, 0, sizeof(*f));
 	f->now = 1000000;
+	f->mono_ms = 5000000;
 	f->ds_answer = 1;
+	f->start_state = IMP_JOB_RUNNING;
 	ctx->checker = (struct ctl_checker){f_check, NULL, f};
 	ctx->recorder = (struct ctl_recorder){f_record, f};
-	ctx->clock = (struct ctl_clock){f_now, f};
-	ctx->importer = (struct ctl_importer){f_sync, f_cleanup, f, f_release};
-	ctx->datasource = (struct ctl_datasource){f_ds, f};
+	ctx->clock = (struct ctl_clock){f_now, f, f_mono};
+	ctx->jobs = (struct ctl_jobs){
+	    .start = f_start,
+	    .poll = f_poll,
+	    .cancel = f_cancel,
+	    .release = f_release,
+	    .close_upload = f_close_upload,
+	    .note = f_note,
+	    .check = f_ds,
+	    .self = f,
+	    .dvcr_host = "dvcr.example.com",
+	};
+	ctx->images = (struct ctl_images){f_image_get, f};
 	ctx->cleaner = (struct ctl_dvcr_cleaner){f_remove, f};
 	ctx->writer = (struct ctl_writer){f_write_status, f_write_meta, f};
 	ctx->echo = false;

@@ -33,19 +33,34 @@ struct fakes {
 	int status_writes, meta_writes;
 	int write_status_rc, write_meta_rc;
 	json_t *written_status; /* last status written (owned) */
-	/* importer */
-	int sync_calls, cleanup_calls, release_calls;
-	int sync_rc, cleanup_rc;
-	enum model_phase sync_sets_phase; /* NONE = leave the phase alone */
-	/* datasource: 1 ready, 0 not (reason/message), <0 error */
+	/* job engine (ctx->jobs): one job at most, the one of the image under
+	 * test; the handler may be driven by setting job/has_job directly */
+	bool has_job;
+	struct imp_snapshot job;        /* what a poll answers */
+	enum imp_job_state start_state; /* a started job's state (RUNNING) */
+	int start_rc;                   /* <0: start fails with start_msg */
+	bool start_terminal;
+	const char *start_msg;
+	int sync_calls; /* polls: one per import step that looks at its job */
+	int start_calls, cleanup_calls /* cancels */, release_calls, close_calls, note_calls;
+	int start_failures; /* failures the last start was given */
+	char start_repo[256], start_tag[64], start_src_url[512];
+	struct imp_result start_src_result;
+	int64_t mono_ms; /* the monotonic clock */
+	/* datasource: the job engine's row check; 1 ready, 0 not
+	 * (reason/message), <0 error */
 	int ds_answer;
 	const char *ds_reason, *ds_message;
+	/* images (ctx->images): the only other image there is (borrowed; NULL
+	 * = none), or images_rc < 0 */
+	const struct model_image *other;
+	int images_rc, images_calls;
 	/* cleaner */
 	int remove_calls, remove_rc;
 };
 
-/* Zeroes f (now = 1,000,000; datasource ready) and points every member of
- * ctx at it. */
+/* Zeroes f (now = 1,000,000; mono_ms = 5,000,000; datasource ready; a
+ * started job runs) and points every member of ctx at it. */
 void fakes_init(struct fakes *f, struct ctl_ctx *ctx);
 void fakes_free(struct fakes *f);
 

@@ -13,6 +13,7 @@
 #include <zlib.h>
 
 #include "importer/digest.h"
+#include "importer/internal.h"
 #include "importer/sniff.h"
 
 #define M1 "012345678901234567890123456789012345678901234567890123456789012"
@@ -304,9 +305,64 @@ static void test_unpack_refuses_a_bomb(void **state)
 	free(packed);
 }
 
+/* ---- the checksums a job copies from the spec at start ------------------------ */
+
+/* A strdup that fails on its n-th call (curl's torture idea, one site). */
+static int dup_calls, dup_fail_at;
+static char *failing_dup(const char *s)
+{
+	if (++dup_calls == dup_fail_at)
+		return NULL;
+	return model_strdup(s);
+}
+
+static void test_checksum_copy_fails_the_start_when_a_copy_fails(void **state)
+{
+	struct model_checksum want = {.md5 = "a",
+	                              .sha1 = "b",
+	                              .sha256 = "c",
+	                              .sha512 = "d",
+	                              .streebog256 = "e",
+	                              .streebog512 = "f"};
+	struct model_checksum got;
+	struct vim_err err = {0};
+	(void)state;
+
+	/* every copy failing in turn: the start fails, nothing half-copied
+	 * (a sum silently dropped would let a wrong image pass) */
+	for (dup_fail_at = 1; dup_fail_at <= 6; dup_fail_at++) {
+		dup_calls = 0;
+		memset(&got, 0x5a, sizeof(got));
+		assert_int_equal(imp_checksum_copy(&got, &want, failing_dup, &err), VIM_ENOMEM);
+		assert_string_equal(err.msg, "out of memory copying the checksums");
+		assert_null(got.md5);
+		assert_null(got.sha1);
+		assert_null(got.sha256);
+		assert_null(got.sha512);
+		assert_null(got.streebog256);
+		assert_null(got.streebog512);
+	}
+	dup_calls = 0;
+	dup_fail_at = 0;
+	assert_int_equal(imp_checksum_copy(&got, &want, failing_dup, &err), 0);
+	assert_int_equal(dup_calls, 6);
+	assert_string_equal(got.sha256, "c");
+	assert_string_equal(got.streebog512, "f");
+	imp_checksum_clear(&got);
+	/* sums not given are not copied (and cannot fail) */
+	want = (struct model_checksum){.sha256 = "c"};
+	dup_calls = 0;
+	dup_fail_at = 2;
+	assert_int_equal(imp_checksum_copy(&got, &want, failing_dup, &err), 0);
+	assert_int_equal(dup_calls, 1);
+	assert_null(got.md5);
+	imp_checksum_clear(&got);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_checksum_copy_fails_the_start_when_a_copy_fails),
 	    cmocka_unit_test(test_digest_known_vectors),
 	    cmocka_unit_test(test_digest_verify_names_the_mismatch),
 	    cmocka_unit_test(test_sniff_headers),

@@ -76,6 +76,8 @@ struct wiring {
 int wiring_start(struct wiring *w, const struct options *o, struct store *store,
                  struct vim_err *err);
 void wiring_stop(struct wiring *w);
+/* The import job engine m as the controller's ctl_jobs (jobs.c). */
+struct ctl_jobs wiring_jobs(struct imp_manager *m, int64_t upload_timeout_s);
 /* The API's upload hooks (arg: the struct wiring). */
 extern const struct api_upload_ops wiring_upload_ops;
 /* api_config.on_registry_events: arg is the struct wiring. */

@@ -129,19 +129,17 @@ int wiring_start(struct wiring *w, const struct options *o, struct store *store,
 		goto fail;
 	ic.dvcr = w->dvcr;
 	ic.dvcr_host = host;
-	ic.store = store;
 	ic.kick = kick;
 	ic.kick_arg = w;
 	ic.max_imports = o->import_workers;
-	ic.upload_timeout_s = (o->upload_timeout_ms + 999) / 1000; /* "0.5" is not 0 (none) */
 	ic.min_rate_bps = o->import_min_rate;
 	ic.stall_window_ms = o->import_stall_window_ms;
 	snprintf(secrets, sizeof(secrets), "%s/secrets", o->data_dir);
 	ic.secrets_dir = secrets;
 	if ((rc = imp_manager_new(&w->importer, &ic, err)) < 0)
 		goto fail;
-	mc.importer = imp_manager_importer(w->importer);
-	mc.datasource = imp_manager_datasource(w->importer);
+	mc.jobs = wiring_jobs(w->importer,
+	                      (o->upload_timeout_ms + 999) / 1000); /* "0.5" is not 0 (none) */
 	if ((rc = ctl_manager_start(&w->manager, &mc, err)) < 0)
 		goto fail;
 	pthread_mutex_lock(&w->kick_mu);
