@@ -72,8 +72,11 @@ python3 "$T_TMP/www.py" "$PWWW" "$WWW" >"$T_TMP/www.log" 2>&1 &
 T_PIDS+=($!)
 wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$PWWW/disk.qcow2" || not_ok "the HTTP server starts"
 # one import at a time, and a 2 s window for the minimum rate, so that a
-# trickling source is seen quickly and the queue behind it is visible
-VIM_FLAGS=(--dvcr-url "http://127.0.0.1:$PREG" --upload-timeout 3 --import-workers 1
+# trickling source is seen quickly and the queue behind it is visible;
+# --upload-timeout 10: the cut-off upload below must still find its image
+# waiting after a python start, a hang-up and two kubectl reads, which took
+# more than 3 s on a loaded machine (the image had timed out: Failed).
+VIM_FLAGS=(--dvcr-url "http://127.0.0.1:$PREG" --upload-timeout 10 --import-workers 1
 	--import-min-rate 1024 --import-stall-window 2)
 vim_start "$T_TMP/data" "${VIM_FLAGS[@]}" || {
 	not_ok "vimaged starts"
@@ -139,8 +142,8 @@ check "and the image becomes Ready" wait_for 30 phase_is vi/half Ready
 vi_apply late "{type: Upload}"
 wait_for 15 phase_is vi/late WaitForUserUpload
 late_url=$(jp vi/late '{.status.imageUploadURLs.external}')
-check "an Upload nobody sends fails after --upload-timeout" wait_for 20 phase_is vi/late Failed
-expect_match "with WaitForUserUploadTimeout" 'WaitForUserUploadTimeout .*3 seconds' "$(ready_cond vi/late)"
+check "an Upload nobody sends fails after --upload-timeout" wait_for 30 phase_is vi/late Failed
+expect_match "with WaitForUserUploadTimeout" 'WaitForUserUploadTimeout .*10 seconds' "$(ready_cond vi/late)"
 expect_eq "its upload URL is closed then" 404 "$(curl -s -o /dev/null -w '%{http_code}' -T "$WWW/disk.qcow2" "$late_url")"
 
 # deleting an image cancels its import
