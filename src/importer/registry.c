@@ -245,8 +245,10 @@ static int resolve(struct pull *x, struct vim_err *err)
 		rc = imp_manifest_read(m, false, what, &x->man, err);
 		json_decref(m);
 	}
+	/* under m->mu, as every progress write: the controller's import_sync
+	 * reads total while this thread fetches (found by make tsan) */
 	if (rc == 0)
-		x->j->total += x->man.total;
+		imp_job_progress(x->j, x->j->done, x->j->total + x->man.total);
 	return rc;
 }
 
