@@ -167,9 +167,14 @@ int imp_manifest_read(const json_t *m, bool index_ok, const char *what, struct i
 	memset(out, 0, sizeof(*out));
 	if (index_ok && is_index(m)) {
 		const char *d = pick_platform(m);
-		if (!d || strlen(d) >= sizeof(out->child))
+		if (!d)
 			return vim_err_set(err, VIM_EINVAL,
 			                   "%s: the index has no linux/amd64 image", what);
+		/* an empty child would read as "not an index" (found by fuzzing) */
+		if (!d[0] || strlen(d) >= sizeof(out->child))
+			return vim_err_set(err, VIM_EINVAL,
+			                   "%s: the index's linux/amd64 entry has no valid digest",
+			                   what);
 		snprintf(out->child, sizeof(out->child), "%s", d);
 		return 0;
 	}
@@ -184,7 +189,7 @@ int imp_manifest_read(const json_t *m, bool index_ok, const char *what, struct i
 	{
 		const char *d = json_string_value(json_object_get(e, "digest"));
 		const char *mt = json_string_value(json_object_get(e, "mediaType"));
-		if (!d || strlen(d) >= DVCR_DIGEST_MAX)
+		if (!d || !d[0] || strlen(d) >= DVCR_DIGEST_MAX)
 			return vim_err_set(err, VIM_EINVAL, "%s: layer %zu has no digest", what, i);
 		if (mt && strstr(mt, "zstd"))
 			return vim_err_set(err, VIM_EUNSUPPORTED,

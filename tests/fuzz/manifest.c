@@ -7,8 +7,9 @@
  * the pull reads it are tried: as the first manifest (an index allowed)
  * and as the child an index named (an index read as an image).
  * Properties: an index yields a child and no layers; an image yields 1 to
- * IMP_LAYERS_MAX layers, each digest terminated inside its buffer, and a
- * total that is the sum of the sizes without wrapping; a refusal says why.
+ * IMP_LAYERS_MAX layers, each digest non-empty and terminated inside its
+ * buffer, and a total that is the sum of the sizes without wrapping; a
+ * refusal says why.
  */
 #include "fuzz.h"
 
@@ -33,7 +34,8 @@ static void read_as(const json_t *m, bool index_ok)
 	}
 	FUZZ_CHECK(man->nlayers >= 1 && man->nlayers <= IMP_LAYERS_MAX);
 	for (i = 0; i < man->nlayers; i++) {
-		FUZZ_CHECK(memchr(man->layers[i].digest, 0, sizeof(man->layers[i].digest)));
+		FUZZ_CHECK(man->layers[i].digest[0] &&
+		           memchr(man->layers[i].digest, 0, sizeof(man->layers[i].digest)));
 		FUZZ_CHECK(man->layers[i].size <= (uint64_t)1 << 56);
 		sum += man->layers[i].size;
 	}
