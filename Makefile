@@ -52,7 +52,7 @@ FUZZ_TARGETS ?= $(FUZZ_ALL)
 FUZZ_TIME   ?= 60
 FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=all
 
-.PHONY: all test unit integration asan clean lint run bench fuzz fuzzers
+.PHONY: all test unit integration asan tsan clean lint run bench fuzz fuzzers
 all: $(LIB) $(BINS) $(UNIT_BIN) $(ITEST_BIN) $(FUZZ_REPLAY)
 
 $(BUILD)/obj/%.o: %.c
@@ -115,6 +115,22 @@ asan:
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" all
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		BUILD=build/asan tests/run
+
+# ThreadSanitizer: a tree of its own, build/tsan/ (gcc's libtsan: the
+# libcurl, libmicrohttpd and sqlite threads all go through the pthread calls
+# it intercepts).  It runs every unit test and TSAN_SUITES, the integration
+# suites that drive the threads: manager, queue, cache, monitor, watch hub,
+# import jobs and their pool, uploads.  halt_on_error: the first race
+# stops the process, and tests/run counts every report as a failure.
+# tests/tsan/suppressions.txt lists third-party code only.
+TSAN_SUITES ?= presence_e2e presence_sources import_e2e import_failures import_registry \
+	import_slow_dvcr api_watch_bookmarks api_namespaces store_corrupt daemon_start \
+	dvcr_managed vimagectl
+tsan:
+	$(MAKE) BUILD=build/tsan OPT="-O1 -g -fno-omit-frame-pointer" SAN="-fsanitize=thread" all
+	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 history_size=4 \
+		suppressions=$(CURDIR)/tests/tsan/suppressions.txt" \
+		BUILD=build/tsan tests/run --suites "$(TSAN_SUITES)"
 
 # libFuzzer (clang): a tree of its own, build/fuzz/; each of FUZZ_TARGETS
 # runs FUZZ_TIME seconds on tests/fuzz/corpus/<t>/, new inputs going to

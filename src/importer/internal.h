@@ -132,6 +132,32 @@ void imp_job_launch_locked(struct imp_manager *m, struct job *j);
  * flight frees it instead). */
 void imp_job_reap(struct imp_manager *m, struct job *j);
 void imp_job_wait_thread(struct imp_manager *m, struct job *j);
+
+/* The ContainerImage manifest (registry.c).  A manifest or index body is
+ * read up to IMP_MANIFEST_MAX bytes, then parsed as JSON. */
+#define IMP_MANIFEST_MAX (1 << 20)
+#define IMP_LAYERS_MAX 128
+
+struct imp_layer_ref {
+	char digest[DVCR_DIGEST_MAX];
+	uint64_t size;
+};
+
+struct imp_manifest {
+	char child[DVCR_DIGEST_MAX]; /* an index: the image to read next; "" otherwise */
+	struct imp_layer_ref layers[IMP_LAYERS_MAX]; /* bottom layer first */
+	int nlayers;                                 /* 1..IMP_LAYERS_MAX when child is "" */
+	uint64_t total;                              /* the layers' sizes, each at most 2^56 */
+};
+
+/* Reads the parsed manifest m (borrowed) into *out: with index_ok, an index
+ * (OCI image index, Docker manifest list) names its linux/amd64 child (or
+ * its only one) in out->child; otherwise m must be a schema 2 / OCI image
+ * with 1 to IMP_LAYERS_MAX layers, each a digest and a size, none zstd.
+ * what ("host/repo:ref") names the image in err. */
+int imp_manifest_read(const json_t *m, bool index_ok, const char *what, struct imp_manifest *out,
+                      struct vim_err *err);
+
 /* Ends a job (from its thread): state, message, then a kick. */
 void imp_job_end(struct job *j, int rc, bool terminal, const struct imp_result *res,
                  const char *msg);

@@ -18,23 +18,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MANIFEST_MAX (1 << 20)
-#define LAYERS_MAX 128
 #define LAYER_SIZE_MAX ((json_int_t)1 << 56)
 
 /* ---- the pull -------------------------------------------------------------------- */
-
-struct layer_ref {
-	char digest[DVCR_DIGEST_MAX];
-	uint64_t size;
-};
 
 struct pull {
 	struct job *j;
 	struct dvcr_client *c;
 	struct dvcr_ref ref;
-	struct layer_ref layers[LAYERS_MAX];
-	int nlayers;
+	struct imp_manifest man;
 	struct imp_layer *l;
 	struct imp_pipeline *p;
 	bool complete;
@@ -42,7 +34,7 @@ struct pull {
 	struct vim_err err;
 };
 
-static bool is_index(json_t *m)
+static bool is_index(const json_t *m)
 {
 	const char *mt = json_string_value(json_object_get(m, "mediaType"));
 	return json_is_array(json_object_get(m, "manifests")) ||
@@ -50,9 +42,9 @@ static bool is_index(json_t *m)
 }
 
 /* The linux/amd64 entry of an index (or its only entry). */
-static const char *pick_platform(json_t *idx)
+static const char *pick_platform(const json_t *idx)
 {
-	json_t *arr = json_object_get(idx, "manifests"), *e;
+	const json_t *arr = json_object_get(idx, "manifests"), *e;
 	size_t i;
 
 	json_array_foreach(arr, i, e)
@@ -68,9 +60,61 @@ static const char *pick_platform(json_t *idx)
 	return NULL;
 }
 
+int imp_manifest_read(const json_t *m, bool index_ok, const char *what, struct imp_manifest *out,
+                      struct vim_err *err)
+{
+	const json_t *layers, *e, *sz;
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	if (index_ok && is_index(m)) {
+		const char *d = pick_platform(m);
+		if (!d)
+			return vim_err_set(err, VIM_EINVAL,
+			                   "%s: the index has no linux/amd64 image", what);
+		/* an empty child would read as "not an index" (found by fuzzing) */
+		if (!d[0] || strlen(d) >= sizeof(out->child))
+			return vim_err_set(err, VIM_EINVAL,
+			                   "%s: the index's linux/amd64 entry has no valid digest",
+			                   what);
+		snprintf(out->child, sizeof(out->child), "%s", d);
+		return 0;
+	}
+	layers = json_object_get(m, "layers");
+	if (!json_is_array(layers) || json_array_size(layers) == 0 ||
+	    json_array_size(layers) > IMP_LAYERS_MAX)
+		return vim_err_set(err, VIM_EINVAL,
+		                   "%s: the manifest has no layers vimage can read (schema 2 or "
+		                   "OCI, 1 to %d layers)",
+		                   what, IMP_LAYERS_MAX);
+	json_array_foreach(layers, i, e)
+	{
+		const char *d = json_string_value(json_object_get(e, "digest"));
+		const char *mt = json_string_value(json_object_get(e, "mediaType"));
+		if (!d || !d[0] || strlen(d) >= DVCR_DIGEST_MAX)
+			return vim_err_set(err, VIM_EINVAL, "%s: layer %zu has no digest", what, i);
+		if (mt && strstr(mt, "zstd"))
+			return vim_err_set(err, VIM_EUNSUPPORTED,
+			                   "%s: zstd layers are not supported (gzip or plain tar)",
+			                   what);
+		/* the registry's number: a negative or huge size would wrap the
+		 * progress total (128 layers of 2^56 cannot) */
+		sz = json_object_get(e, "size");
+		if (!json_is_integer(sz) || json_integer_value(sz) < 0 ||
+		    json_integer_value(sz) > LAYER_SIZE_MAX)
+			return vim_err_set(err, VIM_EINVAL, "%s: layer %zu has no valid size", what,
+			                   i);
+		snprintf(out->layers[i].digest, DVCR_DIGEST_MAX, "%s", d);
+		out->layers[i].size = (uint64_t)json_integer_value(sz);
+		out->total += out->layers[i].size;
+	}
+	out->nlayers = (int)json_array_size(layers);
+	return 0;
+}
+
 static int get_manifest(struct pull *x, const char *ref, json_t **out, struct vim_err *err)
 {
-	char *buf = malloc(MANIFEST_MAX);
+	char *buf = malloc(IMP_MANIFEST_MAX);
 	json_error_t je;
 	size_t len = 0;
 	int rc;
@@ -78,7 +122,7 @@ static int get_manifest(struct pull *x, const char *ref, json_t **out, struct vi
 	*out = NULL;
 	if (!buf)
 		return vim_err_set(err, VIM_ENOMEM, "out of memory");
-	rc = dvcr_manifest_get(x->c, x->ref.repo, ref, buf, MANIFEST_MAX, &len, NULL, err);
+	rc = dvcr_manifest_get(x->c, x->ref.repo, ref, buf, IMP_MANIFEST_MAX, &len, NULL, err);
 	if (rc == 0 && !(*out = json_loadb(buf, len, 0, &je)))
 		rc = vim_err_set(err, VIM_EINVAL, "%s/%s:%s: the manifest is not JSON: %s",
 		                 x->ref.host, x->ref.repo, ref, je.text);
@@ -86,72 +130,33 @@ static int get_manifest(struct pull *x, const char *ref, json_t **out, struct vi
 	return rc;
 }
 
-/* Fills x->layers from the image's manifest (through an index). */
+/* Fills x->man from the image's manifest (through an index). */
 static int resolve(struct pull *x, struct vim_err *err)
 {
 	const char *ref = x->ref.digest[0] ? x->ref.digest : x->ref.tag[0] ? x->ref.tag : "latest";
-	json_t *m = NULL, *layers, *e, *sz;
-	size_t i;
+	char what[DVCR_HOST_MAX + DVCR_REPO_MAX + DVCR_TAG_MAX + 4];
+	char digest[DVCR_DIGEST_MAX];
+	json_t *m = NULL;
 	int rc;
 
+	snprintf(what, sizeof(what), "%s/%s:%s", x->ref.host, x->ref.repo, ref);
 	if ((rc = get_manifest(x, ref, &m, err)) < 0)
 		return rc;
-	if (is_index(m)) {
-		const char *d = pick_platform(m);
-		char digest[DVCR_DIGEST_MAX];
-		if (!d || strlen(d) >= sizeof(digest)) {
-			json_decref(m);
-			return vim_err_set(err, VIM_EINVAL,
-			                   "%s/%s:%s: the index has no linux/amd64 image",
-			                   x->ref.host, x->ref.repo, ref);
-		}
-		snprintf(digest, sizeof(digest), "%s", d);
-		json_decref(m);
+	rc = imp_manifest_read(m, true, what, &x->man, err);
+	json_decref(m);
+	if (rc == 0 && x->man.child[0]) {
+		/* an index inside the index is read as an image without layers */
+		snprintf(digest, sizeof(digest), "%s", x->man.child);
 		if ((rc = get_manifest(x, digest, &m, err)) < 0)
 			return rc;
-	}
-	layers = json_object_get(m, "layers");
-	if (!json_is_array(layers) || json_array_size(layers) == 0 ||
-	    json_array_size(layers) > LAYERS_MAX) {
+		rc = imp_manifest_read(m, false, what, &x->man, err);
 		json_decref(m);
-		return vim_err_set(
-		    err, VIM_EINVAL,
-		    "%s/%s:%s: the manifest has no layers vimage can read (schema 2 or "
-		    "OCI, 1 to %d layers)",
-		    x->ref.host, x->ref.repo, ref, LAYERS_MAX);
 	}
-	json_array_foreach(layers, i, e)
-	{
-		const char *d = json_string_value(json_object_get(e, "digest"));
-		const char *mt = json_string_value(json_object_get(e, "mediaType"));
-		if (!d || strlen(d) >= DVCR_DIGEST_MAX) {
-			json_decref(m);
-			return vim_err_set(err, VIM_EINVAL, "%s/%s:%s: layer %zu has no digest",
-			                   x->ref.host, x->ref.repo, ref, i);
-		}
-		if (mt && strstr(mt, "zstd")) {
-			json_decref(m);
-			return vim_err_set(
-			    err, VIM_EUNSUPPORTED,
-			    "%s/%s:%s: zstd layers are not supported (gzip or plain tar)",
-			    x->ref.host, x->ref.repo, ref);
-		}
-		/* the registry's number: a negative or huge size would wrap the
-		 * progress total (128 layers of 2^56 cannot) */
-		sz = json_object_get(e, "size");
-		if (!json_is_integer(sz) || json_integer_value(sz) < 0 ||
-		    json_integer_value(sz) > LAYER_SIZE_MAX) {
-			json_decref(m);
-			return vim_err_set(err, VIM_EINVAL, "%s/%s:%s: layer %zu has no valid size",
-			                   x->ref.host, x->ref.repo, ref, i);
-		}
-		snprintf(x->layers[i].digest, DVCR_DIGEST_MAX, "%s", d);
-		x->layers[i].size = (uint64_t)json_integer_value(sz);
-		x->j->total += x->layers[i].size;
-	}
-	x->nlayers = (int)json_array_size(layers);
-	json_decref(m);
-	return 0;
+	/* under m->mu, as every progress write: the controller's import_sync
+	 * reads total while this thread fetches (found by make tsan) */
+	if (rc == 0)
+		imp_job_progress(x->j, x->j->done, x->j->total + x->man.total);
+	return rc;
 }
 
 static int disk_begin(void *ud, const char *name, uint64_t size, struct vim_err *err)
@@ -185,7 +190,7 @@ static int on_blob(void *ud, const void *data, size_t len)
 }
 
 /* Reads one layer; x->complete when it held the whole disk. */
-static int read_layer(struct pull *x, const struct layer_ref *lr, struct vim_err *err)
+static int read_layer(struct pull *x, const struct imp_layer_ref *lr, struct vim_err *err)
 {
 	int rc;
 
@@ -265,8 +270,8 @@ static void *registry_run(void *arg)
 		            err.msg);
 		goto out;
 	}
-	for (i = x->nlayers - 1; i >= 0 && !x->complete; i--)
-		if ((rc = read_layer(x, &x->layers[i], &err)) < 0)
+	for (i = x->man.nlayers - 1; i >= 0 && !x->complete; i--)
+		if ((rc = read_layer(x, &x->man.layers[i], &err)) < 0)
 			break;
 	if (rc < 0) {
 		prefix_image(&err, j->url);

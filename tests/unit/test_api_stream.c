@@ -9,6 +9,7 @@
  * download that ends short of its announced size is cut.
  */
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -28,12 +29,15 @@
 #define OBJECTS 5
 
 /* The real store, with a list that stops after fail_after objects and
- * fails with fail_code (fail_after < 0: never). */
+ * fails with fail_code (fail_after < 0: never).  Both are atomic: a test
+ * sets them while the previous request's producer thread may still be
+ * reading them, ordered only by the reply on the socket, which
+ * ThreadSanitizer cannot see (make tsan reported it). */
 struct flaky {
 	struct store base;
 	struct store *real;
-	int fail_after;
-	int fail_code;
+	atomic_int fail_after;
+	atomic_int fail_code;
 };
 
 struct counting {
