@@ -208,7 +208,6 @@ int sq_commit(struct sq_store *s, const char *resource, json_t *obj, json_t *pre
 	}
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
-	free(text);
 	if (rc == SQLITE_DONE) {
 		sqlite3_reset(s->setrv);
 		sqlite3_bind_int64(s->setrv, 1, rv);
@@ -222,13 +221,13 @@ int sq_commit(struct sq_store *s, const char *resource, json_t *obj, json_t *pre
 		int frc = sq_fail(s, rc, err, "write");
 		sq_run(s->rollback);
 		json_decref(prev);
+		free(text);
 		return frc;
 	}
 	s->rv = rv;
-	json_incref(obj);
-	if (type == STORE_DELETED) /* the history holds the last state */
-		bytes = json_dumpb(obj, NULL, 0, JSON_COMPACT);
-	store_hub_publish_sized(s->hub, resource, type, obj, prev, rv, bytes);
+	if (type == STORE_DELETED && (text = json_dumps(obj, JSON_COMPACT)))
+		bytes = strlen(text); /* the history holds the last state */
+	store_hub_publish_text(s->hub, resource, type, obj, text, bytes, prev, rv);
 	return 0;
 }
 

@@ -71,6 +71,10 @@ struct store_watch_opts {
 	const char *field_selector;
 	int64_t resource_version; /* 0 = from now; else events after this RV */
 	bool bookmarks;           /* deliver BOOKMARK events */
+	/* Events carry the object's JSON text (store_event.text), and their
+	 * object is only what selectors see of it: for a watcher that sends
+	 * or keeps the text, which the store has already. */
+	bool text;
 };
 
 struct store_event {
@@ -80,6 +84,12 @@ struct store_event {
 	 * metadata.resourceVersion. */
 	json_t *object;
 	int64_t resource_version;
+	/* With store_watch_opts.text (not for BOOKMARK): the object's compact
+	 * JSON, text_len bytes and a NUL, which the receiver frees; object is
+	 * then only metadata's name, namespace, uid, labels and
+	 * creationTimestamp, status.phase and the event fields. */
+	char *text;
+	size_t text_len;
 };
 
 /* How a write is carried out; NULL means every member's zero value. */
