@@ -310,10 +310,10 @@ static bool write_event_text(struct job *j, int fd, const struct store_event *ev
 static int initial_added(void *arg, const char *json, size_t len)
 {
 	struct job *j = arg;
-	json_t *obj = json_loadb(json, len, 0, NULL);
-	bool ok = obj && write_event(j, j->fd, "ADDED", obj);
+	/* the stored text as a watch event's (write_event_text) */
+	struct store_event ev = {.type = STORE_ADDED, .text = (char *)json, .text_len = len};
+	bool ok = write_event_text(j, j->fd, &ev);
 
-	json_decref(obj);
 	if (!ok)
 		j->failed = true; /* the client is gone (or no memory): stop */
 	return ok ? 0 : 1;
