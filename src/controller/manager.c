@@ -224,7 +224,14 @@ static int write_with(struct writer_state *ws, const struct model_image *img, st
 	json_object_set_new(json_object_get(obj, "metadata"), "resourceVersion",
 	                    json_string(ws->rv));
 	record_manager(ws, fn == store_update_status, obj);
-	rc = fn(ws->m->cfg.store, ws->resource, obj, &out, err);
+	if (fn == store_update_status) {
+		/* ws->live is the object at ws->rv: no read-back (store_write_opts) */
+		struct store_write_opts wo = {.basis = ws->live};
+
+		rc = store_update_status_opts(ws->m->cfg.store, ws->resource, obj, &wo, &out, err);
+	} else {
+		rc = fn(ws->m->cfg.store, ws->resource, obj, &out, err);
+	}
 	if (rc == 0) {
 		rv = json_string_value(
 		    json_object_get(json_object_get(out, "metadata"), "resourceVersion"));

@@ -132,6 +132,23 @@ int sq_load(struct sq_store *s, const char *resource, const char *ns, const char
 	return vim_err_set(err, VIM_ENOTFOUND, "%s \"%s\" not found", q, name);
 }
 
+int sq_load_rv(struct sq_store *s, const char *resource, const char *ns, const char *name,
+               int64_t *rv)
+{
+	sqlite3_stmt *st = s->get;
+	int rc;
+
+	*rv = 0;
+	sqlite3_reset(st);
+	sqlite3_bind_text(st, 1, resource, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, ns ? ns : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		*rv = sqlite3_column_int64(st, 1);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : VIM_ENOTFOUND;
+}
+
 static int sq_get(struct store *base, const char *resource, const char *ns, const char *name,
                   json_t **out, struct vim_err *err)
 {
@@ -620,8 +637,8 @@ int store_sqlite_open_opts(struct store **out, const char *path, const struct st
 	if ((rc = make_schema(s, err)) < 0)
 		goto fail;
 	if ((rc = prepare(s, &s->get,
-	                  "SELECT json FROM objects WHERE resource=? AND ns=? AND name=?", err)) <
-	        0 ||
+	                  "SELECT json, rv FROM objects WHERE resource=? AND ns=? AND name=?",
+	                  err)) < 0 ||
 	    (rc = prepare(s, &s->put,
 	                  "INSERT INTO objects(resource, ns, name, rv, json) VALUES(?, ?, ?, ?, ?)"
 	                  " ON CONFLICT(resource, ns, name) DO UPDATE"

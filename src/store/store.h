@@ -101,6 +101,15 @@ struct store_write_opts {
 	 * a dry create has no resourceVersion; of a dry update, update_status
 	 * or delete, the stored one. */
 	bool dry_run;
+	/* update_status only: the caller's parse of the object as stored at
+	 * the resourceVersion the write carries (borrowed, never changed by
+	 * the write, which may share its members; NULL = none).  While the
+	 * stored resourceVersion is still that one, the write starts from it
+	 * instead of reading and parsing the stored JSON back: the
+	 * controllers hold it already (their cache's copy, or what their
+	 * previous write returned), and the parse cost a tenth of the mass
+	 * status writes' CPU. */
+	const json_t *basis;
 };
 
 /* The backend table.  A backend fills one of these; callers use the
