@@ -275,13 +275,45 @@ static bool write_event(struct job *j, int fd, const char *type, json_t *obj)
 	return ok;
 }
 
+/* A watch event as write_event sends it, from the store's text of its
+ * object: a plain watch sends that text as it is (serialising a parsed
+ * copy again cost more than the rest of the stream), a Table watch
+ * parses it. */
+static bool write_event_text(struct job *j, int fd, const struct store_event *ev)
+{
+	const char *type = store_event_type_name(ev->type);
+	size_t cap, n;
+	char *line;
+	json_t *obj;
+	bool ok;
+
+	if (!ev->text)
+		return write_event(j, fd, type, ev->object);
+	if (j->table) {
+		obj = json_loadb(ev->text, ev->text_len, 0, NULL);
+		ok = obj && write_event(j, fd, type, obj);
+		json_decref(obj);
+		return ok;
+	}
+	cap = ev->text_len + 64;
+	if (!(line = malloc(cap)))
+		return false;
+	n = (size_t)snprintf(line, cap, "{\"type\":\"%s\",\"object\":", type);
+	memcpy(line + n, ev->text, ev->text_len);
+	n += ev->text_len;
+	memcpy(line + n, "}\n", 2);
+	ok = api_write_all(fd, line, n + 2);
+	free(line);
+	return ok;
+}
+
 static int initial_added(void *arg, const char *json, size_t len)
 {
 	struct job *j = arg;
-	json_t *obj = json_loadb(json, len, 0, NULL);
-	bool ok = obj && write_event(j, j->fd, "ADDED", obj);
+	/* the stored text as a watch event's (write_event_text) */
+	struct store_event ev = {.type = STORE_ADDED, .text = (char *)json, .text_len = len};
+	bool ok = write_event_text(j, j->fd, &ev);
 
-	json_decref(obj);
 	if (!ok)
 		j->failed = true; /* the client is gone (or no memory): stop */
 	return ok ? 0 : 1;
@@ -359,8 +391,9 @@ static int watch_producer(void *arg, int fd, struct vim_err *perr)
 	while (!api_server_stopping(j->srv) && waited < j->timeout_s * 1000) {
 		rc = store_watch_next(j->watch, WATCH_POLL_MS, &ev, &err);
 		if (rc == 1) {
-			bool ok = write_event(j, fd, store_event_type_name(ev.type), ev.object);
+			bool ok = write_event_text(j, fd, &ev);
 			json_decref(ev.object);
+			free(ev.text);
 			if (!ok)
 				break;
 			continue;
@@ -397,6 +430,7 @@ void api_watch(struct api_req *r)
 	wo.label_selector = j->label;
 	wo.field_selector = j->field;
 	wo.bookmarks = j->bookmarks;
+	wo.text = true; /* sent as the store has it (write_event_text) */
 	/* From "now" when the current state is sent first: the watch opens
 	 * before the list, so nothing between them is missed (a change seen
 	 * in both arrives twice, as MODIFIED after ADDED, which is harmless). */

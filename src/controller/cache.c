@@ -245,6 +245,7 @@ static int relist(struct ctl_cache *c, struct vim_err *err)
 	 * did not reach. */
 	sweep_unseen(c);
 	wo.resource_version = meta.resource_version;
+	wo.text = true; /* kept as it comes: no serialising of a parsed copy */
 	rc = store_watch(c->store, c->resource, &wo, &w, err);
 	if (rc < 0)
 		return vim_err_wrap(err, "cache %s: watch: ", c->resource);
@@ -272,7 +273,11 @@ static void apply_event(struct ctl_cache *c, struct store_event *ev)
 			notify(c, key, STORE_DELETED);
 		return;
 	}
-	if ((text = json_dumps(ev->object, JSON_COMPACT)))
+	/* the watch's own copy of the stored text (store_watch_opts.text);
+	 * ev->object has the name, namespace and phase read here */
+	text = ev->text;
+	ev->text = NULL;
+	if (text)
 		notify(c, key, upsert(c, key, text, ev->object));
 }
 
@@ -330,6 +335,7 @@ static void *feed(void *arg)
 		if (rc == 1) {
 			apply_event(c, &ev);
 			json_decref(ev.object);
+			free(ev.text);
 		} else if (rc == VIM_ECANCELED) {
 			break;
 		} else if (rc < 0) {

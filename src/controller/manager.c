@@ -262,7 +262,14 @@ static int write_with(struct writer_state *ws, const struct model_image *img, st
 	json_object_set_new(json_object_get(obj, "metadata"), "resourceVersion",
 	                    json_string(ws->rv));
 	record_manager(ws, fn == store_update_status, obj);
-	rc = fn(ws->m->cfg.store, ws->resource, obj, &out, err);
+	if (fn == store_update_status) {
+		/* ws->live is the object at ws->rv: no read-back (store_write_opts) */
+		struct store_write_opts wo = {.basis = ws->live};
+
+		rc = store_update_status_opts(ws->m->cfg.store, ws->resource, obj, &wo, &out, err);
+	} else {
+		rc = fn(ws->m->cfg.store, ws->resource, obj, &out, err);
+	}
 	if (rc == 0) {
 		rv = json_string_value(
 		    json_object_get(json_object_get(out, "metadata"), "resourceVersion"));
@@ -293,6 +300,27 @@ static int write_meta(void *self, const struct model_image *img, struct vim_err 
 
 /* ---- one reconcile ------------------------------------------------------- */
 
+/* obj (borrowed) without metadata.managedFields, sharing everything else
+ * (a new reference; obj itself when it has none): what the handlers
+ * decode.  No handler reads the entries and the writes take them from
+ * ws->live (record_manager), but decoding keeps unknown metadata as deep
+ * copies — twice per reconcile, half an image's JSON each time. */
+static json_t *without_managed_fields(json_t *obj)
+{
+	json_t *md = json_object_get(obj, "metadata"), *view, *vmd;
+
+	if (!json_object_get(md, "managedFields"))
+		return json_incref(obj);
+	view = json_copy(obj);
+	vmd = json_copy(md);
+	if (!view || !vmd || json_object_del(vmd, "managedFields") < 0 ||
+	    json_object_set_new(view, "metadata", vmd) < 0) {
+		json_decref(view);
+		return NULL;
+	}
+	return view;
+}
+
 /* Splits "vi/ns/name" into kind and cache key. */
 static int parse_key(const char *qk, enum model_kind *kind, const char **key)
 {
@@ -315,15 +343,19 @@ static void reconcile(struct ctl_manager *m, const char *qk)
 	struct vim_err err = {0};
 	enum model_kind kind;
 	const char *key;
-	json_t *obj = NULL;
+	json_t *obj = NULL, *view = NULL;
 	int rc;
 
 	if (parse_key(qk, &kind, &key) < 0 || !(obj = ctl_cache_get(m->cache[kind], key))) {
 		ctl_queue_forget(m->queue, qk); /* deleted (or never ours): nothing to do */
 		return;
 	}
-	if (model_image_from_json(&orig, obj, NULL, &err) < 0 ||
-	    model_image_from_json(&work, obj, NULL, &err) < 0) {
+	if (!(view = without_managed_fields(obj))) {
+		ctl_queue_add_rate_limited(m->queue, qk); /* out of memory: later */
+		goto out;
+	}
+	if (model_image_from_json(&orig, view, NULL, &err) < 0 ||
+	    model_image_from_json(&work, view, NULL, &err) < 0) {
 		vim_log(VIM_LOG_ERROR, "reconcile %s: stored object unreadable: %s", qk, err.msg);
 		ctl_queue_forget(m->queue, qk);
 		goto out;
@@ -362,6 +394,7 @@ out:
 	json_decref(ws.live);
 	model_image_free(work);
 	model_image_free(orig);
+	json_decref(view);
 	json_decref(obj);
 }
 

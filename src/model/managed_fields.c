@@ -367,9 +367,25 @@ int model_mf_update(json_t *next, const json_t *live, const struct model_mf_writ
 	return 0;
 }
 
+/* Whether FieldsV1 f can own a member of the scope's set: a status set
+ * is all under f:status, so an entry without it loses nothing to it. */
+static bool may_own(const json_t *f, enum model_mf_scope scope)
+{
+	return scope != MODEL_MF_SCOPE_STATUS || json_object_get(f, "f:status");
+}
+
+/* The controllers write status on every reconcile that changes it, so
+ * this is reckoned with as little new JSON as it can: the entries are
+ * not changed in place anywhere (every writer builds new ones), so one
+ * that cannot own any of the set is shared by reference with the live
+ * object, and the manager's own entry is a shallow copy whose fieldsV1
+ * is the previous one when the set of fields is the same (a status write
+ * mostly changes values, not which fields there are).  The result is
+ * what a copy of each entry minus the set would be (test_apply pins it). */
 int model_mf_own(json_t *next, const json_t *entries, const struct model_mf_write *w)
 {
 	json_t *set = model_mf_set_of(next, w->scope), *out = json_array(), *e, *es, *left;
+	json_t *fields = model_fs_to_fields(set), *f;
 	char t[VIM_TIME_TEXT_MAX];
 	bool mine = false;
 	size_t i;
@@ -377,25 +393,31 @@ int model_mf_own(json_t *next, const json_t *entries, const struct model_mf_writ
 	vim_time_format(w->now, t, sizeof(t));
 	json_array_foreach(json_is_array(entries) ? entries : NULL, i, e)
 	{
-		json_t *copy = json_deep_copy(e);
+		json_t *copy;
 
+		f = json_object_get(e, "fieldsV1");
 		if (entry_is(e, w->manager, "Update", w->scope)) {
 			mine = true;
-			left = json_incref(set);
+			copy = json_copy(e);
 			json_object_set_new(copy, "time", json_string(t));
 			json_object_set_new(copy, "apiVersion", json_string(w->api_version));
+			json_object_set(copy, "fieldsV1", json_equal(f, fields) ? f : fields);
+		} else if (!may_own(f, w->scope)) {
+			copy = json_incref(e);
 		} else {
+			copy = json_copy(e);
 			es = entry_set(e);
 			left = model_fs_sub(es, set);
+			entry_set_fields(copy, left);
+			json_decref(left);
 			json_decref(es);
 		}
-		entry_set_fields(copy, left);
 		json_array_append_new(out, copy);
-		json_decref(left);
 	}
 	if (!mine)
 		json_array_append_new(out, entry_new(w, "Update", set));
 	store_entries(next, out, NULL);
+	json_decref(fields);
 	json_decref(set);
 	return 0;
 }

@@ -63,7 +63,8 @@ int model_mf_update(json_t *next, const json_t *live, const struct model_mf_writ
 /* The write of a sole owner (the controllers' status): the manager's
  * Update entry becomes exactly the set of next (modified in place) for
  * w->scope, which every other entry of entries (borrowed, the live
- * object's; NULL = none) loses. */
+ * object's; NULL = none) loses.  next's entries may share members with
+ * entries (by reference): neither is to be changed in place after. */
 int model_mf_own(json_t *next, const json_t *entries, const struct model_mf_write *w);
 
 /* kube's default manager name when the request names none: the

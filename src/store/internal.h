@@ -34,20 +34,25 @@ void store_hub_free(struct store_hub *h);
 /* Open watchers and history length, for the backends' watch_stats. */
 void store_hub_stats(struct store_hub *h, size_t *watchers, size_t *history);
 
-/* Publishes one change (the caller serialises publishes in RV order).  obj
- * is stolen (the hub keeps it read-only and shares it with watchers).
- * prev (stolen, may be NULL) is store_hub_selectable of the object before
- * a MODIFIED change: without it a watcher whose selector the change moves
- * the object into or out of could not be sent ADDED / DELETED; ignored
- * for ADDED and DELETED (a DELETED change's obj is the last state). */
+/* Publishes one change (the caller serialises publishes in RV order).
+ * obj (borrowed) gives the namespace and what selectors see; text
+ * (stolen: obj's compact JSON, len bytes) is what the history keeps and
+ * watchers get.  prev (stolen, may be NULL) is store_hub_selectable of
+ * the object before a MODIFIED change: without it a watcher whose
+ * selector the change moves the object into or out of could not be sent
+ * ADDED / DELETED; ignored for ADDED and DELETED (a DELETED change's obj
+ * is the last state). */
+void store_hub_publish_text(struct store_hub *h, const char *resource, enum store_event_type type,
+                            const json_t *obj, char *text, size_t len, json_t *prev, int64_t rv);
+/* store_hub_publish_text of obj (stolen) serialised here. */
 void store_hub_publish(struct store_hub *h, const char *resource, enum store_event_type type,
                        json_t *obj, json_t *prev, int64_t rv);
 /* What selectors can see of obj (metadata's name, namespace, uid, labels,
  * status.phase, the event fields), sharing obj's values by reference: for
  * a 1.2 KiB image ~1.6 KiB of new heap, ~2.9 KiB with the labels and
  * strings it keeps alive (a parsed copy is ~6.7 KiB).  The hub keeps it
- * only for a change that alters one of those fields.  NULL when out of
- * memory.  Build it before changing obj in place. */
+ * as text (~0.3 KiB).  NULL when out of memory.  Build it before
+ * changing obj in place. */
 json_t *store_hub_selectable(const json_t *obj);
 /* Wakes the watchers of what was published since the last call.  Separate
  * from publishing so a backend can wake them after releasing its own write
@@ -59,10 +64,6 @@ void store_hub_wake(struct store_hub *h);
  * their count (0 = the default, 32 MiB): evicting moves the floor a
  * resuming watcher may ask for, as the count bound does (410 Gone). */
 void store_hub_limit_bytes(struct store_hub *h, int64_t max_bytes);
-/* store_hub_publish with the length of obj's JSON text, which the caller
- * usually has already (store_hub_publish has to serialise obj to know). */
-void store_hub_publish_sized(struct store_hub *h, const char *resource, enum store_event_type type,
-                             json_t *obj, json_t *prev, int64_t rv, size_t bytes);
 /* The history's bytes (as store_hub_limit_bytes counts them). */
 size_t store_hub_history_bytes(struct store_hub *h);
 

@@ -139,6 +139,23 @@ int sq_load(struct sq_store *s, const char *resource, const char *ns, const char
 	return vim_err_set(err, VIM_ENOTFOUND, "%s \"%s\" not found", q, name);
 }
 
+int sq_load_rv(struct sq_store *s, const char *resource, const char *ns, const char *name,
+               int64_t *rv)
+{
+	sqlite3_stmt *st = s->get;
+	int rc;
+
+	*rv = 0;
+	sqlite3_reset(st);
+	sqlite3_bind_text(st, 1, resource, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, ns ? ns : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		*rv = sqlite3_column_int64(st, 1);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : VIM_ENOTFOUND;
+}
+
 static int sq_get(struct store *base, const char *resource, const char *ns, const char *name,
                   json_t **out, struct vim_err *err)
 {
@@ -215,7 +232,6 @@ int sq_commit(struct sq_store *s, const char *resource, json_t *obj, json_t *pre
 	}
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
-	free(text);
 	if (rc == SQLITE_DONE) {
 		sqlite3_reset(s->setrv);
 		sqlite3_bind_int64(s->setrv, 1, rv);
@@ -229,13 +245,13 @@ int sq_commit(struct sq_store *s, const char *resource, json_t *obj, json_t *pre
 		int frc = sq_fail(s, rc, err, "write");
 		sq_run(s->rollback);
 		json_decref(prev);
+		free(text);
 		return frc;
 	}
 	s->rv = rv;
-	json_incref(obj);
-	if (type == STORE_DELETED) /* the history holds the last state */
-		bytes = json_dumpb(obj, NULL, 0, JSON_COMPACT);
-	store_hub_publish_sized(s->hub, resource, type, obj, prev, rv, bytes);
+	if (type == STORE_DELETED && (text = json_dumps(obj, JSON_COMPACT)))
+		bytes = strlen(text); /* the history holds the last state */
+	store_hub_publish_text(s->hub, resource, type, obj, text, bytes, prev, rv);
 	return 0;
 }
 
@@ -629,8 +645,8 @@ int store_sqlite_open_opts(struct store **out, const char *path, const struct st
 	if ((rc = make_schema(s, err)) < 0)
 		goto fail;
 	if ((rc = prepare(s, &s->get,
-	                  "SELECT json FROM objects WHERE resource=? AND ns=? AND name=?", err)) <
-	        0 ||
+	                  "SELECT json, rv FROM objects WHERE resource=? AND ns=? AND name=?",
+	                  err)) < 0 ||
 	    (rc = prepare(s, &s->put,
 	                  "INSERT INTO objects(resource, ns, name, rv, json) VALUES(?, ?, ?, ?, ?)"
 	                  " ON CONFLICT(resource, ns, name) DO UPDATE"

@@ -38,6 +38,11 @@ int sq_commit(struct sq_store *s, const char *resource, json_t *obj, json_t *pre
 /* sq_commit, or under wo->dry_run what it would leave in obj without
  * committing: obj's resourceVersion becomes stored_rv (the one the object
  * has now; NULL for a create: none). */
+/* The stored resourceVersion of one object, without reading its JSON;
+ * VIM_ENOTFOUND when absent or unreadable (the caller then loads it and
+ * finds out which).  Callers hold s->mu. */
+int sq_load_rv(struct sq_store *s, const char *resource, const char *ns, const char *name,
+               int64_t *rv);
 int sq_write(struct sq_store *s, const char *resource, json_t *obj, json_t *prev,
              enum store_event_type type, const char *stored_rv, const struct store_write_opts *wo,
              struct vim_err *err);

@@ -156,19 +156,53 @@ out:
 	return rc;
 }
 
+/* The write's starting point from wo->basis (see store_write_opts): a
+ * copy of its top level and metadata, the members the write replaces,
+ * sharing the rest; NULL when there is none or the stored object has
+ * moved past it (the write then loads it, and conflicts when in's
+ * resourceVersion is stale).  Callers hold s->mu. */
+static json_t *from_basis(struct sq_store *s, const char *resource, const json_t *in,
+                          const struct store_write_opts *wo)
+{
+	const json_t *b = wo ? wo->basis : NULL;
+	const char *rv = store_meta_str(in, "resourceVersion"), *name = store_meta_str(in, "name");
+	const char *ns = store_meta_str(in, "namespace");
+	json_t *top, *md;
+	char text[32];
+	int64_t stored;
+
+	if (!b || !rv || !*rv || !name || !same_str(rv, store_meta_str(b, "resourceVersion")) ||
+	    !same_str(name, store_meta_str(b, "name")) ||
+	    strcmp(ns ? ns : "",
+	           store_meta_str(b, "namespace") ? store_meta_str(b, "namespace") : "") != 0 ||
+	    sq_load_rv(s, resource, ns, name, &stored) < 0)
+		return NULL;
+	snprintf(text, sizeof(text), "%lld", (long long)stored);
+	if (strcmp(text, rv) != 0)
+		return NULL;
+	top = json_copy((json_t *)b);
+	md = json_copy(json_object_get(b, "metadata"));
+	if (!top || !md || json_object_set_new(top, "metadata", md) < 0) {
+		json_decref(top);
+		return NULL; /* out of memory: the load will tell */
+	}
+	return top;
+}
+
 int sq_update_status(struct store *base, const char *resource, const json_t *in,
                      const struct store_write_opts *wo, json_t **out, struct vim_err *err)
 {
 	struct sq_store *s = (struct sq_store *)base;
 	json_t *stored = NULL, *st = json_object_get(in, "status"), *copy, *mf, *prev;
-	int rc;
+	int rc = 0;
 
 	*out = NULL;
 	pthread_mutex_lock(&s->mu);
-	if ((rc = load_for_write(s, resource, in, &stored, err)) < 0)
+	if (!(stored = from_basis(s, resource, in, wo)) &&
+	    (rc = load_for_write(s, resource, in, &stored, err)) < 0)
 		goto out;
 	/* Only the status can differ, so only it is compared and copied;
-	 * the freshly loaded object is this call's own to change. */
+	 * stored's top level and metadata are this call's own to change. */
 	if (json_equal(st, json_object_get(stored, "status")) ||
 	    (!st && !json_object_get(stored, "status"))) {
 		*out = json_incref(stored);

@@ -71,6 +71,10 @@ struct store_watch_opts {
 	const char *field_selector;
 	int64_t resource_version; /* 0 = from now; else events after this RV */
 	bool bookmarks;           /* deliver BOOKMARK events */
+	/* Events carry the object's JSON text (store_event.text), and their
+	 * object is only what selectors see of it: for a watcher that sends
+	 * or keeps the text, which the store has already. */
+	bool text;
 };
 
 struct store_event {
@@ -80,6 +84,12 @@ struct store_event {
 	 * metadata.resourceVersion. */
 	json_t *object;
 	int64_t resource_version;
+	/* With store_watch_opts.text (not for BOOKMARK): the object's compact
+	 * JSON, text_len bytes and a NUL, which the receiver frees; object is
+	 * then only metadata's name, namespace, uid, labels and
+	 * creationTimestamp, status.phase and the event fields. */
+	char *text;
+	size_t text_len;
 };
 
 /* How a write is carried out; NULL means every member's zero value. */
@@ -91,6 +101,15 @@ struct store_write_opts {
 	 * a dry create has no resourceVersion; of a dry update, update_status
 	 * or delete, the stored one. */
 	bool dry_run;
+	/* update_status only: the caller's parse of the object as stored at
+	 * the resourceVersion the write carries (borrowed, never changed by
+	 * the write, which may share its members; NULL = none).  While the
+	 * stored resourceVersion is still that one, the write starts from it
+	 * instead of reading and parsing the stored JSON back: the
+	 * controllers hold it already (their cache's copy, or what their
+	 * previous write returned), and the parse cost a tenth of the mass
+	 * status writes' CPU. */
+	const json_t *basis;
 };
 
 /* What a delete removes and under which conditions (kube's

@@ -9,8 +9,11 @@
  * resourceVersion it has seen), so the history is all the memory changes
  * take: a slow client costs nothing until the history moves past its
  * cursor, and then it gets 410 Gone and lists again (as a Kubernetes
- * watcher whose buffer overflows is closed).  A change is one read-only
- * json_t shared by the history and whoever is sending it.
+ * watcher whose buffer overflows is closed).  A change is kept as the
+ * object's compact JSON text plus the small projection selectors read
+ * (as text too), so the history costs its bytes, not a parsed tree; a
+ * watcher that asks for text (the controllers' caches, the API's watch
+ * streams) gets a copy of it, which is what it would have serialised.
  */
 #include "store/internal.h"
 #include "core/cond.h"
@@ -22,11 +25,10 @@
 #include <time.h>
 
 #define HUB_HISTORY_DEFAULT 10000
-/* Counted as JSON text.  The parsed trees the history holds take about
- * 3.5 times their text (bench/soak: ~80 MiB resident for 9,000 changes of
- * ~2.5 KiB images), so 32 MiB of text is ~110 MiB of memory at most — and
- * still more than 10,000 such changes, so the count bound is what a
- * catalog of ordinary images meets first. */
+/* Counted as the JSON text the history holds (the object, its selectable
+ * projection and, when a selectable field changed, the previous one's):
+ * 32 MiB is still more than 10,000 changes of ~2.5 KiB images, so the
+ * count bound is what a catalog of ordinary images meets first. */
 #define HUB_HISTORY_BYTES_DEFAULT (32 * 1024 * 1024)
 /* A bookmark-wanting watcher that saw nothing for this long gets one. */
 #define BOOKMARK_IDLE_MS 10000
@@ -34,16 +36,22 @@
 struct change {
 	char resource[64];
 	enum store_event_type type;
-	json_t *obj; /* shared, read-only */
-	/* What selectors can see of the object before a MODIFIED change
-	 * (store_hub_selectable; NULL otherwise): a watcher whose selector
-	 * the change moves the object into or out of gets ADDED or DELETED,
-	 * as kube's cacher sends.  obj itself (one more reference) when no
-	 * selectable field changed, as most status updates: no selector can
-	 * tell the two apart, so the projection is not kept. */
-	json_t *prev;
+	/* The object's compact JSON (owned): what is sent.  Text, not a
+	 * parsed tree: a tree of an image with managedFields (each FieldsV1
+	 * "{}" a jansson object) took ~6 times its text, and 10,000 changes
+	 * of 2.4 KB images held ~150 MiB for replay. */
+	char *text;
+	size_t len;
+	char ns[64];      /* the object's metadata.namespace ("" none) */
+	char *selectable; /* store_hub_selectable(obj) as JSON text (owned) */
+	/* What selectors saw before a MODIFIED change (the same projection as
+	 * text, with this change's RV; owned): a watcher whose selector the
+	 * change moves the object into or out of gets ADDED or DELETED, as
+	 * kube's cacher sends.  NULL when no selectable field changed (most
+	 * status updates) or for ADDED/DELETED: then it is selectable's. */
+	char *prev;
 	int64_t rv;
-	size_t bytes; /* obj's JSON text: what the byte bound counts */
+	size_t bytes; /* text + selectable + prev: what the byte bound counts */
 };
 
 struct store_watch {
@@ -51,7 +59,9 @@ struct store_watch {
 	char resource[64];
 	char *ns; /* "" = every namespace; owned (a cut one would match others) */
 	struct store_selector *sel;
+	bool has_sel; /* asked for a selector: the changes' projections are read */
 	bool bookmarks;
+	bool text; /* events carry the object's text (store_watch_opts.text) */
 
 	/* guarded by hub->mu */
 	int64_t cursor; /* every change up to this RV has been seen */
@@ -77,14 +87,20 @@ struct store_hub {
 	int refs;
 };
 
+static void change_clear(struct change *c)
+{
+	free(c->text);
+	free(c->selectable);
+	free(c->prev);
+	memset(c, 0, sizeof(*c));
+}
+
 static void hub_release(struct store_hub *h)
 {
 	size_t i;
 
-	for (i = 0; i < h->len; i++) {
-		json_decref(h->hist[(h->head + i) % h->cap].obj);
-		json_decref(h->hist[(h->head + i) % h->cap].prev);
-	}
+	for (i = 0; i < h->len; i++)
+		change_clear(&h->hist[(h->head + i) % h->cap]);
 	free(h->hist);
 	pthread_mutex_destroy(&h->mu);
 	free(h);
@@ -108,37 +124,50 @@ int store_hub_new(struct store_hub **out, int64_t history, struct vim_err *err)
 	return 0;
 }
 
-static bool passes(const struct store_watch *w, const json_t *obj)
+/* Whether the object of namespace ns whose selectable projection is
+ * seltext passes w's filter.  The projection is parsed only for a watcher
+ * with a selector: most watch everything of a namespace or a resource. */
+static bool passes(const struct store_watch *w, const char *ns, const char *seltext)
 {
-	if (!obj)
+	json_t *sel;
+	bool ok;
+
+	if (w->ns[0] && strcmp(ns, w->ns) != 0)
 		return false;
-	if (w->ns[0]) {
-		const char *ns = store_meta_str(obj, "namespace");
-		if (!ns || strcmp(ns, w->ns) != 0)
-			return false;
-	}
-	return store_selector_match(w->sel, obj);
+	if (!w->has_sel)
+		return true;
+	if (!seltext || !(sel = json_loads(seltext, 0, NULL)))
+		return false; /* only out of memory: the projection is our own JSON */
+	ok = store_selector_match(w->sel, sel);
+	json_decref(sel);
+	return ok;
 }
 
 /* kube's cacheWatcher.convertToWatchEvent: the change as this watcher
  * sees it, from whether the object passes its filter before and after —
  * into the selection is ADDED, out of it DELETED (with the previous
- * state), within it MODIFIED; false when neither state passes. */
+ * state), within it MODIFIED; false when neither state passes.  *prev
+ * says the previous state's projection is what is sent. */
 static bool wants(const struct store_watch *w, const struct change *c, enum store_event_type *type,
-                  json_t **obj)
+                  bool *prev)
 {
 	bool cur, old;
 
 	if (strcmp(w->resource, c->resource) != 0)
 		return false;
-	cur = c->type != STORE_DELETED && passes(w, c->obj);
-	old = c->type == STORE_DELETED ? passes(w, c->obj) : passes(w, c->prev);
+	cur = c->type != STORE_DELETED && passes(w, c->ns, c->selectable);
+	if (c->type == STORE_DELETED)
+		old = passes(w, c->ns, c->selectable);
+	else if (c->type == STORE_MODIFIED)
+		old = c->prev ? passes(w, c->ns, c->prev) : cur; /* no selectable field moved */
+	else
+		old = false;
+	*prev = false;
 	if (cur) {
 		*type = old ? STORE_MODIFIED : STORE_ADDED;
-		*obj = c->obj;
 	} else if (old) {
 		*type = STORE_DELETED;
-		*obj = c->type == STORE_DELETED ? c->obj : c->prev;
+		*prev = c->type != STORE_DELETED;
 	}
 	return cur || old;
 }
@@ -219,9 +248,7 @@ static void evict_oldest(struct store_hub *h)
 
 	h->evicted_rv = c->rv;
 	h->bytes -= c->bytes;
-	json_decref(c->obj);
-	json_decref(c->prev);
-	memset(c, 0, sizeof(*c));
+	change_clear(c);
 	h->head = (h->head + 1) % h->cap;
 	h->len--;
 }
@@ -229,31 +256,41 @@ static void evict_oldest(struct store_hub *h)
 void store_hub_publish(struct store_hub *h, const char *resource, enum store_event_type type,
                        json_t *obj, json_t *prev, int64_t rv)
 {
-	store_hub_publish_sized(h, resource, type, obj, prev, rv,
-	                        json_dumpb(obj, NULL, 0, JSON_COMPACT));
+	char *text = json_dumps(obj, JSON_COMPACT);
+
+	store_hub_publish_text(h, resource, type, obj, text, text ? strlen(text) : 0, prev, rv);
+	json_decref(obj);
 }
 
-void store_hub_publish_sized(struct store_hub *h, const char *resource, enum store_event_type type,
-                             json_t *obj, json_t *prev, int64_t rv, size_t bytes)
+void store_hub_publish_text(struct store_hub *h, const char *resource, enum store_event_type type,
+                            const json_t *obj, char *text, size_t len, json_t *prev, int64_t rv)
 {
-	struct change c = {.type = type, .obj = obj, .rv = rv, .bytes = bytes};
+	struct change c = {.type = type, .text = text, .len = len, .rv = rv};
+	const char *ns = store_meta_str(obj, "namespace");
+	json_t *sel = store_hub_selectable(obj);
 	struct store_watch *w;
 
-	if (type == STORE_MODIFIED && prev && same_selectable(prev, obj)) {
-		json_decref(prev);
-		c.prev = json_incref(obj);
-	} else if (type == STORE_MODIFIED && prev) {
+	/* Out of memory for the text or the projection: the change is still
+	 * published (a gap would be worse), as an empty object, which a
+	 * watcher's decoder refuses — it then lists again. */
+	if (!c.text) {
+		c.text = strdup("{}");
+		c.len = c.text ? 2 : 0;
+	}
+	c.selectable = sel ? json_dumps(sel, JSON_COMPACT) : NULL;
+	json_decref(sel);
+	snprintf(c.ns, sizeof(c.ns), "%s", ns ? ns : "");
+	if (type == STORE_MODIFIED && prev && !same_selectable(prev, obj)) {
 		/* Sent as the DELETED of a watcher the change moves the object
 		 * out of: the previous content at this change's RV, as kube. */
 		char rvtext[32];
 		snprintf(rvtext, sizeof(rvtext), "%lld", (long long)rv);
 		json_object_set_new(json_object_get(prev, "metadata"), "resourceVersion",
 		                    json_string(rvtext));
-		c.prev = prev;
-		c.bytes += json_dumpb(prev, NULL, 0, JSON_COMPACT);
-	} else {
-		json_decref(prev);
+		c.prev = json_dumps(prev, JSON_COMPACT);
 	}
+	json_decref(prev);
+	c.bytes = c.len + (c.selectable ? strlen(c.selectable) : 0) + (c.prev ? strlen(c.prev) : 0);
 	snprintf(c.resource, sizeof(c.resource), "%s", resource);
 	pthread_mutex_lock(&h->mu);
 	if (h->len == h->cap)
@@ -262,7 +299,7 @@ void store_hub_publish_sized(struct store_hub *h, const char *resource, enum sto
 	 * for replay.  The newest change always stays, however big. */
 	while (h->len > 0 && h->bytes + c.bytes > h->max_bytes)
 		evict_oldest(h);
-	h->hist[(h->head + h->len) % h->cap] = c; /* the history owns the reference */
+	h->hist[(h->head + h->len) % h->cap] = c; /* the history owns the texts */
 	h->len++;
 	h->bytes += c.bytes;
 	h->last_rv = rv;
@@ -325,6 +362,9 @@ int store_hub_watch(struct store_hub *h, const char *resource, const struct stor
 	}
 	snprintf(w->resource, sizeof(w->resource), "%s", resource);
 	w->bookmarks = o->bookmarks;
+	w->text = o->text;
+	w->has_sel =
+	    (o->label_selector && *o->label_selector) || (o->field_selector && *o->field_selector);
 	vim_cond_init(&w->cond);
 
 	pthread_mutex_lock(&h->mu);
@@ -365,7 +405,7 @@ static size_t first_after(const struct store_hub *h, int64_t rv)
 /* The next change this watcher wants, moving its cursor past the ones it
  * does not (hub->mu held); NULL when it has seen everything. */
 static const struct change *next_wanted(struct store_watch *w, enum store_event_type *type,
-                                        json_t **obj)
+                                        bool *prev)
 {
 	struct store_hub *h = w->hub;
 	size_t i;
@@ -373,10 +413,49 @@ static const struct change *next_wanted(struct store_watch *w, enum store_event_
 	for (i = first_after(h, w->cursor); i < h->len; i++) {
 		const struct change *c = &h->hist[(h->head + i) % h->cap];
 		w->cursor = c->rv;
-		if (wants(w, c, type, obj))
+		if (wants(w, c, type, prev))
 			return c;
 	}
 	return NULL;
+}
+
+/* *out is a NUL-terminated copy of len bytes of s (NULL for NULL). */
+static int dup_text(char **out, const char *s, size_t len)
+{
+	*out = NULL;
+	if (!s)
+		return 0;
+	if (!(*out = malloc(len + 1)))
+		return VIM_ENOMEM;
+	memcpy(*out, s, len);
+	(*out)[len] = '\0';
+	return 0;
+}
+
+/* Fills ev's object (and text, for a text watcher) from the copies taken
+ * under the lock (stolen): parsing is done outside it. */
+static int event_fill(struct store_watch *w, struct store_event *ev, char *text, size_t len,
+                      char *sel, struct vim_err *err)
+{
+	int rc = 0;
+
+	if (w->text) {
+		ev->object = sel ? json_loads(sel, 0, NULL) : NULL;
+		ev->text = text;
+		ev->text_len = len;
+		text = NULL;
+	} else {
+		ev->object = text ? json_loadb(text, len, 0, NULL) : NULL;
+	}
+	if (!ev->object) {
+		free(ev->text);
+		ev->text = NULL;
+		rc = vim_err_set(err, VIM_ENOMEM, "watch %s: out of memory for an event",
+		                 w->resource);
+	}
+	free(text);
+	free(sel);
+	return rc;
 }
 
 int store_watch_next(struct store_watch *w, int timeout_ms, struct store_event *ev,
@@ -385,7 +464,9 @@ int store_watch_next(struct store_watch *w, int timeout_ms, struct store_event *
 	struct store_hub *h = w->hub;
 	const struct change *c = NULL;
 	enum store_event_type type = STORE_ADDED;
-	json_t *obj = NULL;
+	char *text = NULL, *sel = NULL;
+	size_t len = 0;
+	bool prev = false;
 	int64_t until = vim_deadline_ms(timeout_ms);
 	int rc = 0;
 
@@ -402,16 +483,25 @@ int store_watch_next(struct store_watch *w, int timeout_ms, struct store_event *
 			                 w->resource);
 			goto out;
 		}
-		if ((c = next_wanted(w, &type, &obj)) ||
+		if ((c = next_wanted(w, &type, &prev)) ||
 		    vim_cond_wait_until(&w->cond, &h->mu, until) == VIM_ETIMEDOUT)
 			break;
 	}
 	if (c) {
+		/* the previous state is its projection: both texts are it */
+		const char *t = prev ? c->prev : c->text;
+		const char *s = prev ? c->prev : c->selectable;
+
+		len = prev ? strlen(c->prev) : c->len;
 		ev->type = type;
-		ev->object = json_incref(obj);
 		ev->resource_version = c->rv;
 		w->idle_ms = 0;
-		rc = 1;
+		if ((rc = dup_text(&text, t, len)) < 0 ||
+		    (w->text && (rc = dup_text(&sel, s, s ? strlen(s) : 0)) < 0))
+			rc = vim_err_set(err, rc, "watch %s: out of memory for an event",
+			                 w->resource);
+		else
+			rc = 1;
 	} else if (w->bookmarks && (w->idle_ms += timeout_ms) >= BOOKMARK_IDLE_MS) {
 		/* Idle: tell the client how far the store has moved. */
 		char rvtext[32];
@@ -425,6 +515,12 @@ int store_watch_next(struct store_watch *w, int timeout_ms, struct store_event *
 	}
 out:
 	pthread_mutex_unlock(&h->mu);
+	if (c && rc == 1 && event_fill(w, ev, text, len, sel, err) < 0)
+		rc = VIM_ENOMEM;
+	else if (c && rc != 1) {
+		free(text);
+		free(sel);
+	}
 	return rc;
 }
 
