@@ -28,16 +28,6 @@ static int teardown(void **state)
 	return tmpdb_teardown();
 }
 
-static struct store *open_store(void)
-{
-	struct store *s = NULL;
-	struct vim_err err;
-
-	if (store_sqlite_open(&s, tmpdb_path, 0, &err) != 0)
-		fail_msg("open: %s", err.msg);
-	return s;
-}
-
 static const char *rv_of(const json_t *o)
 {
 	return json_string_value(
@@ -69,7 +59,7 @@ static json_t *created(struct store *s)
  * changed; the next write can start from what the first returned. */
 static void test_basis_at_the_stored_rv_gives_the_read_back_result(void **state)
 {
-	struct store *s = open_store();
+	struct store *s = tmpdb_open_store();
 	json_t *live = created(s), *before = json_deep_copy(live), *in, *out = NULL, *out2 = NULL,
 	       *got = NULL;
 	struct store_write_opts wo = {.basis = live};
@@ -110,7 +100,7 @@ static void test_basis_at_the_stored_rv_gives_the_read_back_result(void **state)
  * another writer's change survives, and a stale RV conflicts. */
 static void test_stale_basis_is_not_written(void **state)
 {
-	struct store *s = open_store();
+	struct store *s = tmpdb_open_store();
 	json_t *live = created(s), *lie = json_deep_copy(live), *in, *out = NULL, *upd,
 	       *moved = NULL;
 	struct store_write_opts wo = {.basis = lie};

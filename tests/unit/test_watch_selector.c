@@ -33,15 +33,6 @@ static int teardown(void **state)
 	return tmpdb_teardown();
 }
 
-static struct store *open_store(void)
-{
-	struct store *s = NULL;
-	struct vim_err err;
-	if (store_sqlite_open(&s, tmpdb_path, 0, &err) != 0)
-		fail_msg("open: %s", err.msg);
-	return s;
-}
-
 static const char *meta(const json_t *o, const char *k)
 {
 	return json_string_value(json_object_get(json_object_get(o, "metadata"), k));
@@ -130,7 +121,7 @@ static void expect_nothing(struct store_watch *w)
 
 static void test_label_selector_sees_objects_move_in_and_out(void **state)
 {
-	struct store *s = open_store();
+	struct store *s = tmpdb_open_store();
 	struct store_watch_opts wo = {.label_selector = "tier=web"}, replay = wo;
 	struct store_watch *w = NULL, *r = NULL;
 	struct vim_err err;
@@ -186,7 +177,7 @@ static void test_label_selector_sees_objects_move_in_and_out(void **state)
 /* status.phase=Ready must see an image go ImageLost as DELETED. */
 static void test_phase_field_selector_sees_the_phase_leave(void **state)
 {
-	struct store *s = open_store();
+	struct store *s = tmpdb_open_store();
 	struct store_watch_opts wo = {.field_selector = "status.phase=Ready"};
 	struct store_watch *w = NULL;
 	struct vim_err err;

@@ -31,16 +31,6 @@ static int teardown(void **state)
 	return tmpdb_teardown();
 }
 
-static struct store *open_store(void)
-{
-	struct store *s = NULL;
-	struct vim_err err;
-
-	if (store_sqlite_open(&s, tmpdb_path, 0, &err) != 0)
-		fail_msg("open: %s", err.msg);
-	return s;
-}
-
 /* An image as the controllers leave it: status and three managedFields
  * entries (a ~2.4 KB text, most of it FieldsV1). */
 static json_t *image(const char *name, int i)
@@ -88,7 +78,7 @@ static void put(struct store *s, int i)
  * watcher without text still gets the whole object. */
 static void test_text_watcher_gets_the_stored_text_and_the_selectable_fields(void **state)
 {
-	struct store *s = open_store();
+	struct store *s = tmpdb_open_store();
 	struct store_watch_opts to = {.text = true}, po = {0};
 	struct store_watch *tw = NULL, *pw = NULL;
 	struct store_event ev;
@@ -138,7 +128,7 @@ static void test_text_watcher_gets_the_stored_text_and_the_selectable_fields(voi
  * selectable fields at the change's resourceVersion, as text too. */
 static void test_text_watcher_with_selector_gets_deleted_on_leaving(void **state)
 {
-	struct store *s = open_store();
+	struct store *s = tmpdb_open_store();
 	struct store_watch_opts o = {.text = true, .field_selector = "status.phase=ImageLost"};
 	struct store_watch *w = NULL;
 	struct store_event ev;
@@ -202,7 +192,7 @@ static void test_history_memory_is_its_text(void **state)
 #if defined(__SANITIZE_ADDRESS__)
 	skip(); /* ASan's quarantine keeps freed memory resident: RSS says nothing */
 #endif
-	s = open_store();
+	s = tmpdb_open_store();
 	for (i = 0; i < 200; i++) /* warm up SQLite's cache and the allocator */
 		put(s, i);
 	before = rss_kib();

@@ -1,8 +1,16 @@
 /* tests/unit/tmpdb — see tmpdb.h. */
 #include "tmpdb.h"
 
+#include "store/store.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+#include <cmocka.h>
 
 char tmpdb_dir[64], tmpdb_path[128];
 
@@ -21,4 +29,14 @@ int tmpdb_teardown(void)
 
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdb_dir);
 	return system(cmd);
+}
+
+struct store *tmpdb_open_store(void)
+{
+	struct store *s = NULL;
+	struct vim_err err;
+
+	if (store_sqlite_open(&s, tmpdb_path, 0, &err) != 0)
+		fail_msg("open %s: %s", tmpdb_path, err.msg);
+	return s;
 }

@@ -13,4 +13,9 @@ int tmpdb_setup(const char *tag);
 /* rm -rf of the directory; 0, or the command's status. */
 int tmpdb_teardown(void);
 
+struct store;
+/* store_sqlite_open of tmpdb_path with default options; fails the test
+ * (cmocka) when it cannot.  The caller closes it. */
+struct store *tmpdb_open_store(void);
+
 #endif
