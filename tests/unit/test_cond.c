@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,7 +30,8 @@
 #include "store/store.h"
 #include "tmpdb.h"
 
-static volatile long wall_shift_s;
+/* atomic: the waiting thread's clock_gettime reads it while the test moves it */
+static _Atomic long wall_shift_s;
 
 int clock_gettime(clockid_t id, struct timespec *ts)
 {
@@ -137,7 +139,7 @@ struct getter {
 	struct ctl_queue *q;
 	int rc;
 	int64_t took;
-	volatile int done;
+	atomic_int done; /* polled by the test while the getter runs */
 };
 
 static void *get_once(void *arg)
