@@ -25,6 +25,7 @@ static const struct {
     {VIM_ENOMEM, "ENOMEM", 500, "InternalError"},
     {VIM_ECANCELED, "ECANCELED", 500, "InternalError"},
     {VIM_ETIMEDOUT, "ETIMEDOUT", 504, "Timeout"},
+    {VIM_EUNAVAILABLE, "EUNAVAILABLE", 503, "ServiceUnavailable"},
     {VIM_EINTERNAL, "EINTERNAL", 500, "InternalError"},
 };
 

@@ -41,6 +41,14 @@ struct store_list_opts {
 	const char *field_selector; /* "metadata.name=x,involvedObject.uid=y" */
 	int64_t limit;              /* 0 = no limit */
 	const char *continue_token; /* from a previous page */
+	/* kube's resourceVersion / resourceVersionMatch, as the API validated
+	 * them (NULL = unset): unset = the most recent data (a consistent
+	 * read), "0" = any the server has, N with "NotOlderThan" (or no match)
+	 * = at least N, N with "Exact" = exactly N.  The embedded backend has
+	 * one state and serves every list from it; a cached one (etcd) follows
+	 * them as kube-apiserver's watch cache does. */
+	const char *resource_version;
+	const char *resource_version_match;
 };
 
 /* What a list returns besides its items. */
@@ -151,6 +159,14 @@ struct store_ops {
 	             struct store_watch **out, struct vim_err *err);
 	/* Current resourceVersion (the last one assigned). */
 	int64_t (*current_rv)(struct store *s);
+	/* Writes obj as exported (store_export): uid, creationTimestamp,
+	 * generation, finalizers, deletionTimestamp, managedFields and status
+	 * kept, a new resourceVersion; VIM_EEXIST when the key is taken. */
+	int (*restore)(struct store *s, const char *resource, const json_t *obj, json_t **out,
+	               struct vim_err *err);
+	/* Can the backend be reached now (one round trip for etcd)?  /readyz's
+	 * "store" check; err names the backend and the cause. */
+	int (*health)(struct store *s, struct vim_err *err);
 	/* Open watches and the changes the watch history holds (/metrics). */
 	void (*watch_stats)(struct store *s, size_t *watchers, size_t *history);
 	void (*close)(struct store *s);
@@ -176,6 +192,19 @@ struct store_sqlite_opts {
 	int64_t event_ttl_s;
 	int64_t event_expire_every_ms;
 };
+
+/* The etcd backend (store/kv.h: etcd's v3 JSON gateway) under the same
+ * object rules, with a watch cache serving lists and watches as
+ * kube-apiserver's does.  Events expire by an etcd lease of event_ttl_s.
+ * *out is freed with store_close. */
+struct store_etcd_opts {
+	const char *endpoints; /* "http://127.0.0.1:2379[,...]" */
+	const char *prefix;    /* NULL = "/vimage" */
+	const char *cafile, *certfile, *keyfile;
+	int64_t timeout_ms; /* one request; 0 = 5000 */
+	int64_t history, history_bytes, event_ttl_s;
+};
+int store_etcd_open(struct store **out, const struct store_etcd_opts *o, struct vim_err *err);
 
 /* store_sqlite_open with every option.  A file that fails SQLite's
  * quick_check is refused (VIM_EIO, the message says how to recover):
@@ -244,6 +273,15 @@ static inline int store_watch(struct store *s, const char *r, const struct store
 static inline int64_t store_current_rv(struct store *s)
 {
 	return s->ops->current_rv(s);
+}
+static inline int store_restore(struct store *s, const char *r, const json_t *obj, json_t **out,
+                                struct vim_err *e)
+{
+	return s->ops->restore(s, r, obj, out, e);
+}
+static inline int store_health(struct store *s, struct vim_err *e)
+{
+	return s->ops->health(s, e);
 }
 static inline void store_watch_stats(struct store *s, size_t *watchers, size_t *history)
 {
