@@ -246,13 +246,7 @@ static int teardown(void **state)
 
 static struct store *open_store(void)
 {
-	struct store *s = NULL;
-	struct vim_err err;
-
-	unlink(tmpdb_path);
-	if (store_sqlite_open(&s, tmpdb_path, 0, &err) != 0)
-		fail_msg("open: %s", err.msg);
-	return s;
+	return tmpdb_open_fresh_store();
 }
 
 /* One object of the kind named "o" (in ns when the kind is namespaced). */

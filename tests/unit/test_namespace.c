@@ -35,13 +35,7 @@ static int teardown(void **state)
 
 static struct store *open_store(void)
 {
-	struct store *s = NULL;
-	struct vim_err err;
-
-	unlink(tmpdb_path);
-	if (store_sqlite_open(&s, tmpdb_path, 0, &err) != 0)
-		fail_msg("open: %s", err.msg);
-	return s;
+	return tmpdb_open_fresh_store();
 }
 
 static void create_ns(struct store *s, const char *name)

@@ -35,11 +35,7 @@ static int teardown(void **state)
 
 static struct store *open_store(int64_t history)
 {
-	struct store *s = NULL;
-	struct vim_err err;
-	if (store_sqlite_open(&s, tmpdb_path, history, &err) != 0)
-		fail_msg("open: %s", err.msg);
-	return s;
+	return tmpdb_open_store_opts(&(struct store_sqlite_opts){.history = history});
 }
 
 static json_t *vi(const char *ns, const char *name, const char *label)
@@ -732,6 +728,7 @@ static void test_schema_1_file_is_moved_without_losing_an_object(void **state)
 	int n = 0;
 	(void)state;
 
+	tmpdb_require("sqlite"); /* SQLite's file format */
 	write_schema_1_file(0);
 	s = open_store(0);
 	assert_int_equal(store_current_rv(s), 7);
@@ -767,6 +764,7 @@ static void test_a_newer_schema_is_refused_untouched(void **state)
 	struct vim_err err;
 	(void)state;
 
+	tmpdb_require("sqlite"); /* SQLite's file format */
 	write_schema_1_file(3);
 	assert_int_not_equal(store_sqlite_open(&s, tmpdb_path, 0, &err), 0);
 	assert_null(s);
@@ -787,12 +785,14 @@ static long file_size(const char *suffix)
  * file while the store is open. */
 static void test_wal_is_checkpointed_while_writes_go_on(void **state)
 {
-	struct store *s = open_store(0);
+	struct store *s;
 	char pad[2001], name[32];
 	json_t *obj;
 	int i;
 	(void)state;
 
+	tmpdb_require("sqlite"); /* SQLite's WAL */
+	s = open_store(0);
 	memset(pad, 'x', sizeof(pad) - 1);
 	pad[sizeof(pad) - 1] = '\0';
 	for (i = 0; i < 1500; i++) {
@@ -899,12 +899,7 @@ static void test_watch_slow_reader_is_gone_not_a_gap(void **state)
 
 static struct store *open_store_bytes(int64_t history_bytes)
 {
-	struct store_sqlite_opts so = {.history_bytes = history_bytes};
-	struct store *s = NULL;
-	struct vim_err err;
-	if (store_sqlite_open_opts(&s, tmpdb_path, &so, &err) != 0)
-		fail_msg("open: %s", err.msg);
-	return s;
+	return tmpdb_open_store_opts(&(struct store_sqlite_opts){.history_bytes = history_bytes});
 }
 
 /* Updates vi ns/big with an annotation of size bytes (differing by i). */

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -31,12 +33,61 @@ int tmpdb_teardown(void)
 	return system(cmd);
 }
 
-struct store *tmpdb_open_store(void)
+/* ---- the backends ------------------------------------------------------------ */
+
+static int sqlite_open(struct store **out, const struct store_sqlite_opts *o, struct vim_err *err)
 {
+	struct store_sqlite_opts none = {0};
+
+	return store_sqlite_open_opts(out, tmpdb_path, o ? o : &none, err);
+}
+
+static void sqlite_forget(void)
+{
+	unlink(tmpdb_path);
+}
+
+static const struct tmpdb_backend backends[] = {
+    {.name = "sqlite", .open = sqlite_open, .forget = sqlite_forget},
+};
+
+const struct tmpdb_backend *tmpdb_backend(void)
+{
+	const char *name = getenv("VIM_TEST_STORE");
+	size_t i;
+
+	if (!name || !*name)
+		name = "sqlite";
+	for (i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
+		if (strcmp(backends[i].name, name) == 0)
+			return &backends[i];
+	fail_msg("VIM_TEST_STORE=%s: no such backend in tests/unit/tmpdb.c", name);
+	return NULL;
+}
+
+bool tmpdb_is(const char *name)
+{
+	return strcmp(tmpdb_backend()->name, name) == 0;
+}
+
+struct store *tmpdb_open_store_opts(const struct store_sqlite_opts *o)
+{
+	const struct tmpdb_backend *b = tmpdb_backend();
 	struct store *s = NULL;
 	struct vim_err err;
 
-	if (store_sqlite_open(&s, tmpdb_path, 0, &err) != 0)
-		fail_msg("open %s: %s", tmpdb_path, err.msg);
+	if (b->open(&s, o, &err) != 0)
+		fail_msg("open the %s store of %s: %s", b->name, tmpdb_dir, err.msg);
 	return s;
+}
+
+struct store *tmpdb_open_store(void)
+{
+	return tmpdb_open_store_opts(NULL);
+}
+
+struct store *tmpdb_open_fresh_store(void)
+{
+	tmpdb_backend()->forget();
+	return tmpdb_open_store();
 }

@@ -1,0 +1,446 @@
+/*
+ * store: every write of the object layer is one compare-and-swap on the
+ * key's mod_rev (kube's GuaranteedUpdate).  Two writers of one object
+ * without a resourceVersion both land, re-applied after a lost compare; a
+ * create of a taken name is decided by the compare, not by a read before
+ * it; a write whose compare failed is never followed by one that ignores
+ * it.  The race runs on the tests' backend (tmpdb); the rest watch the
+ * layer's calls through a spy over the SQLite kv backend.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+
+#include <cmocka.h>
+
+#include "store/object.h"
+#include "store/store.h"
+#include "tmpdb.h"
+
+#define VI "virtualimages"
+#define RACE_UPDATES 1000
+
+static int setup(void **state)
+{
+	(void)state;
+	return tmpdb_setup("cas");
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	return tmpdb_teardown();
+}
+
+static const char *meta(const json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(json_object_get(o, "metadata"), k));
+}
+
+static json_t *vi(const char *name, const char *source)
+{
+	return json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:{s:s}}}", "apiVersion",
+	                 "virtualization.deckhouse.io/v1alpha2", "kind", "VirtualImage", "metadata",
+	                 "name", name, "namespace", "ns", "spec", "dataSource", "type", source);
+}
+
+/* ---- two writers, no resourceVersion ---------------------------------------------- */
+
+struct racer {
+	struct store *s;
+	int id;
+	int failed;     /* updates that did not land */
+	char why[600];  /* the first failure */
+	int64_t max_rv; /* the highest resourceVersion an update of this thread got */
+};
+
+static void *race(void *arg)
+{
+	struct racer *r = arg;
+	struct vim_err err;
+	char src[32];
+	int i;
+
+	for (i = 0; i < RACE_UPDATES; i++) {
+		json_t *in, *out = NULL;
+		/* a spec of its own each time: every update that lands bumps
+		 * generation once */
+		snprintf(src, sizeof(src), "t%d-%d", r->id, i);
+		in = vi("a", src);
+		if (store_update(r->s, VI, in, &out, &err) != 0) {
+			if (!r->failed++)
+				snprintf(r->why, sizeof(r->why), "%s", err.msg);
+		} else if (atoll(meta(out, "resourceVersion")) > r->max_rv) {
+			r->max_rv = atoll(meta(out, "resourceVersion"));
+		}
+		json_decref(in);
+		json_decref(out);
+	}
+	return NULL;
+}
+
+static void test_two_writers_without_rv_both_land_every_update(void **state)
+{
+	struct store *s = tmpdb_open_store();
+	struct racer r[2] = {{.s = s, .id = 0}, {.s = s, .id = 1}};
+	pthread_t t[2];
+	json_t *in = vi("a", "Upload"), *out = NULL, *got = NULL;
+	struct vim_err err;
+	int i;
+	(void)state;
+
+	assert_int_equal(store_create(s, VI, in, &out, &err), 0);
+	json_decref(in);
+	json_decref(out);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, race, &r[i]), 0);
+	for (i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	for (i = 0; i < 2; i++)
+		if (r[i].failed)
+			fail_msg("thread %d: %d of %d updates failed: %s", i, r[i].failed,
+			         RACE_UPDATES, r[i].why);
+	assert_int_equal(store_get(s, VI, "ns", "a", &got, &err), 0);
+	/* both threads' changes are in it: one generation per update, none
+	 * lost to a write made from an object another had replaced */
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(got, "metadata"), "generation")),
+	    1 + 2 * RACE_UPDATES);
+	/* and it is the last write's */
+	assert_int_equal(atoll(meta(got, "resourceVersion")),
+	                 r[0].max_rv > r[1].max_rv ? r[0].max_rv : r[1].max_rv);
+	json_decref(got);
+	store_close(s);
+}
+
+/* ---- a spy between the layer and the SQLite kv --------------------------------- */
+
+#define SPY_MAX 16
+
+struct spy {
+	struct store_kv base;
+	struct store_kv_ops ops;
+	struct store_kv *inner;
+	int gets;
+	int writes, failed_writes;
+	int64_t expect[SPY_MAX];
+	/* another writer, between the layer's read and its write: the next
+	 * get is followed by a write of its own to the same key */
+	int interfere;
+	/* another writer creates the key of the next create first */
+	int take_first;
+	char names[SPY_MAX][80]; /* the keys written */
+};
+
+static struct spy *spy_of(struct store_kv *kv)
+{
+	return (struct spy *)kv;
+}
+
+static int spy_range(struct store_kv *kv, const struct store_kv_range *r, store_kv_item_fn fn,
+                     void *arg, struct store_kv_range_meta *meta, struct vim_err *err)
+{
+	struct store_kv *in = spy_of(kv)->inner;
+	return in->ops->range(in, r, fn, arg, meta, err);
+}
+
+static int spy_current_rev(struct store_kv *kv, int64_t *rev, struct vim_err *err)
+{
+	struct store_kv *in = spy_of(kv)->inner;
+	return in->ops->current_rev(in, rev, err);
+}
+
+static void spy_close(struct store_kv *kv)
+{
+	struct store_kv *in = spy_of(kv)->inner;
+	in->ops->close(in);
+	free(kv);
+}
+
+/* The other writer's value: the stored one with a label of its own. */
+struct other {
+	json_t *obj;
+	char *text;
+};
+
+static int other_encode(void *arg, int64_t rev, const char **text, size_t *len)
+{
+	struct other *o = arg;
+	char rvtext[24];
+
+	snprintf(rvtext, sizeof(rvtext), "%lld", (long long)rev);
+	json_object_set_new(json_object_get(o->obj, "metadata"), "resourceVersion",
+	                    json_string(rvtext));
+	o->text = json_dumps(o->obj, JSON_COMPACT);
+	*text = o->text;
+	*len = strlen(o->text);
+	return 0;
+}
+
+static int spy_write(struct store_kv *kv, const struct store_kv_write *w, int64_t *rev,
+                     struct vim_err *err)
+{
+	struct spy *sp = spy_of(kv);
+	int rc;
+
+	if (sp->take_first > 0 && w->expect_rev == 0 && w->op == STORE_KV_PUT) {
+		struct other o = {.obj = json_pack("{s:{s:s,s:s,s:{s:s}}}", "metadata", "name",
+		                                   w->key.name, "namespace", w->key.ns, "labels",
+		                                   "by", "other")};
+		struct store_kv_write ow = {
+		    .key = w->key, .op = STORE_KV_PUT, .encode = other_encode, .arg = &o};
+		int64_t got;
+
+		sp->take_first--;
+		assert_int_equal(sp->inner->ops->write(sp->inner, &ow, &got, err), 0);
+		json_decref(o.obj);
+		free(o.text);
+	}
+	if (sp->writes < SPY_MAX) {
+		sp->expect[sp->writes] = w->expect_rev;
+		snprintf(sp->names[sp->writes], sizeof(sp->names[0]), "%s", w->key.name);
+	}
+	sp->writes++;
+	rc = sp->inner->ops->write(sp->inner, w, rev, err);
+	if (rc < 0)
+		sp->failed_writes++;
+	return rc;
+}
+
+static int spy_get(struct store_kv *kv, const struct store_kv_key *key, struct store_kv_got *out,
+                   struct vim_err *err)
+{
+	struct spy *sp = spy_of(kv);
+	int rc = sp->inner->ops->get(sp->inner, key, out, err);
+
+	sp->gets++;
+	if (rc == 0 && sp->interfere > 0) {
+		struct other o = {.obj = json_loadb(out->value, out->len, 0, NULL)};
+		struct store_kv_write w = {.key = *key,
+		                           .op = STORE_KV_PUT,
+		                           .expect_rev = out->mod_rev,
+		                           .encode = other_encode,
+		                           .arg = &o};
+		int64_t got;
+
+		sp->interfere--;
+		json_object_set_new(json_object_get(o.obj, "metadata"), "labels",
+		                    json_pack("{s:s}", "by", "other"));
+		assert_int_equal(sp->inner->ops->write(sp->inner, &w, &got, err), 0);
+		json_decref(o.obj);
+		free(o.text);
+	}
+	return rc;
+}
+
+static struct store *spy_open(struct spy **out)
+{
+	struct spy *sp = calloc(1, sizeof(*sp));
+	struct store *s = NULL;
+	struct vim_err err;
+
+	assert_non_null(sp);
+	if (store_kv_sqlite_open(&sp->inner, tmpdb_path, &err) != 0)
+		fail_msg("open: %s", err.msg);
+	sp->ops = *sp->inner->ops;
+	sp->ops.get = spy_get;
+	sp->ops.range = spy_range;
+	sp->ops.write = spy_write;
+	sp->ops.current_rev = spy_current_rev;
+	sp->ops.close = spy_close;
+	sp->base.ops = &sp->ops;
+	if (store_object_open(&s, &sp->base, NULL, &err) != 0)
+		fail_msg("open: %s", err.msg);
+	*out = sp;
+	return s;
+}
+
+static void spy_reset(struct spy *sp)
+{
+	sp->gets = sp->writes = sp->failed_writes = 0;
+	memset(sp->expect, 0, sizeof(sp->expect));
+	memset(sp->names, 0, sizeof(sp->names));
+}
+
+static void test_a_taken_name_is_refused_by_the_compare_not_a_read(void **state)
+{
+	struct spy *sp;
+	struct store *s = spy_open(&sp);
+	json_t *in = vi("a", "Upload"), *out = NULL;
+	struct vim_err err;
+	(void)state;
+
+	assert_int_equal(store_create(s, VI, in, &out, &err), 0);
+	json_decref(out);
+	spy_reset(sp);
+	assert_int_equal(store_create(s, VI, in, &out, &err), VIM_EEXIST);
+	assert_null(out);
+	assert_string_equal(err.msg,
+	                    "virtualimages.virtualization.deckhouse.io \"a\" already exists");
+	assert_int_equal(sp->gets, 0);
+	assert_int_equal(sp->writes, 1);
+	assert_int_equal(sp->expect[0], 0); /* "the key must not exist" */
+	assert_int_equal(sp->failed_writes, 1);
+	json_decref(in);
+	store_close(s);
+}
+
+static void test_a_generated_name_that_is_taken_is_generated_again(void **state)
+{
+	struct spy *sp;
+	struct store *s = spy_open(&sp);
+	json_t *in = json_pack("{s:{s:s,s:s},s:{s:{s:s}}}", "metadata", "generateName", "gen-",
+	                       "namespace", "ns", "spec", "dataSource", "type", "Upload"),
+	       *out = NULL, *got = NULL;
+	struct vim_err err;
+	(void)state;
+
+	/* another writer takes the first name the layer generates, between
+	 * the generation and the write */
+	sp->take_first = 1;
+	assert_int_equal(store_create(s, VI, in, &out, &err), 0);
+	assert_int_equal(sp->gets, 0); /* the compare decides: no read first */
+	assert_int_equal(sp->writes, 2);
+	assert_int_equal(sp->failed_writes, 1);
+	assert_int_equal(sp->expect[0], 0);
+	assert_int_equal(sp->expect[1], 0);
+	assert_string_not_equal(sp->names[0], sp->names[1]);
+	assert_string_equal(meta(out, "name"), sp->names[1]);
+	assert_int_equal(strncmp(meta(out, "name"), "gen-", 4), 0);
+	assert_int_equal(store_get(s, VI, "ns", sp->names[0], &got, &err), 0);
+	assert_string_equal(json_string_value(json_object_get(
+	                        json_object_get(json_object_get(got, "metadata"), "labels"), "by")),
+	                    "other"); /* the other writer's, untouched */
+	json_decref(got);
+	json_decref(out);
+	json_decref(in);
+	store_close(s);
+}
+
+static void test_a_stale_rv_lost_in_the_compare_writes_nothing_more(void **state)
+{
+	struct spy *sp;
+	struct store *s = spy_open(&sp);
+	json_t *in = vi("a", "Upload"), *out = NULL, *got = NULL, *up;
+	struct vim_err err;
+	char rv[24];
+	(void)state;
+
+	assert_int_equal(store_create(s, VI, in, &out, &err), 0);
+	snprintf(rv, sizeof(rv), "%s", meta(out, "resourceVersion"));
+	json_decref(out);
+	json_decref(in);
+	/* the caller's resourceVersion is the stored one when the layer reads,
+	 * and another writer moves the object on before the layer writes */
+	up = vi("a", "HTTP");
+	json_object_set_new(json_object_get(up, "metadata"), "resourceVersion", json_string(rv));
+	spy_reset(sp);
+	sp->interfere = 1;
+	assert_int_equal(store_update(s, VI, up, &out, &err), VIM_ECONFLICT);
+	assert_non_null(strstr(err.msg, "the object has been modified"));
+	assert_null(out);
+	assert_int_equal(sp->writes, 1); /* the one that lost, and no other */
+	assert_int_equal(sp->failed_writes, 1);
+	assert_int_equal(sp->expect[0], atoll(rv));
+	assert_int_equal(store_get(s, VI, "ns", "a", &got, &err), 0);
+	assert_string_equal(json_string_value(json_object_get(
+	                        json_object_get(json_object_get(got, "metadata"), "labels"), "by")),
+	                    "other");
+	assert_string_equal(
+	    json_string_value(json_object_get(
+	        json_object_get(json_object_get(got, "spec"), "dataSource"), "type")),
+	    "Upload");
+	json_decref(got);
+
+	/* the same without a resourceVersion: read again and re-apply */
+	json_object_del(json_object_get(up, "metadata"), "resourceVersion");
+	spy_reset(sp);
+	sp->interfere = 1;
+	assert_int_equal(store_update(s, VI, up, &out, &err), 0);
+	assert_int_equal(sp->writes, 2);
+	assert_int_equal(sp->failed_writes, 1);
+	assert_int_equal(sp->gets, 2);
+	assert_int_equal(sp->expect[1], sp->expect[0] + 1); /* the other writer's */
+	assert_int_equal(atoll(meta(out, "resourceVersion")), sp->expect[1] + 1);
+	json_decref(out);
+
+	/* and a delete whose compare lost to a writer retries too */
+	spy_reset(sp);
+	sp->interfere = 1;
+	{
+		bool deleted = false;
+		assert_int_equal(
+		    store_delete(
+		        s, &(struct store_delete_opts){.resource = VI, .ns = "ns", .name = "a"},
+		        &out, &deleted, &err),
+		    0);
+		assert_true(deleted);
+		json_decref(out);
+	}
+	assert_int_equal(sp->writes, 2);
+	assert_int_equal(sp->failed_writes, 1);
+	json_decref(up);
+	store_close(s);
+}
+
+/* A status write from the caller's basis reads nothing; its compare on
+ * the basis' revision is what finds it stale. */
+static void test_a_status_write_from_a_basis_compares_without_reading(void **state)
+{
+	struct spy *sp;
+	struct store *s = spy_open(&sp);
+	json_t *in = vi("a", "Upload"), *basis = NULL, *st, *out = NULL, *other = NULL;
+	struct store_write_opts wo = {0};
+	struct vim_err err;
+	(void)state;
+
+	assert_int_equal(store_create(s, VI, in, &basis, &err), 0);
+	json_decref(in);
+	st = json_pack("{s:{s:s,s:s,s:s},s:{s:s}}", "metadata", "name", "a", "namespace", "ns",
+	               "resourceVersion", meta(basis, "resourceVersion"), "status", "phase",
+	               "Ready");
+	wo.basis = basis;
+	spy_reset(sp);
+	assert_int_equal(store_update_status_opts(s, VI, st, &wo, &out, &err), 0);
+	assert_int_equal(sp->gets, 0);
+	assert_int_equal(sp->writes, 1);
+	assert_int_equal(sp->expect[0], atoll(meta(basis, "resourceVersion")));
+	json_decref(out);
+	/* the same basis again: the stored object has moved on (the write
+	 * above), so the compare fails and nothing is written */
+	json_object_set_new(json_object_get(st, "status"), "phase", json_string("Failed"));
+	spy_reset(sp);
+	assert_int_equal(store_update_status_opts(s, VI, st, &wo, &out, &err), VIM_ECONFLICT);
+	assert_int_equal(sp->gets, 0);
+	assert_int_equal(sp->writes, 1);
+	assert_int_equal(sp->failed_writes, 1);
+	assert_int_equal(store_get(s, VI, "ns", "a", &other, &err), 0);
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(other, "status"), "phase")), "Ready");
+	json_decref(other);
+	json_decref(st);
+	json_decref(basis);
+	store_close(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_two_writers_without_rv_both_land_every_update,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_a_taken_name_is_refused_by_the_compare_not_a_read,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_a_generated_name_that_is_taken_is_generated_again,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_a_stale_rv_lost_in_the_compare_writes_nothing_more,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_a_status_write_from_a_basis_compares_without_reading, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
