@@ -81,10 +81,10 @@ static int generate_name(const char *prefix, char out[GEN_PREFIX_MAX + GEN_RANDO
 	return 0;
 }
 
-/* The checks every new key passes; md is obj's metadata. */
+/* The checks every new name passes. */
 static int check_key(const char *resource, const json_t *obj, const char *q, struct vim_err *err)
 {
-	const char *ns = store_meta_str(obj, "namespace"), *name = store_meta_str(obj, "name");
+	const char *name = store_meta_str(obj, "name");
 
 	if (!name || !*name)
 		return vim_err_set(err, VIM_EINVAL, "%s: metadata.name: Required value", resource);
@@ -93,7 +93,6 @@ static int check_key(const char *resource, const json_t *obj, const char *q, str
 		    err, VIM_EINVAL,
 		    "%s: metadata.name: Invalid value: must be no more than %d characters", q,
 		    STORE_NAME_MAX);
-	(void)ns;
 	return 0;
 }
 
@@ -331,6 +330,29 @@ static bool cas_retry(bool lost, const char *in_rv, int tries)
 	return lost && !has_rv(in_rv) && tries + 1 < OBJ_CAS_TRIES;
 }
 
+/* A lost compare that is not retried: 404 when the object is gone (what
+ * the read a retry would make says, as kube's GuaranteedUpdate answers),
+ * else the 409 lost_cas set. */
+static int lost_final(struct obj_store *s, int rc, bool lost, const char *resource, const char *ns,
+                      const char *name, struct vim_err *err)
+{
+	struct vim_err rerr;
+	json_t *now = NULL;
+	int64_t rev;
+	int read;
+
+	if (!lost || rc != VIM_ECONFLICT)
+		return rc;
+	read = obj_load(s, resource, ns, name, &now, &rev, &rerr);
+	json_decref(now);
+	if (read == VIM_ENOTFOUND) {
+		if (err)
+			*err = rerr;
+		return read;
+	}
+	return rc;
+}
+
 /* A write's compare that failed: the 409 it stays if not retried. */
 static int lost_cas(int rc, bool *lost, const char *resource, const char *name, struct vim_err *err)
 {
@@ -398,7 +420,8 @@ int obj_update(struct store *base, const char *resource, const json_t *in,
 		if (!cas_retry(lost, in_rv, tries))
 			break;
 	}
-	return rc;
+	return lost_final(s, rc, lost, resource, store_meta_str(in, "namespace"),
+	                  store_meta_str(in, "name"), err);
 }
 
 /* ---- update_status ---------------------------------------------------------------- */
@@ -494,7 +517,8 @@ int obj_update_status(struct store *base, const char *resource, const json_t *in
 		if (!cas_retry(lost, in_rv, tries))
 			break;
 	}
-	return rc;
+	return lost_final(s, rc, lost, resource, store_meta_str(in, "namespace"),
+	                  store_meta_str(in, "name"), err);
 }
 
 /* ---- delete ------------------------------------------------------------------------ */
@@ -575,5 +599,5 @@ int obj_remove(struct store *base, const struct store_delete_opts *o, json_t **o
 		if (!cas_retry(lost, o->precondition_rv, tries))
 			break;
 	}
-	return rc;
+	return lost_final(s, rc, lost, o->resource, o->ns, o->name, err);
 }

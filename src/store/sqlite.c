@@ -10,11 +10,9 @@
 #include "store/sqlite_internal.h"
 #include "store/object.h"
 #include "core/log.h"
-#include "core/timeutil.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 /* Schema 2: a rowid table with a unique index on the key.  Schema 1 (no
  * user_version) kept rows in a WITHOUT ROWID table, whose B-tree keeps at

@@ -75,8 +75,8 @@ static void *race(void *arg)
 		if (store_update(r->s, VI, in, &out, &err) != 0) {
 			if (!r->failed++)
 				snprintf(r->why, sizeof(r->why), "%s", err.msg);
-		} else if (atoll(meta(out, "resourceVersion")) > r->max_rv) {
-			r->max_rv = atoll(meta(out, "resourceVersion"));
+		} else if (strtoll(meta(out, "resourceVersion"), NULL, 10) > r->max_rv) {
+			r->max_rv = strtoll(meta(out, "resourceVersion"), NULL, 10);
 		}
 		json_decref(in);
 		json_decref(out);
@@ -112,7 +112,7 @@ static void test_two_writers_without_rv_both_land_every_update(void **state)
 	    json_integer_value(json_object_get(json_object_get(got, "metadata"), "generation")),
 	    1 + 2 * RACE_UPDATES);
 	/* and it is the last write's */
-	assert_int_equal(atoll(meta(got, "resourceVersion")),
+	assert_int_equal(strtoll(meta(got, "resourceVersion"), NULL, 10),
 	                 r[0].max_rv > r[1].max_rv ? r[0].max_rv : r[1].max_rv);
 	json_decref(got);
 	store_close(s);
@@ -346,7 +346,7 @@ static void test_a_stale_rv_lost_in_the_compare_writes_nothing_more(void **state
 	assert_null(out);
 	assert_int_equal(sp->writes, 1); /* the one that lost, and no other */
 	assert_int_equal(sp->failed_writes, 1);
-	assert_int_equal(sp->expect[0], atoll(rv));
+	assert_int_equal(sp->expect[0], strtoll(rv, NULL, 10));
 	assert_int_equal(store_get(s, VI, "ns", "a", &got, &err), 0);
 	assert_string_equal(json_string_value(json_object_get(
 	                        json_object_get(json_object_get(got, "metadata"), "labels"), "by")),
@@ -366,7 +366,7 @@ static void test_a_stale_rv_lost_in_the_compare_writes_nothing_more(void **state
 	assert_int_equal(sp->failed_writes, 1);
 	assert_int_equal(sp->gets, 2);
 	assert_int_equal(sp->expect[1], sp->expect[0] + 1); /* the other writer's */
-	assert_int_equal(atoll(meta(out, "resourceVersion")), sp->expect[1] + 1);
+	assert_int_equal(strtoll(meta(out, "resourceVersion"), NULL, 10), sp->expect[1] + 1);
 	json_decref(out);
 
 	/* and a delete whose compare lost to a writer retries too */
@@ -409,20 +409,53 @@ static void test_a_status_write_from_a_basis_compares_without_reading(void **sta
 	assert_int_equal(store_update_status_opts(s, VI, st, &wo, &out, &err), 0);
 	assert_int_equal(sp->gets, 0);
 	assert_int_equal(sp->writes, 1);
-	assert_int_equal(sp->expect[0], atoll(meta(basis, "resourceVersion")));
+	assert_int_equal(sp->expect[0], strtoll(meta(basis, "resourceVersion"), NULL, 10));
 	json_decref(out);
 	/* the same basis again: the stored object has moved on (the write
-	 * above), so the compare fails and nothing is written */
+	 * above), so the compare fails and nothing is written; one read
+	 * after it tells a 409 from a 404 (the object gone) */
 	json_object_set_new(json_object_get(st, "status"), "phase", json_string("Failed"));
 	spy_reset(sp);
 	assert_int_equal(store_update_status_opts(s, VI, st, &wo, &out, &err), VIM_ECONFLICT);
-	assert_int_equal(sp->gets, 0);
+	assert_non_null(strstr(err.msg, "the object has been modified"));
+	assert_int_equal(sp->gets, 1);
 	assert_int_equal(sp->writes, 1);
 	assert_int_equal(sp->failed_writes, 1);
 	assert_int_equal(store_get(s, VI, "ns", "a", &other, &err), 0);
 	assert_string_equal(
 	    json_string_value(json_object_get(json_object_get(other, "status"), "phase")), "Ready");
 	json_decref(other);
+	json_decref(st);
+	json_decref(basis);
+	store_close(s);
+}
+
+/* A write whose compare finds the object deleted is a 404, as the read
+ * before it would have said: a controller's status write from its cache's
+ * copy of an object deleted meanwhile must not look like a conflict. */
+static void test_a_compare_that_finds_the_object_gone_is_not_found(void **state)
+{
+	struct store *s = tmpdb_open_store();
+	json_t *in = vi("a", "Upload"), *basis = NULL, *st, *out = NULL;
+	struct store_write_opts wo = {0};
+	struct vim_err err;
+	bool deleted;
+	(void)state;
+
+	assert_int_equal(store_create(s, VI, in, &basis, &err), 0);
+	json_decref(in);
+	assert_int_equal(
+	    store_delete(s, &(struct store_delete_opts){.resource = VI, .ns = "ns", .name = "a"},
+	                 &out, &deleted, &err),
+	    0);
+	json_decref(out);
+	st = json_pack("{s:{s:s,s:s,s:s},s:{s:s}}", "metadata", "name", "a", "namespace", "ns",
+	               "resourceVersion", meta(basis, "resourceVersion"), "status", "phase",
+	               "Ready");
+	wo.basis = basis;
+	assert_int_equal(store_update_status_opts(s, VI, st, &wo, &out, &err), VIM_ENOTFOUND);
+	assert_string_equal(err.msg, "virtualimages.virtualization.deckhouse.io \"a\" not found");
+	assert_null(out);
 	json_decref(st);
 	json_decref(basis);
 	store_close(s);
@@ -441,6 +474,8 @@ int main(void)
 	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_a_status_write_from_a_basis_compares_without_reading, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_a_compare_that_finds_the_object_gone_is_not_found,
+	                                    setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
