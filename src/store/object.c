@@ -253,9 +253,21 @@ static int obj_watch(struct store *base, const char *resource, const struct stor
 	struct obj_store *s = (struct obj_store *)base;
 	int rc;
 
+	int64_t rev;
+
 	if (s->reads)
 		return s->reads->ops->watch(s->reads, resource, o, out, err);
 	pthread_mutex_lock(&s->mu);
+	if (o && o->resource_version > s->rv) {
+		/* A revision a list has already read may not be published yet:
+		 * the backend commits, and readers see it, before `committed`
+		 * runs.  Its current_rev takes the write lock `committed` runs
+		 * under, so once it answers that publish is done (and a
+		 * registration at the older revision would replay it). */
+		pthread_mutex_unlock(&s->mu);
+		s->kops->current_rev(s->kv, &rev, NULL);
+		pthread_mutex_lock(&s->mu);
+	}
 	rc = store_hub_watch(s->hub, resource, o, s->rv, out, err);
 	pthread_mutex_unlock(&s->mu);
 	return rc;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -135,7 +136,53 @@ struct spy {
 	/* another writer creates the key of the next create first */
 	int take_first;
 	char names[SPY_MAX][80]; /* the keys written */
+	/* a watch from the revision being written, started from another
+	 * thread between the commit and its publish (the window a list that
+	 * has read the revision can meet) */
+	bool watch_in_commit;
+	struct store *s;
+	struct store_watch *w;
+	int watch_rc;
+	pthread_t watcher;
 };
+
+/* A write's callbacks, passed through (they share the layer's arg). */
+struct spy_commit {
+	struct spy *sp;
+	int (*encode)(void *arg, int64_t rev, const char **text, size_t *len);
+	void (*committed)(void *arg, int64_t rev);
+	void *arg;
+	int64_t rev;
+};
+
+static int spy_encode(void *arg, int64_t rev, const char **text, size_t *len)
+{
+	struct spy_commit *c = arg;
+	return c->encode(c->arg, rev, text, len);
+}
+
+static void *spy_watcher(void *arg)
+{
+	struct spy_commit *c = arg;
+	struct vim_err err;
+
+	c->sp->watch_rc = store_watch(
+	    c->sp->s, VI, &(struct store_watch_opts){.resource_version = c->rev}, &c->sp->w, &err);
+	return NULL;
+}
+
+static void spy_committed(void *arg, int64_t rev)
+{
+	struct spy_commit *c = arg;
+
+	if (c->sp->watch_in_commit) {
+		c->sp->watch_in_commit = false;
+		c->rev = rev;
+		assert_int_equal(pthread_create(&c->sp->watcher, NULL, spy_watcher, c), 0);
+		usleep(150 * 1000); /* the watcher registers now, if it can */
+	}
+	c->committed(c->arg, rev);
+}
 
 static struct spy *spy_of(struct store_kv *kv)
 {
@@ -206,7 +253,18 @@ static int spy_write(struct store_kv *kv, const struct store_kv_write *w, int64_
 		snprintf(sp->names[sp->writes], sizeof(sp->names[0]), "%s", w->key.name);
 	}
 	sp->writes++;
-	rc = sp->inner->ops->write(sp->inner, w, rev, err);
+	if (w->committed) {
+		struct spy_commit c = {
+		    .sp = sp, .encode = w->encode, .committed = w->committed, .arg = w->arg};
+		struct store_kv_write mine = *w;
+
+		mine.encode = w->encode ? spy_encode : NULL;
+		mine.committed = spy_committed;
+		mine.arg = &c;
+		rc = sp->inner->ops->write(sp->inner, &mine, rev, err);
+	} else {
+		rc = sp->inner->ops->write(sp->inner, w, rev, err);
+	}
 	if (rc < 0)
 		sp->failed_writes++;
 	return rc;
@@ -256,6 +314,7 @@ static struct store *spy_open(struct spy **out)
 	sp->base.ops = &sp->ops;
 	if (store_object_open(&s, &sp->base, NULL, &err) != 0)
 		fail_msg("open: %s", err.msg);
+	sp->s = s;
 	*out = sp;
 	return s;
 }
@@ -461,6 +520,34 @@ static void test_a_compare_that_finds_the_object_gone_is_not_found(void **state)
 	store_close(s);
 }
 
+/* A list can read a revision before the layer has published it (the
+ * backend commits, then calls `committed`); a watch from that revision
+ * must not get it again. */
+static void test_a_watch_from_a_revision_being_published_does_not_replay_it(void **state)
+{
+	struct spy *sp;
+	struct store *s = spy_open(&sp);
+	json_t *in = vi("a", "Upload"), *out = NULL;
+	struct store_event ev;
+	struct vim_err err;
+	(void)state;
+
+	assert_int_equal(store_create(s, VI, in, &out, &err), 0);
+	json_decref(out);
+	json_decref(in);
+	in = vi("a", "HTTP");
+	sp->watch_in_commit = true;
+	assert_int_equal(store_update(s, VI, in, &out, &err), 0);
+	pthread_join(sp->watcher, NULL);
+	assert_int_equal(sp->watch_rc, 0);
+	/* nothing after the revision it asked for */
+	assert_int_equal(store_watch_next(sp->w, 300, &ev, &err), 0);
+	store_watch_free(sp->w);
+	json_decref(out);
+	json_decref(in);
+	store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -476,6 +563,8 @@ int main(void)
 	        test_a_status_write_from_a_basis_compares_without_reading, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_a_compare_that_finds_the_object_gone_is_not_found,
 	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_a_watch_from_a_revision_being_published_does_not_replay_it, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
