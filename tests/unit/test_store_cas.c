@@ -4,8 +4,10 @@
  * without a resourceVersion both land, re-applied after a lost compare; a
  * create of a taken name is decided by the compare, not by a read before
  * it; a write whose compare failed is never followed by one that ignores
- * it.  The race runs on the tests' backend (tmpdb); the rest watch the
- * layer's calls through a spy over the SQLite kv backend.
+ * it; a watch never replays a revision a list has read; Events go with a
+ * shared lease on a backend with leases.  The race and the 404 run on the
+ * tests' backend (tmpdb); the rest watch the layer's calls through a spy
+ * over the SQLite kv backend.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -130,6 +132,9 @@ struct spy {
 	int gets;
 	int writes, failed_writes;
 	int64_t expect[SPY_MAX];
+	int64_t lease[SPY_MAX]; /* each write's */
+	int grants;
+	int64_t lease_ttl; /* the last grant's */
 	/* another writer, between the layer's read and its write: the next
 	 * get is followed by a write of its own to the same key */
 	int interfere;
@@ -250,6 +255,7 @@ static int spy_write(struct store_kv *kv, const struct store_kv_write *w, int64_
 	}
 	if (sp->writes < SPY_MAX) {
 		sp->expect[sp->writes] = w->expect_rev;
+		sp->lease[sp->writes] = w->lease;
 		snprintf(sp->names[sp->writes], sizeof(sp->names[0]), "%s", w->key.name);
 	}
 	sp->writes++;
@@ -296,7 +302,19 @@ static int spy_get(struct store_kv *kv, const struct store_kv_key *key, struct s
 	return rc;
 }
 
-static struct store *spy_open(struct spy **out)
+static int spy_lease_grant(struct store_kv *kv, int64_t ttl_s, int64_t *id, struct vim_err *err)
+{
+	struct spy *sp = spy_of(kv);
+
+	(void)err;
+	sp->lease_ttl = ttl_s;
+	*id = 100 + ++sp->grants;
+	return 0;
+}
+
+/* The spy over the SQLite kv, with leases (that SQLite ignores) when
+ * o->event_ttl_s is set. */
+static struct store *spy_open_opts(struct spy **out, const struct store_object_opts *o)
 {
 	struct spy *sp = calloc(1, sizeof(*sp));
 	struct store *s = NULL;
@@ -311,12 +329,19 @@ static struct store *spy_open(struct spy **out)
 	sp->ops.write = spy_write;
 	sp->ops.current_rev = spy_current_rev;
 	sp->ops.close = spy_close;
+	if (o && o->event_ttl_s)
+		sp->ops.lease_grant = spy_lease_grant;
 	sp->base.ops = &sp->ops;
-	if (store_object_open(&s, &sp->base, NULL, &err) != 0)
+	if (store_object_open(&s, &sp->base, o, &err) != 0)
 		fail_msg("open: %s", err.msg);
 	sp->s = s;
 	*out = sp;
 	return s;
+}
+
+static struct store *spy_open(struct spy **out)
+{
+	return spy_open_opts(out, NULL);
 }
 
 static void spy_reset(struct spy *sp)
@@ -548,6 +573,60 @@ static void test_a_watch_from_a_revision_being_published_does_not_replay_it(void
 	store_close(s);
 }
 
+static json_t *event_about(struct store *s, const char *name, int64_t when)
+{
+	json_t *img = vi(name, "Upload"), *out = NULL;
+	struct vim_err err;
+
+	assert_int_equal(store_create(s, VI, img, &out, &err), 0);
+	json_decref(img);
+	assert_int_equal(store_event_record(
+	                     s, &(struct store_event_rec){out, "Normal", "Seen", "m", when}, &err),
+	                 0);
+	return out;
+}
+
+/* On a backend with leases every Event put goes with one, shared by the
+ * writes of a window and granted for the TTL plus that window (kube's
+ * leaseManager), and nothing else gets one; the expiry thread does not
+ * run (the backend expires them). */
+static void test_events_get_one_shared_lease_and_nothing_else_does(void **state)
+{
+	struct store_object_opts o = {.event_ttl_s = 1, .event_expire_every_ms = 50};
+	struct spy *sp;
+	struct store *s = spy_open_opts(&sp, &o);
+	struct store_list_meta m;
+	json_t *a, *b, *items = NULL;
+	struct vim_err err;
+	int i, leased = 0;
+	(void)state;
+
+	a = event_about(s, "a", 1000); /* long past the TTL */
+	b = event_about(s, "b", 1000);
+	/* the same event again: an update of its count, leased as well */
+	assert_int_equal(
+	    store_event_record(s, &(struct store_event_rec){a, "Normal", "Seen", "m", 2000}, &err),
+	    0);
+	assert_int_equal(sp->grants, 1);
+	assert_int_equal(sp->lease_ttl, 1 + 60);
+	for (i = 0; i < sp->writes && i < SPY_MAX; i++) {
+		if (strcmp(sp->names[i], "a") == 0 || strcmp(sp->names[i], "b") == 0)
+			assert_int_equal(sp->lease[i], 0); /* the images */
+		else if (sp->lease[i] == 101)
+			leased++;
+	}
+	/* two creates, the third that found its Event there, and the update
+	 * of its count: every put, one lease */
+	assert_int_equal(leased, 4);
+	usleep(400 * 1000); /* what the expiry thread would take to delete them */
+	assert_int_equal(store_list_json(s, "events", NULL, &items, &m, &err), 0);
+	assert_int_equal(json_array_size(items), 2);
+	json_decref(items);
+	json_decref(a);
+	json_decref(b);
+	store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -565,6 +644,8 @@ int main(void)
 	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_a_watch_from_a_revision_being_published_does_not_replay_it, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_events_get_one_shared_lease_and_nothing_else_does,
+	                                    setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
