@@ -4,7 +4,8 @@
  * k8s.io/apiserver/pkg/storage: this file holds the store's table, its
  * reads of one object, the one CAS write every rule ends in, the watch
  * hub's feeding and the Events' lease.  The rules of each write are in
- * object_write.c, lists and continue tokens in object_list.c.
+ * object_create.c and object_write.c, lists and continue tokens in
+ * object_list.c.
  */
 #include "store/object_internal.h"
 #include "core/log.h"

@@ -48,11 +48,12 @@ int obj_write(struct obj_store *s, const char *resource, json_t *obj, json_t *pr
               enum store_event_type type, int64_t expect_rev, const char *stored_rv,
               const struct store_write_opts *wo, struct vim_err *err);
 
-/* object_write.c */
+/* object_create.c */
 int obj_create(struct store *base, const char *resource, const json_t *in,
                const struct store_write_opts *wo, json_t **out, struct vim_err *err);
 int obj_restore(struct store *base, const char *resource, const json_t *in, json_t **out,
                 struct vim_err *err);
+/* object_write.c */
 int obj_update(struct store *base, const char *resource, const json_t *in,
                const struct store_write_opts *wo, json_t **out, struct vim_err *err);
 int obj_update_status(struct store *base, const char *resource, const json_t *in,
