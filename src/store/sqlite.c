@@ -205,8 +205,8 @@ static void sq_kv_close(struct store_kv *kv)
 		return;
 	sq_ckpt_stop(s);
 	sqlite3_finalize(s->get);
-	sqlite3_finalize(s->getrv);
-	sqlite3_finalize(s->put);
+	sqlite3_finalize(s->ins);
+	sqlite3_finalize(s->upd);
 	sqlite3_finalize(s->del);
 	sqlite3_finalize(s->setrv);
 	sqlite3_finalize(s->begin);
@@ -267,15 +267,16 @@ int store_kv_sqlite_open(struct store_kv **out, const char *path, struct vim_err
 	if ((rc = prepare(s, &s->get,
 	                  "SELECT json, rv FROM objects WHERE resource=? AND ns=? AND name=?",
 	                  err)) < 0 ||
-	    (rc = prepare(s, &s->getrv,
-	                  "SELECT rv FROM objects WHERE resource=? AND ns=? AND name=?", err)) <
-	        0 ||
-	    (rc = prepare(s, &s->put,
-	                  "INSERT INTO objects(resource, ns, name, rv, json) VALUES(?, ?, ?, ?, ?)"
-	                  " ON CONFLICT(resource, ns, name) DO UPDATE"
-	                  " SET rv=excluded.rv, json=excluded.json",
+	    (rc = prepare(
+	         s, &s->ins,
+	         "INSERT INTO objects(resource, ns, name, rv, json) VALUES(?1, ?2, ?3, ?4, ?5)",
+	         err)) < 0 ||
+	    (rc = prepare(s, &s->upd,
+	                  "UPDATE objects SET rv=?4, json=?5"
+	                  " WHERE resource=?1 AND ns=?2 AND name=?3 AND rv=?6",
 	                  err)) < 0 ||
-	    (rc = prepare(s, &s->del, "DELETE FROM objects WHERE resource=? AND ns=? AND name=?",
+	    (rc = prepare(s, &s->del,
+	                  "DELETE FROM objects WHERE resource=?1 AND ns=?2 AND name=?3 AND rv=?4",
 	                  err)) < 0 ||
 	    (rc = prepare(s, &s->setrv, "UPDATE meta SET v=? WHERE k='rv'", err)) < 0 ||
 	    (rc = prepare(s, &s->begin, "BEGIN IMMEDIATE", err)) < 0 ||

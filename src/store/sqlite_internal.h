@@ -13,7 +13,7 @@ struct sq_kv {
 	char *path;
 	sqlite3 *db; /* the writer connection; guarded by mu */
 	pthread_mutex_t mu;
-	sqlite3_stmt *get, *getrv, *put, *del, *setrv, *begin, *commit, *rollback;
+	sqlite3_stmt *get, *ins, *upd, *del, *setrv, *begin, *commit, *rollback;
 	int64_t rv;           /* last assigned revision (meta.rv); guarded by mu */
 	struct sq_ckpt *ckpt; /* the checkpoint thread; NULL = SQLite's own */
 };

@@ -2,8 +2,9 @@
  * store/sqlite_kv — one key's read and one key's compare-and-swap write on
  * the SQLite file.  Writes are serialised by one mutex; the revision is
  * meta.rv, kept in the same transaction as the row, so order survives
- * restarts.  The compare runs inside the write's transaction, under the
- * mutex: nothing can commit between it and the write.
+ * restarts.  The compare is the write statement's own condition, inside
+ * its transaction, under the mutex: nothing can commit between it and the
+ * write.
  */
 #include "store/sqlite_internal.h"
 
@@ -66,28 +67,29 @@ out:
 	return rc;
 }
 
-/* The key's mod_rev inside the write's transaction (0: no such key). */
-static int stored_rev(struct sq_kv *s, const struct store_kv_key *key, int64_t *rev,
-                      struct vim_err *err)
+/* A write whose compare failed: nothing is written. */
+static int compare_failed(struct sq_kv *s, const struct store_kv_write *w, struct vim_err *err)
 {
-	int rc;
+	const struct store_kv_key *k = &w->key;
 
-	*rev = 0;
-	bind_key(s->getrv, key);
-	rc = sqlite3_step(s->getrv);
-	if (rc == SQLITE_ROW)
-		*rev = sqlite3_column_int64(s->getrv, 0);
-	sqlite3_reset(s->getrv);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sq_fail(s, rc, err, "read a revision");
+	if (w->expect_rev == 0)
+		return vim_err_set(err, VIM_ECONFLICT, "store: %s: %s %s/%s exists", s->path,
+		                   k->resource, k->ns ? k->ns : "", k->name);
+	return vim_err_set(err, VIM_ECONFLICT, "store: %s: %s %s/%s is not at revision %lld",
+	                   s->path, k->resource, k->ns ? k->ns : "", k->name,
+	                   (long long)w->expect_rev);
 }
 
+/* The compare is the statement's own condition (an INSERT that a taken
+ * key fails, an UPDATE or DELETE of the row at expect_rev): one lookup of
+ * the key, inside the transaction, under the lock. */
 int sq_kv_write(struct store_kv *kv, const struct store_kv_write *w, int64_t *rev,
                 struct vim_err *err)
 {
 	struct sq_kv *s = (struct sq_kv *)kv;
 	const struct store_kv_key *k = &w->key;
-	int64_t have = 0, next;
 	const char *text = NULL;
+	int64_t next;
 	size_t len = 0;
 	sqlite3_stmt *st;
 	int rc;
@@ -95,35 +97,33 @@ int sq_kv_write(struct store_kv *kv, const struct store_kv_write *w, int64_t *re
 	*rev = 0;
 	pthread_mutex_lock(&s->mu);
 	next = s->rv + 1;
+	if (w->op == STORE_KV_PUT && (rc = w->encode(w->arg, next, &text, &len)) < 0) {
+		vim_err_set(err, rc, "store: %s: %s %s/%s: cannot encode the value (%s)", s->path,
+		            k->resource, k->ns ? k->ns : "", k->name, vim_code_name(rc));
+		goto out;
+	}
 	if ((rc = sq_run(s->begin)) != SQLITE_OK) {
 		rc = sq_fail(s, rc, err, "begin");
 		goto out;
 	}
-	if ((rc = stored_rev(s, k, &have, err)) < 0)
-		goto rollback;
-	if (have != w->expect_rev) { /* the compare failed: nothing is written */
-		rc = vim_err_set(err, VIM_ECONFLICT, "store: %s: %s %s/%s: revision %lld, not %lld",
-		                 s->path, k->resource, k->ns ? k->ns : "", k->name, (long long)have,
-		                 (long long)w->expect_rev);
-		goto rollback;
-	}
+	st = w->op == STORE_KV_DELETE ? s->del : w->expect_rev == 0 ? s->ins : s->upd;
+	bind_key(st, k);
 	if (w->op == STORE_KV_DELETE) {
-		st = s->del;
-		bind_key(st, k);
+		sqlite3_bind_int64(st, 4, w->expect_rev);
 	} else {
-		if ((rc = w->encode(w->arg, next, &text, &len)) < 0) {
-			vim_err_set(err, rc, "store: %s: %s %s/%s: cannot encode the value (%s)",
-			            s->path, k->resource, k->ns ? k->ns : "", k->name,
-			            vim_code_name(rc));
-			goto rollback;
-		}
-		st = s->put;
-		bind_key(st, k);
 		sqlite3_bind_int64(st, 4, next);
 		sqlite3_bind_text(st, 5, text, (int)len, SQLITE_STATIC);
+		if (w->expect_rev)
+			sqlite3_bind_int64(st, 6, w->expect_rev);
 	}
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
+	if ((rc == SQLITE_CONSTRAINT &&
+	     sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE) ||
+	    (rc == SQLITE_DONE && sqlite3_changes(s->db) != 1)) {
+		rc = compare_failed(s, w, err);
+		goto rollback;
+	}
 	if (rc == SQLITE_DONE) {
 		sqlite3_reset(s->setrv);
 		sqlite3_bind_int64(s->setrv, 1, next);
