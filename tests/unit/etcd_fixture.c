@@ -58,16 +58,14 @@ static int free_port(void)
 static size_t discard(char *p, size_t size, size_t n, void *arg)
 {
 	struct {
-		char b[256];
+		char b[1024];
 		size_t len;
 	} *s = arg;
-	size_t k = size * n;
+	size_t k = size * n, room = sizeof(s->b) - 1 - s->len;
 
-	if (s->len + k < sizeof(s->b)) {
-		memcpy(s->b + s->len, p, k);
-		s->len += k;
-		s->b[s->len] = '\0';
-	}
+	memcpy(s->b + s->len, p, k < room ? k : room);
+	s->len += k < room ? k : room;
+	s->b[s->len] = '\0';
 	return k;
 }
 
@@ -79,7 +77,7 @@ static long fx_http(struct etcd_fx *fx, int i, const char *path, const char *bod
 	CURL *h = curl_easy_init();
 	struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/json");
 	struct {
-		char b[256];
+		char b[1024];
 		size_t len;
 	} s = {.len = 0};
 	char url[256];
@@ -117,6 +115,30 @@ int etcd_fx_post(struct etcd_fx *fx, int i, const char *path, const char *body)
 	if (code != 200)
 		fprintf(stderr, "etcd_fx: POST %s%s: HTTP %ld: %s\n", fx->ep[i], path, code, said);
 	return code == 200 ? 0 : -1;
+}
+
+/* The first "key":"digits" after key in s, as a number (0 when absent). */
+static unsigned long long json_num(const char *s, const char *key)
+{
+	const char *p = strstr(s, key);
+
+	p = p ? strchr(p + strlen(key), '"') : NULL;
+	return p ? strtoull(p + 1, NULL, 10) : 0;
+}
+
+int etcd_fx_leader(struct etcd_fx *fx)
+{
+	for (int i = 0; i < fx->n; i++) {
+		char said[1024];
+
+		if (fx->pid[i] > 0 &&
+		    fx_http(fx, i, "/v3/maintenance/status", "{}", said, sizeof(said), 2000) ==
+		        200 &&
+		    json_num(said, "\"member_id\":") != 0 &&
+		    json_num(said, "\"member_id\":") == json_num(said, "\"leader\":"))
+			return i;
+	}
+	return -1;
 }
 
 static bool healthy(struct etcd_fx *fx, int i)
@@ -211,7 +233,11 @@ static int wait_healthy(struct etcd_fx *fx, int i)
 	return -1;
 }
 
-/* CA, server (IP 127.0.0.1) and client certificates, with the openssl CLI. */
+/* CA, server (IP 127.0.0.1) and client certificates, with the openssl CLI.
+ * The server's is for clientAuth too: with --client-cert-auth, etcd 3.4's
+ * JSON gateway dials etcd's own gRPC port with the server certificate as
+ * its client certificate, and a serverAuth-only one gets every gateway
+ * request a 503 "connection closed". */
 static int make_certs(struct etcd_fx *fx)
 {
 	char cmd[2048];
@@ -219,19 +245,19 @@ static int make_certs(struct etcd_fx *fx)
 	snprintf(fx->ca, sizeof(fx->ca), "%s/ca.crt", fx->dir);
 	snprintf(fx->cert, sizeof(fx->cert), "%s/client.crt", fx->dir);
 	snprintf(fx->key, sizeof(fx->key), "%s/client.key", fx->dir);
-	snprintf(
-	    cmd, sizeof(cmd),
-	    "cd %s && K='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes' && "
-	    "openssl req -x509 $K -keyout ca.key -out ca.crt -days 2 -subj /CN=fx-ca && "
-	    "printf 'subjectAltName=IP:127.0.0.1\\nextendedKeyUsage=serverAuth\\n' >srv.ext && "
-	    "printf 'extendedKeyUsage=clientAuth\\n' >cli.ext && "
-	    "openssl req $K -keyout server.key -out server.csr -subj /CN=127.0.0.1 && "
-	    "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
-	    "-days 2 -extfile srv.ext -out server.crt && "
-	    "openssl req $K -keyout client.key -out client.csr -subj /CN=fx-client && "
-	    "openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
-	    "-days 2 -extfile cli.ext -out client.crt",
-	    fx->dir);
+	snprintf(cmd, sizeof(cmd),
+	         "(cd %s && K='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes' && "
+	         "openssl req -x509 $K -keyout ca.key -out ca.crt -days 2 -subj /CN=fx-ca && "
+	         "printf 'subjectAltName=IP:127.0.0.1\\nextendedKeyUsage=serverAuth,clientAuth\\n' "
+	         ">srv.ext && "
+	         "printf 'extendedKeyUsage=clientAuth\\n' >cli.ext && "
+	         "openssl req $K -keyout server.key -out server.csr -subj /CN=127.0.0.1 && "
+	         "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
+	         "-days 2 -extfile srv.ext -out server.crt && "
+	         "openssl req $K -keyout client.key -out client.csr -subj /CN=fx-client && "
+	         "openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
+	         "-days 2 -extfile cli.ext -out client.crt) >openssl.log 2>&1",
+	         fx->dir);
 	if (system(cmd) != 0) {
 		fprintf(stderr, "etcd_fx: openssl failed in %s\n", fx->dir);
 		return -1;
@@ -384,9 +410,35 @@ int etcd_fx_restart(struct etcd_fx *fx, int i)
 	return wait_healthy(fx, i);
 }
 
+/* The state letter of /proc/<pid>/stat ('T' once stopped). */
+static char proc_state(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return '?';
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')'); /* after "pid (comm)" */
+	return p && p[1] == ' ' ? p[2] : '?';
+}
+
 int etcd_fx_pause(struct etcd_fx *fx, int i)
 {
-	return fx->pid[i] > 0 ? kill(fx->pid[i], SIGSTOP) : -1;
+	long long end = now_ms() + 2000;
+
+	if (fx->pid[i] <= 0 || kill(fx->pid[i], SIGSTOP) != 0)
+		return -1;
+	/* the signal is delivered asynchronously: a request sent right after
+	 * kill() could still be answered */
+	while (proc_state(fx->pid[i]) != 'T' && now_ms() < end)
+		usleep(1000);
+	return proc_state(fx->pid[i]) == 'T' ? 0 : -1;
 }
 
 int etcd_fx_resume(struct etcd_fx *fx, int i)

@@ -36,6 +36,8 @@ const char *etcd_fx_endpoint(const struct etcd_fx *fx, int i);
 /* TLS files for a client (NULL without tls): "ca", "cert", "key". */
 const char *etcd_fx_file(const struct etcd_fx *fx, const char *which);
 
+/* The member that leads the cluster now, or -1. */
+int etcd_fx_leader(struct etcd_fx *fx);
 /* SIGKILL + waitpid: the member's data stays. */
 int etcd_fx_kill(struct etcd_fx *fx, int i);
 /* Starts member i again on its data dir and waits until it is healthy. */

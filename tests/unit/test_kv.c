@@ -614,6 +614,411 @@ static const struct {
 };
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
 
+/* ---- etcd only: members that die, stop, or were never there ------------------------ */
+
+static struct store_kv *open_at(const char *endpoints, int64_t timeout_ms, const char *ca,
+                                const char *cert, const char *key)
+{
+	struct store_kv_etcd_opts o = {.endpoints = endpoints,
+	                               .timeout_ms = timeout_ms,
+	                               .cafile = ca,
+	                               .certfile = cert,
+	                               .keyfile = key};
+	struct store_kv *kv = NULL;
+	struct vim_err err;
+
+	etcd_fx_prefix(last_prefix, sizeof(last_prefix), "etcd");
+	o.prefix = last_prefix;
+	if (store_kv_etcd_open(&kv, &o, &err) != 0)
+		fail_msg("open %s: %s", endpoints, err.msg);
+	return kv;
+}
+
+/* A loopback URL nobody listens on. */
+static void dead_endpoint(char *out, size_t cap)
+{
+	struct etcd_fx *fx = NULL;
+	int fd;
+
+	(void)fx;
+	/* bind a port, keep nothing listening on it */
+	fd = -1;
+	(void)fd;
+	{
+		FILE *p = popen("/usr/bin/python3 -c 'import socket; s=socket.socket(); "
+		                "s.bind((\"127.0.0.1\",0)); print(s.getsockname()[1])'",
+		                "r");
+		int port = 0;
+
+		assert_non_null(p);
+		assert_int_equal(fscanf(p, "%d", &port), 1);
+		pclose(p);
+		snprintf(out, cap, "http://127.0.0.1:%d", port);
+	}
+}
+
+static void test_watch_resumes_after_a_restart_without_missing_writes(void **state)
+{
+	struct etcd_fx *fx = etcd_fx_shared();
+	struct store_kv *kv = open_at(etcd_fx_endpoints(fx), 3000, NULL, NULL, NULL);
+	struct store_kv_watch *w;
+	struct evlog *l = evlog_new();
+	struct vim_err err;
+	int64_t cur = 0, r2 = 0, r3 = 0;
+	int down, up, e2, e3, n = 0;
+	long long end;
+
+	(void)state;
+	assert_int_equal(kv->ops->current_rev(kv, &cur, &err), 0);
+	w = watch_from(kv, cur + 1, l);
+	must_put(kv, VI, "r", "k1", "one", 0);
+	assert_true(evlog_wait(l, 0, STORE_KV_EV_PUT, VI "/r/k1", 5000) >= 0);
+	assert_int_equal(etcd_fx_kill(fx, 0), 0);
+	down = evlog_wait(l, 0, STORE_KV_EV_DOWN, NULL, 5000);
+	assert_true(down >= 0);
+	/* while it is down: a clear error, not a hang */
+	assert_int_equal(put(kv, VI, "r", "k2", "two", 0, 0, NULL, &err), VIM_EUNAVAILABLE);
+	assert_non_null(strstr(err.msg, etcd_fx_endpoint(fx, 0)));
+	assert_int_equal(etcd_fx_restart(fx, 0), 0);
+	/* written before the watch is back: it must still see them */
+	for (end = now_ms() + 5000; now_ms() < end;)
+		if (put(kv, VI, "r", "k2", "two", 0, 0, &r2, &err) == 0)
+			break;
+	assert_true(r2 > 0);
+	r3 = must_put(kv, VI, "r", "k3", "three", 0);
+	up = evlog_wait(l, down, STORE_KV_EV_UP, NULL, 8000);
+	assert_true(up > down);
+	e2 = evlog_wait(l, down, STORE_KV_EV_PUT, VI "/r/k2", 5000);
+	e3 = evlog_wait(l, down, STORE_KV_EV_PUT, VI "/r/k3", 5000);
+	assert_true(e2 > up && e3 > e2);
+	assert_int_equal(l->ev[e2].rev, r2);
+	assert_int_equal(l->ev[e3].rev, r3);
+	kv->ops->watch_stop(w);
+	for (int i = 0; i < l->n; i++)
+		n += l->ev[i].type == STORE_KV_EV_DOWN;
+	assert_int_equal(n, 1); /* once, however many retries */
+	evlog_free(l);
+	kv->ops->close(kv);
+}
+
+static void test_a_stopped_member_times_out_then_comes_back(void **state)
+{
+	struct etcd_fx *fx = etcd_fx_shared();
+	struct store_kv *kv = open_at(etcd_fx_endpoints(fx), 2000, NULL, NULL, NULL);
+	struct store_kv_key k = {VI, "s", "k1"};
+	struct store_kv_got got;
+	struct store_kv_watch *w;
+	struct evlog *l = evlog_new();
+	struct vim_err err;
+	int64_t cur = 0;
+	int down, up;
+	long long t0;
+
+	(void)state;
+	assert_int_equal(kv->ops->current_rev(kv, &cur, &err), 0);
+	w = watch_from(kv, cur + 1, l);
+	assert_true(evlog_wait(l, 0, STORE_KV_EV_PROGRESS, NULL, 3000) >= 0);
+	assert_int_equal(etcd_fx_pause(fx, 0), 0);
+	t0 = now_ms();
+	assert_int_equal(kv->ops->get(kv, &k, &got, &err), VIM_ETIMEDOUT);
+	assert_true(now_ms() - t0 < 2000 + 1000);
+	/* silent, not closed: found by the watch's probe */
+	down = evlog_wait(l, 0, STORE_KV_EV_DOWN, NULL, 8000);
+	assert_true(down >= 0);
+	assert_int_equal(etcd_fx_resume(fx, 0), 0);
+	up = evlog_wait(l, down, STORE_KV_EV_UP, NULL, 8000);
+	assert_true(up > down);
+	must_put(kv, VI, "s", "k1", "one", 0);
+	assert_true(evlog_wait(l, up, STORE_KV_EV_PUT, VI "/s/k1", 5000) > up);
+	/* stop is prompt, even while idle */
+	t0 = now_ms();
+	kv->ops->watch_stop(w);
+	assert_true(now_ms() - t0 < 1500);
+	evlog_free(l);
+	kv->ops->close(kv);
+}
+
+static void test_a_dead_first_endpoint_is_skipped(void **state)
+{
+	struct etcd_fx *fx = etcd_fx_shared();
+	char dead[64], eps[256];
+	struct store_kv *kv;
+	struct store_kv_key k = {VI, "ep", "k"};
+	struct store_kv_got got;
+	struct vim_err err;
+	long long t0;
+
+	(void)state;
+	dead_endpoint(dead, sizeof(dead));
+	snprintf(eps, sizeof(eps), "%s,%s", dead, etcd_fx_endpoint(fx, 0));
+	kv = open_at(eps, 3000, NULL, NULL, NULL);
+	t0 = now_ms();
+	must_put(kv, VI, "ep", "k", "v", 0);
+	assert_int_equal(kv->ops->get(kv, &k, &got, &err), 0);
+	free(got.value);
+	assert_true(now_ms() - t0 < 1000);
+	kv->ops->close(kv);
+}
+
+static void test_no_endpoint_answers_names_each(void **state)
+{
+	char d1[64], d2[64], eps[160];
+	struct store_kv *kv;
+	struct store_kv_key k = {VI, "ep", "k"};
+	struct store_kv_got got;
+	struct store_kv_watch *w;
+	struct evlog *l = evlog_new();
+	struct vim_err err;
+	long long t0;
+
+	(void)state;
+	dead_endpoint(d1, sizeof(d1));
+	dead_endpoint(d2, sizeof(d2));
+	snprintf(eps, sizeof(eps), "%s,%s", d1, d2);
+	kv = open_at(eps, 2000, NULL, NULL, NULL);
+	t0 = now_ms();
+	assert_int_equal(kv->ops->get(kv, &k, &got, &err), VIM_EUNAVAILABLE);
+	assert_true(now_ms() - t0 <= 2000 + 500);
+	assert_non_null(strstr(err.msg, "no endpoint answers"));
+	assert_non_null(strstr(err.msg, d1));
+	assert_non_null(strstr(err.msg, d2));
+	assert_non_null(strstr(err.msg, "Connection refused"));
+	/* a write too, and a watch says DOWN */
+	assert_int_equal(put(kv, VI, "ep", "k", "v", 0, 0, NULL, &err), VIM_EUNAVAILABLE);
+	w = watch_from(kv, 1, l);
+	assert_true(evlog_wait(l, 0, STORE_KV_EV_DOWN, NULL, 3000) >= 0);
+	kv->ops->watch_stop(w);
+	evlog_free(l);
+	kv->ops->close(kv);
+}
+
+static void test_bad_options_are_refused(void **state)
+{
+	struct store_kv_etcd_opts o = {.endpoints = "127.0.0.1:2379"};
+	struct store_kv *kv = NULL;
+	struct vim_err err;
+
+	(void)state;
+	assert_int_equal(store_kv_etcd_open(&kv, &o, &err), VIM_EINVAL);
+	assert_non_null(strstr(err.msg, "127.0.0.1:2379"));
+	o.endpoints = " , ";
+	assert_int_equal(store_kv_etcd_open(&kv, &o, &err), VIM_EINVAL);
+	o.endpoints = "http://127.0.0.1:2379";
+	o.prefix = "vimage";
+	assert_int_equal(store_kv_etcd_open(&kv, &o, &err), VIM_EINVAL);
+	assert_non_null(strstr(err.msg, "prefix"));
+	assert_null(kv);
+}
+
+/* Keys under the prefix that are not ours (another writer, another
+ * layout) are skipped by the watch and by ranges. */
+static void test_foreign_keys_are_skipped(void **state)
+{
+	struct etcd_fx *fx = etcd_fx_shared();
+	struct store_kv *kv = open_at(etcd_fx_endpoints(fx), 3000, NULL, NULL, NULL);
+	const char *foreign[] = {"/virtualimages/ns/x", "/foo/a/b/c", "/events/a/b/c", "/x"};
+	struct store_kv_watch *w;
+	struct evlog *l = evlog_new();
+	struct vim_err err;
+	int64_t cur = 0;
+	int i;
+
+	(void)state;
+	assert_int_equal(kv->ops->current_rev(kv, &cur, &err), 0);
+	w = watch_from(kv, cur + 1, l);
+	for (size_t f = 0; f < sizeof(foreign) / sizeof(foreign[0]); f++) {
+		char key[256], b64[512], body[700];
+		FILE *p;
+
+		snprintf(key, sizeof(key), "%s%s", last_prefix, foreign[f]);
+		snprintf(body, sizeof(body), "printf %%s '%s' | base64 -w0", key);
+		p = popen(body, "r");
+		assert_non_null(p);
+		assert_non_null(fgets(b64, sizeof(b64), p));
+		pclose(p);
+		snprintf(body, sizeof(body), "{\"key\":\"%s\",\"value\":\"eA==\"}", b64);
+		assert_int_equal(etcd_fx_post(fx, 0, "/v3/kv/put", body), 0);
+	}
+	must_put(kv, "events", "a", "b", "mine", 0);
+	i = evlog_wait(l, 0, STORE_KV_EV_PUT, "events/a/b", 5000);
+	assert_true(i >= 0);
+	kv->ops->watch_stop(w);
+	for (int j = 0; j < l->n; j++)
+		assert_true(l->ev[j].type != STORE_KV_EV_PUT || j == i);
+	evlog_free(l);
+	kv->ops->close(kv);
+}
+
+static void test_tls_with_client_certificates(void **state)
+{
+	struct etcd_fx *fx = NULL;
+	struct etcd_fx_opts fo = {.members = 1, .tls = true};
+	struct store_kv *kv;
+	struct store_kv_key k = {VI, "tls", "k"};
+	struct store_kv_got got;
+	struct store_kv_watch *w;
+	struct evlog *l = evlog_new();
+	struct vim_err err;
+	int64_t rev, cur = 0;
+
+	(void)state;
+	assert_int_equal(etcd_fx_start(&fx, &fo), 0);
+	kv = open_at(etcd_fx_endpoints(fx), 3000, etcd_fx_file(fx, "ca"), etcd_fx_file(fx, "cert"),
+	             etcd_fx_file(fx, "key"));
+	if (kv->ops->current_rev(kv, &cur, &err) != 0)
+		fail_msg("over TLS: %s", err.msg);
+	w = watch_from(kv, cur + 1, l);
+	rev = must_put(kv, VI, "tls", "k", "secret", 0);
+	assert_int_equal(kv->ops->get(kv, &k, &got, &err), 0);
+	assert_string_equal(got.value, "secret");
+	free(got.value);
+	assert_true(evlog_wait(l, 0, STORE_KV_EV_PUT, VI "/tls/k", 5000) >= 0);
+	kv->ops->watch_stop(w);
+	kv->ops->close(kv);
+	(void)rev;
+	/* no client certificate: refused, and said so */
+	kv = open_at(etcd_fx_endpoints(fx), 2000, etcd_fx_file(fx, "ca"), NULL, NULL);
+	assert_int_equal(kv->ops->get(kv, &k, &got, &err), VIM_EUNAVAILABLE);
+	assert_non_null(strstr(err.msg, etcd_fx_endpoint(fx, 0)));
+	kv->ops->close(kv);
+	/* no CA: the server's certificate is not trusted */
+	kv = open_at(etcd_fx_endpoints(fx), 2000, NULL, etcd_fx_file(fx, "cert"),
+	             etcd_fx_file(fx, "key"));
+	assert_int_equal(kv->ops->get(kv, &k, &got, &err), VIM_EUNAVAILABLE);
+	assert_non_null(strstr(err.msg, "certificate"));
+	kv->ops->close(kv);
+	evlog_free(l);
+	etcd_fx_stop(fx);
+}
+
+/* Three members, the one the watch and the writes use (a follower: a dead
+ * leader stalls every write for an election, which is etcd's business)
+ * killed: both go on through the others. */
+static void test_a_cluster_serves_through_a_dead_member(void **state)
+{
+	struct etcd_fx *fx = NULL;
+	struct etcd_fx_opts fo = {.members = 3};
+	struct store_kv *kv;
+	struct store_kv_watch *w;
+	struct evlog *l = evlog_new();
+	struct vim_err err;
+	char eps[256];
+	int64_t cur = 0, r2;
+	int up, leader, f;
+
+	(void)state;
+	assert_int_equal(etcd_fx_start(&fx, &fo), 0);
+	leader = etcd_fx_leader(fx);
+	assert_true(leader >= 0);
+	f = (leader + 1) % 3;
+	snprintf(eps, sizeof(eps), "%s,%s,%s", etcd_fx_endpoint(fx, f),
+	         etcd_fx_endpoint(fx, (f + 1) % 3), etcd_fx_endpoint(fx, (f + 2) % 3));
+	kv = open_at(eps, 3000, NULL, NULL, NULL);
+	assert_int_equal(kv->ops->current_rev(kv, &cur, &err), 0);
+	w = watch_from(kv, cur + 1, l);
+	must_put(kv, VI, "c", "k1", "one", 0);
+	assert_true(evlog_wait(l, 0, STORE_KV_EV_PUT, VI "/c/k1", 5000) >= 0);
+	assert_int_equal(etcd_fx_kill(fx, f), 0);
+	r2 = must_put(kv, VI, "c", "k2", "two", 0);
+	up = evlog_wait(l, 0, STORE_KV_EV_UP, NULL, 5000);
+	assert_true(up >= 0);
+	assert_true(evlog_wait(l, 0, STORE_KV_EV_PUT, VI "/c/k2", 5000) >= 0);
+	assert_true(r2 > 0);
+	kv->ops->watch_stop(w);
+	kv->ops->close(kv);
+	evlog_free(l);
+	etcd_fx_stop(fx);
+}
+
+/* ---- measurements (VIM_KV_BENCH=1) ---------------------------------------------------- */
+
+#define BENCH_THREADS 16
+#define BENCH_PER_THREAD 1250 /* 20,000 keys in all */
+
+struct bench_arg {
+	struct store_kv *kv;
+	int t;
+	const char *value;
+	int failed;
+};
+
+static void *bench_writer(void *p)
+{
+	struct bench_arg *a = p;
+	struct vim_err err;
+	char name[32];
+
+	for (int i = 0; i < BENCH_PER_THREAD; i++) {
+		snprintf(name, sizeof(name), "t%02d-%05d", a->t, i);
+		if (put(a->kv, VI, "bench", name, a->value, 0, 0, NULL, &err) != 0)
+			a->failed++;
+	}
+	return NULL;
+}
+
+static int count_item(void *arg, const struct store_kv_item *it)
+{
+	(*(long *)arg) += it->len > 0;
+	return 0;
+}
+
+static long maxrss_kib(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_maxrss;
+}
+
+static void test_bench_writes_and_a_range_of_20000(void **state)
+{
+	struct etcd_fx *fx;
+	struct store_kv *kv;
+	struct bench_arg args[BENCH_THREADS];
+	pthread_t th[BENCH_THREADS];
+	struct store_kv_range r = {.resource = VI, .ns = "bench"};
+	struct store_kv_range_meta meta;
+	struct vim_err err;
+	char *value = malloc(2561);
+	long n = 0, rss0, failed = 0;
+	long long t0, t1;
+
+	(void)state;
+	if (!getenv("VIM_KV_BENCH")) {
+		free(value);
+		skip();
+	}
+	fx = etcd_fx_shared();
+	kv = open_at(etcd_fx_endpoints(fx), 5000, NULL, NULL, NULL);
+	/* a JSON-ish 2.5 KiB value */
+	memset(value, 'x', 2560);
+	value[0] = '{';
+	value[2559] = '}';
+	value[2560] = '\0';
+	t0 = now_ms();
+	for (int t = 0; t < BENCH_THREADS; t++) {
+		args[t] = (struct bench_arg){kv, t, value, 0};
+		pthread_create(&th[t], NULL, bench_writer, &args[t]);
+	}
+	for (int t = 0; t < BENCH_THREADS; t++) {
+		pthread_join(th[t], NULL);
+		failed += args[t].failed;
+	}
+	t1 = now_ms();
+	printf("kv-etcd: %d threads x %d writes of 2.5 KiB: %lld ms, %.0f writes/s, %ld failed\n",
+	       BENCH_THREADS, BENCH_PER_THREAD, t1 - t0,
+	       BENCH_THREADS * BENCH_PER_THREAD * 1000.0 / (double)(t1 - t0 ? t1 - t0 : 1), failed);
+	rss0 = maxrss_kib();
+	t0 = now_ms();
+	assert_int_equal(kv->ops->range(kv, &r, count_item, &n, &meta, &err), 0);
+	t1 = now_ms();
+	printf("kv-etcd: range of %ld keys: %lld ms; peak RSS %ld KiB before, %ld KiB after\n", n,
+	       t1 - t0, rss0, maxrss_kib());
+	assert_int_equal(n, BENCH_THREADS * BENCH_PER_THREAD - failed);
+	kv->ops->close(kv);
+	free(value);
+}
+
 int main(void)
 {
 	static struct CMUnitTest tests[NCASES];
@@ -632,6 +1037,20 @@ int main(void)
 			                               .initial_state = (void *)&backends[b]};
 		}
 		rc |= _cmocka_run_group_tests(backends[b].name, tests, NCASES, NULL, NULL);
+	}
+	{
+		const struct CMUnitTest etcd_only[] = {
+		    cmocka_unit_test(test_bad_options_are_refused),
+		    cmocka_unit_test(test_foreign_keys_are_skipped),
+		    cmocka_unit_test(test_a_dead_first_endpoint_is_skipped),
+		    cmocka_unit_test(test_no_endpoint_answers_names_each),
+		    cmocka_unit_test(test_watch_resumes_after_a_restart_without_missing_writes),
+		    cmocka_unit_test(test_a_stopped_member_times_out_then_comes_back),
+		    cmocka_unit_test(test_tls_with_client_certificates),
+		    cmocka_unit_test(test_a_cluster_serves_through_a_dead_member),
+		    cmocka_unit_test(test_bench_writes_and_a_range_of_20000),
+		};
+		rc |= cmocka_run_group_tests_name("etcd only", etcd_only, NULL, NULL);
 	}
 	curl_global_cleanup();
 	return rc;
