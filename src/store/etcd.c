@@ -248,6 +248,8 @@ void etcd_easy_common(struct etcd_kv *e, CURL *h, const char *ep, const char *pa
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, e->headers);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	/* a range page is ~1.7 MiB: fewer reads and callbacks than 16 KiB */
+	curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 256L * 1024);
 	curl_easy_setopt(h, CURLOPT_CAINFO, e->cafile);
 	curl_easy_setopt(h, CURLOPT_SSLCERT, e->certfile);
 	curl_easy_setopt(h, CURLOPT_SSLKEY, e->keyfile);
@@ -305,7 +307,7 @@ static int etcd_error(const char *ep, const struct etcd_call *c, long http, cons
 		code = VIM_EGONE;
 	else if (strstr(msg, "future revision"))
 		code = VIM_EINVAL;
-	else if (strstr(msg, "too large"))
+	else if (strstr(msg, "too large") || strstr(msg, "larger than max"))
 		code = VIM_ETOOLARGE;
 	else if (grpc == 14) /* Unavailable: no leader, member stopping, ... */
 		code = VIM_EUNAVAILABLE;
@@ -439,6 +441,13 @@ int etcd_request(struct etcd_kv *e, const struct etcd_call *c, json_t **out, str
 		         : vim_err_set(err, VIM_EUNAVAILABLE, "etcd: no endpoint answers (%s): %s",
 		                       tried, c->what);
 out:
+	if (h) {
+		/* nothing in the pool points into this call's stack */
+		curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+		curl_easy_setopt(h, CURLOPT_WRITEDATA, NULL);
+		curl_easy_setopt(h, CURLOPT_XFERINFODATA, NULL);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
+	}
 	pool_give(e, h);
 	etcd_buf_free(&s.b);
 	return rc;

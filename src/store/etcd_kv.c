@@ -126,20 +126,17 @@ out:
 	return rc;
 }
 
-/* The key a range's next page starts at: k + "\0", the first key after
- * it in etcd's byte order. */
-static int page_body(struct etcd_buf *b, const char *start, size_t slen, bool after,
-                     const char *end, size_t elen, int64_t rev)
+/* A page's body: from the key in from, or, after a key, from the first
+ * key after it in etcd's byte order (from + "\0": the buffer's NUL). */
+static int page_body(struct etcd_buf *b, const struct etcd_buf *from, bool after, const char *end,
+                     size_t elen, int64_t rev)
 {
-	char k[ETCD_KEY_MAX + 1];
 	int rc;
 
-	memcpy(k, start, slen);
-	k[slen] = '\0';
 	b->len = 0;
 	rc = put_str(b, "{");
 	if (rc == 0)
-		rc = put_b64_field(b, "key", k, slen + (after ? 1 : 0));
+		rc = put_b64_field(b, "key", from->p, from->len + (after ? 1 : 0));
 	if (rc == 0)
 		rc = put_str(b, ",");
 	if (rc == 0)
@@ -172,7 +169,7 @@ int etcd_range(struct store_kv *kv, const struct store_kv_range *r, store_kv_ite
 	struct etcd_kv *e = etcd_of(kv);
 	char dir[ETCD_KEY_MAX], end[ETCD_KEY_MAX], start[ETCD_KEY_MAX], what[ETCD_KEY_MAX + 16];
 	char kbuf[ETCD_KEY_MAX];
-	struct etcd_buf body = {0}, key = {0}, val = {0};
+	struct etcd_buf body = {0}, key = {0}, val = {0}, from = {0};
 	bool has_ns = r->ns && *r->ns, after = r->after_name != NULL;
 	int dl = etcd_key_dir(e, r->resource, r->ns, dir, sizeof(dir));
 	int64_t rev = r->rev;
@@ -201,12 +198,14 @@ int etcd_range(struct store_kv *kv, const struct store_kv_range *r, store_kv_ite
 		memcpy(start, dir, (size_t)dl);
 		slen = (size_t)dl;
 	}
+	if (etcd_buf_put(&from, start, slen, SIZE_MAX) < 0)
+		return vim_err_set(err, VIM_ENOMEM, "etcd: %s: out of memory", what);
 	for (bool first = true;; first = false) {
 		const json_t *kvs, *item;
 		int64_t count;
 		size_t i;
 
-		rc = page_body(&body, start, slen, after, end, (size_t)dl, rev);
+		rc = page_body(&body, &from, after, end, (size_t)dl, rev);
 		if (rc < 0) {
 			rc = vim_err_set(err, rc, "etcd: %s: out of memory", what);
 			goto out;
@@ -238,14 +237,18 @@ int etcd_range(struct store_kv *kv, const struct store_kv_range *r, store_kv_ite
 				                 "etcd: %s: a key or value not base64", what);
 				goto out;
 			}
-			if (key.len >= sizeof(start) - 1 || key.len <= (size_t)dl) {
+			/* the next page starts after this key, even one skipped */
+			from.len = 0;
+			if (etcd_buf_put(&from, key.p, key.len, SIZE_MAX) < 0) {
+				rc = vim_err_set(err, VIM_ENOMEM, "etcd: %s: out of memory", what);
+				goto out;
+			}
+			after = true;
+			if (key.len >= sizeof(kbuf) || key.len <= (size_t)dl) {
 				vim_log(VIM_LOG_DEBUG, "etcd: %s: skipped a key of %zu bytes", what,
 				        key.len);
 				continue;
 			}
-			memcpy(start, key.p, key.len);
-			slen = key.len;
-			after = true;
 			memcpy(kbuf, key.p + dl, key.len - (size_t)dl);
 			kbuf[key.len - (size_t)dl] = '\0';
 			rest = kbuf;
@@ -286,6 +289,7 @@ out:
 	etcd_buf_free(&body);
 	etcd_buf_free(&key);
 	etcd_buf_free(&val);
+	etcd_buf_free(&from);
 	return rc;
 }
 

@@ -20,6 +20,7 @@
 #define FX_HEALTH_MS 10000
 
 struct etcd_fx {
+	struct etcd_fx *next_live; /* every fx not yet stopped: stopped at exit */
 	int n;
 	bool tls;
 	char dir[128];
@@ -30,6 +31,35 @@ struct etcd_fx {
 	char cluster[FX_MAX * 64];
 	char ca[160], cert[160], key[160];
 };
+
+/* A test that fails an assertion leaves by longjmp, past its own
+ * etcd_fx_stop: whatever is still running at exit is stopped here, so no
+ * member and no data dir outlives the test process. */
+static struct etcd_fx *live;
+static bool live_hooked;
+
+static void stop_live(void)
+{
+	while (live)
+		etcd_fx_stop(live);
+}
+
+static void live_add(struct etcd_fx *fx)
+{
+	if (!live_hooked && atexit(stop_live) == 0)
+		live_hooked = true;
+	fx->next_live = live;
+	live = fx;
+}
+
+static void live_remove(struct etcd_fx *fx)
+{
+	for (struct etcd_fx **p = &live; *p; p = &(*p)->next_live)
+		if (*p == fx) {
+			*p = fx->next_live;
+			break;
+		}
+}
 
 static long long now_ms(void)
 {
@@ -321,6 +351,7 @@ int etcd_fx_start(struct etcd_fx **out, const struct etcd_fx_opts *o)
 		free(fx);
 		return -1;
 	}
+	live_add(fx);
 	if (fx->tls && make_certs(fx) < 0)
 		goto out;
 	for (int attempt = 0; attempt < 3 && rc < 0; attempt++) {
@@ -350,6 +381,7 @@ void etcd_fx_stop(struct etcd_fx *fx)
 
 	if (!fx)
 		return;
+	live_remove(fx);
 	for (int i = 0; i < fx->n; i++)
 		if (fx->pid[i] > 0) {
 			kill(fx->pid[i], SIGCONT);
@@ -448,16 +480,11 @@ int etcd_fx_resume(struct etcd_fx *fx, int i)
 
 static struct etcd_fx *shared;
 
-static void shared_stop(void)
-{
-	etcd_fx_stop(shared);
-	shared = NULL;
-}
-
 struct etcd_fx *etcd_fx_shared(void)
 {
-	if (!shared && etcd_fx_start(&shared, NULL) == 0)
-		atexit(shared_stop);
+	/* stopped at exit with every other live one */
+	if (!shared && etcd_fx_start(&shared, NULL) != 0)
+		shared = NULL;
 	return shared;
 }
 

@@ -26,7 +26,8 @@ struct etcd_fx_opts {
 
 /* 0, or -1 with the reason on stderr (etcd's log is kept in the dir). */
 int etcd_fx_start(struct etcd_fx **out, const struct etcd_fx_opts *o);
-/* SIGTERM (SIGKILL after 5 s), waitpid, rm -rf.  NULL is fine. */
+/* SIGTERM (SIGKILL after 5 s), waitpid, rm -rf.  NULL is fine.  Every fx
+ * not stopped (a test that failed an assertion) is stopped at exit. */
 void etcd_fx_stop(struct etcd_fx *fx);
 
 /* "http://127.0.0.1:p0[,http://127.0.0.1:p1,...]" (borrowed). */
