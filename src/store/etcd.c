@@ -326,6 +326,8 @@ static int answer(const char *ep, const struct etcd_call *c, CURL *h, const stru
 	int rc = 0;
 
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &http);
+	if (c->raw && http == 200)
+		return 0; /* the caller reads it (etcd answers errors with another status) */
 	j = json_loadb(s->b.p ? s->b.p : "", s->b.len, 0, &je);
 	if (!json_is_object(j)) {
 		rc = vim_err_set(err, VIM_EIO, "etcd %s: %s: HTTP %ld and not a JSON object: %.80s",
@@ -365,6 +367,10 @@ int etcd_request(struct etcd_kv *e, const struct etcd_call *c, json_t **out, str
 	int rc = 0;
 
 	*out = NULL;
+	if (c->raw) { /* its memory is reused for this answer */
+		s.b = *c->raw;
+		*c->raw = (struct etcd_buf){0};
+	}
 	if (!h) {
 		rc = vim_err_set(err, VIM_ENOMEM, "etcd: %s: out of memory", c->what);
 		goto out;
@@ -449,7 +455,10 @@ out:
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
 	}
 	pool_give(e, h);
-	etcd_buf_free(&s.b);
+	if (c->raw)
+		*c->raw = s.b;
+	else
+		etcd_buf_free(&s.b);
 	return rc;
 }
 

@@ -71,9 +71,14 @@ struct etcd_call {
 	int64_t timeout_ms; /* 0 = the backend's */
 	/* Checked while waiting: true aborts with VIM_ECANCELED.  May be NULL. */
 	const atomic_bool *cancel;
+	/* Set: a 200 answer is left here unparsed (*out stays NULL), in
+	 * memory the buffer already holds (a range reuses it page by page);
+	 * errors are parsed and mapped as always. */
+	struct etcd_buf *raw;
 };
 
-/* Sends c and parses the answer into *out (the caller's).  An answer of
+/* Sends c and parses the answer into *out (the caller's), or leaves it
+ * in c->raw.  An answer of
  * etcd's own error JSON is mapped: compacted → VIM_EGONE, a future
  * revision → VIM_EINVAL, gRPC Unavailable → VIM_EUNAVAILABLE (a read
  * fails over), DeadlineExceeded → VIM_ETIMEDOUT, too large →

@@ -163,13 +163,250 @@ static int rev_fail(int rc, const char *dir, int64_t rev, struct vim_err *err)
 	return rc;
 }
 
+/* ---- a range page, scanned in place ----------------------------------------------
+ *
+ * A page is ~1.7 MiB of JSON, nearly all of it base64 values: jansson
+ * would copy every value into a tree (measured: ~55 ms a page, more than
+ * etcd takes to send it).  This reads the few fields a page has where
+ * they lie: header.revision, kvs[].key/value/mod_revision, more, count;
+ * everything else is skipped as JSON.  Those fields are base64 or decimal
+ * text, which the gateway never escapes; one that holds a '\' is refused
+ * as damage rather than read wrong. */
+
+struct page_kv {
+	const char *key, *value, *mod; /* raw text inside the quotes */
+	size_t klen, vlen, mlen;
+};
+
+struct page {
+	int64_t rev, count;
+	bool more;
+	struct page_kv *kvs;
+	size_t n, cap;
+};
+
+struct scan {
+	const char *p, *end;
+};
+
+static void sc_ws(struct scan *s)
+{
+	while (s->p < s->end && (*s->p == ' ' || *s->p == '\n' || *s->p == '\r' || *s->p == '\t'))
+		s->p++;
+}
+
+static bool sc_eat(struct scan *s, char c)
+{
+	sc_ws(s);
+	if (s->p < s->end && *s->p == c) {
+		s->p++;
+		return true;
+	}
+	return false;
+}
+
+/* A string: its raw bytes between the quotes; *esc when it holds a '\'. */
+static int sc_str(struct scan *s, const char **out, size_t *len, bool *esc)
+{
+	const char *q;
+
+	sc_ws(s);
+	if (s->p >= s->end || *s->p != '"')
+		return -1;
+	q = ++s->p;
+	for (;;) {
+		const char *quote = memchr(q, '"', (size_t)(s->end - q));
+		const char *b;
+
+		if (!quote)
+			return -1;
+		/* escaped when an odd run of backslashes stands before it */
+		for (b = quote; b > s->p && b[-1] == '\\'; b--)
+			;
+		if ((quote - b) % 2 == 0) {
+			*out = s->p;
+			*len = (size_t)(quote - s->p);
+			*esc = memchr(s->p, '\\', *len) != NULL;
+			s->p = quote + 1;
+			return 0;
+		}
+		q = quote + 1;
+	}
+}
+
+static int sc_skip(struct scan *s, int depth)
+{
+	const char *str;
+	size_t len;
+	bool esc;
+
+	sc_ws(s);
+	if (s->p >= s->end || depth > 32)
+		return -1;
+	switch (*s->p) {
+	case '"':
+		return sc_str(s, &str, &len, &esc);
+	case '{':
+	case '[': {
+		char close = *s->p == '{' ? '}' : ']';
+		bool obj = close == '}';
+
+		s->p++;
+		if (sc_eat(s, close))
+			return 0;
+		do {
+			if (obj && (sc_str(s, &str, &len, &esc) < 0 || !sc_eat(s, ':')))
+				return -1;
+			if (sc_skip(s, depth + 1) < 0)
+				return -1;
+		} while (sc_eat(s, ','));
+		return sc_eat(s, close) ? 0 : -1;
+	}
+	default: /* true, false, null, a number */
+		len = 0;
+		while (s->p + len < s->end && strchr("truefalsn0123456789+-.eE", s->p[len]) &&
+		       s->p[len])
+			len++;
+		s->p += len;
+		return len ? 0 : -1;
+	}
+}
+
+/* A decimal string field ("123"): 0 or -1. */
+static int sc_i64(struct scan *s, int64_t *v)
+{
+	const char *str;
+	size_t len;
+	bool esc;
+	int64_t n = 0;
+
+	if (sc_str(s, &str, &len, &esc) < 0 || esc || len == 0 || len > 18)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		if (str[i] < '0' || str[i] > '9')
+			return -1;
+		n = n * 10 + (str[i] - '0');
+	}
+	*v = n;
+	return 0;
+}
+
+static bool sc_is(const char *name, size_t len, const char *want)
+{
+	return strlen(want) == len && memcmp(name, want, len) == 0;
+}
+
+/* Calls fn(s, name) for each member of the object at s. */
+static int sc_object(struct scan *s,
+                     int (*fn)(struct scan *s, const char *name, size_t len, void *arg), void *arg)
+{
+	const char *name;
+	size_t len;
+	bool esc;
+
+	if (!sc_eat(s, '{'))
+		return -1;
+	if (sc_eat(s, '}'))
+		return 0;
+	do {
+		if (sc_str(s, &name, &len, &esc) < 0 || !sc_eat(s, ':') ||
+		    fn(s, name, len, arg) < 0)
+			return -1;
+	} while (sc_eat(s, ','));
+	return sc_eat(s, '}') ? 0 : -1;
+}
+
+static int kv_member(struct scan *s, const char *name, size_t len, void *arg)
+{
+	struct page_kv *kv = arg;
+	const char **out = NULL;
+	size_t *olen = NULL;
+	bool esc;
+
+	if (sc_is(name, len, "key"))
+		out = &kv->key, olen = &kv->klen;
+	else if (sc_is(name, len, "value"))
+		out = &kv->value, olen = &kv->vlen;
+	else if (sc_is(name, len, "mod_revision"))
+		out = &kv->mod, olen = &kv->mlen;
+	else
+		return sc_skip(s, 2);
+	return sc_str(s, out, olen, &esc) < 0 || esc ? -1 : 0;
+}
+
+static int header_member(struct scan *s, const char *name, size_t len, void *arg)
+{
+	return sc_is(name, len, "revision") ? sc_i64(s, arg) : sc_skip(s, 2);
+}
+
+static int page_member(struct scan *s, const char *name, size_t len, void *arg)
+{
+	struct page *pg = arg;
+
+	if (sc_is(name, len, "header"))
+		return sc_object(s, header_member, &pg->rev);
+	if (sc_is(name, len, "count"))
+		return sc_i64(s, &pg->count);
+	if (sc_is(name, len, "more")) {
+		sc_ws(s);
+		pg->more = s->end - s->p >= 4 && memcmp(s->p, "true", 4) == 0;
+		return sc_skip(s, 1);
+	}
+	if (!sc_is(name, len, "kvs"))
+		return sc_skip(s, 1);
+	if (!sc_eat(s, '['))
+		return -1;
+	if (sc_eat(s, ']'))
+		return 0;
+	do {
+		if (pg->n == pg->cap) {
+			size_t cap = pg->cap ? pg->cap * 2 : ETCD_PAGE;
+			struct page_kv *grown = realloc(pg->kvs, cap * sizeof(*grown));
+
+			if (!grown)
+				return -1;
+			pg->kvs = grown;
+			pg->cap = cap;
+		}
+		memset(&pg->kvs[pg->n], 0, sizeof(pg->kvs[0]));
+		if (sc_object(s, kv_member, &pg->kvs[pg->n]) < 0 || !pg->kvs[pg->n].key)
+			return -1;
+		pg->n++;
+	} while (sc_eat(s, ','));
+	return sc_eat(s, ']') ? 0 : -1;
+}
+
+/* Fills pg (its kvs pointing into text) from one answer of /v3/kv/range. */
+static int page_scan(struct page *pg, const char *text, size_t len)
+{
+	struct scan s = {text, text + len};
+
+	pg->rev = pg->count = 0;
+	pg->more = false;
+	pg->n = 0;
+	if (sc_object(&s, page_member, pg) < 0)
+		return -1;
+	sc_ws(&s);
+	return s.p == s.end ? 0 : -1;
+}
+
+static int64_t text_i64(const char *p, size_t n)
+{
+	int64_t v = 0;
+
+	for (size_t i = 0; i < n && i < 18 && p[i] >= '0' && p[i] <= '9'; i++)
+		v = v * 10 + (p[i] - '0');
+	return v;
+}
+
 int etcd_range(struct store_kv *kv, const struct store_kv_range *r, store_kv_item_fn fn, void *arg,
                struct store_kv_range_meta *meta, struct vim_err *err)
 {
 	struct etcd_kv *e = etcd_of(kv);
 	char dir[ETCD_KEY_MAX], end[ETCD_KEY_MAX], start[ETCD_KEY_MAX], what[ETCD_KEY_MAX + 16];
 	char kbuf[ETCD_KEY_MAX];
-	struct etcd_buf body = {0}, key = {0}, val = {0}, from = {0};
+	struct etcd_buf body = {0}, key = {0}, val = {0}, from = {0}, raw = {0};
+	struct page pg = {0};
 	bool has_ns = r->ns && *r->ns, after = r->after_name != NULL;
 	int dl = etcd_key_dir(e, r->resource, r->ns, dir, sizeof(dir));
 	int64_t rev = r->rev;
@@ -201,38 +438,42 @@ int etcd_range(struct store_kv *kv, const struct store_kv_range *r, store_kv_ite
 	if (etcd_buf_put(&from, start, slen, SIZE_MAX) < 0)
 		return vim_err_set(err, VIM_ENOMEM, "etcd: %s: out of memory", what);
 	for (bool first = true;; first = false) {
-		const json_t *kvs, *item;
-		int64_t count;
-		size_t i;
+		struct etcd_call c = {.path = "/v3/kv/range",
+		                      .what = what,
+		                      .idempotent = true,
+		                      .only_ep = -1,
+		                      .raw = &raw};
 
 		rc = page_body(&body, &from, after, end, (size_t)dl, rev);
 		if (rc < 0) {
 			rc = vim_err_set(err, rc, "etcd: %s: out of memory", what);
 			goto out;
 		}
-		json_decref(j);
-		j = NULL;
-		rc = call(e, "/v3/kv/range", &body, true, what, &j, err);
+		c.body = body.p;
+		c.len = body.len;
+		rc = etcd_request(e, &c, &j, err);
 		if (rc < 0) {
 			rc = rev_fail(rc, dir, rev, err);
 			goto out;
 		}
+		if (page_scan(&pg, raw.p ? raw.p : "", raw.len) < 0) {
+			rc = vim_err_set(err, VIM_EIO,
+			                 "etcd: %s: an answer that is not a range: %.80s", what,
+			                 raw.p ? raw.p : "");
+			goto out;
+		}
 		if (first) {
 			/* every page after this one reads at this revision */
-			rev = rev > 0 ? rev : etcd_json_header_rev(j);
+			rev = rev > 0 ? rev : pg.rev;
 			meta->rev = rev;
 		}
-		kvs = json_object_get(j, "kvs");
-		count = etcd_json_i64(j, "count");
-		json_array_foreach(kvs, i, item)
-		{
-			const char *ks = json_string_value(json_object_get(item, "key"));
-			const char *vs = json_string_value(json_object_get(item, "value"));
+		for (size_t i = 0; i < pg.n; i++) {
+			const struct page_kv *item = &pg.kvs[i];
 			struct store_kv_item it = {0};
 			char *rest, *slash;
 
-			if (!ks || etcd_unb64(&key, ks, strlen(ks)) < 0 ||
-			    etcd_unb64(&val, vs ? vs : "", vs ? strlen(vs) : 0) < 0) {
+			if (etcd_unb64(&key, item->key, item->klen) < 0 ||
+			    etcd_unb64(&val, item->value ? item->value : "", item->vlen) < 0) {
 				rc = vim_err_set(err, VIM_EIO,
 				                 "etcd: %s: a key or value not base64", what);
 				goto out;
@@ -271,17 +512,18 @@ int etcd_range(struct store_kv *kv, const struct store_kv_range *r, store_kv_ite
 			}
 			it.value = val.p;
 			it.len = val.len;
-			it.mod_rev = etcd_json_i64(item, "mod_revision");
+			it.mod_rev = text_i64(item->mod, item->mlen);
 			rc = fn(arg, &it);
 			if (rc != 0) {
 				/* count: the keys from this page's first to the end */
 				if (rc > 0)
-					meta->remaining = r->count_rest ? count - (int64_t)i : -1;
+					meta->remaining =
+					    r->count_rest ? pg.count - (int64_t)i : -1;
 				rc = rc > 0 ? 0 : rc;
 				goto out;
 			}
 		}
-		if (!json_is_true(json_object_get(j, "more")) || json_array_size(kvs) == 0)
+		if (!pg.more || pg.n == 0)
 			break;
 	}
 out:
@@ -290,6 +532,8 @@ out:
 	etcd_buf_free(&key);
 	etcd_buf_free(&val);
 	etcd_buf_free(&from);
+	etcd_buf_free(&raw);
+	free(pg.kvs);
 	return rc;
 }
 
