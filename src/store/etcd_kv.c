@@ -6,7 +6,8 @@
  *
  * Bodies are written by hand: keys and values go in as base64, which
  * needs no JSON escaping, and a 2.5 KiB value is not copied through a
- * jansson tree on the way out.  Answers are parsed with jansson.
+ * jansson tree on the way out.  Small answers are parsed with jansson,
+ * range pages scanned in place (see below).
  */
 #include "store/etcd_internal.h"
 #include "store/internal.h"

@@ -692,27 +692,19 @@ static struct store_kv *open_at(const char *endpoints, int64_t timeout_ms, const
 	return kv;
 }
 
-/* A loopback URL nobody listens on. */
+/* A loopback URL nobody listens on (a port the kernel just handed out
+ * and nothing took). */
 static void dead_endpoint(char *out, size_t cap)
 {
-	struct etcd_fx *fx = NULL;
-	int fd;
+	FILE *p = popen("/usr/bin/python3 -c 'import socket; s=socket.socket(); "
+	                "s.bind((\"127.0.0.1\",0)); print(s.getsockname()[1])'",
+	                "r");
+	int port = 0;
 
-	(void)fx;
-	/* bind a port, keep nothing listening on it */
-	fd = -1;
-	(void)fd;
-	{
-		FILE *p = popen("/usr/bin/python3 -c 'import socket; s=socket.socket(); "
-		                "s.bind((\"127.0.0.1\",0)); print(s.getsockname()[1])'",
-		                "r");
-		int port = 0;
-
-		assert_non_null(p);
-		assert_int_equal(fscanf(p, "%d", &port), 1);
-		pclose(p);
-		snprintf(out, cap, "http://127.0.0.1:%d", port);
-	}
+	assert_non_null(p);
+	assert_int_equal(fscanf(p, "%d", &port), 1);
+	pclose(p);
+	snprintf(out, cap, "http://127.0.0.1:%d", port);
 }
 
 static void test_watch_resumes_after_a_restart_without_missing_writes(void **state)
@@ -779,7 +771,7 @@ static void test_a_stopped_member_times_out_then_comes_back(void **state)
 	assert_int_equal(etcd_fx_pause(fx, 0), 0);
 	t0 = now_ms();
 	assert_int_equal(kv->ops->get(kv, &k, &got, &err), VIM_ETIMEDOUT);
-	assert_true(now_ms() - t0 < 2000 + 1000);
+	assert_true(now_ms() - t0 < 2000 + 1500);
 	/* silent, not closed: found by the watch's probe */
 	down = evlog_wait(l, 0, STORE_KV_EV_DOWN, NULL, 8000);
 	assert_true(down >= 0);
@@ -791,7 +783,7 @@ static void test_a_stopped_member_times_out_then_comes_back(void **state)
 	/* stop is prompt, even while idle */
 	t0 = now_ms();
 	kv->ops->watch_stop(w);
-	assert_true(now_ms() - t0 < 1500);
+	assert_true(now_ms() - t0 < 2000);
 	evlog_free(l);
 	kv->ops->close(kv);
 }
@@ -809,12 +801,14 @@ static void test_a_dead_first_endpoint_is_skipped(void **state)
 	(void)state;
 	dead_endpoint(dead, sizeof(dead));
 	snprintf(eps, sizeof(eps), "%s,%s", dead, etcd_fx_endpoint(fx, 0));
-	kv = open_at(eps, 3000, NULL, NULL, NULL);
+	kv = open_at(eps, 6000, NULL, NULL, NULL);
 	t0 = now_ms();
 	must_put(kv, VI, "ep", "k", "v", 0);
 	assert_int_equal(kv->ops->get(kv, &k, &got, &err), 0);
 	free(got.value);
-	assert_true(now_ms() - t0 < 1000);
+	/* refused is skipped at once: waiting on it would take the read's
+	 * half of the 6 s (3 s), the write's whole */
+	assert_true(now_ms() - t0 < 2500);
 	kv->ops->close(kv);
 }
 
@@ -836,7 +830,7 @@ static void test_no_endpoint_answers_names_each(void **state)
 	kv = open_at(eps, 2000, NULL, NULL, NULL);
 	t0 = now_ms();
 	assert_int_equal(kv->ops->get(kv, &k, &got, &err), VIM_EUNAVAILABLE);
-	assert_true(now_ms() - t0 <= 2000 + 500);
+	assert_true(now_ms() - t0 <= 2000 + 1500);
 	assert_non_null(strstr(err.msg, "no endpoint answers"));
 	assert_non_null(strstr(err.msg, d1));
 	assert_non_null(strstr(err.msg, d2));
