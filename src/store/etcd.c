@@ -309,10 +309,12 @@ static int etcd_error(const char *ep, const struct etcd_call *c, long http, cons
 		code = VIM_EINVAL;
 	else if (strstr(msg, "too large") || strstr(msg, "larger than max"))
 		code = VIM_ETOOLARGE;
+	else if (grpc == 4 || strstr(msg, "timed out"))
+		/* DeadlineExceeded, or etcd's own "request timed out" (sent as
+		 * Unavailable): the write may still commit, as for our timeout */
+		code = VIM_ETIMEDOUT;
 	else if (grpc == 14) /* Unavailable: no leader, member stopping, ... */
 		code = VIM_EUNAVAILABLE;
-	else if (grpc == 4) /* DeadlineExceeded */
-		code = VIM_ETIMEDOUT;
 	return vim_err_set(err, code, "etcd %s: %s: %s (HTTP %ld, gRPC code %lld)", ep, c->what,
 	                   msg, http, (long long)grpc);
 }

@@ -78,13 +78,12 @@ struct etcd_call {
 };
 
 /* Sends c and parses the answer into *out (the caller's), or leaves it
- * in c->raw.  An answer of
- * etcd's own error JSON is mapped: compacted → VIM_EGONE, a future
- * revision → VIM_EINVAL, gRPC Unavailable → VIM_EUNAVAILABLE (a read
- * fails over), DeadlineExceeded → VIM_ETIMEDOUT, too large →
- * VIM_ETOOLARGE, anything else VIM_EIO with etcd's message.  No endpoint
- * reachable → VIM_EUNAVAILABLE naming each with its cause; past the
- * timeout → VIM_ETIMEDOUT. */
+ * in c->raw.  etcd's own error answers are mapped: compacted →
+ * VIM_EGONE, a future revision → VIM_EINVAL, DeadlineExceeded or "request
+ * timed out" → VIM_ETIMEDOUT, other gRPC Unavailable → VIM_EUNAVAILABLE
+ * (a read fails over), too large → VIM_ETOOLARGE, anything else VIM_EIO
+ * with etcd's message.  No endpoint reachable → VIM_EUNAVAILABLE naming
+ * each with its cause; past the timeout → VIM_ETIMEDOUT. */
 int etcd_request(struct etcd_kv *e, const struct etcd_call *c, json_t **out, struct vim_err *err);
 
 /* The options every handle to endpoint ep gets (URL ep + path, TLS files,
