@@ -135,6 +135,10 @@ static int on_msg(struct store_kv_watch *w, const char *p, size_t n)
 	events = json_object_get(res, "events");
 	if (json_is_true(json_object_get(res, "created"))) {
 		w->created = true;
+		/* a watch "from now" starts after etcd's revision: a reconnect
+		 * must resume there, not at a later "now" */
+		if (w->next <= 0 && hrev > 0)
+			w->next = hrev + 1;
 		if (w->down) {
 			vim_log(VIM_LOG_INFO, "etcd watch %s: resumed at revision %lld",
 			        w->e->ep[w->ep], (long long)w->next);

@@ -707,47 +707,58 @@ static void dead_endpoint(char *out, size_t cap)
 	snprintf(out, cap, "http://127.0.0.1:%d", port);
 }
 
+/* Two watches through a restart: one from a revision, one from "now"
+ * (0), which must resume after the revision it started at, not at a
+ * later "now" that skips what was written while it was away. */
 static void test_watch_resumes_after_a_restart_without_missing_writes(void **state)
 {
 	struct etcd_fx *fx = etcd_fx_shared();
 	struct store_kv *kv = open_at(etcd_fx_endpoints(fx), 3000, NULL, NULL, NULL);
-	struct store_kv_watch *w;
-	struct evlog *l = evlog_new();
+	struct store_kv_watch *w[2];
+	struct evlog *l[2] = {evlog_new(), evlog_new()};
 	struct vim_err err;
 	int64_t cur = 0, r2 = 0, r3 = 0;
-	int down, up, e2, e3, n = 0;
 	long long end;
 
 	(void)state;
 	assert_int_equal(kv->ops->current_rev(kv, &cur, &err), 0);
-	w = watch_from(kv, cur + 1, l);
+	w[0] = watch_from(kv, cur + 1, l[0]);
 	must_put(kv, VI, "r", "k1", "one", 0);
-	assert_true(evlog_wait(l, 0, STORE_KV_EV_PUT, VI "/r/k1", 5000) >= 0);
+	assert_true(evlog_wait(l[0], 0, STORE_KV_EV_PUT, VI "/r/k1", 5000) >= 0);
+	/* from now, and nothing delivered before the restart: only the
+	 * revision its creation saw says where to resume */
+	w[1] = watch_from(kv, 0, l[1]);
+	assert_true(evlog_wait(l[1], 0, STORE_KV_EV_PROGRESS, NULL, 3000) >= 0);
 	assert_int_equal(etcd_fx_kill(fx, 0), 0);
-	down = evlog_wait(l, 0, STORE_KV_EV_DOWN, NULL, 5000);
-	assert_true(down >= 0);
+	for (int i = 0; i < 2; i++)
+		assert_true(evlog_wait(l[i], 0, STORE_KV_EV_DOWN, NULL, 5000) >= 0);
 	/* while it is down: a clear error, not a hang */
 	assert_int_equal(put(kv, VI, "r", "k2", "two", 0, 0, NULL, &err), VIM_EUNAVAILABLE);
 	assert_non_null(strstr(err.msg, etcd_fx_endpoint(fx, 0)));
 	assert_int_equal(etcd_fx_restart(fx, 0), 0);
-	/* written before the watch is back: it must still see them */
+	/* written before the watches are back: they must still see them */
 	for (end = now_ms() + 5000; now_ms() < end;)
 		if (put(kv, VI, "r", "k2", "two", 0, 0, &r2, &err) == 0)
 			break;
 	assert_true(r2 > 0);
 	r3 = must_put(kv, VI, "r", "k3", "three", 0);
-	up = evlog_wait(l, down, STORE_KV_EV_UP, NULL, 8000);
-	assert_true(up > down);
-	e2 = evlog_wait(l, down, STORE_KV_EV_PUT, VI "/r/k2", 5000);
-	e3 = evlog_wait(l, down, STORE_KV_EV_PUT, VI "/r/k3", 5000);
-	assert_true(e2 > up && e3 > e2);
-	assert_int_equal(l->ev[e2].rev, r2);
-	assert_int_equal(l->ev[e3].rev, r3);
-	kv->ops->watch_stop(w);
-	for (int i = 0; i < l->n; i++)
-		n += l->ev[i].type == STORE_KV_EV_DOWN;
-	assert_int_equal(n, 1); /* once, however many retries */
-	evlog_free(l);
+	for (int i = 0; i < 2; i++) {
+		int down = evlog_wait(l[i], 0, STORE_KV_EV_DOWN, NULL, 0);
+		int up = evlog_wait(l[i], down, STORE_KV_EV_UP, NULL, 8000);
+		int e2 = evlog_wait(l[i], down, STORE_KV_EV_PUT, VI "/r/k2", 5000);
+		int e3 = evlog_wait(l[i], down, STORE_KV_EV_PUT, VI "/r/k3", 5000);
+		int n = 0;
+
+		assert_true(up > down);
+		assert_true(e2 > up && e3 > e2);
+		assert_int_equal(l[i]->ev[e2].rev, r2);
+		assert_int_equal(l[i]->ev[e3].rev, r3);
+		kv->ops->watch_stop(w[i]);
+		for (int j = 0; j < l[i]->n; j++)
+			n += l[i]->ev[j].type == STORE_KV_EV_DOWN;
+		assert_int_equal(n, 1); /* once, however many retries */
+		evlog_free(l[i]);
+	}
 	kv->ops->close(kv);
 }
 
@@ -987,12 +998,12 @@ static void test_a_cluster_serves_through_a_dead_member(void **state)
 	struct etcd_fx *fx = NULL;
 	struct etcd_fx_opts fo = {.members = 3};
 	struct store_kv *kv;
-	struct store_kv_watch *w;
-	struct evlog *l = evlog_new();
+	struct store_kv_watch *w[2];
+	struct evlog *l[2] = {evlog_new(), evlog_new()};
 	struct vim_err err;
 	char eps[256];
 	int64_t cur = 0, r2;
-	int up, leader, f;
+	int leader, f;
 
 	(void)state;
 	assert_int_equal(etcd_fx_start(&fx, &fo), 0);
@@ -1003,18 +1014,26 @@ static void test_a_cluster_serves_through_a_dead_member(void **state)
 	         etcd_fx_endpoint(fx, (f + 1) % 3), etcd_fx_endpoint(fx, (f + 2) % 3));
 	kv = open_at(eps, 3000, NULL, NULL, NULL);
 	assert_int_equal(kv->ops->current_rev(kv, &cur, &err), 0);
-	w = watch_from(kv, cur + 1, l);
+	w[0] = watch_from(kv, cur + 1, l[0]);
 	must_put(kv, VI, "c", "k1", "one", 0);
-	assert_true(evlog_wait(l, 0, STORE_KV_EV_PUT, VI "/c/k1", 5000) >= 0);
+	assert_true(evlog_wait(l[0], 0, STORE_KV_EV_PUT, VI "/c/k1", 5000) >= 0);
+	/* from now, nothing delivered yet when its member dies */
+	w[1] = watch_from(kv, 0, l[1]);
+	assert_true(evlog_wait(l[1], 0, STORE_KV_EV_PROGRESS, NULL, 3000) >= 0);
 	assert_int_equal(etcd_fx_kill(fx, f), 0);
+	/* written while the watches wait to reconnect to another member */
 	r2 = must_put(kv, VI, "c", "k2", "two", 0);
-	up = evlog_wait(l, 0, STORE_KV_EV_UP, NULL, 5000);
-	assert_true(up >= 0);
-	assert_true(evlog_wait(l, 0, STORE_KV_EV_PUT, VI "/c/k2", 5000) >= 0);
-	assert_true(r2 > 0);
-	kv->ops->watch_stop(w);
+	for (int i = 0; i < 2; i++) {
+		int up = evlog_wait(l[i], 0, STORE_KV_EV_UP, NULL, 5000);
+		int e2 = evlog_wait(l[i], 0, STORE_KV_EV_PUT, VI "/c/k2", 5000);
+
+		assert_true(up >= 0);
+		assert_true(e2 >= 0);
+		assert_int_equal(l[i]->ev[e2].rev, r2);
+		kv->ops->watch_stop(w[i]);
+		evlog_free(l[i]);
+	}
 	kv->ops->close(kv);
-	evlog_free(l);
 	etcd_fx_stop(fx);
 }
 
