@@ -276,7 +276,7 @@ static int make_certs(struct etcd_fx *fx)
 	snprintf(fx->cert, sizeof(fx->cert), "%s/client.crt", fx->dir);
 	snprintf(fx->key, sizeof(fx->key), "%s/client.key", fx->dir);
 	snprintf(cmd, sizeof(cmd),
-	         "(cd %s && K='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes' && "
+	         "cd %s && (K='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes' && "
 	         "openssl req -x509 $K -keyout ca.key -out ca.crt -days 2 -subj /CN=fx-ca && "
 	         "printf 'subjectAltName=IP:127.0.0.1\\nextendedKeyUsage=serverAuth,clientAuth\\n' "
 	         ">srv.ext && "
