@@ -1,0 +1,63 @@
+/*
+ * store/wcache_internal — the watch cache's table of one resource: its
+ * objects by key ("<ns>/<name>") in a hash map, and in the etcd backend's
+ * order (the bytes of the key) for lists.  Not thread-safe: the cache
+ * (wcache.c) calls it under its lock.
+ *
+ * An object is held as one immutable, reference-counted text: a list
+ * takes references under the lock and streams them after releasing it,
+ * so a slow client never holds a writer up, and a change that replaces
+ * an object while a list streams leaves the list its own version.
+ */
+#ifndef VIM_STORE_WCACHE_INTERNAL_H
+#define VIM_STORE_WCACHE_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* One version of one object: its compact JSON with
+ * metadata.resourceVersion, NUL-terminated after len bytes. */
+struct wc_obj {
+	atomic_int refs;
+	size_t len;
+	char text[];
+};
+
+/* A copy of text (len bytes) with one reference; NULL when out of memory. */
+struct wc_obj *wc_obj_new(const char *text, size_t len);
+void wc_obj_ref(struct wc_obj *o);
+void wc_obj_unref(struct wc_obj *o); /* NULL is fine */
+
+struct wc_slot; /* a key and its current object */
+
+struct wc_table {
+	char resource[64];
+	/* open addressing, linear probing, a power of two; the live slots */
+	struct wc_slot **tab;
+	size_t tcap, live;
+	/* every slot, live or deleted (obj NULL, freed at the next sort); the
+	 * first `sorted` in key order, the rest appended since */
+	struct wc_slot **order;
+	size_t n, ocap, sorted, dead;
+	size_t bytes; /* the live objects' texts and keys */
+};
+
+/* An empty table of resource (copied); the struct is the caller's. */
+int wc_table_init(struct wc_table *t, const char *resource);
+void wc_table_clear(struct wc_table *t); /* frees what it holds; init-able again */
+
+/* Sets key (ns, name)'s object to o (its reference taken).  *old gets
+ * the object it replaces (a reference the caller drops) or NULL for a
+ * new key.  VIM_ENOMEM (o then dropped) or VIM_EINVAL for a key longer
+ * than any valid one. */
+int wc_table_put(struct wc_table *t, const char *ns, const char *name, struct wc_obj *o,
+                 struct wc_obj **old);
+/* Removes the key; *old its object (the caller's reference) or NULL. */
+void wc_table_del(struct wc_table *t, const char *ns, const char *name, struct wc_obj **old);
+
+/* References to the objects of namespace ns (NULL/"" = all) in key
+ * order, in *out (malloc'd; the caller drops each and frees it). */
+int wc_table_snapshot(struct wc_table *t, const char *ns, struct wc_obj ***out, size_t *n);
+
+#endif
