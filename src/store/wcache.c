@@ -62,12 +62,14 @@ static const char *resource_name(size_t i)
 	return i == MODEL_KIND__COUNT ? "events" : "namespaces";
 }
 
+/* The table of resource (c->mu held: resync swaps them), or NULL for one
+ * the cache does not hold. */
 static struct wc_table *table_of(struct wcache *c, const char *resource)
 {
 	size_t i;
 
 	for (i = 0; i < NRES; i++)
-		if (strcmp(c->tabs[i].resource, resource) == 0)
+		if (strcmp(resource_name(i), resource) == 0)
 			return &c->tabs[i];
 	return NULL;
 }
@@ -330,6 +332,10 @@ static void resync(struct wcache *c)
 			c->watch = w;
 			return;
 		}
+		if (rc == VIM_EGONE) { /* compacted again since the read: again */
+			c->gone = true;
+			return;
+		}
 		vim_log(VIM_LOG_WARN, "wcache: watch from %lld: %s (retrying)", (long long)rev + 1,
 		        err.msg);
 		if (pause_ms(c, RESYNC_RETRY_MS))
@@ -417,7 +423,7 @@ static int wc_list(struct store_reads *r, const char *resource, const struct sto
 
 	o = o ? o : &none;
 	memset(meta, 0, sizeof(*meta));
-	if (!(t = table_of(c, resource))) /* the names are constant: no lock */
+	if (!table_of(c, resource)) /* by name only: no lock */
 		return vim_err_set(err, VIM_EUNSUPPORTED, "wcache: list %s: not cached", resource);
 	if ((rc = list_want(c, resource, o, &want, &wait_ms, err)) < 0 ||
 	    (rc = store_selector_parse(&sel, resource, o->label_selector, o->field_selector, err)) <
@@ -445,6 +451,7 @@ static int wc_list(struct store_reads *r, const char *resource, const struct sto
 		}
 		goto out;
 	}
+	t = table_of(c, resource);
 	rc = wc_table_snapshot(t, o->ns, &objs, &n);
 	at = c->rev;
 	pthread_mutex_unlock(&c->mu);
@@ -525,6 +532,37 @@ static void wc_close(struct store_reads *r)
 	pthread_cond_destroy(&c->seen);
 	pthread_mutex_destroy(&c->mu);
 	free(c);
+}
+
+void wcache_watch_pause(struct store_reads *r)
+{
+	struct wcache *c = (struct wcache *)r;
+	struct store_kv_watch *w;
+
+	pthread_mutex_lock(&c->mu);
+	w = c->watch;
+	c->watch = NULL;
+	pthread_mutex_unlock(&c->mu);
+	c->kv->ops->watch_stop(w);
+}
+
+int wcache_watch_resume(struct store_reads *r, struct vim_err *err)
+{
+	struct wcache *c = (struct wcache *)r;
+	struct store_kv_watch *w = NULL;
+	int64_t from = wc_current_rv(r) + 1;
+	int rc = c->kv->ops->watch(c->kv, from, feed, c, &w, err);
+
+	pthread_mutex_lock(&c->mu);
+	if (rc == 0)
+		c->watch = w;
+	else if (rc == VIM_EGONE) { /* as the event would say it */
+		c->gone = true;
+		pthread_cond_signal(&c->wake);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&c->mu);
+	return rc;
 }
 
 void store_wcache_stats(struct store_reads *r, size_t *objects, size_t *bytes)

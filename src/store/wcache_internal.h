@@ -60,4 +60,13 @@ void wc_table_del(struct wc_table *t, const char *ns, const char *name, struct w
  * order, in *out (malloc'd; the caller drops each and frees it). */
 int wc_table_snapshot(struct wc_table *t, const char *ns, struct wc_obj ***out, size_t *n);
 
+/* For tests of a compaction while the backend's watch is away: stops the
+ * cache's backend watch, and starts it again from the revision after the
+ * last one the cache has seen (a Gone from the backend then reads
+ * everything again, as a GONE event does). */
+struct store_reads;
+struct vim_err;
+void wcache_watch_pause(struct store_reads *r);
+int wcache_watch_resume(struct store_reads *r, struct vim_err *err);
+
 #endif

@@ -150,7 +150,686 @@ static void test_table_order_is_the_bytes_of_the_key(void **state)
 	wc_table_clear(&t);
 }
 
+#if __has_include("etcd_fixture.h")
+#include "etcd_fixture.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#include "core/timeutil.h"
+
+#define VI "virtualimages"
+
+/* ---- against etcd -------------------------------------------------------------------- */
+
+static struct etcd_fixture *fx;
+static int prefix_seq;
+
+/* One test's world: its own key prefix in the shared etcd, a kv, a hub,
+ * the cache over them. */
+struct world {
+	char prefix[64];
+	struct store_kv *kv;
+	struct store_hub *hub;
+	struct store_reads *r;
+};
+
+static void kv_open(struct world *w)
+{
+	struct store_kv_etcd_opts o = {
+	    .endpoints = etcd_fixture_endpoints(fx), .prefix = w->prefix, .timeout_ms = 2000};
+	struct vim_err err;
+
+	if (store_kv_etcd_open(&w->kv, &o, &err) < 0)
+		fail_msg("etcd kv: %s", err.msg);
+}
+
+static void world_kv(struct world *w)
+{
+	struct vim_err err;
+
+	memset(w, 0, sizeof(*w));
+	snprintf(w->prefix, sizeof(w->prefix), "/wcache-test-%d-%d", (int)getpid(), ++prefix_seq);
+	kv_open(w);
+	assert_int_equal(store_hub_new(&w->hub, 0, &err), 0);
+}
+
+static void world_cache(struct world *w)
+{
+	struct vim_err err;
+
+	if (store_wcache_open(&w->r, w->kv, w->hub, &err) < 0)
+		fail_msg("wcache: %s", err.msg);
+}
+
+static void world_close(struct world *w)
+{
+	if (w->r)
+		w->r->ops->close(w->r);
+	store_hub_free(w->hub);
+	if (w->kv)
+		w->kv->ops->close(w->kv);
+	memset(w, 0, sizeof(*w));
+}
+
+struct enc {
+	const char *text;
+};
+
+static int encode(void *arg, int64_t rev, const char **text, size_t *len)
+{
+	struct enc *e = arg;
+
+	(void)rev;
+	*text = e->text;
+	*len = strlen(e->text);
+	return 0;
+}
+
+static int64_t mod_rev(struct store_kv *kv, const char *res, const char *ns, const char *name)
+{
+	struct store_kv_key key = {res, ns, name};
+	struct store_kv_got got = {0};
+	struct vim_err err;
+	int rc = kv->ops->get(kv, &key, &got, &err);
+
+	if (rc == VIM_ENOTFOUND)
+		return 0;
+	if (rc < 0)
+		fail_msg("get %s/%s: %s", ns, name, err.msg);
+	free(got.value);
+	return got.mod_rev;
+}
+
+/* Puts an image (labels tier=<tier>) through the kv; the write's revision. */
+static int64_t kv_put(struct store_kv *kv, const char *ns, const char *name, const char *tier)
+{
+	char text[512];
+	struct enc e = {text};
+	struct store_kv_write w = {
+	    .key = {VI, ns, name}, .op = STORE_KV_PUT, .encode = encode, .arg = &e};
+	struct vim_err err;
+	int64_t rev = 0;
+
+	snprintf(text, sizeof(text),
+	         "{\"apiVersion\":\"virtualization.deckhouse.io/v1alpha2\",\"kind\":"
+	         "\"VirtualImage\",\"metadata\":{\"name\":\"%s\",\"namespace\":\"%s\","
+	         "\"uid\":\"u-%s\",\"labels\":{\"tier\":\"%s\"}},\"spec\":{\"dataSource\":"
+	         "{\"type\":\"HTTP\",\"http\":{\"url\":\"http://example.invalid/%s.img\"}}},"
+	         "\"status\":{\"phase\":\"Ready\"}}",
+	         name, ns, name, tier, name);
+	w.expect_rev = mod_rev(kv, VI, ns, name);
+	if (kv->ops->write(kv, &w, &rev, &err) < 0)
+		fail_msg("put %s/%s: %s", ns, name, err.msg);
+	return rev;
+}
+
+static int64_t kv_del(struct store_kv *kv, const char *ns, const char *name)
+{
+	struct store_kv_write w = {.key = {VI, ns, name}, .op = STORE_KV_DELETE};
+	struct vim_err err;
+	int64_t rev = 0;
+
+	w.expect_rev = mod_rev(kv, VI, ns, name);
+	if (kv->ops->write(kv, &w, &rev, &err) < 0)
+		fail_msg("delete %s/%s: %s", ns, name, err.msg);
+	return rev;
+}
+
+struct got {
+	json_t *items;
+	int delay_ms; /* per object: a slow client */
+	atomic_int seen;
+};
+
+static int collect(void *arg, const char *json, size_t len)
+{
+	struct got *g = arg;
+	json_t *o = json_loadb(json, len, 0, NULL);
+
+	assert_non_null(o);
+	json_array_append_new(g->items, o);
+	atomic_fetch_add(&g->seen, 1);
+	if (g->delay_ms)
+		usleep((useconds_t)g->delay_ms * 1000);
+	return 0;
+}
+
+/* Lists resource (rv: the resourceVersion parameter, NULL unset) into
+ * *items; the list's code. */
+static int list(struct world *w, const char *resource, const char *ns, const char *rv,
+                const char *label, json_t **items, struct store_list_meta *meta,
+                struct vim_err *err)
+{
+	struct store_list_opts o = {.ns = ns, .resource_version = rv, .label_selector = label};
+	struct got g = {.items = json_array()};
+	int rc = w->r->ops->list(w->r, resource, &o, collect, &g, meta, err);
+
+	*items = g.items;
+	return rc;
+}
+
+/* The item named name in items, or NULL. */
+static json_t *item(json_t *items, const char *name)
+{
+	size_t i;
+	json_t *o;
+
+	json_array_foreach(items, i, o) if (strcmp(store_meta_str(o, "name"), name) == 0) return o;
+	return NULL;
+}
+
+static long long item_rv(json_t *items, const char *name)
+{
+	json_t *o = item(items, name);
+
+	assert_non_null(o);
+	return atoll(store_meta_str(o, "resourceVersion"));
+}
+
+static struct store_watch *watch(struct world *w, const char *label, int64_t from)
+{
+	struct store_watch_opts o = {.label_selector = label, .resource_version = from};
+	struct store_watch *sw = NULL;
+	struct vim_err err;
+
+	if (w->r->ops->watch(w->r, VI, &o, &sw, &err) < 0)
+		fail_msg("watch: %s", err.msg);
+	return sw;
+}
+
+static void expect_event(struct store_watch *sw, enum store_event_type type, const char *name,
+                         int64_t rv)
+{
+	struct store_event ev;
+	struct vim_err err;
+	int rc = store_watch_next(sw, 5000, &ev, &err);
+
+	if (rc != 1)
+		fail_msg("watch: expected %s of %s at %lld, got %d (%s)",
+		         store_event_type_name(type), name, (long long)rv, rc,
+		         rc < 0 ? err.msg : "timeout");
+	assert_string_equal(store_event_type_name(ev.type), store_event_type_name(type));
+	assert_string_equal(store_meta_str(ev.object, "name"), name);
+	assert_int_equal(ev.resource_version, rv);
+	assert_int_equal(atoll(store_meta_str(ev.object, "resourceVersion")), rv);
+	json_decref(ev.object);
+	free(ev.text);
+}
+
+/* What was in etcd before open is in the first read, each object with its
+ * mod_revision as metadata.resourceVersion, in the backend's key order,
+ * and a namespace's list holds that namespace only. */
+static void test_first_read_holds_what_etcd_had(void **state)
+{
+	struct store_list_meta meta;
+	struct vim_err err;
+	struct world w;
+	json_t *items = NULL;
+	int64_t r1, r2, r3;
+	size_t objects = 0, bytes = 0;
+
+	(void)state;
+	world_kv(&w);
+	r1 = kv_put(w.kv, "a", "x", "gold");
+	r2 = kv_put(w.kv, "a-b", "y", "gold");
+	r3 = kv_put(w.kv, "b", "z", "gold");
+	world_cache(&w);
+	assert_int_equal(w.r->ops->current_rv(w.r), r3);
+	assert_int_equal(list(&w, VI, NULL, "0", NULL, &items, &meta, &err), 0);
+	assert_int_equal(json_array_size(items), 3);
+	assert_string_equal(store_meta_str(json_array_get(items, 0), "name"),
+	                    "y"); /* "a-b/" < "a/" */
+	assert_int_equal(item_rv(items, "x"), r1);
+	assert_int_equal(item_rv(items, "y"), r2);
+	assert_int_equal(item_rv(items, "z"), r3);
+	assert_int_equal(meta.resource_version, r3);
+	assert_int_equal(meta.remaining, 0);
+	assert_string_equal(meta.continue_token, "");
+	json_decref(items);
+	assert_int_equal(list(&w, VI, "a", "0", NULL, &items, &meta, &err), 0);
+	assert_int_equal(json_array_size(items), 1);
+	assert_non_null(item(items, "x"));
+	json_decref(items);
+	store_wcache_stats(w.r, &objects, &bytes);
+	assert_int_equal(objects, 3);
+	assert_true(bytes > 3 * 200);
+	world_close(&w);
+}
+
+/* A put and a delete through the backend after open reach the list and
+ * the hub's watchers: ADDED, MODIFIED, DELETED at the writes' revisions
+ * (DELETED with the last state at the deletion's), and a watcher whose
+ * label selector the change moves the object out of gets DELETED. */
+static void test_changes_reach_lists_and_watchers(void **state)
+{
+	struct store_watch *all, *gold;
+	struct store_list_meta meta;
+	struct vim_err err;
+	struct world w;
+	json_t *items = NULL;
+	int64_t r1, r2, r3;
+
+	(void)state;
+	world_kv(&w);
+	world_cache(&w);
+	all = watch(&w, NULL, 0);
+	gold = watch(&w, "tier=gold", 0);
+	r1 = kv_put(w.kv, "a", "x", "gold");
+	expect_event(all, STORE_ADDED, "x", r1);
+	expect_event(gold, STORE_ADDED, "x", r1);
+	r2 = kv_put(w.kv, "a", "x", "silver");
+	expect_event(all, STORE_MODIFIED, "x", r2);
+	expect_event(gold, STORE_DELETED, "x", r2);
+	assert_int_equal(list(&w, VI, NULL, NULL, "tier=silver", &items, &meta, &err), 0);
+	assert_int_equal(json_array_size(items), 1);
+	assert_int_equal(item_rv(items, "x"), r2);
+	json_decref(items);
+	assert_int_equal(list(&w, VI, NULL, NULL, "tier=gold", &items, &meta, &err), 0);
+	assert_int_equal(json_array_size(items), 0);
+	json_decref(items);
+	r3 = kv_del(w.kv, "a", "x");
+	expect_event(all, STORE_DELETED, "x", r3);
+	assert_int_equal(list(&w, VI, NULL, NULL, NULL, &items, &meta, &err), 0);
+	assert_int_equal(json_array_size(items), 0);
+	assert_true(meta.resource_version >= r3);
+	json_decref(items);
+	store_watch_free(all);
+	store_watch_free(gold);
+	world_close(&w);
+}
+
+/* A list with resourceVersion unset sees a write made through the
+ * backend just before it (a consistent read: the cache waits until it
+ * has seen etcd's current revision). */
+static void test_unset_rv_list_reads_its_writes(void **state)
+{
+	struct store_list_meta meta;
+	struct vim_err err;
+	struct world w;
+	json_t *items = NULL;
+	char name[16];
+	int i;
+
+	(void)state;
+	world_kv(&w);
+	world_cache(&w);
+	for (i = 0; i < 30; i++) {
+		int64_t rev;
+		snprintf(name, sizeof(name), "n%02d", i);
+		rev = kv_put(w.kv, "a", name, "gold");
+		if (list(&w, VI, NULL, NULL, NULL, &items, &meta, &err) < 0)
+			fail_msg("list: %s", err.msg);
+		assert_int_equal(json_array_size(items), (size_t)i + 1);
+		assert_int_equal(item_rv(items, name), rev);
+		assert_true(meta.resource_version >= rev);
+		json_decref(items);
+	}
+	world_close(&w);
+}
+
+struct later {
+	struct store_kv *kv;
+	int delay_ms;
+};
+
+static void *put_later(void *arg)
+{
+	struct later *l = arg;
+
+	usleep((useconds_t)l->delay_ms * 1000);
+	kv_put(l->kv, "a", "later", "gold");
+	return NULL;
+}
+
+/* A list or watch at a resourceVersion the cache has not seen waits for
+ * it, and after 3 s answers "Too large resource version" (504). */
+static void test_future_rv_waits_then_times_out(void **state)
+{
+	struct store_watch_opts wo = {0};
+	struct store_list_meta meta;
+	struct store_watch *sw = NULL;
+	struct later l;
+	struct vim_err err;
+	struct world w;
+	json_t *items = NULL;
+	char rv[32], want[96];
+	int64_t cur, t0;
+	pthread_t th;
+
+	(void)state;
+	world_kv(&w);
+	world_cache(&w);
+	cur = w.r->ops->current_rv(w.r);
+	/* the next revision comes 300 ms later: the list waits for it */
+	l = (struct later){w.kv, 300};
+	assert_int_equal(pthread_create(&th, NULL, put_later, &l), 0);
+	snprintf(rv, sizeof(rv), "%lld", (long long)cur + 1);
+	assert_int_equal(list(&w, VI, NULL, rv, NULL, &items, &meta, &err), 0);
+	pthread_join(th, NULL);
+	assert_non_null(item(items, "later"));
+	json_decref(items);
+	/* one that never comes */
+	cur = w.r->ops->current_rv(w.r);
+	snprintf(rv, sizeof(rv), "%lld", (long long)cur + 1000);
+	t0 = vim_mono_ms();
+	assert_int_equal(list(&w, VI, NULL, rv, NULL, &items, &meta, &err), VIM_ETIMEDOUT);
+	json_decref(items);
+	assert_true(vim_mono_ms() - t0 >= 2900);
+	snprintf(want, sizeof(want), "Too large resource version: %lld, current: %lld",
+	         (long long)cur + 1000, (long long)cur);
+	assert_string_equal(err.msg, want);
+	assert_int_equal(vim_code_http_status(VIM_ETIMEDOUT), 504);
+	wo.resource_version = cur + 1000;
+	assert_int_equal(w.r->ops->watch(w.r, VI, &wo, &sw, &err), VIM_ETIMEDOUT);
+	assert_null(sw);
+	assert_string_equal(err.msg, want);
+	world_close(&w);
+}
+
+/* Changes made and compacted while the cache's etcd watch was away: the
+ * watch cannot resume (etcd: compacted), so the cache reads everything
+ * again and every open watch ends with Gone; lists then hold the changes
+ * and a new watch gets what follows. */
+static void test_compaction_while_away_relists_and_ends_watches(void **state)
+{
+	struct store_list_meta meta;
+	struct store_watch *old, *sw;
+	struct store_event ev;
+	struct vim_err err;
+	struct world w;
+	json_t *items = NULL;
+	int64_t r1, r2, r3, t0;
+	int rc;
+
+	(void)state;
+	world_kv(&w);
+	kv_put(w.kv, "a", "x", "gold");
+	world_cache(&w);
+	old = watch(&w, NULL, 0);
+	wcache_watch_pause(w.r);
+	r1 = kv_put(w.kv, "a", "new", "gold");
+	r2 = kv_del(w.kv, "a", "x");
+	if (etcd_fixture_compact(fx, r2, &err) < 0)
+		fail_msg("compact: %s", err.msg);
+	assert_int_equal(wcache_watch_resume(w.r, &err), 0);
+	rc = store_watch_next(old, 5000, &ev, &err);
+	assert_int_equal(rc, VIM_EGONE);
+	store_watch_free(old);
+	t0 = vim_mono_ms();
+	while (w.r->ops->current_rv(w.r) < r2 && vim_mono_ms() - t0 < 5000)
+		usleep(10000);
+	assert_int_equal(list(&w, VI, NULL, "0", NULL, &items, &meta, &err), 0);
+	assert_int_equal(json_array_size(items), 1);
+	assert_int_equal(item_rv(items, "new"), r1);
+	assert_true(meta.resource_version >= r2);
+	json_decref(items);
+	/* a watch from before the read is Gone; a new one sees what follows */
+	{
+		struct store_watch_opts stale = {.resource_version = r1};
+		assert_int_equal(w.r->ops->watch(w.r, VI, &stale, &sw, &err), VIM_EGONE);
+	}
+	sw = watch(&w, NULL, meta.resource_version);
+	r3 = kv_put(w.kv, "a", "after", "gold");
+	expect_event(sw, STORE_ADDED, "after", r3);
+	store_watch_free(sw);
+	world_close(&w);
+}
+
+/* etcd stopped: a consistent list fails with VIM_EUNAVAILABLE naming
+ * etcd (503) while resourceVersion=0 is still served from the cache; when
+ * etcd returns the watch resumes by itself and lists see new writes. */
+static void test_etcd_down_then_back(void **state)
+{
+	struct store_list_meta meta;
+	struct vim_err err;
+	struct world w;
+	json_t *items = NULL;
+	int64_t rev = 0, t0;
+	int rc = 0;
+
+	(void)state;
+	world_kv(&w);
+	kv_put(w.kv, "a", "x", "gold");
+	world_cache(&w);
+	if (etcd_fixture_stop(fx, &err) < 0)
+		fail_msg("stop etcd: %s", err.msg);
+	rc = list(&w, VI, NULL, NULL, NULL, &items, &meta, &err);
+	json_decref(items);
+	assert_int_equal(rc, VIM_EUNAVAILABLE);
+	assert_int_equal(vim_code_http_status(rc), 503);
+	assert_non_null(strstr(err.msg, "etcd"));
+	assert_int_equal(list(&w, VI, NULL, "0", NULL, &items, &meta, &err), 0);
+	assert_int_equal(json_array_size(items), 1);
+	json_decref(items);
+	if (etcd_fixture_start_again(fx, &err) < 0)
+		fail_msg("start etcd: %s", err.msg);
+	rev = kv_put(w.kv, "a", "back", "gold");
+	t0 = vim_mono_ms();
+	do {
+		items = NULL;
+		rc = list(&w, VI, NULL, NULL, NULL, &items, &meta, &err);
+		if (rc == 0 && item(items, "back"))
+			break;
+		json_decref(items);
+		items = NULL;
+		usleep(100000);
+	} while (vim_mono_ms() - t0 < 15000);
+	if (!items)
+		fail_msg("the cache did not catch up after etcd returned: %d %s", rc, err.msg);
+	assert_int_equal(item_rv(items, "back"), rev);
+	json_decref(items);
+	world_close(&w);
+}
+
+struct slow {
+	struct world *w;
+	struct got g;
+	atomic_bool done;
+	int rc;
+};
+
+static void *slow_list(void *arg)
+{
+	struct slow *s = arg;
+	struct store_list_meta meta;
+	struct store_list_opts o = {.resource_version = "0"};
+	struct vim_err err;
+
+	s->rc = s->w->r->ops->list(s->w->r, VI, &o, collect, &s->g, &meta, &err);
+	atomic_store(&s->done, true);
+	return NULL;
+}
+
+/* A list streaming to a slow client holds no lock: writes through the
+ * backend keep reaching the cache (its revision moves) while it runs, and
+ * the list gives the objects as they were when it started. */
+static void test_slow_list_does_not_hold_writes(void **state)
+{
+	struct slow s = {0};
+	struct world w;
+	pthread_t th;
+	char name[16];
+	int64_t rev, t0;
+	int i;
+
+	(void)state;
+	world_kv(&w);
+	for (i = 0; i < 100; i++) {
+		snprintf(name, sizeof(name), "n%03d", i);
+		kv_put(w.kv, "a", name, "gold");
+	}
+	world_cache(&w);
+	s.w = &w;
+	s.g.items = json_array();
+	s.g.delay_ms = 20; /* ~2 s in all */
+	assert_int_equal(pthread_create(&th, NULL, slow_list, &s), 0);
+	while (atomic_load(&s.g.seen) == 0)
+		usleep(1000);
+	rev = kv_put(w.kv, "a", "n000", "silver");
+	kv_put(w.kv, "a", "zzz", "gold");
+	t0 = vim_mono_ms();
+	while (w.r->ops->current_rv(w.r) < rev && vim_mono_ms() - t0 < 1500)
+		usleep(1000);
+	assert_true(w.r->ops->current_rv(w.r) >= rev);
+	assert_false(atomic_load(&s.done)); /* the cache moved while the list streamed */
+	pthread_join(th, NULL);
+	assert_int_equal(s.rc, 0);
+	assert_int_equal(json_array_size(s.g.items), 100); /* its snapshot */
+	assert_string_equal(
+	    json_string_value(json_object_get(
+	        json_object_get(json_object_get(json_array_get(s.g.items, 0), "metadata"),
+	                        "labels"),
+	        "tier")),
+	    "gold");
+	json_decref(s.g.items);
+	world_close(&w);
+}
+
+static long rss_kib(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	long pages = 0, rss = 0;
+
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%ld %ld", &pages, &rss), 2);
+	fclose(f);
+	return rss * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+struct filler {
+	struct world *w;
+	int from, to;
+};
+
+static void *fill(void *arg)
+{
+	struct filler *f = arg;
+	char text[700], name[32];
+	struct enc e = {text};
+	struct vim_err err;
+	int i;
+
+	for (i = f->from; i < f->to; i++) {
+		struct store_kv_write wr = {
+		    .key = {VI, "", name}, .op = STORE_KV_PUT, .encode = encode, .arg = &e};
+		int64_t rev;
+		char ns[16];
+		snprintf(ns, sizeof(ns), "ns%02d", i % 50);
+		snprintf(name, sizeof(name), "image-%06d", i);
+		wr.key.ns = ns;
+		snprintf(text, sizeof(text),
+		         "{\"apiVersion\":\"virtualization.deckhouse.io/v1alpha2\",\"kind\":"
+		         "\"VirtualImage\",\"metadata\":{\"name\":\"%s\",\"namespace\":\"%s\","
+		         "\"uid\":\"6f1c9a52-3c1e-4d0a-9a5e-%012d\",\"generation\":1,"
+		         "\"creationTimestamp\":\"2026-12-01T10:00:00Z\",\"labels\":{\"tier\":"
+		         "\"gold\"}},\"spec\":{\"storage\":\"ContainerRegistry\",\"dataSource\":{"
+		         "\"type\":\"HTTP\",\"http\":{\"url\":\"http://example.invalid/%s.img\"}}},"
+		         "\"status\":{\"phase\":\"Ready\",\"progress\":\"100%%\",\"format\":"
+		         "\"qcow2\",\"size\":{\"stored\":\"1Gi\",\"unpacked\":\"2Gi\"}}}",
+		         name, ns, i, name);
+		if (f->w->kv->ops->write(f->w->kv, &wr, &rev, &err) < 0)
+			fail_msg("put %s: %s", name, err.msg);
+	}
+	return NULL;
+}
+
+static int count_only(void *arg, const char *json, size_t len)
+{
+	(void)json;
+	*(size_t *)arg += len;
+	return 0;
+}
+
+/* What a large catalog costs: WCACHE_LOAD_N objects (default 5,000; the
+ * report's figure is 100,000) written to etcd, then the cache's first
+ * read: time, RSS growth per object against its text, a whole list. */
+static void test_large_catalog_load(void **state)
+{
+	const char *env = getenv("WCACHE_LOAD_N");
+	int n = env && atoi(env) > 0 ? atoi(env) : 5000, i;
+	struct filler f[8];
+	pthread_t th[8];
+	struct store_list_meta meta;
+	struct store_list_opts o = {.resource_version = "0"};
+	struct vim_err err;
+	struct world w;
+	size_t objects = 0, bytes = 0, listed = 0;
+	long before, after;
+	int64_t t0, load_ms, list_ms, fill_ms;
+
+	(void)state;
+	world_kv(&w);
+	t0 = vim_mono_ms();
+	for (i = 0; i < 8; i++) {
+		f[i] = (struct filler){&w, n * i / 8, n * (i + 1) / 8};
+		assert_int_equal(pthread_create(&th[i], NULL, fill, &f[i]), 0);
+	}
+	for (i = 0; i < 8; i++)
+		pthread_join(th[i], NULL);
+	fill_ms = vim_mono_ms() - t0;
+	before = rss_kib();
+	t0 = vim_mono_ms();
+	world_cache(&w);
+	load_ms = vim_mono_ms() - t0;
+	after = rss_kib();
+	store_wcache_stats(w.r, &objects, &bytes);
+	assert_int_equal(objects, (size_t)n);
+	t0 = vim_mono_ms();
+	assert_int_equal(w.r->ops->list(w.r, VI, &o, count_only, &listed, &meta, &err), 0);
+	list_ms = vim_mono_ms() - t0;
+	print_message("wcache: %d objects written in %lld ms; first read %lld ms; held %zu bytes "
+	              "(%zu/object); RSS +%ld KiB (%ld B/object); list of all %lld ms "
+	              "(%zu bytes)\n",
+	              n, (long long)fill_ms, (long long)load_ms, bytes, bytes / (size_t)n,
+	              after - before, (after - before) * 1024 / n, (long long)list_ms, listed);
+	/* The text and little more: a parsed tree per object was ~6 times it. */
+	if (!getenv("VIM_SANITIZED") &&
+	    (after - before) * 1024 / n > (long)(bytes / (size_t)n) * 2 + 512)
+		fail_msg("RSS grew %ld B per object for %zu B of text", (after - before) * 1024 / n,
+		         bytes / (size_t)n);
+	world_close(&w);
+}
+
+static int etcd_setup(void **state)
+{
+	struct vim_err err;
+
+	(void)state;
+	if (etcd_fixture_start(&fx, &err) < 0) {
+		print_message("etcd: %s\n", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int etcd_teardown(void **state)
+{
+	(void)state;
+	etcd_fixture_free(fx);
+	fx = NULL;
+	return 0;
+}
+
+#define WCACHE_ETCD_TESTS                                                                          \
+	cmocka_unit_test_setup_teardown(test_first_read_holds_what_etcd_had, etcd_setup,           \
+	                                etcd_teardown),                                            \
+	    cmocka_unit_test_setup_teardown(test_changes_reach_lists_and_watchers, etcd_setup,     \
+	                                    etcd_teardown),                                        \
+	    cmocka_unit_test_setup_teardown(test_unset_rv_list_reads_its_writes, etcd_setup,       \
+	                                    etcd_teardown),                                        \
+	    cmocka_unit_test_setup_teardown(test_future_rv_waits_then_times_out, etcd_setup,       \
+	                                    etcd_teardown),                                        \
+	    cmocka_unit_test_setup_teardown(test_compaction_while_away_relists_and_ends_watches,   \
+	                                    etcd_setup, etcd_teardown),                            \
+	    cmocka_unit_test_setup_teardown(test_etcd_down_then_back, etcd_setup, etcd_teardown),  \
+	    cmocka_unit_test_setup_teardown(test_slow_list_does_not_hold_writes, etcd_setup,       \
+	                                    etcd_teardown),                                        \
+	    cmocka_unit_test_setup_teardown(test_large_catalog_load, etcd_setup, etcd_teardown),
+#else
 #define WCACHE_ETCD_TESTS
+#endif
 
 int main(void)
 {
