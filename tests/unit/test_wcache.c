@@ -150,7 +150,6 @@ static void test_table_order_is_the_bytes_of_the_key(void **state)
 	wc_table_clear(&t);
 }
 
-#if __has_include("etcd_fixture.h")
 #include "etcd_fixture.h"
 
 #include <pthread.h>
@@ -163,8 +162,7 @@ static void test_table_order_is_the_bytes_of_the_key(void **state)
 
 /* ---- against etcd -------------------------------------------------------------------- */
 
-static struct etcd_fixture *fx;
-static int prefix_seq;
+static struct etcd_fx *fx; /* the process's etcd, or a test's own */
 
 /* One test's world: its own key prefix in the shared etcd, a kv, a hub,
  * the cache over them. */
@@ -178,7 +176,7 @@ struct world {
 static void kv_open(struct world *w)
 {
 	struct store_kv_etcd_opts o = {
-	    .endpoints = etcd_fixture_endpoints(fx), .prefix = w->prefix, .timeout_ms = 2000};
+	    .endpoints = etcd_fx_endpoints(fx), .prefix = w->prefix, .timeout_ms = 2000};
 	struct vim_err err;
 
 	if (store_kv_etcd_open(&w->kv, &o, &err) < 0)
@@ -190,7 +188,7 @@ static void world_kv(struct world *w)
 	struct vim_err err;
 
 	memset(w, 0, sizeof(*w));
-	snprintf(w->prefix, sizeof(w->prefix), "/wcache-test-%d-%d", (int)getpid(), ++prefix_seq);
+	etcd_fx_prefix(w->prefix, sizeof(w->prefix), "wcache");
 	kv_open(w);
 	assert_int_equal(store_hub_new(&w->hub, 0, &err), 0);
 }
@@ -541,6 +539,7 @@ static void test_compaction_while_away_relists_and_ends_watches(void **state)
 	struct world w;
 	json_t *items = NULL;
 	int64_t r1, r2, r3, t0;
+	char body[96];
 	int rc;
 
 	(void)state;
@@ -551,8 +550,8 @@ static void test_compaction_while_away_relists_and_ends_watches(void **state)
 	wcache_watch_pause(w.r);
 	r1 = kv_put(w.kv, "a", "new", "gold");
 	r2 = kv_del(w.kv, "a", "x");
-	if (etcd_fixture_compact(fx, r2, &err) < 0)
-		fail_msg("compact: %s", err.msg);
+	snprintf(body, sizeof(body), "{\"revision\":\"%lld\",\"physical\":true}", (long long)r2);
+	assert_int_equal(etcd_fx_post(fx, 0, "/v3/kv/compaction", body), 0);
 	assert_int_equal(wcache_watch_resume(w.r, &err), 0);
 	rc = store_watch_next(old, 5000, &ev, &err);
 	assert_int_equal(rc, VIM_EGONE);
@@ -593,8 +592,7 @@ static void test_etcd_down_then_back(void **state)
 	world_kv(&w);
 	kv_put(w.kv, "a", "x", "gold");
 	world_cache(&w);
-	if (etcd_fixture_stop(fx, &err) < 0)
-		fail_msg("stop etcd: %s", err.msg);
+	assert_int_equal(etcd_fx_kill(fx, 0), 0);
 	rc = list(&w, VI, NULL, NULL, NULL, &items, &meta, &err);
 	json_decref(items);
 	assert_int_equal(rc, VIM_EUNAVAILABLE);
@@ -603,8 +601,7 @@ static void test_etcd_down_then_back(void **state)
 	assert_int_equal(list(&w, VI, NULL, "0", NULL, &items, &meta, &err), 0);
 	assert_int_equal(json_array_size(items), 1);
 	json_decref(items);
-	if (etcd_fixture_start_again(fx, &err) < 0)
-		fail_msg("start etcd: %s", err.msg);
+	assert_int_equal(etcd_fx_restart(fx, 0), 0);
 	rev = kv_put(w.kv, "a", "back", "gold");
 	t0 = vim_mono_ms();
 	do {
@@ -794,51 +791,41 @@ static void test_large_catalog_load(void **state)
 
 static int etcd_setup(void **state)
 {
-	struct vim_err err;
-
 	(void)state;
-	if (etcd_fixture_start(&fx, &err) < 0) {
-		print_message("etcd: %s\n", err.msg);
-		return -1;
-	}
-	return 0;
+	return (fx = etcd_fx_shared()) ? 0 : -1;
 }
 
-static int etcd_teardown(void **state)
+/* Its own etcd: the test kills and restarts it. */
+static int own_etcd_setup(void **state)
 {
 	(void)state;
-	etcd_fixture_free(fx);
+	return etcd_fx_start(&fx, &(struct etcd_fx_opts){.members = 1});
+}
+
+static int own_etcd_teardown(void **state)
+{
+	(void)state;
+	etcd_fx_stop(fx);
 	fx = NULL;
 	return 0;
 }
-
-#define WCACHE_ETCD_TESTS                                                                          \
-	cmocka_unit_test_setup_teardown(test_first_read_holds_what_etcd_had, etcd_setup,           \
-	                                etcd_teardown),                                            \
-	    cmocka_unit_test_setup_teardown(test_changes_reach_lists_and_watchers, etcd_setup,     \
-	                                    etcd_teardown),                                        \
-	    cmocka_unit_test_setup_teardown(test_unset_rv_list_reads_its_writes, etcd_setup,       \
-	                                    etcd_teardown),                                        \
-	    cmocka_unit_test_setup_teardown(test_future_rv_waits_then_times_out, etcd_setup,       \
-	                                    etcd_teardown),                                        \
-	    cmocka_unit_test_setup_teardown(test_compaction_while_away_relists_and_ends_watches,   \
-	                                    etcd_setup, etcd_teardown),                            \
-	    cmocka_unit_test_setup_teardown(test_etcd_down_then_back, etcd_setup, etcd_teardown),  \
-	    cmocka_unit_test_setup_teardown(test_slow_list_does_not_hold_writes, etcd_setup,       \
-	                                    etcd_teardown),                                        \
-	    cmocka_unit_test_setup_teardown(test_large_catalog_load, etcd_setup, etcd_teardown),
-#else
-#define WCACHE_ETCD_TESTS
-#endif
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_hub_reset_ends_watches_and_sets_a_floor),
-	    cmocka_unit_test(test_table_order_is_the_bytes_of_the_key), WCACHE_ETCD_TESTS};
-#if !__has_include("etcd_fixture.h")
-	print_message("test_wcache: the etcd backend (h/etcdkv) is not merged yet: its cases "
-	              "are skipped\n");
-#endif
+	    cmocka_unit_test(test_table_order_is_the_bytes_of_the_key),
+	    cmocka_unit_test_setup_teardown(test_first_read_holds_what_etcd_had, etcd_setup, NULL),
+	    cmocka_unit_test_setup_teardown(test_changes_reach_lists_and_watchers, etcd_setup,
+	                                    NULL),
+	    cmocka_unit_test_setup_teardown(test_unset_rv_list_reads_its_writes, etcd_setup, NULL),
+	    cmocka_unit_test_setup_teardown(test_future_rv_waits_then_times_out, etcd_setup, NULL),
+	    cmocka_unit_test_setup_teardown(test_compaction_while_away_relists_and_ends_watches,
+	                                    etcd_setup, NULL),
+	    cmocka_unit_test_setup_teardown(test_etcd_down_then_back, own_etcd_setup,
+	                                    own_etcd_teardown),
+	    cmocka_unit_test_setup_teardown(test_slow_list_does_not_hold_writes, etcd_setup, NULL),
+	    cmocka_unit_test_setup_teardown(test_large_catalog_load, etcd_setup, NULL),
+	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
