@@ -52,6 +52,7 @@ struct wcache {
 	pthread_t thread;
 	bool thread_started;
 	atomic_bool fallback_logged;
+	struct wc_codec fz; /* the feeder's */
 };
 
 /* The resources the cache holds: the kind table's, then the core ones. */
@@ -95,6 +96,7 @@ static char *value_text(const struct wcache *c, const char *v, size_t len, int64
 struct load {
 	struct wcache *c;
 	struct wc_table *t;
+	struct wc_codec *z;
 };
 
 static int load_item(void *arg, const struct store_kv_item *it)
@@ -113,7 +115,7 @@ static int load_item(void *arg, const struct store_kv_item *it)
 		        l->t->resource, it->ns, it->name);
 		return 0;
 	}
-	if (!(o = wc_obj_new(text, len)) ||
+	if (!(o = wc_obj_pack(l->z, text, len)) ||
 	    (rc = wc_table_put(l->t, it->ns, it->name, o, &old)) < 0)
 		rc = rc < 0 ? rc : VIM_ENOMEM;
 	free(text);
@@ -125,9 +127,11 @@ static int load_item(void *arg, const struct store_kv_item *it)
  * the first range at the current revision, the others at that one. */
 static int load_all(struct wcache *c, struct wc_table tabs[NRES], int64_t *rev, struct vim_err *err)
 {
+	struct wc_codec z;
 	size_t i;
 	int rc = 0;
 
+	wc_codec_init(&z);
 	memset(tabs, 0, NRES * sizeof(*tabs));
 	*rev = 0;
 	for (i = 0; i < NRES && rc == 0; i++)
@@ -139,7 +143,7 @@ static int load_all(struct wcache *c, struct wc_table tabs[NRES], int64_t *rev, 
 	for (i = 0; i < NRES; i++) {
 		struct store_kv_range r = {.resource = tabs[i].resource, .rev = *rev};
 		struct store_kv_range_meta meta = {0};
-		struct load l = {.c = c, .t = &tabs[i]};
+		struct load l = {.c = c, .t = &tabs[i], .z = &z};
 
 		if ((rc = c->kv->ops->range(c->kv, &r, load_item, &l, &meta, err)) < 0) {
 			if (rc == VIM_ENOMEM)
@@ -153,6 +157,7 @@ out:
 	if (rc < 0)
 		for (i = 0; i < NRES; i++)
 			wc_table_clear(&tabs[i]);
+	wc_codec_free(&z);
 	return rc;
 }
 
@@ -163,7 +168,7 @@ static void feed_put(struct wcache *c, const struct store_kv_event *ev)
 	size_t len = 0;
 	char *text = value_text(c, ev->value, ev->len, ev->rev, &len);
 	json_t *obj = text ? json_loadb(text, len, 0, NULL) : NULL, *prev = NULL;
-	struct wc_obj *o = obj ? wc_obj_new(text, len) : NULL, *old = NULL;
+	struct wc_obj *o = obj ? wc_obj_pack(&c->fz, text, len) : NULL, *old = NULL;
 	struct wc_table *t;
 	int rc = VIM_ENOMEM;
 
@@ -184,7 +189,9 @@ static void feed_put(struct wcache *c, const struct store_kv_event *ev)
 		goto out;
 	}
 	if (old) {
-		json_t *was = json_loadb(old->text, old->len, 0, NULL);
+		size_t olen = 0;
+		const char *otext = wc_obj_text(&c->fz, old, &olen);
+		json_t *was = otext ? json_loadb(otext, olen, 0, NULL) : NULL;
 		prev = was ? store_hub_selectable(was) : NULL;
 		json_decref(was);
 	}
@@ -206,6 +213,8 @@ static void feed_delete(struct wcache *c, const struct store_kv_event *ev)
 	struct wc_obj *old = NULL;
 	struct wc_table *t;
 	json_t *last = NULL;
+	const char *otext;
+	size_t olen = 0;
 
 	pthread_mutex_lock(&c->mu);
 	if (!(t = table_of(c, ev->key.resource)) || ev->rev < c->rev)
@@ -213,7 +222,8 @@ static void feed_delete(struct wcache *c, const struct store_kv_event *ev)
 	wc_table_del(t, ev->key.ns, ev->key.name, &old);
 	/* DELETED carries the last state at the deletion's revision, as
 	 * kube's watch sends it. */
-	if (old && (last = json_loadb(old->text, old->len, 0, NULL))) {
+	if (old && (otext = wc_obj_text(&c->fz, old, &olen)) &&
+	    (last = json_loadb(otext, olen, 0, NULL))) {
 		char rv[24];
 		snprintf(rv, sizeof(rv), "%lld", (long long)ev->rev);
 		json_object_set_new(json_object_get(last, "metadata"), "resourceVersion",
@@ -417,10 +427,12 @@ static int wc_list(struct store_reads *r, const char *resource, const struct sto
 	struct store_selector *sel = NULL;
 	struct wc_table *t;
 	struct wc_obj **objs = NULL;
+	struct wc_codec z;
 	size_t n = 0, i = 0;
 	int64_t want = 0, wait_ms = 0, at = 0;
 	int rc;
 
+	wc_codec_init(&z);
 	o = o ? o : &none;
 	memset(meta, 0, sizeof(*meta));
 	if (!table_of(c, resource)) /* by name only: no lock */
@@ -460,14 +472,21 @@ static int wc_list(struct store_reads *r, const char *resource, const struct sto
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
+		size_t len = 0;
+		const char *text = wc_obj_text(&z, objs[i], &len);
+		if (!text) {
+			rc = vim_err_set(err, VIM_ENOMEM, "wcache: list %s: out of memory",
+			                 resource);
+			goto out;
+		}
 		if (sel) {
-			json_t *obj = json_loadb(objs[i]->text, objs[i]->len, 0, NULL);
+			json_t *obj = json_loadb(text, len, 0, NULL);
 			bool match = obj && store_selector_match(sel, obj);
 			json_decref(obj);
 			if (!match)
 				continue;
 		}
-		if ((rc = fn(arg, objs[i]->text, objs[i]->len)) != 0) {
+		if ((rc = fn(arg, text, len)) != 0) {
 			if (rc < 0)
 				vim_err_set(err, rc, "wcache: list %s: the reader failed (%s)",
 				            resource, vim_code_name(rc));
@@ -480,6 +499,7 @@ out:
 	for (i = 0; i < n; i++)
 		wc_obj_unref(objs[i]);
 	free(objs);
+	wc_codec_free(&z);
 	store_selector_free(sel);
 	return rc;
 }
@@ -528,6 +548,7 @@ static void wc_close(struct store_reads *r)
 	c->kv->ops->watch_stop(c->watch);
 	for (i = 0; i < NRES; i++)
 		wc_table_clear(&c->tabs[i]);
+	wc_codec_free(&c->fz);
 	pthread_cond_destroy(&c->wake);
 	pthread_cond_destroy(&c->seen);
 	pthread_mutex_destroy(&c->mu);
@@ -605,6 +626,7 @@ int store_wcache_open(struct store_reads **out, struct store_kv *kv, struct stor
 	c->kv = kv;
 	c->hub = hub;
 	atomic_init(&c->fallback_logged, false);
+	wc_codec_init(&c->fz);
 	pthread_mutex_init(&c->mu, NULL);
 	vim_cond_init(&c->seen);
 	vim_cond_init(&c->wake);

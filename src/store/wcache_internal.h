@@ -13,21 +13,44 @@
 #define VIM_STORE_WCACHE_INTERNAL_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <zlib.h>
 
 /* One version of one object: its compact JSON with
- * metadata.resourceVersion, NUL-terminated after len bytes. */
+ * metadata.resourceVersion (len bytes), kept in text[] as it is
+ * (NUL-terminated) or deflated (size bytes; wcache_text.c). */
 struct wc_obj {
 	atomic_int refs;
-	size_t len;
+	uint32_t len, size;
+	bool packed;
 	char text[];
 };
 
 /* A copy of text (len bytes) with one reference; NULL when out of memory. */
 struct wc_obj *wc_obj_new(const char *text, size_t len);
+/* One of size deflated bytes whose text is len bytes. */
+struct wc_obj *wc_obj_new_packed(const char *bytes, size_t size, size_t len);
 void wc_obj_ref(struct wc_obj *o);
 void wc_obj_unref(struct wc_obj *o); /* NULL is fine */
+
+/* A deflate and an inflate stream and a buffer, for one thread at a time
+ * (the feeder, a first read, a list). */
+struct wc_codec {
+	z_stream def, inf;
+	bool def_ok, inf_ok;
+	char *buf; /* the last text wc_obj_text gave */
+	size_t cap;
+};
+void wc_codec_init(struct wc_codec *z); /* its streams are made at first use */
+void wc_codec_free(struct wc_codec *z);
+/* The object to keep for text: deflated when that is smaller (and text
+ * long enough to be worth it), else a plain copy; NULL out of memory. */
+struct wc_obj *wc_obj_pack(struct wc_codec *z, const char *text, size_t len);
+/* o's text, *len bytes and a NUL: o's own or z's buffer (valid until z's
+ * next use); NULL when out of memory. */
+const char *wc_obj_text(struct wc_codec *z, const struct wc_obj *o, size_t *len);
 
 struct wc_slot; /* a key and its current object */
 
@@ -40,7 +63,7 @@ struct wc_table {
 	 * first `sorted` in key order, the rest appended since */
 	struct wc_slot **order;
 	size_t n, ocap, sorted, dead;
-	size_t bytes; /* the live objects' texts and keys */
+	size_t bytes; /* the live objects' kept bytes and keys */
 };
 
 /* An empty table of resource (copied); the struct is the caller's. */

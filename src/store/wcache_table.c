@@ -27,14 +27,29 @@ struct wc_slot {
 
 struct wc_obj *wc_obj_new(const char *text, size_t len)
 {
-	struct wc_obj *o = malloc(sizeof(*o) + len + 1);
+	struct wc_obj *o = len <= UINT32_MAX ? malloc(sizeof(*o) + len + 1) : NULL;
 
 	if (!o)
 		return NULL;
 	atomic_init(&o->refs, 1);
-	o->len = len;
+	o->len = o->size = (uint32_t)len;
+	o->packed = false;
 	memcpy(o->text, text, len);
 	o->text[len] = '\0';
+	return o;
+}
+
+struct wc_obj *wc_obj_new_packed(const char *bytes, size_t size, size_t len)
+{
+	struct wc_obj *o = malloc(sizeof(*o) + size);
+
+	if (!o)
+		return NULL;
+	atomic_init(&o->refs, 1);
+	o->len = (uint32_t)len;
+	o->size = (uint32_t)size;
+	o->packed = true;
+	memcpy(o->text, bytes, size);
 	return o;
 }
 
@@ -152,8 +167,8 @@ int wc_table_put(struct wc_table *t, const char *ns, const char *name, struct wc
 	i = probe(t, key, klen, h);
 	if ((s = t->tab[i])) {
 		*old = s->obj;
-		t->bytes += o->len;
-		t->bytes -= s->obj->len;
+		t->bytes += o->size;
+		t->bytes -= s->obj->size;
 		s->obj = o;
 		return 0;
 	}
@@ -169,7 +184,7 @@ int wc_table_put(struct wc_table *t, const char *ns, const char *name, struct wc
 	t->tab[probe(t, key, klen, h)] = s; /* probe again: the map may have grown */
 	t->live++;
 	t->order[t->n++] = s;
-	t->bytes += o->len + klen;
+	t->bytes += o->size + klen;
 	return 0;
 }
 
@@ -195,7 +210,7 @@ void wc_table_del(struct wc_table *t, const char *ns, const char *name, struct w
 		}
 	}
 	t->live--;
-	t->bytes -= s->obj->len + s->klen;
+	t->bytes -= s->obj->size + s->klen;
 	*old = s->obj;
 	s->obj = NULL; /* the slot stays in the order until the next sort */
 	t->dead++;
