@@ -508,12 +508,21 @@ static int wc_watch(struct store_reads *r, const char *resource, const struct st
                     struct store_watch **out, struct vim_err *err)
 {
 	struct wcache *c = (struct wcache *)r;
+	int64_t want = o->resource_version;
+	bool now = want <= 0;
+	struct vim_err ignored;
 	int rc;
 
 	*out = NULL;
+	/* "From now" is from the backend's revision, as kube's cacher starts
+	 * a watch without resourceVersion at etcd's current one: a client
+	 * that wrote and then watches must not get its own write as news.
+	 * With the backend away nothing can be newer than the cache. */
+	if (now && c->kv->ops->current_rev(c->kv, &want, &ignored) < 0)
+		want = 0;
 	pthread_mutex_lock(&c->mu);
-	if (wait_rev(c, o->resource_version, FUTURE_WAIT_MS) < 0)
-		rc = too_large(err, o->resource_version, c->rev);
+	if (wait_rev(c, want, now ? CONSISTENT_WAIT_MS : FUTURE_WAIT_MS) < 0 && !now)
+		rc = too_large(err, want, c->rev);
 	else /* under mu: feed publishes under it, so nothing slips between */
 		rc = store_hub_watch(c->hub, resource, o, c->rev, out, err);
 	pthread_mutex_unlock(&c->mu);

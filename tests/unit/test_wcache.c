@@ -525,6 +525,37 @@ static void test_unset_rv_list_reads_its_writes(void **state)
 	world_close(&w);
 }
 
+/* A watch from now (resourceVersion 0) starts at etcd's revision, as
+ * kube's cacher starts one without resourceVersion: a write made through
+ * the backend just before it is not sent to it as news; the next one is. */
+static void test_watch_from_now_starts_at_etcds_revision(void **state)
+{
+	struct store_event ev;
+	struct vim_err err;
+	struct world w;
+	char name[16];
+	int i, rc;
+
+	(void)state;
+	world_kv(&w);
+	world_cache(&w);
+	for (i = 0; i < 20; i++) {
+		struct store_watch *sw;
+		int64_t rev;
+		snprintf(name, sizeof(name), "n%02d", i);
+		kv_put(w.kv, "a", name, "gold");
+		sw = watch(&w, NULL, 0);
+		if ((rc = store_watch_next(sw, 30, &ev, &err)) != 0)
+			fail_msg("write %d came to a watch opened after it (%s at %lld)", i,
+			         rc == 1 ? store_event_type_name(ev.type) : err.msg,
+			         rc == 1 ? (long long)ev.resource_version : 0LL);
+		rev = kv_put(w.kv, "a", name, "silver");
+		expect_event(sw, STORE_MODIFIED, name, rev);
+		store_watch_free(sw);
+	}
+	world_close(&w);
+}
+
 struct later {
 	struct store_kv *kv;
 	int delay_ms;
@@ -897,6 +928,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_changes_reach_lists_and_watchers, etcd_setup,
 	                                    NULL),
 	    cmocka_unit_test_setup_teardown(test_unset_rv_list_reads_its_writes, etcd_setup, NULL),
+	    cmocka_unit_test_setup_teardown(test_watch_from_now_starts_at_etcds_revision,
+	                                    etcd_setup, NULL),
 	    cmocka_unit_test_setup_teardown(test_future_rv_waits_then_times_out, etcd_setup, NULL),
 	    cmocka_unit_test_setup_teardown(test_compaction_while_away_relists_and_ends_watches,
 	                                    etcd_setup, NULL),
