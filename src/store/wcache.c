@@ -163,6 +163,16 @@ out:
 
 /* ---- the feeder (the backend's watch thread) ------------------------------------------------ */
 
+/* Every change up to rev is in (mu held): lists and watches waiting for
+ * it go on. */
+static void rev_seen(struct wcache *c, int64_t rev)
+{
+	if (rev > c->rev) {
+		c->rev = rev;
+		pthread_cond_broadcast(&c->seen);
+	}
+}
+
 static void feed_put(struct wcache *c, const struct store_kv_event *ev)
 {
 	size_t len = 0;
@@ -174,6 +184,7 @@ static void feed_put(struct wcache *c, const struct store_kv_event *ev)
 
 	pthread_mutex_lock(&c->mu);
 	if (!(t = table_of(c, ev->key.resource)) || ev->rev < c->rev) {
+		rev_seen(c, ev->rev); /* a key of no resource of ours still moves it */
 		wc_obj_unref(o);
 		goto out;
 	}
@@ -217,8 +228,10 @@ static void feed_delete(struct wcache *c, const struct store_kv_event *ev)
 	size_t olen = 0;
 
 	pthread_mutex_lock(&c->mu);
-	if (!(t = table_of(c, ev->key.resource)) || ev->rev < c->rev)
+	if (!(t = table_of(c, ev->key.resource)) || ev->rev < c->rev) {
+		rev_seen(c, ev->rev);
 		goto out;
+	}
 	wc_table_del(t, ev->key.ns, ev->key.name, &old);
 	/* DELETED carries the last state at the deletion's revision, as
 	 * kube's watch sends it. */
@@ -251,10 +264,7 @@ static void feed(void *arg, const struct store_kv_event *ev)
 		return;
 	case STORE_KV_EV_PROGRESS:
 		pthread_mutex_lock(&c->mu);
-		if (ev->rev > c->rev) {
-			c->rev = ev->rev;
-			pthread_cond_broadcast(&c->seen);
-		}
+		rev_seen(c, ev->rev);
 		pthread_mutex_unlock(&c->mu);
 		return;
 	case STORE_KV_EV_GONE:

@@ -556,6 +556,34 @@ static void test_watch_from_now_starts_at_etcds_revision(void **state)
 	world_close(&w);
 }
 
+/* A write to a key of a resource the cache does not hold still moves its
+ * revision: a consistent list after it is served from the cache at once,
+ * not after a second's wait and a read of etcd. */
+static void test_a_foreign_resource_moves_the_revision(void **state)
+{
+	char text[] = "{\"metadata\":{\"name\":\"x\",\"namespace\":\"a\"}}";
+	struct enc e = {text};
+	struct store_kv_write wr = {
+	    .key = {"widgets", "a", "x"}, .op = STORE_KV_PUT, .encode = encode, .arg = &e};
+	struct store_list_meta meta;
+	struct vim_err err;
+	struct world w;
+	json_t *items = NULL;
+	int64_t rev = 0, t0;
+
+	(void)state;
+	world_kv(&w);
+	world_cache(&w);
+	assert_int_equal(w.kv->ops->write(w.kv, &wr, &rev, &err), 0);
+	t0 = vim_mono_ms();
+	if (list(&w, VI, NULL, NULL, NULL, &items, &meta, &err) < 0)
+		fail_msg("list after a widget: %s", err.msg);
+	assert_true(vim_mono_ms() - t0 < 900);
+	assert_true(meta.resource_version >= rev);
+	json_decref(items);
+	world_close(&w);
+}
+
 struct later {
 	struct store_kv *kv;
 	int delay_ms;
@@ -930,6 +958,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_unset_rv_list_reads_its_writes, etcd_setup, NULL),
 	    cmocka_unit_test_setup_teardown(test_watch_from_now_starts_at_etcds_revision,
 	                                    etcd_setup, NULL),
+	    cmocka_unit_test_setup_teardown(test_a_foreign_resource_moves_the_revision, etcd_setup,
+	                                    NULL),
 	    cmocka_unit_test_setup_teardown(test_future_rv_waits_then_times_out, etcd_setup, NULL),
 	    cmocka_unit_test_setup_teardown(test_compaction_while_away_relists_and_ends_watches,
 	                                    etcd_setup, NULL),
