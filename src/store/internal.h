@@ -67,6 +67,15 @@ void store_hub_limit_bytes(struct store_hub *h, int64_t max_bytes);
 /* The history's bytes (as store_hub_limit_bytes counts them). */
 size_t store_hub_history_bytes(struct store_hub *h);
 
+/* Starts the hub again at rv (a remote backend's cache read everything
+ * again at rv, its watch having lost its place): every open watcher is
+ * woken and gets VIM_EGONE (its client lists again), the history is
+ * dropped, and from then on a watch may resume from rv or later only —
+ * every change after rv is published, whatever revisions it skips.  A
+ * watch cache also calls it once at open, with the revision of its first
+ * read, for that last property. */
+void store_hub_reset(struct store_hub *h, int64_t rv);
+
 /* Registers a watcher for resource (opts borrowed; selectors copied);
  * current_rv is the store's RV at the time of the call. */
 int store_hub_watch(struct store_hub *h, const char *resource, const struct store_watch_opts *o,

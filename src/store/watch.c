@@ -66,6 +66,7 @@ struct store_watch {
 	/* guarded by hub->mu */
 	int64_t cursor; /* every change up to this RV has been seen */
 	bool canceled, detached;
+	bool reset; /* the hub was reset (store_hub_reset) under it: VIM_EGONE */
 	int64_t idle_ms;
 	bool unwoken; /* a change it wants may have come since it was last woken */
 	pthread_cond_t cond;
@@ -79,6 +80,13 @@ struct store_hub {
 	size_t bytes, max_bytes; /* the history's JSON text, and its bound */
 	int64_t last_rv;
 	int64_t evicted_rv; /* the newest change pushed out of the history */
+	/* Set by store_hub_reset: every change after floor is in the history,
+	 * whatever revisions it skips (a remote backend's revisions count
+	 * writes the hub never sees).  Without it the oldest change kept
+	 * marks what is complete, which holds only where every revision is a
+	 * change the hub got (sqlite). */
+	int64_t floor;
+	bool has_floor;
 	struct store_watch *watchers;
 	bool unwoken; /* some watcher has a change to be woken for */
 	/* The store's reference plus one per watcher: a watcher may outlive
@@ -370,12 +378,14 @@ int store_hub_watch(struct store_hub *h, const char *resource, const struct stor
 	pthread_mutex_lock(&h->mu);
 	if (from > 0 && from < current_rv) {
 		/* Every change after `from` must still be in the history. */
-		int64_t oldest = h->len ? h->hist[h->head].rv : current_rv + 1;
-		if (from + 1 < oldest) {
+		int64_t complete = h->has_floor
+		                       ? (h->floor > h->evicted_rv ? h->floor : h->evicted_rv)
+		                       : (h->len ? h->hist[h->head].rv : current_rv + 1) - 1;
+		if (from < complete) {
 			pthread_mutex_unlock(&h->mu);
 			store_watch_free(w);
 			return vim_err_set(err, VIM_EGONE, "too old resource version: %lld (%lld)",
-			                   (long long)from, (long long)(oldest - 1));
+			                   (long long)from, (long long)complete);
 		}
 	}
 	w->cursor = from > 0 && from < current_rv ? from : current_rv;
@@ -475,6 +485,13 @@ int store_watch_next(struct store_watch *w, int timeout_ms, struct store_event *
 	for (;;) {
 		if (w->canceled || w->detached) {
 			rc = vim_err_set(err, VIM_ECANCELED, "watch %s: canceled", w->resource);
+			goto out;
+		}
+		if (w->reset) {
+			rc = vim_err_set(err, VIM_EGONE,
+			                 "watch %s: the store read everything again (its backend's "
+			                 "watch could not resume); list again",
+			                 w->resource);
 			goto out;
 		}
 		if (h->evicted_rv > w->cursor) {
@@ -580,6 +597,31 @@ void store_hub_free(struct store_hub *h)
 	pthread_mutex_unlock(&h->mu);
 	if (last)
 		hub_release(h);
+}
+
+void store_hub_reset(struct store_hub *h, int64_t rv)
+{
+	struct store_watch *w;
+	size_t i;
+
+	pthread_mutex_lock(&h->mu);
+	for (i = 0; i < h->len; i++)
+		change_clear(&h->hist[(h->head + i) % h->cap]);
+	h->head = h->len = h->bytes = 0;
+	h->floor = rv;
+	h->has_floor = true;
+	h->evicted_rv = 0; /* the floor says it now */
+	if (rv > h->last_rv)
+		h->last_rv = rv;
+	/* Their cursors point into a history that is gone, and what changed
+	 * while the backend's watch was away reached none of them. */
+	for (w = h->watchers; w; w = w->next) {
+		w->reset = true;
+		w->unwoken = false;
+		pthread_cond_broadcast(&w->cond);
+	}
+	h->unwoken = false;
+	pthread_mutex_unlock(&h->mu);
 }
 
 void store_hub_stats(struct store_hub *h, size_t *watchers, size_t *history)
