@@ -88,7 +88,10 @@ struct store_kv_range {
 };
 
 struct store_kv_range_meta {
-	int64_t rev;       /* the revision the keys were read at */
+	/* the revision the keys were read at; set before fn's first call, so
+	 * the layer can refuse a continue token newer than the data before
+	 * it hands out a single key */
+	int64_t rev;
 	int64_t remaining; /* see count_rest; -1 unknown, 0 when fn never stopped */
 };
 

@@ -72,7 +72,7 @@ static void *ckpt_main(void *arg)
 	return NULL;
 }
 
-int sq_ckpt_start(struct sq_store *s, struct vim_err *err)
+int sq_ckpt_start(struct sq_kv *s, struct vim_err *err)
 {
 	struct sq_ckpt *c = calloc(1, sizeof(*c));
 	int rc;
@@ -113,7 +113,7 @@ int sq_ckpt_start(struct sq_store *s, struct vim_err *err)
 	return 0;
 }
 
-void sq_ckpt_stop(struct sq_store *s)
+void sq_ckpt_stop(struct sq_kv *s)
 {
 	struct sq_ckpt *c = s->ckpt;
 

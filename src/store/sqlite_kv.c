@@ -1,0 +1,162 @@
+/*
+ * store/sqlite_kv — one key's read and one key's compare-and-swap write on
+ * the SQLite file.  Writes are serialised by one mutex; the revision is
+ * meta.rv, kept in the same transaction as the row, so order survives
+ * restarts.  The compare runs inside the write's transaction, under the
+ * mutex: nothing can commit between it and the write.
+ */
+#include "store/sqlite_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Steps a statement that returns no rows (the transaction's own are
+ * prepared once: sqlite3_exec would compile them on every write). */
+static int sq_run(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static void bind_key(sqlite3_stmt *st, const struct store_kv_key *k)
+{
+	sqlite3_reset(st);
+	sqlite3_bind_text(st, 1, k->resource, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, k->ns ? k->ns : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, k->name, -1, SQLITE_STATIC);
+}
+
+int sq_kv_get(struct store_kv *kv, const struct store_kv_key *key, struct store_kv_got *out,
+              struct vim_err *err)
+{
+	struct sq_kv *s = (struct sq_kv *)kv;
+	sqlite3_stmt *st = s->get;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&s->mu);
+	bind_key(st, key);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const char *text = (const char *)sqlite3_column_text(st, 0);
+		size_t len = (size_t)sqlite3_column_bytes(st, 0);
+		/* a NOT NULL column: no text is out of memory */
+		if (!text || !(out->value = malloc(len + 1))) {
+			rc = text ? vim_err_set(err, VIM_ENOMEM, "store: %s: get: out of memory",
+			                        s->path)
+			          : sq_fail(s, sqlite3_errcode(s->db), err, "get");
+			goto out;
+		}
+		memcpy(out->value, text, len);
+		out->value[len] = '\0';
+		out->len = len;
+		out->mod_rev = sqlite3_column_int64(st, 1);
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = vim_err_set(err, VIM_ENOTFOUND, "store: %s: %s %s/%s not found", s->path,
+		                 key->resource, key->ns ? key->ns : "", key->name);
+	} else {
+		rc = sq_fail(s, rc, err, "get");
+	}
+out:
+	sqlite3_reset(st);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+/* The key's mod_rev inside the write's transaction (0: no such key). */
+static int stored_rev(struct sq_kv *s, const struct store_kv_key *key, int64_t *rev,
+                      struct vim_err *err)
+{
+	int rc;
+
+	*rev = 0;
+	bind_key(s->getrv, key);
+	rc = sqlite3_step(s->getrv);
+	if (rc == SQLITE_ROW)
+		*rev = sqlite3_column_int64(s->getrv, 0);
+	sqlite3_reset(s->getrv);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sq_fail(s, rc, err, "read a revision");
+}
+
+int sq_kv_write(struct store_kv *kv, const struct store_kv_write *w, int64_t *rev,
+                struct vim_err *err)
+{
+	struct sq_kv *s = (struct sq_kv *)kv;
+	const struct store_kv_key *k = &w->key;
+	int64_t have = 0, next;
+	const char *text = NULL;
+	size_t len = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	*rev = 0;
+	pthread_mutex_lock(&s->mu);
+	next = s->rv + 1;
+	if ((rc = sq_run(s->begin)) != SQLITE_OK) {
+		rc = sq_fail(s, rc, err, "begin");
+		goto out;
+	}
+	if ((rc = stored_rev(s, k, &have, err)) < 0)
+		goto rollback;
+	if (have != w->expect_rev) { /* the compare failed: nothing is written */
+		rc = vim_err_set(err, VIM_ECONFLICT, "store: %s: %s %s/%s: revision %lld, not %lld",
+		                 s->path, k->resource, k->ns ? k->ns : "", k->name, (long long)have,
+		                 (long long)w->expect_rev);
+		goto rollback;
+	}
+	if (w->op == STORE_KV_DELETE) {
+		st = s->del;
+		bind_key(st, k);
+	} else {
+		if ((rc = w->encode(w->arg, next, &text, &len)) < 0) {
+			vim_err_set(err, rc, "store: %s: %s %s/%s: cannot encode the value (%s)",
+			            s->path, k->resource, k->ns ? k->ns : "", k->name,
+			            vim_code_name(rc));
+			goto rollback;
+		}
+		st = s->put;
+		bind_key(st, k);
+		sqlite3_bind_int64(st, 4, next);
+		sqlite3_bind_text(st, 5, text, (int)len, SQLITE_STATIC);
+	}
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(s->setrv);
+		sqlite3_bind_int64(s->setrv, 1, next);
+		rc = sqlite3_step(s->setrv);
+		/* no row updated: the counter is gone and would restart at 0 */
+		if (rc == SQLITE_DONE && sqlite3_changes(s->db) != 1)
+			rc = SQLITE_CORRUPT;
+		sqlite3_reset(s->setrv);
+	}
+	if (rc != SQLITE_DONE || (rc = sq_run(s->commit)) != SQLITE_OK) {
+		rc = sq_fail(s, rc, err, "write");
+		goto rollback;
+	}
+	s->rv = next;
+	*rev = next;
+	/* still under the lock: the layer publishes in revision order */
+	if (w->committed)
+		w->committed(w->arg, next);
+	goto out;
+rollback:
+	sq_run(s->rollback);
+out:
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+int sq_kv_current_rev(struct store_kv *kv, int64_t *rev, struct vim_err *err)
+{
+	struct sq_kv *s = (struct sq_kv *)kv;
+
+	(void)err;
+	pthread_mutex_lock(&s->mu);
+	*rev = s->rv;
+	pthread_mutex_unlock(&s->mu);
+	return 0;
+}
