@@ -214,6 +214,19 @@ static void key_text(const struct line_obj *lo, char *out, size_t cap)
 	         lo->name);
 }
 
+/* key_text of a seen_key's "resource\x1fns\x1fname". */
+static void seen_text(const char *key, char *out, size_t cap)
+{
+	const char *ns = strchr(key, '\x1f'), *name = ns ? strchr(ns + 1, '\x1f') : NULL;
+
+	if (!name) {
+		snprintf(out, cap, "%s", key);
+		return;
+	}
+	snprintf(out, cap, "%.*s %.*s%s%s", (int)(ns - key), key, (int)(name - ns - 1), ns + 1,
+	         name > ns + 1 ? "/" : "", name + 1);
+}
+
 /* ---- import: the two passes ------------------------------------------------------- */
 
 struct check {
@@ -333,10 +346,7 @@ static int check_all(struct store *s, FILE *f, FILE *spool, const char *name, st
 	qsort(c->keys, c->nkeys, sizeof(*c->keys), key_cmp);
 	for (i = 1; i < c->nkeys; i++)
 		if (strcmp(c->keys[i - 1].key, c->keys[i].key) == 0) {
-			snprintf(key, sizeof(key), "%s", c->keys[i].key);
-			for (char *p = key; *p; p++)
-				if (*p == '\x1f')
-					*p = ' ';
+			seen_text(c->keys[i].key, key, sizeof(key));
 			rc = vim_err_set(err, VIM_EINVAL,
 			                 "%s:%zu: %s is also on line %zu: nothing was imported",
 			                 name, c->keys[i].line, key, c->keys[i - 1].line);
