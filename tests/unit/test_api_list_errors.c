@@ -14,10 +14,13 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -411,6 +414,75 @@ static void test_conflicting_content_lengths_are_refused(void **state)
 		fail_msg("%s", out);
 }
 
+struct stopper {
+	struct api_server *s;
+	atomic_bool done;
+};
+
+static void *stop_main(void *arg)
+{
+	struct stopper *st = arg;
+
+	api_server_stop(st->s);
+	atomic_store(&st->done, true);
+	return NULL;
+}
+
+/* A watch whose client stops reading and then leaves, with more events
+ * than the pipe, the socket buffers and the client's window hold: its
+ * producer is blocked writing into the full pipe.  The reader's end must
+ * close when MHD lets the response go, so the producer gets EPIPE and
+ * ends; it was closed only with the last reference, which the blocked
+ * producer held, and api_server_stop waited for it forever (vimaged's
+ * SIGTERM hung after bench/api's watch left). */
+static void test_an_abandoned_watch_does_not_hold_the_server(void **state)
+{
+	struct api_config cfg = {.token = TOKEN, .notify_token = "notify-token", .store = fk.real};
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	struct stopper st = {0};
+	struct vim_err err = {0};
+	char req[512], pad[2049], name[32];
+	int fd, small = 4096, i;
+	pthread_t th;
+	(void)state;
+
+	assert_int_equal(api_server_start(&st.s, &cfg, &err), 0);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	a.sin_port = htons((uint16_t)api_server_port(st.s));
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	snprintf(req, sizeof(req),
+	         "GET " VIS "?watch=1&resourceVersion=%lld HTTP/1.1\r\nHost: x\r\n"
+	         "Authorization: Bearer " TOKEN "\r\n\r\n",
+	         (long long)store_current_rv(fk.real));
+	assert_int_equal(send(fd, req, strlen(req), 0), (ssize_t)strlen(req));
+	usleep(200 * 1000); /* the watch is open */
+	memset(pad, 'x', sizeof(pad) - 1);
+	pad[sizeof(pad) - 1] = '\0';
+	for (i = 0; i < 3000; i++) { /* ~7 MB of events nobody reads */
+		json_t *o = json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s}},s:{s:{s:s}}}", "apiVersion",
+		                      "virtualization.deckhouse.io/v1alpha2", "kind",
+		                      "VirtualImage", "metadata", "name", name, "namespace",
+		                      "default", "annotations", "pad", pad, "spec", "dataSource",
+		                      "type", "Upload"),
+		       *out = NULL;
+		snprintf(name, sizeof(name), "abandoned-%d", i);
+		json_object_set_new(json_object_get(o, "metadata"), "name", json_string(name));
+		assert_int_equal(store_create(fk.real, "virtualimages", o, &out, &err), 0);
+		json_decref(o);
+		json_decref(out);
+	}
+	usleep(300 * 1000); /* the producer has filled everything and blocks */
+	close(fd);
+	pthread_create(&th, NULL, stop_main, &st);
+	for (i = 0; i < 150 && !atomic_load(&st.done); i++)
+		usleep(100 * 1000);
+	if (!atomic_load(&st.done))
+		fail_msg("api_server_stop still waits 15 s after the watch's client left");
+	pthread_join(th, NULL);
+}
+
 /* Each test starts with a store that answers (a failed one's fail_lists
  * must not carry over). */
 static int reset(void **state)
@@ -455,9 +527,11 @@ int main(void)
 	    cmocka_unit_test_setup(test_watch_that_fails_ends_with_an_error_event, reset),
 	    cmocka_unit_test_setup(test_query_counts_parse_whole, reset),
 	    cmocka_unit_test_setup(test_conflicting_content_lengths_are_refused, reset),
+	    cmocka_unit_test_setup(test_an_abandoned_watch_does_not_hold_the_server, reset),
 	};
 	int rc;
 
+	signal(SIGPIPE, SIG_IGN); /* as vimaged: a reader gone is EPIPE */
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	rc = cmocka_run_group_tests(tests, setup, teardown);
 	curl_global_cleanup();
