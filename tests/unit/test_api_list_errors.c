@@ -395,7 +395,10 @@ static void raw(const char *req, char *out, size_t cap)
  * (RFC 9112 6.3): 400 naming the header, before anything is read. */
 static void test_conflicting_content_lengths_are_refused(void **state)
 {
-	char out[4096];
+	static const char body[] =
+	    "{\"apiVersion\":\"virtualization.deckhouse.io/v1alpha2\",\"kind\":\"VirtualImage\","
+	    "\"metadata\":{\"name\":\"twice\"},\"spec\":{\"dataSource\":{\"type\":\"Upload\"}}}";
+	char out[4096], req[1024];
 	(void)state;
 
 	raw("POST " VIS " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN
@@ -405,12 +408,14 @@ static void test_conflicting_content_lengths_are_refused(void **state)
 	if (strncmp(out, "HTTP/1.1 400", 12) != 0 || !strstr(out, "\"reason\":\"BadRequest\"") ||
 	    !strstr(out, "Content-Length: the request names 2 different lengths"))
 		fail_msg("%s", out);
-	/* the same length twice is one length */
-	raw("POST " VIS " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN
-	    "\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
-	    "Content-Length: 2\r\nConnection: close\r\n\r\n{}",
-	    out, sizeof(out));
-	if (strncmp(out, "HTTP/1.1 4", 10) != 0 || strstr(out, "Content-Length: the request"))
+	/* the same length twice is one length: the create goes through */
+	snprintf(req, sizeof(req),
+	         "POST " VIS " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN
+	         "\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+	         "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+	         strlen(body), strlen(body), body);
+	raw(req, out, sizeof(out));
+	if (strncmp(out, "HTTP/1.1 201", 12) != 0)
 		fail_msg("%s", out);
 }
 
@@ -461,14 +466,14 @@ static void test_an_abandoned_watch_does_not_hold_the_server(void **state)
 	memset(pad, 'x', sizeof(pad) - 1);
 	pad[sizeof(pad) - 1] = '\0';
 	for (i = 0; i < 3000; i++) { /* ~7 MB of events nobody reads */
-		json_t *o = json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s}},s:{s:{s:s}}}", "apiVersion",
-		                      "virtualization.deckhouse.io/v1alpha2", "kind",
-		                      "VirtualImage", "metadata", "name", name, "namespace",
-		                      "default", "annotations", "pad", pad, "spec", "dataSource",
-		                      "type", "Upload"),
-		       *out = NULL;
+		json_t *o, *out = NULL;
+
 		snprintf(name, sizeof(name), "abandoned-%d", i);
-		json_object_set_new(json_object_get(o, "metadata"), "name", json_string(name));
+		o = json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s}},s:{s:{s:s}}}", "apiVersion",
+		              "virtualization.deckhouse.io/v1alpha2", "kind", "VirtualImage",
+		              "metadata", "name", name, "namespace", "default", "annotations",
+		              "pad", pad, "spec", "dataSource", "type", "Upload");
+		assert_non_null(o);
 		assert_int_equal(store_create(fk.real, "virtualimages", o, &out, &err), 0);
 		json_decref(o);
 		json_decref(out);
