@@ -379,7 +379,7 @@ static void raw(const char *req, char *out, size_t cap)
 	struct timeval tv = {5, 0};
 	ssize_t n;
 
-	a.sin_port = htons((uint16_t)atoi(strrchr(base, ':') + 1));
+	a.sin_port = htons((uint16_t)api_server_port(srv));
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	assert_true(fd >= 0);
 	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
