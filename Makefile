@@ -77,6 +77,7 @@ $(UNIT_BIN): $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(UNIT_SUPPORT_OBJ) $
 
 # A unit test of a binary's own file names that object here.
 $(BUILD)/tests/test_flags: $(BUILD)/obj/src/cmd/vimaged/flags.o
+$(BUILD)/tests/test_store_health: $(BUILD)/obj/src/cmd/vimaged/health.o
 
 $(ITEST_BIN): $(BUILD)/itests/%: $(BUILD)/obj/tests/integration/%.o $(LIB)
 	@mkdir -p $(dir $@)

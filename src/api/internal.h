@@ -51,6 +51,12 @@ void api_reply_status(struct api_req *r, unsigned int http, const char *reason,
                       const char *message);
 /* A Kubernetes Status for an error: code from vim_code_http_status. */
 void api_reply_error(struct api_req *r, int vim_code, const char *message);
+/* The Status for an error (a new reference; NULL when out of memory): code
+ * and reason from the err table, and kube's details where it has them (a
+ * "Too large resource version" timeout: its ResourceVersionTooLarge cause
+ * and retryAfterSeconds).  What api_reply_error sends and a watch's ERROR
+ * event carries. */
+json_t *api_error_status(int vim_code, const char *message);
 /* The same naming the object a create's body named (its URL has none). */
 void api_reply_error_named(struct api_req *r, int vim_code, const char *message, const char *name);
 /* 422 Invalid with causes, Kubernetes' message format. */
@@ -87,6 +93,18 @@ bool api_check_write_options(struct api_req *r, const char *options_kind, bool f
 /* watch, allowWatchBookmarks, limit, timeoutSeconds, resourceVersion,
  * resourceVersionMatch and their combinations with continue. */
 bool api_check_list_options(struct api_req *r, bool watch);
+/* The same, and what they say, parsed once (strings borrowed from r). */
+struct api_list_params {
+	int64_t limit;        /* 0 = none */
+	int64_t timeout_s;    /* 0 = unset */
+	int64_t rv;           /* 0 when unset */
+	const char *rv_text;  /* resourceVersion; NULL when unset or empty */
+	const char *rv_match; /* resourceVersionMatch; NULL when unset or empty */
+};
+bool api_list_params(struct api_req *r, bool watch, struct api_list_params *p);
+/* A decimal count as kube's query decoding (Go's strconv) reads it: only
+ * digits (sign: ParseInt's optional leading '+'), within int64. */
+bool api_parse_count(const char *v, bool sign, int64_t *out);
 /* GET of one object: resourceVersion (400 unless a decimal count). */
 bool api_check_get_options(struct api_req *r);
 /* A boolean query parameter as kube-apiserver reads it: absent, "0" and

@@ -9,7 +9,7 @@
  * small.  A WATCH is a producer that turns store events into lines of
  * {"type","object"} (each object a one-row Table when kubectl asks so).
  */
-#include "api/internal.h"
+#include "api/server_internal.h"
 #include "api/schema.h"
 #include "core/log.h"
 
@@ -28,6 +28,9 @@ struct job {
 	char resource[64];
 	const struct model_kind_info *kind; /* NULL for events */
 	char *ns, *label, *field, *cont, *include;
+	/* resourceVersion and resourceVersionMatch as given (NULL = unset):
+	 * a list's consistency (store_list_opts) */
+	char *rv_text, *rv_match;
 	int64_t limit;
 	int64_t rv; /* watch: from here; 0 = send the current state first */
 	bool table, bookmarks;
@@ -57,13 +60,15 @@ static void job_free(struct job *j)
 	free(j->field);
 	free(j->cont);
 	free(j->include);
+	free(j->rv_text);
+	free(j->rv_match);
 	free(j);
 }
 
-static struct job *job_new(struct api_req *r)
+/* p: the query as api_list_params parsed and checked it. */
+static struct job *job_new(struct api_req *r, const struct api_list_params *p)
 {
 	struct job *j = calloc(1, sizeof(*j));
-	const char *v;
 
 	if (!j)
 		return NULL;
@@ -76,13 +81,19 @@ static struct job *job_new(struct api_req *r)
 	j->field = dup_or_null(api_query(r, "fieldSelector"));
 	j->cont = dup_or_null(api_query(r, "continue"));
 	j->include = dup_or_null(api_query(r, "includeObject"));
-	j->limit = (v = api_query(r, "limit")) ? strtoll(v, NULL, 10) : 0;
-	j->rv = (v = api_query(r, "resourceVersion")) ? strtoll(v, NULL, 10) : 0;
+	j->rv_text = dup_or_null(p->rv_text);
+	j->rv_match = dup_or_null(p->rv_match);
+	if ((p->rv_text && !j->rv_text) || (p->rv_match && !j->rv_match)) {
+		job_free(j);
+		return NULL;
+	}
+	j->limit = p->limit;
+	j->rv = p->rv;
 	j->table = api_wants_table(r);
 	api_query_bool(r, "allowWatchBookmarks", &j->bookmarks); /* checked before */
 	api_query_bool(r, "sendInitialEvents", &j->initial_end);
 	j->initial_state = j->initial_end || (j->rv == 0 && !api_query(r, "sendInitialEvents"));
-	j->timeout_s = (v = api_query(r, "timeoutSeconds")) ? strtoll(v, NULL, 10) : 0;
+	j->timeout_s = p->timeout_s;
 	if (j->timeout_s <= 0)
 		j->timeout_s = WATCH_DEFAULT_TIMEOUT_S;
 	return j;
@@ -96,6 +107,8 @@ static void list_opts(const struct job *j, struct store_list_opts *o)
 	o->field_selector = j->field;
 	o->limit = j->limit;
 	o->continue_token = j->cont;
+	o->resource_version = j->rv_text;
+	o->resource_version_match = j->rv_match;
 }
 
 static json_t *table_of(const struct job *j, const json_t *items, const char *rv, const char *cont)
@@ -195,12 +208,13 @@ void api_list(struct api_req *r)
 	struct store_list_meta m;
 	struct vim_err err = {0};
 	json_t *items = NULL;
+	struct api_list_params p;
 	char rv[32];
 	int rc;
 
-	if (!api_check_list_options(r, false))
+	if (!api_list_params(r, false, &p))
 		return;
-	if (!(j = job_new(r))) {
+	if (!(j = job_new(r, &p))) {
 		api_reply_error(r, VIM_ENOMEM, "out of memory");
 		return;
 	}
@@ -325,11 +339,8 @@ static int initial_added(void *arg, const char *json, size_t len)
  * clean end of the stream. */
 static void write_error(struct job *j, int fd, int code, const char *msg)
 {
-	int http = code == VIM_EGONE ? 410 : vim_code_http_status(code);
-	const char *reason = code == VIM_EGONE ? "Expired" : vim_code_k8s_reason(code);
-	json_t *st = json_pack("{s:s,s:s,s:{},s:s,s:s,s:s,s:i}", "kind", "Status", "apiVersion",
-	                       "v1", "metadata", "status", "Failure", "message", msg, "reason",
-	                       reason, "code", http);
+	json_t *st =
+	    code == VIM_EGONE ? api_status_body(410, "Expired", msg) : api_error_status(code, msg);
 
 	if (code != VIM_EGONE)
 		vim_log(VIM_LOG_WARN, "watch %s: %s", j->resource, msg);
@@ -417,12 +428,13 @@ void api_watch(struct api_req *r)
 {
 	struct job *j;
 	struct store_watch_opts wo = {0};
+	struct api_list_params p;
 	struct vim_err err = {0};
 	int rc;
 
-	if (!api_check_list_options(r, true))
+	if (!api_list_params(r, true, &p))
 		return;
-	if (!(j = job_new(r))) {
+	if (!(j = job_new(r, &p))) {
 		api_reply_error(r, VIM_ENOMEM, "out of memory");
 		return;
 	}

@@ -46,36 +46,56 @@ bool api_query_bool(struct api_req *r, const char *key, bool *out)
 	return true;
 }
 
-/* A decimal int64 >= 0; absent = 0. */
-static bool query_count(struct api_req *r, const char *key, int64_t *out)
+/* A decimal count as Go's strconv reads it, which is what kube's query
+ * decoding uses: digits from the first character to the last (with
+ * sign, ParseInt's optional '+'), nothing else -- no blank, no suffix,
+ * no second sign -- and within int64 (what the store holds).  strtoll
+ * alone takes leading blanks and a '-', and stops quietly at a stranger. */
+bool api_parse_count(const char *v, bool sign, int64_t *out)
 {
-	const char *v = api_query(r, key);
+	const char *d = v;
 	char *end;
 	long long n;
 
-	*out = 0;
-	if (!v || !*v)
-		return true;
-	errno = 0;
-	n = strtoll(v, &end, 10);
-	if (*end || errno || n < 0 || end == v) {
-		reply_bad_param(r, key, v, "must be a non-negative integer");
+	if (!v)
 		return false;
-	}
+	if (sign && *d == '+')
+		d++;
+	if (*d < '0' || *d > '9')
+		return false;
+	errno = 0;
+	n = strtoll(d, &end, 10);
+	if (*end || errno == ERANGE || n < 0)
+		return false;
 	*out = n;
 	return true;
 }
 
-/* resourceVersion, when given, is a decimal count (kube's versioner
- * refuses anything else, on a GET as on a LIST). */
-static bool check_rv(struct api_req *r, const char *rv)
+/* A non-negative int64 query parameter (limit, timeoutSeconds: ParseInt);
+ * absent or empty = 0. */
+static bool query_count(struct api_req *r, const char *key, int64_t *out)
 {
-	char *end, msg[512];
+	const char *v = api_query(r, key);
 
-	if (!rv || !*rv)
+	*out = 0;
+	if (!v || !*v)
 		return true;
-	errno = 0;
-	if (*rv != '-' && (strtoull(rv, &end, 10), !*end) && !errno)
+	if (api_parse_count(v, true, out))
+		return true;
+	reply_bad_param(r, key, v, "must be a non-negative integer");
+	return false;
+}
+
+/* resourceVersion, when given, is a decimal count (kube's versioner,
+ * ParseUint: no sign, no blank, refuses anything else, on a GET as on a
+ * LIST); one above int64 is a revision no store can reach, refused the
+ * same way rather than read as the largest one. */
+static bool check_rv(struct api_req *r, const char *rv, int64_t *out)
+{
+	char msg[512];
+
+	*out = 0;
+	if (!rv || !*rv || api_parse_count(rv, false, out))
 		return true;
 	snprintf(msg, sizeof(msg),
 	         "invalid resource version: resourceVersion: Invalid value: "
@@ -87,7 +107,9 @@ static bool check_rv(struct api_req *r, const char *rv)
 
 bool api_check_get_options(struct api_req *r)
 {
-	return check_rv(r, api_query(r, "resourceVersion"));
+	int64_t rv;
+
+	return check_rv(r, api_query(r, "resourceVersion"), &rv);
 }
 
 /* Kube's validateWatchOptions: resourceVersionMatch only as the
@@ -132,19 +154,21 @@ static bool check_watch_list(struct api_req *r, const char *match, const char *c
 	return false;
 }
 
-bool api_check_list_options(struct api_req *r, bool watch)
+bool api_list_params(struct api_req *r, bool watch, struct api_list_params *p)
 {
 	const char *rv = api_query(r, "resourceVersion");
 	const char *match = api_query(r, "resourceVersionMatch");
 	const char *cont = api_query(r, "continue");
 	struct model_causes causes = {.len = 0};
-	int64_t n;
 	bool b;
 
+	memset(p, 0, sizeof(*p));
+	p->rv_text = rv && *rv ? rv : NULL;
+	p->rv_match = match && *match ? match : NULL;
 	if (!api_query_bool(r, "watch", &b) || !api_query_bool(r, "allowWatchBookmarks", &b) ||
-	    !query_count(r, "limit", &n) || !query_count(r, "timeoutSeconds", &n))
+	    !query_count(r, "limit", &p->limit) || !query_count(r, "timeoutSeconds", &p->timeout_s))
 		return false;
-	if (!check_rv(r, rv))
+	if (!check_rv(r, rv, &p->rv))
 		return false;
 	if (watch)
 		return check_watch_list(r, match, cont);
@@ -182,6 +206,13 @@ bool api_check_list_options(struct api_req *r, bool watch)
 		return false;
 	}
 	return true;
+}
+
+bool api_check_list_options(struct api_req *r, bool watch)
+{
+	struct api_list_params p;
+
+	return api_list_params(r, watch, &p);
 }
 
 /* Every value of a repeated dryRun, in order, quoted like Go's %#v. */

@@ -72,10 +72,35 @@ void api_reply_error(struct api_req *r, int vim_code, const char *message)
 	api_reply_error_named(r, vim_code, message, r->name);
 }
 
+/* The text the store puts in a wait for a resourceVersion it has not seen
+ * (store/wcache.h), kube's tooLargeResourceVersionCauseMsg. */
+#define TOO_LARGE_RV "Too large resource version"
+
+json_t *api_error_status(int vim_code, const char *message)
+{
+	char msg[VIM_ERR_MSG_MAX + 16];
+	json_t *st;
+
+	if (vim_code != VIM_ETIMEDOUT || !strstr(message, TOO_LARGE_RV))
+		return api_status_body(vim_code_http_status(vim_code),
+		                       vim_code_k8s_reason(vim_code), message);
+	/* kube's NewTooLargeResourceVersionError: a NewTimeoutError (its
+	 * "Timeout: " prefix, retryAfterSeconds) whose cause tells
+	 * client-go's reflector to retry rather than relist */
+	snprintf(msg, sizeof(msg), "Timeout: %s", message);
+	st = api_status_body(504, "Timeout", msg);
+	if (st)
+		json_object_set_new(st, "details",
+		                    json_pack("{s:[{s:s,s:s}],s:i}", "causes", "reason",
+		                              "ResourceVersionTooLarge", "message", TOO_LARGE_RV,
+		                              "retryAfterSeconds", 1));
+	return st;
+}
+
 void api_reply_error_named(struct api_req *r, int vim_code, const char *message, const char *name)
 {
 	int http = vim_code_http_status(vim_code);
-	json_t *st = api_status_body(http, vim_code_k8s_reason(vim_code), message), *details;
+	json_t *st = api_error_status(vim_code, message), *details;
 
 	/* kube's StatusDetails of the qualified resource: group only when not core */
 	if (name && st &&
@@ -83,6 +108,8 @@ void api_reply_error_named(struct api_req *r, int vim_code, const char *message,
 	         json_pack("{s:s,s:s}", "name", name, "kind", r->resource ? r->resource : ""))) {
 		if (r->kind)
 			json_object_set_new(details, "group", json_string(MODEL_GROUP));
+		/* beside the causes api_error_status may have put there */
+		json_object_update_missing(details, json_object_get(st, "details"));
 		json_object_set_new(st, "details", details);
 	}
 	api_reply_json(r, (unsigned int)http, st);

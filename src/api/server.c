@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -187,6 +188,58 @@ static enum MHD_Result refuse_body(struct api_server *s, struct MHD_Connection *
 	return MHD_NO;
 }
 
+/* Every Content-Length the request carries, for content_length. */
+struct clen {
+	const char *first;
+	int count;
+	bool differ;
+};
+
+static enum MHD_Result clen_value(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+	struct clen *c = cls;
+
+	(void)kind;
+	if (strcasecmp(key, "Content-Length") != 0)
+		return MHD_YES;
+	if (c->count++ == 0)
+		c->first = value ? value : "";
+	else if (strcmp(c->first, value ? value : "") != 0)
+		c->differ = true;
+	return MHD_YES;
+}
+
+/* The request's Content-Length (-1 when it has none), parsed whole: digits
+ * only, as RFC 9110 writes it.  Two that differ are refused (RFC 9112
+ * 6.3: the length is then unknowable, the classic request-smuggling
+ * shape), and a value strtoull would read as a prefix ("12abc") or wrap
+ * never becomes a length.  On false, why says what is wrong. */
+static bool content_length(struct MHD_Connection *conn, long long *len, char *why, size_t cap)
+{
+	struct clen c = {NULL, 0, false};
+	int64_t n;
+
+	*len = -1;
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, clen_value, &c);
+	if (c.count == 0)
+		return true;
+	if (c.differ) {
+		snprintf(why, cap, "Content-Length: the request names %d different lengths",
+		         c.count);
+		return false;
+	}
+	if (!api_parse_count(c.first, false, &n)) {
+		snprintf(why, cap,
+		         "Content-Length: Invalid value: \"%.64s\": must be a decimal "
+		         "count of bytes",
+		         c.first);
+		return false;
+	}
+	*len = (long long)n;
+	return true;
+}
+
 /* The first call of a row whose body streams to it: claim the transfer,
  * or answer at once (the body is then dropped). */
 static enum MHD_Result sink_first(struct api_server *s, struct conn_state *cs, struct api_req *r)
@@ -220,7 +273,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	struct conn_state *cs = *con_cls;
 	struct api_req r = {
 	    .srv = s, .store = s->store, .conn = conn, .method = method, .path = url};
-	const char *cl, *rest;
+	const char *rest;
+	char why[160];
+	long long cl;
 
 	(void)version;
 	if (!cs) {
@@ -230,12 +285,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		api_guard_request_started(s->guard, conn); /* the headers are in */
 		cs->route = api_server_route_find(method, url, &rest);
 		cs->rest = rest ? rest - url : -1;
+		if (!content_length(conn, &cl, why, sizeof(why))) {
+			cs->answered = true;
+			api_reply_status(&r, 400, "BadRequest", why);
+			return queue(conn, &r);
+		}
 		if (cs->route->sink)
 			return sink_first(s, cs, &r);
 		/* Refuse what is too big before reading it (the body stays
 		 * unread; MHD closes the connection after the answer). */
-		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-		if (cl && strtoull(cl, NULL, 10) > s->max_body) {
+		if (cl >= 0 && (unsigned long long)cl > s->max_body) {
 			cs->answered = true;
 			api_reply_error(&r, VIM_ETOOLARGE, "the request body is too large");
 			return queue(conn, &r);

@@ -122,9 +122,24 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 	return MHD_CONTENT_READER_END_WITH_ERROR;
 }
 
+/* The reader lets go: its end of the pipe closes now, not with the last
+ * reference.  A producer blocked writing into a full pipe (a watch whose
+ * client left) then gets EPIPE and ends; with the read end kept open by
+ * the reference the producer itself holds, it waited forever, and
+ * api_server_stop with it. */
+static void reader_done(struct api_stream *st)
+{
+	pthread_mutex_lock(&st->mu);
+	if (st->fd >= 0)
+		close(st->fd);
+	st->fd = -1;
+	pthread_mutex_unlock(&st->mu);
+	api_stream_unref(st);
+}
+
 static void stream_release(void *cls)
 {
-	api_stream_unref(cls);
+	reader_done(cls);
 }
 
 /* A response that reads st (which it then holds a reference of). */
@@ -226,12 +241,12 @@ int api_reply_stream(struct api_req *r, unsigned int code, const char *content_t
 	pthread_detach(th);
 	/* Held: an error before the first byte is still a proper Status. */
 	if (hold && (rc = first_byte(st, err)) < 0) {
-		api_stream_unref(st);
+		reader_done(st);
 		return rc;
 	}
 	api_conn_timeout(r->conn, is_watch(r) ? 0 : API_TRANSFER_IDLE_S);
 	if (!(r->resp = api_stream_response(st))) {
-		api_stream_unref(st); /* the producer's write fails: it ends */
+		reader_done(st); /* the producer's write fails: it ends */
 		api_reply_error(r, VIM_ENOMEM, "cannot start a streamed reply");
 		return 0;
 	}

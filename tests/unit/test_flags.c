@@ -71,6 +71,16 @@ static void test_defaults_are_todays(void **state)
 	assert_int_equal(o.http_idle_timeout_ms, 90000);
 	assert_int_equal(o.http_header_timeout_ms, 32000);
 	assert_int_equal(o.event_ttl_ms, 3600000);
+	assert_string_equal(o.store, "sqlite");
+	assert_null(o.etcd_endpoints);
+	assert_string_equal(o.etcd_prefix, "/vimage");
+	assert_null(o.etcd_cafile);
+	assert_null(o.etcd_certfile);
+	assert_null(o.etcd_keyfile);
+	assert_int_equal(o.etcd_timeout_ms, 5000);
+	assert_null(o.store_export);
+	assert_null(o.store_import);
+	assert_int_equal(vimaged_options_check(&o, &err), 0);
 }
 
 /* A row whose default is outside its own bounds would be a value no user
@@ -213,6 +223,115 @@ static void test_unknown_missing_and_bad_choices_are_refused(void **state)
 	refused("--kubectl-listen: expected a port from 0 to 65535, got \"127.0.0.1:\"", rc, &err);
 }
 
+static void test_etcd_flags_parse(void **state)
+{
+	struct options o;
+	struct vim_err err;
+	(void)state;
+
+	assert_int_equal(
+	    parse(&o, &err, "--store", "etcd", "--etcd-endpoints",
+	          "http://127.0.0.1:2379,https://etcd-1.example:32379,http://[::1]:2379",
+	          "--etcd-prefix=/vimage/prod", "--etcd-timeout", "250", "--etcd-cafile",
+	          "/dev/null", "--etcd-certfile=/dev/null", "--etcd-keyfile", "/dev/null",
+	          "--store-export", "-", NULL),
+	    0);
+	assert_string_equal(o.store, "etcd");
+	assert_string_equal(o.etcd_endpoints,
+	                    "http://127.0.0.1:2379,https://etcd-1.example:32379,http://[::1]:2379");
+	assert_string_equal(o.etcd_prefix, "/vimage/prod");
+	assert_int_equal(o.etcd_timeout_ms, 250);
+	assert_string_equal(o.etcd_certfile, "/dev/null");
+	assert_string_equal(o.store_export, "-");
+	assert_int_equal(vimaged_options_check(&o, &err), 0);
+}
+
+static void test_bad_etcd_flags_are_refused(void **state)
+{
+	static const struct {
+		const char *arg, *msg;
+	} bad[] = {
+	    {"--etcd-endpoints=127.0.0.1:2379",
+	     "--etcd-endpoints: expected http[s]://HOST:PORT[,...], got \"127.0.0.1:2379\""},
+	    {"--etcd-endpoints=http://127.0.0.1",
+	     "--etcd-endpoints: expected http[s]://HOST:PORT[,...], got \"http://127.0.0.1\""},
+	    {"--etcd-endpoints=http://127.0.0.1:2379,",
+	     "--etcd-endpoints: expected http[s]://HOST:PORT[,...], got \"\""},
+	    {"--etcd-endpoints=http://a:1,grpc://b:2",
+	     "--etcd-endpoints: expected http[s]://HOST:PORT[,...], got \"grpc://b:2\""},
+	    {"--etcd-endpoints=http://a:2379/v3",
+	     "--etcd-endpoints: expected http[s]://HOST:PORT[,...], got \"http://a:2379/v3\""},
+	    {"--etcd-endpoints=http://a:0",
+	     "--etcd-endpoints: expected http[s]://HOST:PORT[,...], got \"http://a:0\""},
+	    {"--etcd-endpoints=http://a:65536",
+	     "--etcd-endpoints: expected http[s]://HOST:PORT[,...], got \"http://a:65536\""},
+	    {"--etcd-endpoints=http://:2379",
+	     "--etcd-endpoints: expected http[s]://HOST:PORT[,...], got \"http://:2379\""},
+	    {"--etcd-endpoints=http://u@a:2379",
+	     "--etcd-endpoints: expected http[s]://HOST:PORT[,...], got \"http://u@a:2379\""},
+	    {"--etcd-prefix=vimage",
+	     "--etcd-prefix: expected /NAME[/NAME...] (a leading '/', none trailing), got "
+	     "\"vimage\""},
+	    {"--etcd-prefix=/vimage/",
+	     "--etcd-prefix: expected /NAME[/NAME...] (a leading '/', none trailing), got "
+	     "\"/vimage/\""},
+	    {"--etcd-prefix=/",
+	     "--etcd-prefix: expected /NAME[/NAME...] (a leading '/', none trailing), got "
+	     "\"/\""},
+	    {"--etcd-cafile=/nonexistent/ca.pem",
+	     "--etcd-cafile: cannot read /nonexistent/ca.pem: No such file or directory"},
+	    {"--etcd-keyfile=", "--etcd-keyfile: the path is empty"},
+	    {"--etcd-timeout=0", "--etcd-timeout: 0 is out of range (1 to 3600000)"},
+	    {"--store=mysql", "--store: expected sqlite|etcd, got \"mysql\""},
+	};
+	struct options o;
+	struct vim_err err;
+	size_t i;
+	(void)state;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int rc = parse(&o, &err, "--store=etcd", bad[i].arg, NULL);
+		if (rc != VIM_EINVAL || strcmp(err.msg, bad[i].msg) != 0)
+			fail_msg("%s: rc %d, \"%s\"", bad[i].arg, rc, err.msg);
+	}
+}
+
+/* What no single row can say. */
+static void test_store_flag_combinations(void **state)
+{
+	static const struct {
+		const char *a, *b, *msg;
+	} bad[] = {
+	    {"--store=etcd", NULL, "--store etcd needs --etcd-endpoints http[s]://HOST:PORT[,...]"},
+	    {"--etcd-endpoints=http://127.0.0.1:2379", NULL,
+	     "--etcd-* flags are for --store etcd (the store is sqlite)"},
+	    {"--etcd-cafile=/dev/null", NULL,
+	     "--etcd-* flags are for --store etcd (the store is sqlite)"},
+	    {"--store-export=a", "--store-import=b",
+	     "--store-export and --store-import: one at a time"},
+	};
+	struct options o;
+	struct vim_err err;
+	size_t i;
+	(void)state;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(parse(&o, &err, bad[i].a, bad[i].b, NULL), 0);
+		assert_int_equal(vimaged_options_check(&o, &err), VIM_EINVAL);
+		assert_string_equal(err.msg, bad[i].msg);
+	}
+	assert_int_equal(parse(&o, &err, "--store=etcd", "--etcd-endpoints=http://a:1",
+	                       "--etcd-certfile=/dev/null", NULL),
+	                 0);
+	assert_int_equal(vimaged_options_check(&o, &err), VIM_EINVAL);
+	assert_string_equal(err.msg, "--etcd-certfile needs --etcd-keyfile");
+	assert_int_equal(parse(&o, &err, "--store=etcd", "--etcd-endpoints=http://a:1",
+	                       "--etcd-keyfile=/dev/null", NULL),
+	                 0);
+	assert_int_equal(vimaged_options_check(&o, &err), VIM_EINVAL);
+	assert_string_equal(err.msg, "--etcd-keyfile needs --etcd-certfile");
+}
+
 static void test_help_lists_every_flag_with_its_default(void **state)
 {
 	char *text = NULL;
@@ -232,6 +351,10 @@ static void test_help_lists_every_flag_with_its_default(void **state)
 	assert_non_null(strstr(text, "reconcile workers (default 4)\n"));
 	assert_non_null(strstr(text, "--log-level debug|info|warn|error"));
 	assert_non_null(strstr(text, "(default 16384)\n"));
+	assert_non_null(strstr(text, "--store sqlite|etcd"));
+	assert_non_null(strstr(text, "--etcd-endpoints URL[,URL...]"));
+	assert_non_null(strstr(text, "(default /vimage)\n"));
+	assert_non_null(strstr(text, "--etcd-timeout N"));
 	free(text);
 }
 
@@ -244,6 +367,9 @@ int main(void)
 	    cmocka_unit_test(test_bad_numbers_are_refused),
 	    cmocka_unit_test(test_out_of_range_is_refused),
 	    cmocka_unit_test(test_unknown_missing_and_bad_choices_are_refused),
+	    cmocka_unit_test(test_etcd_flags_parse),
+	    cmocka_unit_test(test_bad_etcd_flags_are_refused),
+	    cmocka_unit_test(test_store_flag_combinations),
 	    cmocka_unit_test(test_help_lists_every_flag_with_its_default),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

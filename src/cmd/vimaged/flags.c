@@ -29,6 +29,9 @@
 #define ENUM(n, f, d, c, h) {n, FLAG_ENUM, FIELD(f), 0, 0, 0, d, c, NULL, h}
 #define BOOL(n, f, h)       {n, FLAG_BOOL, FIELD(f), 0, 0, 0, NULL, NULL, NULL, h}
 #define ADDR(n, f, d, h)    {n, FLAG_ADDR, FIELD(f), 0, 0, 0, d, NULL, "HOST:PORT", h}
+#define FILE_(n, f, a, h)   {n, FLAG_FILE, FIELD(f), 0, 0, 0, NULL, NULL, a, h}
+#define URLS(n, f, h)       {n, FLAG_URLS, FIELD(f), 0, 0, 0, NULL, NULL, "URL[,URL...]", h}
+#define KEY(n, f, d, h)     {n, FLAG_KEY, FIELD(f), 0, 0, 0, d, NULL, "/PREFIX", h}
 /* clang-format on */
 
 /* A timeout or interval under 1 ms would round to 0, which the modules
@@ -39,6 +42,7 @@
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
 static const char *const log_formats[] = {"text", "json", NULL};
 static const char *const on_off[] = {"on", "off", NULL};
+static const char *const stores[] = {"sqlite", "etcd", NULL};
 
 const struct flag vimaged_flags[] = {
     PATH("--data-dir", data_dir, "./vimage-data", "DIR",
@@ -89,6 +93,23 @@ const struct flag vimaged_flags[] = {
          "seconds from connecting to the end of a request's headers"),
     SECS("--event-ttl", event_ttl_ms, 3600, 1, 365 * DAY_S,
          "seconds an Event is kept after its last occurrence (kube-apiserver's --event-ttl)"),
+    ENUM("--store", store, "sqlite", stores,
+         "where objects live: SQLite under --data-dir, or etcd (--etcd-endpoints)"),
+    URLS("--etcd-endpoints", etcd_endpoints,
+         "etcd members, each http[s]://HOST:PORT, tried in turn (--store etcd)"),
+    KEY("--etcd-prefix", etcd_prefix, "/vimage",
+        "the etcd key prefix objects live under, as kube-apiserver's /registry"),
+    FILE_("--etcd-cafile", etcd_cafile, "PEM", "bundle to trust for https etcd members"),
+    FILE_("--etcd-certfile", etcd_certfile, "PEM",
+          "client certificate for etcd (with --etcd-keyfile)"),
+    FILE_("--etcd-keyfile", etcd_keyfile, "PEM", "key of --etcd-certfile"),
+    INT("--etcd-timeout", etcd_timeout_ms, 5000, 1, 3600000,
+        "milliseconds one etcd request may take before it fails (504)"),
+    PATH("--store-export", store_export, NULL, "FILE",
+         "write every object of the store as JSON lines to FILE (- = stdout) and exit"),
+    PATH("--store-import", store_import, NULL, "FILE",
+         "load the JSON lines of --store-export from FILE (- = stdin) into the store "
+         "and exit"),
 };
 const size_t vimaged_nflags = sizeof(vimaged_flags) / sizeof(vimaged_flags[0]);
 
@@ -238,6 +259,93 @@ static int set_addr(const struct flag *f, const char *val, void *base, struct vi
 	return 0;
 }
 
+/* A file the process will open later (a TLS bundle or key): checked now,
+ * so a typo is refused at start rather than at the first connection. */
+static int set_file(const struct flag *f, const char *val, void *base, struct vim_err *err)
+{
+	FILE *fp;
+
+	if (val && !*val)
+		return vim_err_set(err, VIM_EINVAL, "%s: the path is empty", f->name);
+	if (val && !(fp = fopen(val, "r")))
+		return vim_err_set(err, VIM_EINVAL, "%s: cannot read %s: %s", f->name, val,
+		                   strerror(errno));
+	if (val)
+		fclose(fp);
+	*(const char **)field(base, f) = val ? val : f->str;
+	return 0;
+}
+
+/* One endpoint: http:// or https://, a host (a name, an address, or
+ * [IPv6]), ':' and a port 1..65535, nothing after it: the len bytes at u
+ * of a comma-separated list. */
+static bool url_ok(const char *u, size_t len)
+{
+	size_t i = 0, host, digits;
+	long port = 0;
+
+	if (len > 8 && strncmp(u, "https://", 8) == 0)
+		i = 8;
+	else if (len > 7 && strncmp(u, "http://", 7) == 0)
+		i = 7;
+	else
+		return false;
+	host = i;
+	if (u[i] == '[') {
+		while (i < len && u[i] != ']')
+			i++;
+		if (i == len)
+			return false;
+		i++;
+	} else {
+		while (i < len && u[i] != ':' && u[i] != '/' && u[i] != '@')
+			i++;
+	}
+	if (i == host || i >= len || u[i] != ':')
+		return false;
+	for (digits = 0, i++; i < len && u[i] >= '0' && u[i] <= '9' && digits < 6; i++, digits++)
+		port = port * 10 + (u[i] - '0');
+	return i == len && digits > 0 && port >= 1 && port <= 65535;
+}
+
+static int set_urls(const struct flag *f, const char *val, void *base, struct vim_err *err)
+{
+	const char *p, *comma;
+	size_t len;
+
+	if (val) {
+		for (p = val;; p = comma + 1) {
+			comma = strchr(p, ',');
+			len = comma ? (size_t)(comma - p) : strlen(p);
+			if (!url_ok(p, len))
+				return vim_err_set(err, VIM_EINVAL,
+				                   "%s: expected http[s]://HOST:PORT[,...], got "
+				                   "\"%.*s\"",
+				                   f->name, (int)(len > 200 ? 200 : len), p);
+			if (!comma)
+				break;
+		}
+	}
+	*(const char **)field(base, f) = val ? val : f->str;
+	return 0;
+}
+
+static int set_key(const struct flag *f, const char *val, void *base, struct vim_err *err)
+{
+	size_t len;
+
+	if (!val)
+		val = f->str;
+	len = strlen(val);
+	if (len < 2 || val[0] != '/' || val[len - 1] == '/' || strstr(val, "//"))
+		return vim_err_set(err, VIM_EINVAL,
+		                   "%s: expected /NAME[/NAME...] (a leading '/', none "
+		                   "trailing), got \"%s\"",
+		                   f->name, val);
+	*(const char **)field(base, f) = val;
+	return 0;
+}
+
 struct flag_kind {
 	/* val NULL: set the row's default (which the unit test proves parses) */
 	int (*set)(const struct flag *f, const char *val, void *base, struct vim_err *err);
@@ -254,6 +362,9 @@ static const struct flag_kind kinds[] = {
     [FLAG_PATH] = {set_path, "PATH", false},
     [FLAG_ENUM] = {set_enum, "", false},
     [FLAG_ADDR] = {set_addr, "HOST:PORT", false},
+    [FLAG_FILE] = {set_file, "FILE", false},
+    [FLAG_URLS] = {set_urls, "URL[,URL...]", false},
+    [FLAG_KEY] = {set_key, "/PREFIX", false},
 };
 
 void flags_defaults(const struct flag *t, size_t n, void *base)
@@ -320,4 +431,25 @@ void flags_usage(const struct flag *t, size_t n, const char *prog, FILE *f)
 			snprintf(dflt, sizeof(dflt), " (default %s)", t[i].str);
 		fprintf(f, "  %-36s %s%s\n", left, t[i].help, dflt);
 	}
+}
+
+int vimaged_options_check(const struct options *o, struct vim_err *err)
+{
+	bool etcd = strcmp(o->store, "etcd") == 0;
+
+	if (etcd && !o->etcd_endpoints)
+		return vim_err_set(err, VIM_EINVAL,
+		                   "--store etcd needs --etcd-endpoints http[s]://HOST:PORT[,...]");
+	if (!etcd && (o->etcd_endpoints || o->etcd_cafile || o->etcd_certfile || o->etcd_keyfile))
+		return vim_err_set(err, VIM_EINVAL,
+		                   "--etcd-* flags are for --store etcd (the store is %s)",
+		                   o->store);
+	if (!o->etcd_certfile != !o->etcd_keyfile)
+		return vim_err_set(err, VIM_EINVAL, "%s needs %s",
+		                   o->etcd_certfile ? "--etcd-certfile" : "--etcd-keyfile",
+		                   o->etcd_certfile ? "--etcd-keyfile" : "--etcd-certfile");
+	if (o->store_export && o->store_import)
+		return vim_err_set(err, VIM_EINVAL,
+		                   "--store-export and --store-import: one at a time");
+	return 0;
 }

@@ -25,7 +25,10 @@ enum flag_type {
 	FLAG_STRING,  /* const char *: any text (borrowed from argv or the row) */
 	FLAG_PATH,    /* const char *: a non-empty path */
 	FLAG_ENUM,    /* const char *: one of choices (the row's own string) */
-	FLAG_ADDR     /* struct flag_addr: HOST:PORT, port 0..65535 (0 = any free) */
+	FLAG_ADDR,    /* struct flag_addr: HOST:PORT, port 0..65535 (0 = any free) */
+	FLAG_FILE,    /* const char *: a path to a file that exists and can be read */
+	FLAG_URLS,    /* const char *: URL[,URL...], each http[s]://HOST:PORT */
+	FLAG_KEY      /* const char *: a key prefix, "/a[/b...]": a leading '/', no trailing */
 };
 
 struct flag_addr {
@@ -66,5 +69,13 @@ void flags_usage(const struct flag *t, size_t n, const char *prog, FILE *f);
 /* vimaged's table (struct options, vimaged.h). */
 extern const struct flag vimaged_flags[];
 extern const size_t vimaged_nflags;
+
+struct options;
+/* What one row cannot say, checked after flags_parse: --store etcd needs
+ * --etcd-endpoints and the --etcd-* flags need --store etcd (a forgotten
+ * --store would serve an empty SQLite catalog), --etcd-certfile and
+ * --etcd-keyfile go together, --store-export and --store-import exclude
+ * each other.  0, or VIM_EINVAL with one line in err. */
+int vimaged_options_check(const struct options *o, struct vim_err *err);
 
 #endif

@@ -100,7 +100,6 @@ static int write_kubeconfig(const char *dir, const char *url, const char *ca_fil
 int main(int argc, char **argv)
 {
 	struct options o;
-	struct store_sqlite_opts so = {0};
 	struct api_config ac = {0};
 	struct api_server *api = NULL, *kapi = NULL;
 	struct api_ready *ready = NULL;
@@ -112,7 +111,7 @@ int main(int argc, char **argv)
 	struct wiring wiring = {0};
 	struct store *store = NULL;
 	struct vim_err err = {0};
-	char token[128], dbpath[4096], url[300], datadir[PATH_MAX];
+	char token[128], where[4300], url[300], datadir[PATH_MAX];
 	sigset_t sigs;
 	int sig = 0, rc = 1;
 
@@ -127,6 +126,10 @@ int main(int argc, char **argv)
 			flags_usage(vimaged_flags, vimaged_nflags, "vimaged", stdout);
 			return 0;
 		}
+		fprintf(stderr, "vimaged: %s\n", err.msg);
+		return 2;
+	}
+	if (vimaged_options_check(&o, &err) < 0) {
 		fprintf(stderr, "vimaged: %s\n", err.msg);
 		return 2;
 	}
@@ -148,6 +151,21 @@ int main(int argc, char **argv)
 	o.data_dir = datadir;
 	if (vimaged_lock_down(o.data_dir, &err) < 0)
 		goto fail;
+	if (o.store_export || o.store_import) {
+		/* the store alone: no API, no controllers, no registry */
+		snprintf(where, sizeof(where), "%s/vimage.db", o.data_dir);
+		if (o.store_export && strcmp(o.store, "sqlite") == 0 && access(where, F_OK) != 0) {
+			/* a mistyped --data-dir must not export an empty catalog */
+			vim_err_set(&err, VIM_ENOTFOUND, "--store-export: no store at %s", where);
+			goto fail;
+		}
+		curl_global_init(CURL_GLOBAL_DEFAULT);
+		if (vimaged_store_open(&store, &o, where, sizeof(where), &err) < 0 ||
+		    vimaged_store_transfer(store, &o, &err) < 0)
+			goto fail;
+		rc = 0;
+		goto out;
+	}
 	nofile = vimaged_raise_nofile();
 	/* /readyz: ready when the whole service is, in the order it comes up */
 	checks[nchecks++] = "store";
@@ -173,12 +191,17 @@ int main(int argc, char **argv)
 	if (load_token(o.data_dir, "token", token, sizeof(token), &err) < 0 ||
 	    load_token(o.data_dir, "notify-token", notify, sizeof(notify), &err) < 0)
 		goto fail;
-	snprintf(dbpath, sizeof(dbpath), "%s/vimage.db", o.data_dir);
-	so.event_ttl_s = (o.event_ttl_ms + 999) / 1000;
-	if (store_sqlite_open_opts(&store, dbpath, &so, &err) < 0 ||
+	if (vimaged_store_open(&store, &o, where, sizeof(where), &err) < 0 ||
 	    store_namespaces_ensure(store, &err) < 0)
 		goto fail;
 	api_ready_set(ready, "store", true, NULL);
+	wiring.store = store;
+	wiring.store_backend = o.store;
+	/* SQLite is a file of ours: open is its health.  etcd can go away
+	 * at any time: checked once a second, off the request threads. */
+	if (strcmp(o.store, "etcd") == 0 &&
+	    vimaged_health_start(&wiring.health, store, ready, 1000, &err) < 0)
+		goto fail;
 	ac.listen_host = o.listen.host;
 	ac.listen_port = o.listen.port;
 	ac.tls_cert = o.tls_cert;
@@ -245,7 +268,7 @@ int main(int argc, char **argv)
 	fprintf(stderr, "vimaged: kubectl endpoint %s (export KUBECONFIG=%s/kubeconfig)\n", kurl,
 	        o.data_dir);
 	vim_log(VIM_LOG_INFO, "vimaged: data in %s, store %s (resourceVersion %lld)", o.data_dir,
-	        dbpath, (long long)store_current_rv(store));
+	        where, (long long)store_current_rv(store));
 
 	/* The store expires Events itself: main only waits for the end. */
 	while (sigwait(&sigs, &sig) != 0 || (sig != SIGINT && sig != SIGTERM))
@@ -260,6 +283,7 @@ out:
 	api_server_stop(kapi);
 	api_server_stop(api);
 	wiring_stop(&wiring);
+	vimaged_health_stop(wiring.health); /* it reads the store */
 	store_close(store);
 	api_ready_free(ready); /* after the servers that answered from it */
 	curl_global_cleanup();

@@ -127,9 +127,32 @@ static void watches(struct vim_text *t, struct store *s)
 	vim_metric_u64(t, "vimage_watch_history", "", history);
 }
 
+/* Which store serves, and (for one that can go away) whether it answered
+ * the last health check: before the controllers' part, so a vimaged with
+ * --controllers off says it too. */
+static void store_backend(struct vim_text *t, const struct wiring *w)
+{
+	char l[64];
+	int up = vimaged_health_up(w->health);
+
+	if (!w->store_backend)
+		return;
+	vim_metric_head(t, "vimage_store_backend", "gauge",
+	                "The store backend that serves (1 for the one in use).");
+	snprintf(l, sizeof(l), "backend=\"%s\"", w->store_backend);
+	vim_metric_u64(t, "vimage_store_backend", l, 1);
+	if (up < 0)
+		return;
+	vim_metric_head(t, "vimage_store_up", "gauge",
+	                "1 when the store answered its last health check (once a second).");
+	vim_metric_u64(t, "vimage_store_up", "", (uint64_t)up);
+}
+
 void wiring_metrics(void *arg, struct vim_text *t)
 {
 	struct wiring *w = arg;
+
+	store_backend(t, w);
 
 	vim_metric_head(t, "vimage_controllers_up", "gauge",
 	                "1 when the controllers run (0: starting, or --controllers off).");

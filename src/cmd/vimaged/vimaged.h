@@ -45,6 +45,13 @@ struct options {
 	int64_t http_idle_timeout_ms;
 	int64_t http_header_timeout_ms;
 	int64_t event_ttl_ms;
+	const char *store; /* "sqlite" | "etcd" */
+	const char *etcd_endpoints;
+	const char *etcd_prefix;
+	const char *etcd_cafile, *etcd_certfile, *etcd_keyfile;
+	int etcd_timeout_ms;
+	const char *store_export; /* FILE, "-" = stdout; NULL: serve */
+	const char *store_import; /* FILE, "-" = stdin */
 	/* not flags: what main learned at start */
 	const char *api_url; /* the plain API, for the registry's notifications */
 	const char *notify_token;
@@ -65,7 +72,9 @@ struct wiring {
 	struct ctl_manager *kick_target;
 	struct ctl_monitor *monitor;
 	struct ctl_manager *manager;
-	struct store *store; /* borrowed */
+	struct store *store;           /* borrowed */
+	const char *store_backend;     /* "sqlite" | "etcd" (/metrics) */
+	struct vimaged_health *health; /* NULL: nothing to check (sqlite) */
 	/* downloads in flight (their threads use dvcr): stop waits for them */
 	pthread_mutex_t dl_mu;
 	pthread_cond_t dl_cv;
@@ -88,6 +97,24 @@ void wiring_metrics(void *arg, struct vim_text *out);
 int wiring_download(void *arg, const char *kind, const char *ns, const char *name, int *fd,
                     long long *size, char digest[96], struct vim_err *err);
 int wiring_registry_events(void *arg, const char *body, size_t len, struct vim_err *err);
+
+/* The store --store names (store.c): SQLite under --data-dir, or etcd.
+ * where gets what the start-up log says of it ("etcd URL,..., prefix P"). */
+int vimaged_store_open(struct store **out, const struct options *o, char *where, size_t cap,
+                       struct vim_err *err);
+/* A remote store's health: store_health every every_ms on a thread of its
+ * own (a request never waits for etcd's timeout to answer /readyz), into
+ * /readyz's "store" check and vimaged_health_up.  s and ready are
+ * borrowed: stop before closing them. */
+struct vimaged_health;
+int vimaged_health_start(struct vimaged_health **out, struct store *s, struct api_ready *ready,
+                         int64_t every_ms, struct vim_err *err);
+/* 1 up, 0 down (the last check), -1 for NULL (not checked). */
+int vimaged_health_up(struct vimaged_health *h);
+void vimaged_health_stop(struct vimaged_health *h); /* NULL is fine */
+/* --store-export / --store-import into or from s, with their one-line
+ * report on stdout (stderr when stdout is the export). */
+int vimaged_store_transfer(struct store *s, const struct options *o, struct vim_err *err);
 
 /* RLIMIT_NOFILE's soft limit raised to the hard one (logged); returns it. */
 long vimaged_raise_nofile(void);
