@@ -158,6 +158,17 @@ api() {
 	curl -sS -X "$m" -H "Authorization: Bearer $VIM_TOKEN" "$@" "$VIM_URL$p"
 }
 
+# watch_start FILE PATH [curl args...]: a raw watch (PATH with ?watch=true)
+# into FILE, event by event (curl -N: unbuffered, so a test can grep FILE
+# while it runs); sets WATCH_PID, the curl itself (kill ends the watch).
+watch_start() {
+	local f=$1 p=$2
+	shift 2
+	curl -sS -N -H "Authorization: Bearer $VIM_TOKEN" "$@" "$VIM_URL$p" >"$f" 2>&1 &
+	WATCH_PID=$!
+	T_PIDS+=("$WATCH_PID")
+}
+
 # wait_for SECONDS CMD...: polls CMD until it succeeds.
 wait_for() {
 	local deadline=$(($(date +%s) + $1))
