@@ -89,8 +89,8 @@ else ok "a watch from the list's resourceVersion is not an error"; fi
 # so it reads everything again: the open watch ends with 410 and a relist
 # has the other client's writes
 start=$(api GET "$R" | jq -r .metadata.resourceVersion)
-api GET "$R?watch=true&resourceVersion=$start&timeoutSeconds=30" --max-time 40 >"$T_TMP/gone.watch" 2>&1 &
-wpid=$!
+watch_start "$T_TMP/gone.watch" "$R?watch=true&resourceVersion=$start&timeoutSeconds=30" --max-time 40
+wpid=$WATCH_PID
 sleep 1
 kill -STOP "$VIM_PID"
 etcd_stop
