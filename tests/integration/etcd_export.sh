@@ -63,11 +63,12 @@ expect_eq "vimaged on SQLite exits 0 on SIGTERM" 0 "$?"
 # ---- export from the SQLite data dir -----------------------------------
 t0=$(date +%s)
 out=$(timeout 60 "$VIMAGED" --data-dir "$D" --store-export "$T_TMP/catalog.jsonl" 2>&1)
-expect_eq "--store-export exits 0" "0" "$?${out:+ ($out)}"
+expect_eq "--store-export exits 0" 0 "$?"
+printf '%s\n' "$out" | sed 's/^/# export: /'
 echo "# export took $(($(date +%s) - t0)) s, $(cat "$T_TMP/catalog.jsonl" 2>/dev/null | wc -l) lines"
-check "every line of the export is one JSON object" \
-	sh -c "jq -e -c 'type == \"object\"' '$T_TMP/catalog.jsonl' >/dev/null"
-names=$(jq -r '"\(.kind)/\(.metadata.name)"' "$T_TMP/catalog.jsonl" 2>/dev/null | sort | tr '\n' ' ')
+check "every line of the export is one JSON object with its resource" \
+	sh -c "jq -e -s 'length > 0 and all(.[]; type == \"object\" and (.resource | type) == \"string\" and (.object.metadata.uid | type) == \"string\")' '$T_TMP/catalog.jsonl' >/dev/null"
+names=$(jq -r '"\(.object.kind)/\(.object.metadata.name)"' "$T_TMP/catalog.jsonl" 2>/dev/null | sort | tr '\n' ' ')
 for o in VirtualImage/ready VirtualImage/failed VirtualImage/upload VirtualImage/held \
 	ClusterVirtualImage/golden Namespace/moved; do
 	case " $names " in *" $o "*) ok "the export holds $o" ;; *) not_ok "the export holds $o ($names)" ;; esac
@@ -82,7 +83,8 @@ VIM_ETCD_PREFIX=/vimage-export-$$
 EF=(--store etcd --etcd-endpoints "$ETCD_ENDPOINTS" --etcd-prefix "$VIM_ETCD_PREFIX")
 t0=$(date +%s)
 out=$(timeout 60 "$VIMAGED" --data-dir "$D" "${EF[@]}" --store-import "$T_TMP/catalog.jsonl" 2>&1)
-expect_eq "--store-import into etcd exits 0" "0" "$?${out:+ ($out)}"
+expect_eq "--store-import into etcd exits 0" 0 "$?"
+printf '%s\n' "$out" | sed 's/^/# import: /'
 echo "# import took $(($(date +%s) - t0)) s"
 vim_start "$D" "${EF[@]}" --controllers off || {
 	not_ok "vimaged starts on etcd"
@@ -109,7 +111,7 @@ uploads=$(grep -c 'PUT /v2/.*blobs/uploads' "$REG/log" 2>/dev/null || true)
 vim_start "$D" "${EF[@]}" --dvcr-url "http://127.0.0.1:$PREG" || not_ok "vimaged starts on etcd with its controllers"
 sleep 3
 expect_eq "the phases hold under the controllers" "Ready Failed WaitForUserUpload Ready" \
-	"$(for o in vi/ready vi/failed vi/upload cvi/golden; do phase "$o"; done | tr '\n' ' ' | sed 's/ $//')"
+	"$(for o in vi/ready vi/failed vi/upload cvi/golden; do phase "$o"; echo; done | tr '\n' ' ' | sed 's/ $//')"
 expect_eq "the uid is kept" "$(grep '^  uid: ' "$T_TMP/before.vi.ready.yaml")" "$(k get vi ready -o yaml | grep '^  uid: ')"
 expect_eq "nothing was uploaded to DVCR again" "$uploads" "$(grep -c 'PUT /v2/.*blobs/uploads' "$REG/log" 2>/dev/null || true)"
 out=$(k patch vi held --type=json -p '[{"op":"remove","path":"/metadata/finalizers"}]' 2>&1)
