@@ -67,6 +67,16 @@ code=$(api GET "$R?resourceVersion=$now&resourceVersionMatch=Exact" -o "$T_TMP/e
 expect_eq "a list at an Exact current resourceVersion is 200" "200 c1 c2 c3 c5" \
 	"$code $(jq -r '[.items[].metadata.name] | join(" ")' "$T_TMP/exact2.json" 2>&1)"
 
+# a resourceVersion the cache has not seen yet: it waits (3 s), then says
+# so as kube does (504, "Too large resource version", clients retry)
+future=$((now + 1000))
+t0=$(date +%s)
+code=$(api GET "$R?resourceVersion=$future&resourceVersionMatch=NotOlderThan" -o "$T_TMP/future.json" -w '%{http_code}' -m 15)
+took=$(($(date +%s) - t0))
+expect_eq "a list NotOlderThan a future resourceVersion is 504" 504 "$code"
+expect_match "Too large resource version" 'Too large resource version' "$(jq -r .message "$T_TMP/future.json" 2>&1)"
+check "after the cache's wait, not etcd's timeout ($took s)" test "$took" -le 5
+
 # a watch from before the watch cache's window (it starts where vimaged
 # read everything: at this start) is 410 "too old resource version"
 vim_stop

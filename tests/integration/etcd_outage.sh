@@ -30,6 +30,25 @@ WWW=$T_TMP/www
 mkdir -p "$WWW"
 qemu-img create -q -f qcow2 "$WWW/disk.qcow2" 16M
 www_start "$WWW" || not_ok "the HTTP server starts"
+# a slow source: the same disk in 20 pieces over 10 s, so mid's import
+# runs through the freeze (its progress and Ready writes meet etcd gone)
+cat >"$T_TMP/slow.py" <<'PY'
+import http.server, sys, time
+data = open(sys.argv[2], "rb").read()
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        step = len(data) // 20 + 1
+        for i in range(0, len(data), step):
+            self.wfile.write(data[i:i + step]); self.wfile.flush(); time.sleep(0.5)
+    def log_message(self, *a): pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+PY
+SLOW_PORT=$(free_port)
+python3 "$T_TMP/slow.py" "$SLOW_PORT" "$WWW/disk.qcow2" >"$T_TMP/slow.log" 2>&1 &
+T_PIDS+=($!)
 D=$T_TMP/data
 vim_start "$D" --dvcr-url "http://127.0.0.1:$PREG" --etcd-timeout "$TIMEOUT_MS" --storage-probe-interval 1 || {
 	not_ok "vimaged starts on etcd"
@@ -81,8 +100,11 @@ wpid=$WATCH_PID
 k get vi -w --output-watch-events --request-timeout=0 >"$T_TMP/kubectl.watch" 2>&1 &
 kpid=$!
 before=$(catalog)
-# mid: created just before etcd freezes; its import runs through the gap
-vi_http mid | k apply -f - >/dev/null
+# mid: created just before etcd freezes, from the slow source: its import
+# runs through the gap
+vi_http mid | sed "s/:$WWW_PORT\//:$SLOW_PORT\//" | k apply -f - >/dev/null
+check "mid's import is under way when etcd freezes" wait_for 10 sh -c \
+	"$(printf '%q ' "${KUBECTL:-kubectl}") --kubeconfig $KUBECONFIG_FILE --cache-dir $T_TMP/kc2 get vi mid -o jsonpath='{.status.phase}' | grep -q Provisioning"
 
 # ---- 1: etcd frozen for 20 s ---------------------------------------------
 t0=$(date +%s)
