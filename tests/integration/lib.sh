@@ -283,7 +283,7 @@ etcd_datadir() {
 }
 
 # etcd_tls_certs DIR: a CA, a server certificate for 127.0.0.1 and a client
-# certificate (CN vimaged), made with the openssl CLI: DIR/ca.crt,
+# certificate (CN client), made with the openssl CLI: DIR/ca.crt,
 # DIR/server.{crt,key}, DIR/client.{crt,key}, DIR/other-ca.crt (a CA that
 # signed nothing here).
 etcd_tls_certs() {
