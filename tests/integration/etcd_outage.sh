@@ -75,6 +75,7 @@ catalog() { k get vi -o jsonpath='{range .items[*]}{.metadata.name}/{.metadata.u
 readyz() { curl -s -o /dev/null -w '%{http_code}' -m 5 "$VIM_URL/readyz"; }
 readyz_fails() { [ "$(readyz)" != 200 ]; }
 readyz_passes() { [ "$(readyz)" = 200 ]; }
+store_up_is() { [ "$(api GET /metrics -m 5 | awk '$1 == "vimage_store_up" {print $2}')" = "$1" ]; }
 
 # probe NAME METHOD PATH [BODY]: a request to vimaged while etcd is away:
 # 503 or 504, a Status that names etcd, within the etcd timeout (+1 s).
@@ -118,6 +119,7 @@ code=$(api GET "$R?resourceVersion=0" -o "$T_TMP/rv0.json" -w '%{http_code}' -m 
 expect_eq "frozen: a list at resourceVersion=0 is served from the watch cache" "200 a1 a2 a3" \
 	"$code $(jq -r '[.items[].metadata.name | select(. != "mid")] | join(" ")' "$T_TMP/rv0.json" 2>&1)"
 check "frozen: /readyz fails" wait_for 10 readyz_fails
+check "frozen: /metrics says vimage_store_up 0" wait_for 5 store_up_is 0
 expect_match "frozen: /readyz?verbose names the store" 'store' "$(curl -s -m 5 "$VIM_URL/readyz?verbose")"
 alive=yes
 while [ "$(($(date +%s) - t0))" -lt 20 ]; do
@@ -128,6 +130,7 @@ expect_eq "frozen: vimaged runs through the 20 s" yes "$alive"
 etcd_resume
 t1=$(date +%s)
 check "thawed: /readyz passes within 15 s" wait_for 15 readyz_passes
+check "thawed: vimage_store_up is 1 again" wait_for 5 store_up_is 1
 echo "# ready again $(($(date +%s) - t1)) s after etcd thawed"
 # A create that timed out (504) may have reached etcd's socket before the
 # freeze and commit on thaw, as with kube-apiserver: it is then whole; a
