@@ -406,21 +406,33 @@ etcd_start() {
 
 # etcd_cluster_start [PREFIX]: three members (PREFIX1..3, default e1..e3) of
 # one cluster on loopback, all healthy within 15 s; ETCD_ENDPOINTS lists the
-# three, ETCD_PIDS their PIDs.
+# three, ETCD_PIDS their PIDs.  Ports taken meanwhile: tried again on new
+# ones, as etcd_start does.
 etcd_cluster_start() {
-	local p=${1:-e} i cps=() pps=() cluster= token
-	token="vimage-$$-$p-cluster"
-	for i in 1 2 3; do
-		cps+=("$(free_port)")
-		pps+=("$(free_port)")
-		cluster="$cluster${cluster:+,}$p$i=http://127.0.0.1:${pps[$((i - 1))]}"
+	local p=${1:-e} try i cps pps cluster token
+	for try in 1 2 3; do
+		cps=()
+		pps=()
+		cluster=
+		token="vimage-$$-$p-cluster-$try"
+		for i in 1 2 3; do
+			cps+=("$(free_port)")
+			pps+=("$(free_port)")
+			cluster="$cluster${cluster:+,}$p$i=http://127.0.0.1:${pps[$((i - 1))]}"
+		done
+		for i in 1 2 3; do
+			etcd_define "$p$i" "${cps[$((i - 1))]}" "${pps[$((i - 1))]}" "$cluster" "$token"
+			etcd_spawn "$p$i"
+		done
+		etcd_refresh
+		if etcd_members_up 15 "${p}1" "${p}2" "${p}3"; then return 0; fi
+		for i in 1 2 3; do etcd_kill "$p$i"; done
+		unset 'ETCD_NAMES[-1]' 'ETCD_NAMES[-1]' 'ETCD_NAMES[-1]'
+		ETCD_NAMES=("${ETCD_NAMES[@]}")
+		etcd_refresh
 	done
-	for i in 1 2 3; do
-		etcd_define "$p$i" "${cps[$((i - 1))]}" "${pps[$((i - 1))]}" "$cluster" "$token"
-		etcd_spawn "$p$i"
-	done
-	etcd_refresh
-	etcd_members_up 15 "${p}1" "${p}2" "${p}3"
+	echo "# the etcd cluster $p did not start"
+	return 1
 }
 
 # etcd_stop [NAME]: SIGTERM to one member (default: every member) and wait.
