@@ -94,7 +94,7 @@ probe() {
 	else not_ok "$name: answered within the etcd timeout (took $secs s)"; fi
 }
 
-# a watch open through both gaps; a list that kubectl reads page by page
+# a raw watch and a kubectl get -w, both open through the two gaps
 rv=$(api GET "$R" | jq -r .metadata.resourceVersion)
 watch_start "$T_TMP/gap.watch" "$R?watch=true&resourceVersion=$rv&timeoutSeconds=55" --max-time 60
 wpid=$WATCH_PID
