@@ -11,10 +11,15 @@ T_FAILED=0
 T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/vimage-it.XXXXXX")
 T_PIDS=()
 
+T_SHM=() # etcd data dirs on tmpfs: removed at exit even when T_TMP is kept
+
 t_cleanup() {
 	local p
-	for p in "${T_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	# (SIGCONT too: a process an etcd_pause left stopped would hold the
+	# SIGTERM pending, and the wait below would never return)
+	for p in "${T_PIDS[@]}"; do kill "$p" 2>/dev/null && kill -CONT "$p" 2>/dev/null; done
 	for p in "${T_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	for p in "${T_SHM[@]}"; do rm -rf "$p"; done
 	if [ "$T_FAILED" -eq 0 ]; then rm -rf "$T_TMP"; else echo "# kept $T_TMP"; fi
 }
 trap t_cleanup EXIT
@@ -59,12 +64,25 @@ expect_match() {
 # and waits (30 s at most) until /readyz says the whole service is ready:
 # controllers, kubectl endpoint, kubeconfig (with --controllers off, the API
 # alone); sets VIM_URL, VIM_PID, KUBECONFIG_FILE, VIM_TOKEN.
+# With VIM_STORE=etcd (tests/run's second leg of a suite, or an etcd_*
+# suite) and no --store among the flags, the objects live in etcd: the
+# suite's etcd (etcd_start, started here when none runs yet), under one
+# prefix for the whole suite (VIM_ETCD_PREFIX), so a restart finds them.
 vim_start() {
-	local dir=$1 i ready=
+	local dir=$1 i ready= store=() a
 	shift
+	if [ "${VIM_STORE:-sqlite}" = etcd ]; then
+		store=(--store etcd)
+		for a in "$@"; do [ "$a" = --store ] && store=(); done
+	fi
+	if [ "${#store[@]}" -ne 0 ]; then
+		if [ -z "${ETCD_ENDPOINTS:-}" ]; then etcd_start || return 1; fi
+		: "${VIM_ETCD_PREFIX:=/vimage-$$-$RANDOM}"
+		store+=(--etcd-endpoints "$ETCD_ENDPOINTS" --etcd-prefix "$VIM_ETCD_PREFIX")
+	fi
 	mkdir -p "$dir"
 	echo "# --- vimaged start $(date +%T)" >>"$dir/vimaged.log"
-	"$VIMAGED" --data-dir "$dir" --listen "${VIM_LISTEN:-127.0.0.1:0}" "$@" >>"$dir/vimaged.log" 2>&1 &
+	"$VIMAGED" --data-dir "$dir" --listen "${VIM_LISTEN:-127.0.0.1:0}" "${store[@]}" "$@" >>"$dir/vimaged.log" 2>&1 &
 	VIM_PID=$!
 	T_PIDS+=("$VIM_PID")
 	VIM_URL=
@@ -138,6 +156,17 @@ api() {
 	local m=$1 p=$2
 	shift 2
 	curl -sS -X "$m" -H "Authorization: Bearer $VIM_TOKEN" "$@" "$VIM_URL$p"
+}
+
+# watch_start FILE PATH [curl args...]: a raw watch (PATH with ?watch=true)
+# into FILE, event by event (curl -N: unbuffered, so a test can grep FILE
+# while it runs); sets WATCH_PID, the curl itself (kill ends the watch).
+watch_start() {
+	local f=$1 p=$2
+	shift 2
+	curl -sS -N -H "Authorization: Bearer $VIM_TOKEN" "$@" "$VIM_URL$p" >"$f" 2>&1 &
+	WATCH_PID=$!
+	T_PIDS+=("$WATCH_PID")
 }
 
 # wait_for SECONDS CMD...: polls CMD until it succeeds.
@@ -223,4 +252,246 @@ www_start() {
 	(cd "$1" && exec python3 -m http.server "$WWW_PORT" --bind 127.0.0.1 >"$T_TMP/www.log" 2>&1) &
 	T_PIDS+=($!)
 	wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$WWW_PORT/"
+}
+
+# ---- etcd ------------------------------------------------------------------------
+# The real etcd (/usr/bin/etcd, etcd-server) on loopback ports picked here,
+# its data on tmpfs (/dev/shm) when there is one, its log in
+# $T_TMP/etcd-NAME/log.  Members are known by NAME: ETCD_PID_OF[NAME],
+# ETCD_URL_OF[NAME] (its client URL), ETCD_ARGS_OF[NAME] (the command line,
+# to start it again on its data dir).  ETCD_ENDPOINTS lists every member's
+# client URL (comma-separated, first member first), ETCD_PIDS their PIDs.
+# With ETCD_TLS=DIR (etcd_tls_certs DIR), clients must show a certificate
+# signed by DIR/ca.crt and the URLs are https.
+declare -A ETCD_PID_OF=() ETCD_URL_OF=() ETCD_ARGS_OF=()
+ETCD_NAMES=()
+ETCD_PIDS=()
+ETCD_ENDPOINTS=
+ETCD_PID=
+
+# etcd_datadir NAME: a fresh directory for NAME's data, in ETCD_DATADIR
+# (not printed: T_SHM must be set in this shell, not a subshell's).
+etcd_datadir() {
+	local base
+	if [ -d /dev/shm ] && [ -w /dev/shm ]; then
+		base=$(mktemp -d /dev/shm/vimage-etcd.XXXXXX) || return 1
+		T_SHM+=("$base")
+	else
+		base=$(mktemp -d "$T_TMP/etcd-data.XXXXXX") || return 1
+	fi
+	ETCD_DATADIR=$base/$1
+}
+
+# etcd_tls_certs DIR: a CA, a server certificate for 127.0.0.1 and a client
+# certificate (CN client), made with the openssl CLI: DIR/ca.crt,
+# DIR/server.{crt,key}, DIR/client.{crt,key}, DIR/other-ca.crt (a CA that
+# signed nothing here).
+etcd_tls_certs() {
+	local d=$1 who
+	mkdir -p "$d"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=vimage-test-ca \
+		-keyout "$d/ca.key" -out "$d/ca.crt" 2>/dev/null || return 1
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=other-ca \
+		-keyout "$d/other-ca.key" -out "$d/other-ca.crt" 2>/dev/null || return 1
+	printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n' >"$d/server.ext"
+	printf 'extendedKeyUsage=clientAuth\n' >"$d/client.ext"
+	for who in server client; do
+		openssl req -newkey rsa:2048 -nodes -subj "/CN=$who" -keyout "$d/$who.key" \
+			-out "$d/$who.csr" 2>/dev/null || return 1
+		openssl x509 -req -in "$d/$who.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
+			-days 2 -extfile "$d/$who.ext" -out "$d/$who.crt" 2>/dev/null || return 1
+	done
+}
+
+# etcd_curl URL [curl args...]: curl to a member, with the client
+# certificate when etcd wants one.
+etcd_curl() {
+	local u=$1
+	shift
+	if [ -n "${ETCD_TLS:-}" ]; then
+		curl -sS --cacert "$ETCD_TLS/ca.crt" --cert "$ETCD_TLS/client.crt" \
+			--key "$ETCD_TLS/client.key" "$@" "$u"
+	else
+		curl -sS "$@" "$u"
+	fi
+}
+
+# etcd_healthy URL: the member at URL answers /health with health true.
+etcd_healthy() {
+	etcd_curl "$1/health" -m 2 2>/dev/null | grep -q '"health":"true"'
+}
+
+# etcd_spawn NAME: runs NAME's command line in the background (appending to
+# its log); records the PID.
+etcd_spawn() {
+	local n=$1 dir=$T_TMP/etcd-$1
+	mkdir -p "$dir"
+	echo "# --- etcd $n start $(date +%T)" >>"$dir/log"
+	# shellcheck disable=SC2086  # ETCD_ARGS_OF holds no spaces within a word
+	etcd ${ETCD_ARGS_OF[$n]} >>"$dir/log" 2>&1 &
+	ETCD_PID_OF[$n]=$!
+	T_PIDS+=($!)
+}
+
+# etcd_refresh: ETCD_PIDS, ETCD_PID and ETCD_ENDPOINTS from the members.
+etcd_refresh() {
+	local n eps=()
+	ETCD_PIDS=()
+	for n in "${ETCD_NAMES[@]}"; do
+		ETCD_PIDS+=("${ETCD_PID_OF[$n]}")
+		eps+=("${ETCD_URL_OF[$n]}")
+	done
+	ETCD_PID=${ETCD_PIDS[0]:-}
+	ETCD_ENDPOINTS=$(
+		IFS=,
+		echo "${eps[*]}"
+	)
+	export ETCD_ENDPOINTS ETCD_PID
+}
+
+# etcd_members_up SECONDS NAME...: waits until every named member is healthy
+# (a member of a cluster is only once it has a leader); on failure shows
+# their logs.
+etcd_members_up() {
+	local secs=$1 n
+	shift
+	for n in "$@"; do
+		if ! wait_for "$secs" etcd_healthy "${ETCD_URL_OF[$n]}"; then
+			echo "# etcd $n is not healthy after $secs s (${ETCD_URL_OF[$n]}):"
+			tail -n 20 "$T_TMP/etcd-$n/log" | sed 's/^/#   /'
+			return 1
+		fi
+	done
+}
+
+# etcd_define NAME CLIENT-PORT PEER-PORT CLUSTER TOKEN: NAME's command line.
+etcd_define() {
+	local n=$1 cp=$2 pp=$3 cluster=$4 token=$5 scheme=http tls=
+	if [ -n "${ETCD_TLS:-}" ]; then
+		scheme=https
+		tls="--client-cert-auth --trusted-ca-file $ETCD_TLS/ca.crt"
+		tls="$tls --cert-file $ETCD_TLS/server.crt --key-file $ETCD_TLS/server.key"
+	fi
+	etcd_datadir "$n" || return 1
+	ETCD_URL_OF[$n]=$scheme://127.0.0.1:$cp
+	ETCD_ARGS_OF[$n]="--name $n --data-dir $ETCD_DATADIR
+		--listen-client-urls $scheme://127.0.0.1:$cp --advertise-client-urls $scheme://127.0.0.1:$cp
+		--listen-peer-urls http://127.0.0.1:$pp --initial-advertise-peer-urls http://127.0.0.1:$pp
+		--initial-cluster $cluster --initial-cluster-token $token --initial-cluster-state new
+		--logger zap --log-level warn $tls ${ETCD_EXTRA:-}"
+	ETCD_NAMES+=("$n")
+}
+
+# etcd_start [NAME]: one etcd member on loopback (name "etcd" by default),
+# healthy within 10 s; exports ETCD_ENDPOINTS and ETCD_PID.  A port taken
+# between free_port and etcd's bind (other suites run in parallel) is
+# retried on new ports.
+etcd_start() {
+	local n=${1:-etcd} try cp pp
+	for try in 1 2 3; do
+		cp=$(free_port)
+		pp=$(free_port)
+		etcd_define "$n" "$cp" "$pp" "$n=http://127.0.0.1:$pp" "vimage-$$-$n-$try"
+		etcd_spawn "$n"
+		etcd_refresh
+		if etcd_members_up 10 "$n"; then return 0; fi
+		kill -9 "${ETCD_PID_OF[$n]}" 2>/dev/null
+		wait "${ETCD_PID_OF[$n]}" 2>/dev/null
+		unset 'ETCD_NAMES[-1]' # (etcd_define appended it)
+		etcd_refresh
+	done
+	echo "# etcd $n did not start"
+	return 1
+}
+
+# etcd_cluster_start [PREFIX]: three members (PREFIX1..3, default e1..e3) of
+# one cluster on loopback, all healthy within 15 s; ETCD_ENDPOINTS lists the
+# three, ETCD_PIDS their PIDs.  Ports taken meanwhile: tried again on new
+# ones, as etcd_start does.
+etcd_cluster_start() {
+	local p=${1:-e} try i cps pps cluster token
+	for try in 1 2 3; do
+		cps=()
+		pps=()
+		cluster=
+		token="vimage-$$-$p-cluster-$try"
+		for i in 1 2 3; do
+			cps+=("$(free_port)")
+			pps+=("$(free_port)")
+			cluster="$cluster${cluster:+,}$p$i=http://127.0.0.1:${pps[$((i - 1))]}"
+		done
+		for i in 1 2 3; do
+			etcd_define "$p$i" "${cps[$((i - 1))]}" "${pps[$((i - 1))]}" "$cluster" "$token"
+			etcd_spawn "$p$i"
+		done
+		etcd_refresh
+		if etcd_members_up 15 "${p}1" "${p}2" "${p}3"; then return 0; fi
+		for i in 1 2 3; do etcd_kill "$p$i"; done
+		unset 'ETCD_NAMES[-1]' 'ETCD_NAMES[-1]' 'ETCD_NAMES[-1]'
+		ETCD_NAMES=("${ETCD_NAMES[@]}")
+		etcd_refresh
+	done
+	echo "# the etcd cluster $p did not start"
+	return 1
+}
+
+# etcd_stop [NAME]: SIGTERM to one member (default: every member) and wait.
+etcd_stop() {
+	local n
+	for n in "${@:-${ETCD_NAMES[@]}}"; do
+		kill -TERM "${ETCD_PID_OF[$n]}" 2>/dev/null && kill -CONT "${ETCD_PID_OF[$n]}" 2>/dev/null
+		wait "${ETCD_PID_OF[$n]}" 2>/dev/null
+	done
+	return 0
+}
+
+# etcd_kill NAME: SIGKILL, as a machine's crash would.
+etcd_kill() {
+	kill -9 "${ETCD_PID_OF[$1]}" 2>/dev/null
+	wait "${ETCD_PID_OF[$1]}" 2>/dev/null
+	return 0
+}
+
+# etcd_restart NAME: starts a stopped or killed member again on its data
+# dir and ports; healthy within 10 s.
+etcd_restart() {
+	etcd_spawn "$1"
+	etcd_refresh
+	etcd_members_up 10 "$1"
+}
+
+# etcd_pause [NAME] / etcd_resume [NAME]: SIGSTOP / SIGCONT one member
+# (default: every member): a member that hangs, its sockets open.
+etcd_pause() {
+	local n
+	for n in "${@:-${ETCD_NAMES[@]}}"; do kill -STOP "${ETCD_PID_OF[$n]}"; done
+}
+etcd_resume() {
+	local n
+	for n in "${@:-${ETCD_NAMES[@]}}"; do kill -CONT "${ETCD_PID_OF[$n]}"; done
+}
+
+# ectl [etcdctl args...]: etcdctl (etcd-client) against every member.
+ectl() {
+	if [ -n "${ETCD_TLS:-}" ]; then
+		ETCDCTL_API=3 etcdctl --endpoints "$ETCD_ENDPOINTS" --cacert "$ETCD_TLS/ca.crt" \
+			--cert "$ETCD_TLS/client.crt" --key "$ETCD_TLS/client.key" "$@"
+	else
+		ETCDCTL_API=3 etcdctl --endpoints "$ETCD_ENDPOINTS" "$@"
+	fi
+}
+
+# etcd_rev: the cluster's current revision (through the JSON gateway of
+# the first member that answers).
+etcd_rev() {
+	local n r
+	for n in "${ETCD_NAMES[@]}"; do
+		r=$(etcd_curl "${ETCD_URL_OF[$n]}/v3/kv/range" -m 3 -X POST \
+			-d '{"key":"AA==","count_only":true}' 2>/dev/null | jq -r '.header.revision // empty' 2>/dev/null)
+		if [ -n "$r" ]; then
+			echo "$r"
+			return 0
+		fi
+	done
+	return 1
 }
