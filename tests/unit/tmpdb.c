@@ -1,6 +1,7 @@
 /* tests/unit/tmpdb — see tmpdb.h. */
 #include "tmpdb.h"
 
+#include "etcd_fixture.h"
 #include "store/store.h"
 
 #include <setjmp.h>
@@ -47,8 +48,42 @@ static void sqlite_forget(void)
 	unlink(tmpdb_path);
 }
 
+/* etcd: the process's one etcd (etcd_fx_shared), a key prefix of its own
+ * per test directory and per forget: a fresh store is a new prefix, as a
+ * fresh SQLite file is a new file. */
+static unsigned etcd_generation;
+
+static int etcd_open(struct store **out, const struct store_sqlite_opts *o, struct vim_err *err)
+{
+	struct etcd_fx *fx = etcd_fx_shared();
+	struct store_etcd_opts eo = {.timeout_ms = 5000};
+	char prefix[192];
+	const char *dir = strrchr(tmpdb_dir, '/');
+
+	if (!fx)
+		return vim_err_set(err, VIM_EIO, "etcd: the test fixture could not start etcd");
+	snprintf(prefix, sizeof(prefix), "/t%s-%u", dir ? dir + 1 : tmpdb_dir, etcd_generation);
+	for (char *p = prefix + 1; *p; p++)
+		if (*p == '.')
+			*p = '_';
+	eo.endpoints = etcd_fx_endpoints(fx);
+	eo.prefix = prefix;
+	if (o) {
+		eo.history = o->history;
+		eo.history_bytes = o->history_bytes;
+		eo.event_ttl_s = o->event_ttl_s;
+	}
+	return store_etcd_open(out, &eo, err);
+}
+
+static void etcd_forget(void)
+{
+	etcd_generation++;
+}
+
 static const struct tmpdb_backend backends[] = {
     {.name = "sqlite", .open = sqlite_open, .forget = sqlite_forget},
+    {.name = "etcd", .open = etcd_open, .forget = etcd_forget},
 };
 
 const struct tmpdb_backend *tmpdb_backend(void)
