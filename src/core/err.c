@@ -15,7 +15,7 @@ static const struct {
     {VIM_ENOTFOUND, "ENOTFOUND", 404, "NotFound"},
     {VIM_EEXIST, "EEXIST", 409, "AlreadyExists"},
     {VIM_ECONFLICT, "ECONFLICT", 409, "Conflict"},
-    {VIM_EGONE, "EGONE", 410, "Gone"},
+    {VIM_EGONE, "EGONE", 410, "Expired"}, /* kube's NewResourceExpired */
     {VIM_ETOOLARGE, "ETOOLARGE", 413, "RequestEntityTooLarge"},
     {VIM_EUNSUPPORTED, "EUNSUPPORTED", 422, "Invalid"},
     {VIM_EAUTH, "EAUTH", 401, "Unauthorized"},

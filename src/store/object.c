@@ -17,8 +17,19 @@
 #include <sys/random.h>
 
 /* kube's leaseManager: the writes of one window share a lease, so a
- * burst of Events does not cost a grant each (leaseReuseDurationSeconds). */
-#define OBJ_LEASE_REUSE_S 60
+ * burst of Events does not cost a grant each.  The window is 5 % of the
+ * TTL, at most 60 s (leaseReuseDurationPercent, leaseReuseDurationSeconds),
+ * and the lease is granted for the TTL plus the window: no Event outlives
+ * its TTL by more than the window. */
+#define OBJ_LEASE_REUSE_MAX_S 60
+#define OBJ_LEASE_REUSE_PERCENT 5
+
+static int64_t lease_reuse_s(int64_t ttl_s)
+{
+	int64_t r = ttl_s * OBJ_LEASE_REUSE_PERCENT / 100;
+
+	return r < OBJ_LEASE_REUSE_MAX_S ? r : OBJ_LEASE_REUSE_MAX_S;
+}
 
 /* ---- helpers shared with the other store files ------------------------------- */
 
@@ -175,17 +186,16 @@ static void change_committed(void *arg, int64_t rev)
 	c->prev = NULL;
 }
 
-/* The lease an Event's put goes with: one per window, granted with the
- * TTL plus the window, so no Event outlives the TTL by more than it. */
+/* The lease an Event's put goes with: the previous one while it still
+ * outlives now + TTL (kube's "valid"), else a new one of TTL + window. */
 static int event_lease(struct obj_store *s, int64_t *lease, struct vim_err *err)
 {
-	int64_t now = vim_mono_ms(), id = 0;
+	int64_t now = vim_mono_ms(), id = 0, reuse = lease_reuse_s(s->event_ttl_s);
 	int rc = 0;
 
 	pthread_mutex_lock(&s->lease_mu);
-	if (!s->lease || now - s->lease_at_ms >= OBJ_LEASE_REUSE_S * 1000) {
-		if ((rc = s->kops->lease_grant(s->kv, s->event_ttl_s + OBJ_LEASE_REUSE_S, &id,
-		                               err)) == 0) {
+	if (!s->lease || now - s->lease_at_ms >= reuse * 1000) {
+		if ((rc = s->kops->lease_grant(s->kv, s->event_ttl_s + reuse, &id, err)) == 0) {
 			s->lease = id;
 			s->lease_at_ms = now;
 		}

@@ -327,10 +327,11 @@ static int list_range(struct obj_store *s, const char *resource, const struct st
 	if (rc == VIM_EGONE)
 		rc = vim_err_set(
 		    err, VIM_EGONE, "%s",
-		    paged ? "The provided continuation parameter is too old to display a "
-		            "consistent list result. You can start a new list without "
-		            "the continue parameter, or use the continue parameter from "
-		            "the list response."
+		    /* kube's words (etcd3 store), up to where its Status offers a
+		     * token for an inconsistent remainder, which ours does not */
+		    paged ? "The provided continue parameter is too old to display a "
+		            "consistent list result. You can start a new list without the "
+		            "continue parameter."
 		          : "The resourceVersion for the provided list is too old.");
 	if (rc < 0)
 		goto out;

@@ -588,11 +588,12 @@ static json_t *event_about(struct store *s, const char *name, int64_t when)
 
 /* On a backend with leases every Event put goes with one, shared by the
  * writes of a window and granted for the TTL plus that window (kube's
- * leaseManager), and nothing else gets one; the expiry thread does not
- * run (the backend expires them). */
+ * leaseManager: 5 % of the TTL, at most 60 s; --event-ttl 120 is a lease
+ * of 126 s), and nothing else gets one; the expiry thread does not run
+ * (the backend expires them). */
 static void test_events_get_one_shared_lease_and_nothing_else_does(void **state)
 {
-	struct store_object_opts o = {.event_ttl_s = 1, .event_expire_every_ms = 50};
+	struct store_object_opts o = {.event_ttl_s = 120, .event_expire_every_ms = 50};
 	struct spy *sp;
 	struct store *s = spy_open_opts(&sp, &o);
 	struct store_list_meta m;
@@ -608,7 +609,7 @@ static void test_events_get_one_shared_lease_and_nothing_else_does(void **state)
 	    store_event_record(s, &(struct store_event_rec){a, "Normal", "Seen", "m", 2000}, &err),
 	    0);
 	assert_int_equal(sp->grants, 1);
-	assert_int_equal(sp->lease_ttl, 1 + 60);
+	assert_int_equal(sp->lease_ttl, 120 + 6);
 	for (i = 0; i < sp->writes && i < SPY_MAX; i++) {
 		if (strcmp(sp->names[i], "a") == 0 || strcmp(sp->names[i], "b") == 0)
 			assert_int_equal(sp->lease[i], 0); /* the images */
