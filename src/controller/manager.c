@@ -65,6 +65,18 @@ struct writer_state {
 	 * started from, then what each write returned.  Its managedFields
 	 * are the stored ones whenever the write's rv precondition holds. */
 	json_t *live;
+	/* The Events this reconcile decided, recorded once the write that
+	 * carries the decision lands (flush_events), dropped when it loses a
+	 * conflict: the next reconcile decides again, events and all.  An
+	 * event recorded before a lost write came twice — an ImageLost with
+	 * count 2 for one loss, seen on etcd, where the controller's cache
+	 * can lag its own write and a second reconcile starts from the old
+	 * state. */
+	struct deferred_event {
+		json_t *involved;
+		char *type, *reason, *message;
+	} events[8];
+	size_t nevents;
 };
 
 static uint64_t echo_hash(const char *s)
@@ -178,28 +190,80 @@ static int images_get(void *self, enum model_kind kind, const char *ns, const ch
 	return rc;
 }
 
-static void record_event(void *self, const struct model_image *img, const char *type,
-                         const char *reason, const char *message)
+static void record_now(struct ctl_manager *m, const json_t *involved, const char *type,
+                       const char *reason, const char *message)
 {
-	struct ctl_manager *m = self;
+	const json_t *md = json_object_get(involved, "metadata");
+	const char *kind = json_string_value(json_object_get(involved, "kind"));
+	const char *ns = json_string_value(json_object_get(md, "namespace"));
+	const char *name = json_string_value(json_object_get(md, "name"));
 	struct vim_err err;
-	json_t *obj = model_image_ref_to_json(img);
 	char safe[1024];
 
 	/* an event outlives the object: no URL credential goes into one */
 	vim_redact(safe, sizeof(safe), message ? message : "");
-	if (!obj || store_event_record(m->cfg.store,
-	                               &(struct store_event_rec){.involved = obj,
-	                                                         .type = type,
-	                                                         .reason = reason,
-	                                                         .message = safe,
-	                                                         .now = vim_time_now()},
-	                               &err) < 0)
+	if (store_event_record(m->cfg.store,
+	                       &(struct store_event_rec){.involved = involved,
+	                                                 .type = type,
+	                                                 .reason = reason,
+	                                                 .message = safe,
+	                                                 .now = vim_time_now()},
+	                       &err) < 0)
 		vim_log(VIM_LOG_WARN, "event %s for %s %s/%s not recorded: %s", reason,
-		        model_kind_info(img->kind)->name,
-		        img->meta.namespace ? img->meta.namespace : "", img->meta.name,
-		        obj ? err.msg : "out of memory");
-	json_decref(obj);
+		        kind ? kind : "", ns ? ns : "", name ? name : "", err.msg);
+}
+
+static void event_free(struct deferred_event *e)
+{
+	json_decref(e->involved);
+	free(e->type);
+	free(e->reason);
+	free(e->message);
+	memset(e, 0, sizeof(*e));
+}
+
+/* The chain's recorder: keeps the event until flush_events (see
+ * writer_state.events); one that does not fit is recorded at once. */
+static void defer_event(void *self, const struct model_image *img, const char *type,
+                        const char *reason, const char *message)
+{
+	struct writer_state *ws = self;
+	json_t *involved = model_image_ref_to_json(img);
+	struct deferred_event *e;
+
+	if (!involved) {
+		vim_log(VIM_LOG_WARN, "event %s for %s/%s not recorded: out of memory", reason,
+		        img->meta.namespace ? img->meta.namespace : "", img->meta.name);
+		return;
+	}
+	if (ws->nevents == sizeof(ws->events) / sizeof(ws->events[0])) {
+		record_now(ws->m, involved, type, reason, message);
+		json_decref(involved);
+		return;
+	}
+	e = &ws->events[ws->nevents];
+	e->involved = involved;
+	e->type = strdup(type);
+	e->reason = strdup(reason);
+	e->message = strdup(message ? message : "");
+	if (!e->type || !e->reason || !e->message) {
+		record_now(ws->m, involved, type, reason, message);
+		event_free(e);
+		return;
+	}
+	ws->nevents++;
+}
+
+/* Records (record = true) or drops what defer_event kept. */
+static void flush_events(struct writer_state *ws, bool record)
+{
+	for (size_t i = 0; i < ws->nevents; i++) {
+		if (record)
+			record_now(ws->m, ws->events[i].involved, ws->events[i].type,
+			           ws->events[i].reason, ws->events[i].message);
+		event_free(&ws->events[i]);
+	}
+	ws->nevents = 0;
 }
 
 typedef int (*store_write_fn)(struct store *s, const char *r, const json_t *obj, json_t **out,
@@ -271,6 +335,7 @@ static int write_with(struct writer_state *ws, const struct model_image *img, st
 		rc = fn(ws->m->cfg.store, ws->resource, obj, &out, err);
 	}
 	if (rc == 0) {
+		flush_events(ws, true); /* their decision is stored now */
 		rv = json_string_value(
 		    json_object_get(json_object_get(out, "metadata"), "resourceVersion"));
 		if (rv)
@@ -366,7 +431,7 @@ static void reconcile(struct ctl_manager *m, const char *qk)
 	         orig->meta.resource_version ? orig->meta.resource_version : "");
 	struct ctl_ctx ctx = {
 	    .checker = m->cfg.checker,
-	    .recorder = {record_event, m},
+	    .recorder = {defer_event, &ws},
 	    .clock = {clock_now, NULL, clock_mono_ms},
 	    .jobs = m->cfg.jobs,
 	    .images = {images_get, m},
@@ -376,6 +441,8 @@ static void reconcile(struct ctl_manager *m, const char *qk)
 	};
 	rc =
 	    ctl_chain_run(ctl_image_handlers, ctl_image_handlers_len, &ctx, orig, work, &out, &err);
+	/* a lost conflict is decided again by the next reconcile */
+	flush_events(&ws, rc != VIM_ECONFLICT);
 	if (rc == VIM_ECONFLICT) {
 		ctl_queue_add_after(m->queue, qk, CONFLICT_REQUEUE_MS);
 	} else if (rc < 0) {

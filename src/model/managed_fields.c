@@ -317,13 +317,15 @@ static void changed(json_t *out, const json_t *ns, const json_t *os, const json_
 int model_mf_update(json_t *next, const json_t *live, const struct model_mf_write *w,
                     struct vim_err *err)
 {
-	json_t *nset, *oset, *ch = json_object(), *removed, *entries, *e, *es, *left;
+	json_t *nset, *oset, *ch, *removed, *entries, *e, *es, *left;
 	const json_t *base = entries_of(next) ? next : live;
 	bool mine = false;
 	size_t i;
 
+	/* checked before the change set exists: it leaked on this return */
 	if (!json_is_object(json_object_get(next, "metadata")))
 		return vim_err_set(err, VIM_EINVAL, "metadata must be an object");
+	ch = json_object();
 	nset = model_mf_set_of(next, w->scope);
 	oset = live ? model_mf_set_of(live, w->scope) : json_object();
 	changed(ch, nset, live ? oset : NULL, next, live);
