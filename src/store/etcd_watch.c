@@ -78,6 +78,9 @@ static int on_event(struct store_kv_watch *w, const json_t *ev)
 	if (!etcd_key_parse(w->e, w->key.p, w->key.len, w->kbuf, sizeof(w->kbuf), &k)) {
 		vim_log(VIM_LOG_DEBUG, "etcd watch: skipped %.*s: not one of ours",
 		        (int)(w->key.len > 300 ? 300 : w->key.len), w->key.p);
+		/* still a revision the watch has seen: a consistent list waits
+		 * for the cache to reach etcd's revision, which this moved */
+		emit(w, STORE_KV_EV_PROGRESS, NULL, NULL, 0, rev);
 	} else {
 		emit(w, del ? STORE_KV_EV_DELETE : STORE_KV_EV_PUT, &k, del ? NULL : w->val.p,
 		     del ? 0 : w->val.len, rev);
