@@ -626,6 +626,53 @@ static void test_paging_one_at_a_time_over_the_longest_keys(void **state)
 	store_close(s);
 }
 
+/* Namespaces where the two backends' orders differ ("a" before "a-b" by
+ * namespace; "a-b/..." before "a/..." by bytes, '-' < '/'): pages of one
+ * and of two objects see each once, in the order the backend gives, the
+ * token continuing in that same order. */
+static void test_paging_continues_in_the_backends_own_order(void **state)
+{
+	struct store *s = open_store(0);
+	static const char *const nss[] = {"a", "a-b", "a0", "b"};
+	struct store_list_opts o = {0};
+	struct store_list_meta m;
+	struct vim_err err;
+	char seen[16][64];
+	json_t *items, *it;
+	size_t k, ni;
+	int i, n, limit, pages;
+	(void)state;
+
+	for (ni = 0; ni < 4; ni++)
+		for (i = 0; i < 2; i++) {
+			char name[8];
+			snprintf(name, sizeof(name), "x%d", i);
+			json_decref(create(s, vi(nss[ni], name, "x")));
+		}
+	for (limit = 1; limit <= 2; limit++) {
+		o.limit = limit;
+		o.continue_token = NULL;
+		n = pages = 0;
+		do {
+			assert_int_equal(store_list_json(s, VI, &o, &items, &m, &err), 0);
+			json_array_foreach(items, k, it)
+			{
+				assert_true(n < 8);
+				snprintf(seen[n], sizeof(seen[n]), "%s/%s", meta(it, "namespace"),
+				         meta(it, "name"));
+				if (n > 0 && key_cmp(seen[n - 1], seen[n]) >= 0)
+					fail_msg("limit %d: %s after %s", limit, seen[n],
+					         seen[n - 1]);
+				n++;
+			}
+			json_decref(items);
+			o.continue_token = m.continue_token;
+		} while (m.continue_token[0] && ++pages < 20);
+		assert_int_equal(n, 8);
+	}
+	store_close(s);
+}
+
 static int b64url_char(char c)
 {
 	const char *a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -1205,6 +1252,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_paging_with_continue_sees_every_object_once, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_paging_one_at_a_time_over_the_longest_keys, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_paging_continues_in_the_backends_own_order, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_continue_token_is_kubernetes_shaped_and_checked,
 	                                    setup, teardown),
