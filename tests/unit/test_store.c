@@ -645,7 +645,7 @@ static void test_paging_continues_in_the_backends_own_order(void **state)
 
 	for (ni = 0; ni < 4; ni++)
 		for (i = 0; i < 2; i++) {
-			char name[8];
+			char name[16];
 			snprintf(name, sizeof(name), "x%d", i);
 			json_decref(create(s, vi(nss[ni], name, "x")));
 		}
