@@ -333,6 +333,15 @@ static int list_range(struct obj_store *s, const char *resource, const struct st
 		            "consistent list result. You can start a new list without the "
 		            "continue parameter."
 		          : "The resourceVersion for the provided list is too old.");
+	if (rc == VIM_EINVAL && paged) {
+		/* a backend that keeps revisions (etcd) refuses to read at one
+		 * newer than its own: the token's fault, said as sqlite's is */
+		int64_t now = 0;
+		struct vim_err ignored;
+
+		if (s->kops->current_rev(s->kv, &now, &ignored) == 0 && cur.rv > now)
+			rc = newer_than_store(cur.rv, now, err);
+	}
 	if (rc < 0)
 		goto out;
 	if (!w.checked && cur.rv > kmeta.rev) {

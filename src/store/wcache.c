@@ -444,7 +444,9 @@ static int wc_list(struct store_reads *r, const char *resource, const struct sto
 
 	wc_codec_init(&z);
 	o = o ? o : &none;
-	memset(meta, 0, sizeof(*meta));
+	/* meta is not touched before this side serves the list: a page's
+	 * o->continue_token may point into it (the previous page's meta),
+	 * and the layer reads that token once this side declines */
 	if (!table_of(c, resource)) /* by name only: no lock */
 		return vim_err_set(err, VIM_EUNSUPPORTED, "wcache: list %s: not cached", resource);
 	if ((rc = list_want(c, resource, o, &want, &wait_ms, err)) < 0 ||
@@ -503,9 +505,12 @@ static int wc_list(struct store_reads *r, const char *resource, const struct sto
 			goto out;
 		}
 	}
+	memset(meta, 0, sizeof(*meta));
 	meta->resource_version = at;
 	meta->remaining = 0;
 out:
+	if (rc != 0 && rc != VIM_EUNSUPPORTED) /* a failed or stopped list */
+		memset(meta, 0, sizeof(*meta));
 	for (i = 0; i < n; i++)
 		wc_obj_unref(objs[i]);
 	free(objs);

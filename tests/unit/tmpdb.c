@@ -126,3 +126,24 @@ struct store *tmpdb_open_fresh_store(void)
 	tmpdb_backend()->forget();
 	return tmpdb_open_store();
 }
+
+static int count_none(void *arg, const char *json, size_t len)
+{
+	(void)arg;
+	(void)json;
+	(void)len;
+	return 0;
+}
+
+int64_t tmpdb_store_rv(struct store *s)
+{
+	/* a namespace no test uses: an empty list, its revision all we want */
+	struct store_list_opts o = {.ns = "tmpdb-rv-probe"};
+	struct store_list_meta m;
+	struct vim_err err;
+
+	if (store_list(s, "virtualimages", &o, count_none, NULL, &m, &err) != 0)
+		fail_msg("list the %s store of %s for its revision: %s", tmpdb_backend()->name,
+		         tmpdb_dir, err.msg);
+	return m.resource_version;
+}

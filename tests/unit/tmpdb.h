@@ -13,6 +13,7 @@
 #define VIM_TESTS_TMPDB_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 extern char tmpdb_dir[64], tmpdb_path[128];
 
@@ -54,5 +55,13 @@ struct store *tmpdb_open_store(void);
 struct store *tmpdb_open_store_opts(const struct store_sqlite_opts *o);
 /* tmpdb_open_store of an empty store (what was written before is gone). */
 struct store *tmpdb_open_fresh_store(void);
+
+/* The store's revision as a list without resourceVersion reads it (kube's
+ * consistent read: it sees every write made before it).  store_current_rv
+ * of a store with a watch cache (etcd) is the revision the cache has seen,
+ * which may lag a write just made by the watch's delivery; a test that
+ * asks "what is the store's revision now" asks this.  Fails the test
+ * (cmocka) when the list fails. */
+int64_t tmpdb_store_rv(struct store *s);
 
 #endif
