@@ -293,10 +293,9 @@ static void test_pages_read_the_backend_at_the_first_pages_revision(void **state
 	/* the revision compacted meanwhile: kube's 410 */
 	rm->gone = true;
 	assert_int_equal(store_list(s, VI, &o, keep_items, items, &m, &err), VIM_EGONE);
-	assert_string_equal(err.msg,
-	                    "The provided continue parameter is too old to display a "
-	                    "consistent list result. You can start a new list without the "
-	                    "continue parameter.");
+	assert_string_equal(err.msg, "The provided continue parameter is too old to display a "
+	                             "consistent list result. You can start a new list without the "
+	                             "continue parameter.");
 	json_decref(items);
 	store_close(s);
 }

@@ -381,7 +381,7 @@ static long long item_rv(json_t *items, const char *name)
 	json_t *o = item(items, name);
 
 	assert_non_null(o);
-	return atoll(store_meta_str(o, "resourceVersion"));
+	return strtoll(store_meta_str(o, "resourceVersion"), NULL, 10);
 }
 
 static struct store_watch *watch(struct world *w, const char *label, int64_t from)
@@ -409,7 +409,7 @@ static void expect_event(struct store_watch *sw, enum store_event_type type, con
 	assert_string_equal(store_event_type_name(ev.type), store_event_type_name(type));
 	assert_string_equal(store_meta_str(ev.object, "name"), name);
 	assert_int_equal(ev.resource_version, rv);
-	assert_int_equal(atoll(store_meta_str(ev.object, "resourceVersion")), rv);
+	assert_int_equal(strtoll(store_meta_str(ev.object, "resourceVersion"), NULL, 10), rv);
 	json_decref(ev.object);
 	free(ev.text);
 }
@@ -868,7 +868,8 @@ static int count_only(void *arg, const char *json, size_t len)
 static void test_large_catalog_load(void **state)
 {
 	const char *env = getenv("WCACHE_LOAD_N");
-	int n = env && atoi(env) > 0 ? atoi(env) : 5000, i;
+	long want = env ? strtol(env, NULL, 10) : 0;
+	int n = want > 0 && want < 10000000 ? (int)want : 5000, i;
 	struct filler f[8];
 	pthread_t th[8];
 	struct store_list_meta meta;
