@@ -87,7 +87,7 @@ struct etcd_call {
 int etcd_request(struct etcd_kv *e, const struct etcd_call *c, json_t **out, struct vim_err *err);
 
 /* What every handle to endpoint ep is set up with: its URL, then path; TLS files;
- * headers): the request path and the watch's stream share them. */
+ * headers. The request path and the watch's stream share them. */
 void etcd_easy_common(struct etcd_kv *e, CURL *h, const char *ep, const char *path,
                       char errbuf[CURL_ERROR_SIZE]);
 /* Why a transfer failed, for messages: the OS error when there is one
