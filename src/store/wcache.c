@@ -21,6 +21,7 @@
 #include "store/wcache_internal.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -158,6 +159,10 @@ out:
 		for (i = 0; i < NRES; i++)
 			wc_table_clear(&tabs[i]);
 	wc_codec_free(&z);
+	/* The backend's pages (etcd's: up to ~8 MiB each) were freed among
+	 * the objects the cache keeps: give their pages back, so the
+	 * daemon's resident memory is the cache and not its largest read. */
+	malloc_trim(0);
 	return rc;
 }
 
