@@ -44,6 +44,31 @@ static void reply_details(struct api_req *r, unsigned int http, const char *reas
 	api_reply_json(r, http, st);
 }
 
+/* kube's NamespaceLifecycle reads its informer's cache, not etcd: the
+ * namespace as a list at resourceVersion "0" has it (the watch cache on
+ * etcd answers without a round trip, which was half of a create's etcd
+ * requests), and one the cache has not seen yet (created a moment ago) is
+ * read live, as the admission's live lookup does.  A cached one may lag a
+ * delete by the watch's latency, as kube's does. */
+static int namespace_lookup(struct store *s, const char *ns, json_t **out, struct vim_err *err)
+{
+	char sel[128];
+	struct store_list_opts o = {.field_selector = sel, .resource_version = "0"};
+	struct store_list_meta meta;
+	json_t *items = NULL;
+
+	*out = NULL;
+	snprintf(sel, sizeof(sel), "metadata.name=%s", ns);
+	if (store_list_json(s, "namespaces", &o, &items, &meta, err) == 0 &&
+	    json_array_size(items) == 1) {
+		*out = json_incref(json_array_get(items, 0));
+		json_decref(items);
+		return 0;
+	}
+	json_decref(items);
+	return store_get(s, "namespaces", NULL, ns, out, err);
+}
+
 bool api_namespace_admit(struct api_req *r, const char *ns, const char *qualified_resource)
 {
 	struct vim_err err = {0};
@@ -54,7 +79,7 @@ bool api_namespace_admit(struct api_req *r, const char *ns, const char *qualifie
 
 	if (!ns || !*ns)
 		return true;
-	rc = store_get(r->store, "namespaces", NULL, ns, &obj, &err);
+	rc = namespace_lookup(r->store, ns, &obj, &err);
 	if (rc == VIM_ENOTFOUND) {
 		/* kube's NewNotFound(namespaces, ns): the namespace is what is missing */
 		reply_details(r, 404, "NotFound", err.msg, "", "namespaces", ns);

@@ -21,6 +21,14 @@
 /* Keys a range asks for at once: ~1.7 MiB of JSON for 2.5 KiB values, so
  * a range of 100,000 keys keeps one page in memory, not the whole set. */
 #define ETCD_PAGE 500
+/* A read of every key (store_kv_range.want 0: the watch cache's full
+ * read, a list without a limit) grows its pages to about ETCD_PAGE_BYTES
+ * of answer, at most ETCD_PAGE_MAX keys: etcd 3.4 walks the rest of the
+ * range on every page (to count it), so 100,000 keys in pages of 500 cost
+ * 200 walks, ~7.8 s.  Memory stays one page: ~8 MiB of JSON (values of
+ * a few KiB), as the size of the page before sets the next one. */
+#define ETCD_PAGE_BYTES (8u << 20)
+#define ETCD_PAGE_MAX 20000
 /* Idle handles kept for reuse (each with its keep-alive connection); more
  * concurrent callers than this get a handle of their own, freed after. */
 #define ETCD_POOL_MAX 64

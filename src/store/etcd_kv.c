@@ -130,7 +130,7 @@ out:
 /* A page's body: from the key in from, or, after a key, from the first
  * key after it in etcd's byte order (from + "\0": the buffer's NUL). */
 static int page_body(struct etcd_buf *b, const struct etcd_buf *from, bool after, const char *end,
-                     size_t elen, int64_t rev)
+                     size_t elen, int64_t rev, int64_t limit)
 {
 	int rc;
 
@@ -143,7 +143,7 @@ static int page_body(struct etcd_buf *b, const struct etcd_buf *from, bool after
 	if (rc == 0)
 		rc = put_b64_field(b, "range_end", end, elen);
 	if (rc == 0)
-		rc = put_num(b, ",\"limit\":\"", ETCD_PAGE, "\"");
+		rc = put_num(b, ",\"limit\":\"", (long long)limit, "\"");
 	if (rc == 0 && rev > 0)
 		rc = put_num(b, ",\"revision\":\"", (long long)rev, "\"");
 	if (rc == 0)
@@ -400,6 +400,17 @@ static int64_t text_i64(const char *p, size_t n)
 	return v;
 }
 
+/* The next page's limit after pg (len bytes of answer). */
+static int64_t next_limit(int64_t want, const struct page *pg, size_t len)
+{
+	size_t per = pg->n ? len / pg->n : 0, n;
+
+	if (want > 0 || per == 0) /* a caller that stops early: a filter skipped some */
+		return ETCD_PAGE;
+	n = ETCD_PAGE_BYTES / (per + 1);
+	return n < ETCD_PAGE ? ETCD_PAGE : n > ETCD_PAGE_MAX ? ETCD_PAGE_MAX : (int64_t)n;
+}
+
 int etcd_range(struct store_kv *kv, const struct store_kv_range *r, store_kv_item_fn fn, void *arg,
                struct store_kv_range_meta *meta, struct vim_err *err)
 {
@@ -411,6 +422,9 @@ int etcd_range(struct store_kv *kv, const struct store_kv_range *r, store_kv_ite
 	bool has_ns = r->ns && *r->ns, after = r->after_name != NULL;
 	int dl = etcd_key_dir(e, r->resource, r->ns, dir, sizeof(dir));
 	int64_t rev = r->rev;
+	/* what the caller will take first, if it said; then ETCD_PAGE, or
+	 * pages sized by bytes when it takes every key */
+	int64_t limit = r->want > 0 && r->want < ETCD_PAGE_MAX ? r->want : ETCD_PAGE;
 	size_t slen;
 	json_t *j = NULL;
 	int rc = 0;
@@ -445,7 +459,7 @@ int etcd_range(struct store_kv *kv, const struct store_kv_range *r, store_kv_ite
 		                      .only_ep = -1,
 		                      .raw = &raw};
 
-		rc = page_body(&body, &from, after, end, (size_t)dl, rev);
+		rc = page_body(&body, &from, after, end, (size_t)dl, rev, limit);
 		if (rc < 0) {
 			rc = vim_err_set(err, rc, "etcd: %s: out of memory", what);
 			goto out;
@@ -526,6 +540,7 @@ int etcd_range(struct store_kv *kv, const struct store_kv_range *r, store_kv_ite
 		}
 		if (!pg.more || pg.n == 0)
 			break;
+		limit = next_limit(r->want, &pg, raw.len);
 	}
 out:
 	json_decref(j);

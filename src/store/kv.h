@@ -85,6 +85,12 @@ struct store_kv_range {
 	 * (inclusive) to the end into meta->remaining, if the backend can do
 	 * it cheaply (else -1). */
 	bool count_rest;
+	/* The keys fn is expected to take before it stops (a list page's
+	 * limit + 1: the one after the page says there are more); 0 = every
+	 * key.  A backend that reads in pages asks for this many first, so a
+	 * page of the API is one read (etcd 3.4 walks the rest of the range
+	 * on every read it is asked). */
+	int64_t want;
 };
 
 struct store_kv_range_meta {

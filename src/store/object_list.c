@@ -316,6 +316,8 @@ static int list_range(struct obj_store *s, const char *resource, const struct st
 	r.after_ns = cur.ns;
 	r.after_name = cur.name;
 	r.count_rest = w.limit > 0 && !w.sel;
+	/* a page and the key after it, which says there are more */
+	r.want = w.limit > 0 && !w.sel ? w.limit + 1 : 0;
 	/* A local backend has one state and serves every list from it;
 	 * a remote one reads a later page, or an Exact list, at its revision. */
 	if (cur.rv)
