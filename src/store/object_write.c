@@ -208,24 +208,38 @@ out:
 	return rc;
 }
 
-int obj_update(struct store *base, const char *resource, const json_t *in,
-               const struct store_write_opts *wo, json_t **out, struct vim_err *err)
-{
-	struct obj_store *s = (struct obj_store *)base;
-	const char *in_rv = store_meta_str(in, "resourceVersion");
-	int rc, tries;
+/* One attempt of a write of in: *lost when its compare lost. */
+typedef int (*write_once_fn)(struct obj_store *s, const char *resource, const json_t *in,
+                             const struct store_write_opts *wo, json_t **out, bool *lost,
+                             struct vim_err *err);
 
+/* kube's GuaranteedUpdate around one kind of attempt: again while the
+ * compare is lost to another writer and the caller named no
+ * resourceVersion of its own (cas_retry), then the lost compare's answer
+ * (lost_final: 404 when the object went, else 409). */
+static int guaranteed(struct obj_store *s, write_once_fn once, const char *resource,
+                      const json_t *in, const struct store_write_opts *wo, json_t **out,
+                      struct vim_err *err)
+{
+	const char *in_rv = store_meta_str(in, "resourceVersion");
 	bool lost;
+	int rc, tries;
 
 	*out = NULL;
 	for (tries = 0;; tries++) {
 		lost = false;
-		rc = update_once(s, resource, in, wo, out, &lost, err);
+		rc = once(s, resource, in, wo, out, &lost, err);
 		if (!cas_retry(lost, in_rv, tries))
 			break;
 	}
 	return lost_final(s, rc, lost, resource, store_meta_str(in, "namespace"),
 	                  store_meta_str(in, "name"), err);
+}
+
+int obj_update(struct store *base, const char *resource, const json_t *in,
+               const struct store_write_opts *wo, json_t **out, struct vim_err *err)
+{
+	return guaranteed((struct obj_store *)base, update_once, resource, in, wo, out, err);
 }
 
 /* ---- update_status ---------------------------------------------------------------- */
@@ -308,21 +322,7 @@ out:
 int obj_update_status(struct store *base, const char *resource, const json_t *in,
                       const struct store_write_opts *wo, json_t **out, struct vim_err *err)
 {
-	struct obj_store *s = (struct obj_store *)base;
-	const char *in_rv = store_meta_str(in, "resourceVersion");
-	int rc, tries;
-
-	bool lost;
-
-	*out = NULL;
-	for (tries = 0;; tries++) {
-		lost = false;
-		rc = update_status_once(s, resource, in, wo, out, &lost, err);
-		if (!cas_retry(lost, in_rv, tries))
-			break;
-	}
-	return lost_final(s, rc, lost, resource, store_meta_str(in, "namespace"),
-	                  store_meta_str(in, "name"), err);
+	return guaranteed((struct obj_store *)base, update_status_once, resource, in, wo, out, err);
 }
 
 /* ---- delete ------------------------------------------------------------------------ */
