@@ -77,6 +77,10 @@ struct writer_state {
 		char *type, *reason, *message;
 	} events[8];
 	size_t nevents;
+	/* A write of this reconcile lost a conflict (the chain turns that
+	 * into a quick requeue, not an error): what it decided is decided
+	 * again by the next reconcile. */
+	bool lost;
 };
 
 static uint64_t echo_hash(const char *s)
@@ -334,6 +338,8 @@ static int write_with(struct writer_state *ws, const struct model_image *img, st
 	} else {
 		rc = fn(ws->m->cfg.store, ws->resource, obj, &out, err);
 	}
+	if (rc == VIM_ECONFLICT)
+		ws->lost = true;
 	if (rc == 0) {
 		flush_events(ws, true); /* their decision is stored now */
 		rv = json_string_value(
@@ -442,7 +448,7 @@ static void reconcile(struct ctl_manager *m, const char *qk)
 	rc =
 	    ctl_chain_run(ctl_image_handlers, ctl_image_handlers_len, &ctx, orig, work, &out, &err);
 	/* a lost conflict is decided again by the next reconcile */
-	flush_events(&ws, rc != VIM_ECONFLICT);
+	flush_events(&ws, rc != VIM_ECONFLICT && !ws.lost);
 	if (rc == VIM_ECONFLICT) {
 		ctl_queue_add_after(m->queue, qk, CONFLICT_REQUEUE_MS);
 	} else if (rc < 0) {
