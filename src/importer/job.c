@@ -128,6 +128,8 @@ void imp_job_end(struct job *j, int rc, bool terminal, const struct imp_result *
                  const char *msg)
 {
 	struct imp_manager *m = j->m;
+	char key[sizeof(j->key)], source[sizeof(j->source)], why[sizeof(j->msg)];
+	enum model_kind kind;
 
 	pthread_mutex_lock(&m->mu);
 	if (rc == 0 && res)
@@ -148,10 +150,17 @@ void imp_job_end(struct job *j, int rc, bool terminal, const struct imp_result *
 		m->running--;
 		start_queued_locked(m);
 	}
+	/* Copied under the lock: once it is released the job is finished,
+	 * and a job without a thread (an upload's) may be reaped and freed
+	 * by the controller at once (TSan saw the kick read a freed key). */
+	kind = j->kind;
+	snprintf(key, sizeof(key), "%s", j->key);
+	snprintf(source, sizeof(source), "%s", j->source);
+	snprintf(why, sizeof(why), "%s", j->msg);
 	pthread_mutex_unlock(&m->mu);
 	if (rc < 0)
-		vim_log(VIM_LOG_WARN, "import %s %s (%s): %s", model_kind_info(j->kind)->name,
-		        j->key, j->source, j->msg);
+		vim_log(VIM_LOG_WARN, "import %s %s (%s): %s", model_kind_info(kind)->name, key,
+		        source, why);
 	if (m->cfg.kick)
-		m->cfg.kick(m->cfg.kick_arg, j->kind, j->key);
+		m->cfg.kick(m->cfg.kick_arg, kind, key);
 }
