@@ -130,6 +130,7 @@ void imp_job_end(struct job *j, int rc, bool terminal, const struct imp_result *
 	struct imp_manager *m = j->m;
 	char key[sizeof(j->key)], source[sizeof(j->source)], why[sizeof(j->msg)];
 	enum model_kind kind;
+	bool orphan;
 
 	pthread_mutex_lock(&m->mu);
 	if (rc == 0 && res)
@@ -157,7 +158,14 @@ void imp_job_end(struct job *j, int rc, bool terminal, const struct imp_result *
 	snprintf(key, sizeof(key), "%s", j->key);
 	snprintf(source, sizeof(source), "%s", j->source);
 	snprintf(why, sizeof(why), "%s", j->msg);
+	/* an upload's end (see imp_upload_end): reaped while it finished */
+	j->uploading = false;
+	orphan = j->orphan;
 	pthread_mutex_unlock(&m->mu);
+	if (orphan) {
+		imp_job_free(j);
+		return;
+	}
 	if (rc < 0)
 		vim_log(VIM_LOG_WARN, "import %s %s (%s): %s", model_kind_info(kind)->name, key,
 		        source, why);

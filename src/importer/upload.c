@@ -105,8 +105,12 @@ int imp_upload_end(struct imp_upload *u, bool ok, struct vim_err *err)
 	}
 	imp_pipeline_abort(u->p);
 	pthread_mutex_lock(&m->mu);
-	j->uploading = false;
 	orphan = j->orphan;
+	/* a finished upload stays "uploading" until imp_job_end has marked
+	 * it done, under its lock: a reap meanwhile orphans it (imp_job_end
+	 * then frees it) instead of freeing a job this thread still uses */
+	if (!ok || orphan)
+		j->uploading = false;
 	if (!ok && !orphan)
 		j->state = IMP_JOB_WAIT_UPLOAD; /* the client went away: the slot reopens */
 	/* once unlocked a reconcile may reap j (upload timeout): copy its name */
