@@ -78,14 +78,6 @@ void store_close(struct store *s)
 
 /* ---- one object ------------------------------------------------------------------ */
 
-static void set_rv(json_t *obj, int64_t rv)
-{
-	char text[24];
-
-	snprintf(text, sizeof(text), "%lld", (long long)rv);
-	json_object_set_new(json_object_get(obj, "metadata"), "resourceVersion", json_string(text));
-}
-
 int obj_load(struct obj_store *s, const char *resource, const char *ns, const char *name,
              json_t **out, int64_t *mod_rev, struct vim_err *err)
 {
@@ -115,7 +107,7 @@ int obj_load(struct obj_store *s, const char *resource, const char *ns, const ch
 		return VIM_EIO;
 	}
 	if (!s->kops->value_has_rev)
-		set_rv(*out, got.mod_rev);
+		store_set_rv(*out, got.mod_rev);
 	*mod_rev = got.mod_rev;
 	return 0;
 }
@@ -149,7 +141,7 @@ static int change_encode(void *arg, int64_t rev, const char **text, size_t *len)
 	/* a value made before the revision is known carries none, as
 	 * kube-apiserver stores them: every read sets it from mod_rev */
 	if (rev > 0) {
-		set_rv(c->obj, rev);
+		store_set_rv(c->obj, rev);
 		c->rv_set = rev;
 	} else
 		json_object_del(json_object_get(c->obj, "metadata"), "resourceVersion");
@@ -172,7 +164,7 @@ static void change_committed(void *arg, int64_t rev)
 	struct obj_store *s = c->s;
 
 	if (c->type == STORE_DELETED) { /* the history holds the last state */
-		set_rv(c->obj, rev);
+		store_set_rv(c->obj, rev);
 		c->rv_set = rev;
 		free(c->text);
 		c->text = json_dumps(c->obj, JSON_COMPACT);
@@ -230,7 +222,7 @@ int obj_put(struct obj_store *s, const char *resource, json_t *obj, json_t *prev
 	if ((rc = s->kops->write(s->kv, &w, &rev, err)) < 0)
 		goto out;
 	if (c.rv_set != rev) /* a value written without it gets it as a read would */
-		set_rv(obj, rev);
+		store_set_rv(obj, rev);
 out:
 	if (s->kops->local)
 		store_hub_wake(s->hub); /* after the backend's lock: see store_hub_wake */

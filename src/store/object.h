@@ -72,5 +72,8 @@ int store_object_open(struct store **out, struct store_kv *kv, const struct stor
  * a JSON object or out of memory.  For values of a backend without
  * value_has_rev. */
 char *store_text_with_rv(const char *text, size_t len, int64_t rv, size_t *out_len);
+/* obj's metadata.resourceVersion = rv as kube writes it (decimal text);
+ * obj must have a metadata object.  0, or VIM_ENOMEM. */
+int store_set_rv(json_t *obj, int64_t rv);
 
 #endif

@@ -7,19 +7,28 @@
 #include "store/object.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
+
+int store_set_rv(json_t *obj, int64_t rv)
+{
+	char text[24];
+
+	snprintf(text, sizeof(text), "%lld", (long long)rv);
+	return json_object_set_new(json_object_get(obj, "metadata"), "resourceVersion",
+	                           json_string(text)) < 0
+	           ? VIM_ENOMEM
+	           : 0;
+}
 
 char *store_text_with_rv(const char *text, size_t len, int64_t rv, size_t *out_len)
 {
 	json_t *obj = json_loadb(text, len, 0, NULL), *md = json_object_get(obj, "metadata");
-	char rvtext[24], *out = NULL;
+	char *out = NULL;
 
 	*out_len = 0;
 	if (!json_is_object(obj) || !json_is_object(md))
 		goto out;
-	snprintf(rvtext, sizeof(rvtext), "%lld", (long long)rv);
-	if (json_object_set_new(md, "resourceVersion", json_string(rvtext)) < 0)
+	if (store_set_rv(obj, rv) < 0)
 		goto out;
 	if ((out = json_dumps(obj, JSON_COMPACT)))
 		*out_len = strlen(out);

@@ -101,7 +101,6 @@ static bool parse_change(const struct wcache *c, const char *v, size_t len, int6
                          json_t **obj, char **text, size_t *out_len)
 {
 	json_t *md;
-	char rvtext[24];
 
 	*text = NULL;
 	*out_len = 0;
@@ -117,9 +116,7 @@ static bool parse_change(const struct wcache *c, const char *v, size_t len, int6
 		*out_len = len;
 		return true;
 	}
-	snprintf(rvtext, sizeof(rvtext), "%lld", (long long)rev);
-	if (json_object_set_new(md, "resourceVersion", json_string(rvtext)) < 0 ||
-	    !(*text = json_dumps(*obj, JSON_COMPACT)))
+	if (store_set_rv(*obj, rev) < 0 || !(*text = json_dumps(*obj, JSON_COMPACT)))
 		goto fail;
 	*out_len = strlen(*text);
 	return true;
@@ -281,10 +278,7 @@ static void feed_delete(struct wcache *c, const struct store_kv_event *ev)
 	 * kube's watch sends it. */
 	if (old && (otext = wc_obj_text(&c->fz, old, &olen)) &&
 	    (last = json_loadb(otext, olen, 0, NULL))) {
-		char rv[24];
-		snprintf(rv, sizeof(rv), "%lld", (long long)ev->rev);
-		json_object_set_new(json_object_get(last, "metadata"), "resourceVersion",
-		                    json_string(rv));
+		store_set_rv(last, ev->rev);
 		store_hub_publish(c->hub, t->resource, STORE_DELETED, last, NULL, ev->rev);
 	}
 	c->rev = ev->rev;
