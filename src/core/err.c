@@ -26,6 +26,7 @@ static const struct {
     {VIM_ECANCELED, "ECANCELED", 500, "InternalError"},
     {VIM_ETIMEDOUT, "ETIMEDOUT", 504, "Timeout"},
     {VIM_EUNAVAILABLE, "EUNAVAILABLE", 503, "ServiceUnavailable"},
+    {VIM_EFENCED, "EFENCED", 503, "ServiceUnavailable"}, /* this replica no longer leads */
     {VIM_EINTERNAL, "EINTERNAL", 500, "InternalError"},
 };
 

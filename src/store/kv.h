@@ -119,6 +119,14 @@ struct store_kv_write {
 	/* PUT only: a lease from ops->lease_grant the key goes with when it
 	 * expires (0 = none). */
 	int64_t lease;
+	/* The fence (etcd's concurrency.Election does the same with its
+	 * leader key): when fence.name is set, the write also requires that
+	 * key's mod_rev to be fence_rev, in the same transaction.  A key
+	 * that is gone or was written since fails it: nothing is written and
+	 * the write is VIM_EFENCED (not VIM_ECONFLICT: the layer never
+	 * retries it).  A write that fails both compares is VIM_EFENCED. */
+	struct store_kv_key fence;
+	int64_t fence_rev;
 	/* PUT only: makes the value.  rev is the revision this write will
 	 * get (a backend with value_has_rev) or 0 (one without).  *text is
 	 * the layer's: the backend reads it during the write and never frees
@@ -191,6 +199,14 @@ struct store_kv_ops {
 	 * event) when it expires.  NULL: the backend has no leases (the layer
 	 * then expires Events itself, by their lastTimestamp). */
 	int (*lease_grant)(struct store_kv *kv, int64_t ttl_s, int64_t *id, struct vim_err *err);
+	/* Renews lease id once (etcd's LeaseKeepAlive, one request and its
+	 * answer): *ttl_s gets the TTL it has again.  A lease that expired
+	 * or was revoked is VIM_ENOTFOUND.  NULL with lease_grant. */
+	int (*lease_keepalive)(struct store_kv *kv, int64_t id, int64_t *ttl_s,
+	                       struct vim_err *err);
+	/* Revokes lease id: its keys are deleted at once (a DELETE event
+	 * each).  An unknown lease is VIM_ENOTFOUND.  NULL with lease_grant. */
+	int (*lease_revoke)(struct store_kv *kv, int64_t id, struct vim_err *err);
 	/* Stops the backend's threads and frees it. */
 	void (*close)(struct store_kv *kv);
 };

@@ -24,6 +24,7 @@
 #include "core/err.h"
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -100,6 +101,19 @@ struct store_event {
 	size_t text_len;
 };
 
+/* A leader's fence (ha/ha.h keeps one): the key whose mod_rev proves
+ * that this replica leads, and that mod_rev.  A fenced write carries both
+ * into the backend's transaction (store_kv_write.fence), so a replica
+ * that lost its leadership while it was stalled cannot overwrite what the
+ * new leader wrote.  Written by its keeper, read by every write. */
+struct store_fence {
+	const char *resource, *name; /* the leader key (cluster-scoped) */
+	_Atomic int64_t rev;         /* 0 = not leading: every write refused */
+	/* vim_mono_ms after which the lease may have expired unseen (a
+	 * stall): writes are refused before asking the backend; 0 = none */
+	_Atomic int64_t until_ms;
+};
+
 /* How a write is carried out; NULL means every member's zero value. */
 struct store_write_opts {
 	/* Kubernetes' dryRun=All: run every rule of the write (name taken,
@@ -118,6 +132,11 @@ struct store_write_opts {
 	 * previous write returned), and the parse cost a tenth of the mass
 	 * status writes' CPU. */
 	const json_t *basis;
+	/* Fenced (see struct store_fence; borrowed): the write is also a
+	 * compare of the leader key; a replica that does not lead gets
+	 * VIM_EFENCED and nothing is written.  A dry run is not fenced.
+	 * NULL = not fenced. */
+	struct store_fence *fence;
 };
 
 /* What a delete removes and under which conditions (kube's
@@ -288,6 +307,14 @@ static inline void store_watch_stats(struct store *s, size_t *watchers, size_t *
 	s->ops->watch_stats(s, watchers, history);
 }
 void store_close(struct store *s); /* NULL is fine */
+
+/* A view of base whose every write (create, update, update_status,
+ * remove, restore, and so store_event_record's) is fenced by f; reads
+ * and watches are base's.  What the controllers of a replica write
+ * through: vimaged's API writes unfenced.  base and f are borrowed and
+ * must outlive *out; store_close(*out) frees the view only. */
+int store_fenced_open(struct store **out, struct store *base, struct store_fence *f,
+                      struct vim_err *err);
 
 /* Waits up to timeout_ms for the next event.  Returns 1 and fills *ev
  * (ev->object owned by the caller), 0 on timeout, VIM_EGONE when the
