@@ -58,7 +58,12 @@ struct ha_config {
 	const char *id;      /* unique among the replicas ("host:port") */
 	const char *api_url;
 	const char *external_url; /* NULL = api_url */
-	int64_t ttl_s;            /* lease TTL; 0 = 10 */
+	/* Lease TTL; 0 = 10.  A leader whose etcd stops answering calls
+	 * changed(false) at most one kv request timeout after its renew
+	 * deadline (2/3 ttl; its fence refuses writes from that deadline
+	 * on): keep kv's timeout_ms under ttl/3 so that this comes before
+	 * the lease can expire. */
+	int64_t ttl_s;
 	/* A follower's campaign interval and the leader's look at its own
 	 * key; 0 = 500 ms. */
 	int64_t poll_ms;

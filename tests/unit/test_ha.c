@@ -551,15 +551,27 @@ static void test_a_paused_etcd_makes_the_leader_step_down_before_its_lease_can_e
 	              (long long)(g->r[who].down_ms - renewed), TTL_S * 1000);
 	assert_true(g->r[who].down_ms - renewed < TTL_S * 1000);
 	assert_int_equal(g->r[who].fence_cb, 0); /* closed before changed(false) */
+	/* writes were refused locally from the deadline on, before the step-down */
+	assert_true(ha_fence(g->r[who].ha)->until_ms <= g->r[who].down_ms);
 	assert_int_equal(ha_fence(g->r[who].ha)->rev, 0);
 	assert_int_equal(leaders(g, &w), 0);
 	ha_get_stats(g->r[who].ha, &st);
 	assert_int_equal(st.lease_losses, 1);
+	/* long enough for every lease to expire: all three find theirs gone,
+	 * grant new ones and record themselves again */
+	while (vim_mono_ms() < renewed + TTL_S * 1000 + 600)
+		usleep(10 * 1000);
 	assert_int_equal(etcd_fx_resume(fx, 0), 0);
 	next = wait_one_leader(g, 4000);
 	assert_true(next >= 0);
 	assert_one_leader_for(g, next, 500);
 	assert_int_equal(ha_fence(g->r[next].ha)->rev, leader_key_rev(g->r[0].kv));
+	ha_get_stats(g->r[who].ha, &st);
+	assert_int_equal(st.lease_losses, 1); /* one outage: the deadline, then the lease */
+	end = vim_mono_ms() + 1000;
+	while (count_replicas(g->r[next].ha) != N && vim_mono_ms() < end)
+		usleep(20 * 1000);
+	assert_int_equal(count_replicas(g->r[next].ha), N);
 }
 
 int main(void)
