@@ -94,7 +94,9 @@ struct store_fence *ha_fence(struct ha *h);
 int ha_leader(struct ha *h, struct ha_replica *out, struct vim_err *err);
 
 /* Every replica's record, read from etcd now (one range), in id order;
- * the leader's carries leader_since. */
+ * the leader's (as ha_leader last saw it) carries leader_since.  fn as
+ * store_kv_item_fn: 0 goes on, > 0 stops (ha_replicas returns 0), < 0
+ * stops and is returned. */
 typedef int (*ha_replica_fn)(void *arg, const struct ha_replica *r);
 int ha_replicas(struct ha *h, ha_replica_fn fn, void *arg, struct vim_err *err);
 
