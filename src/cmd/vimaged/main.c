@@ -243,7 +243,7 @@ int main(int argc, char **argv)
 		        "controllers off: images are served, not imported or checked");
 	}
 	if (wiring.importer)
-		imp_manager_set_upload_base(wiring.importer, url);
+		imp_manager_set_upload_base(wiring.importer, o.external_url ? o.external_url : url);
 	if (o.tls_cert) {
 		/* The main listener is TLS already: kubectl uses it. */
 		snprintf(kurl, sizeof(kurl), "%s", url);

@@ -52,6 +52,7 @@ struct options {
 	int etcd_timeout_ms;
 	const char *store_export; /* FILE, "-" = stdout; NULL: serve */
 	const char *store_import; /* FILE, "-" = stdin */
+	const char *external_url; /* the upload URLs' base; NULL: the listen URL */
 	/* not flags: what main learned at start */
 	const char *api_url; /* the plain API, for the registry's notifications */
 	const char *notify_token;

@@ -129,6 +129,10 @@ int wiring_start(struct wiring *w, const struct options *o, struct store *store,
 		goto fail;
 	ic.dvcr = w->dvcr;
 	ic.dvcr_host = host;
+	/* now, not after start: the controllers restart the jobs of images
+	 * waiting for an upload at once (a restart, a new leader), and their
+	 * URLs must name a host */
+	ic.upload_base = o->external_url ? o->external_url : o->api_url;
 	ic.kick = kick;
 	ic.kick_arg = w;
 	ic.max_imports = o->import_workers;
