@@ -470,7 +470,7 @@ static void test_events_reach_the_leader_with_their_token(void **state)
 	static const char body[] = "{\"events\":[{\"action\":\"delete\",\"target\":"
 	                           "{\"repository\":\"vi/default/a\"}}]}";
 	struct vim_err err = {0};
-	char url[64];
+	char url[64], want[128];
 	(void)state;
 
 	assert_int_equal(fwd_events(L.url, "notify-0123", NULL, body, strlen(body), &err), 0);
@@ -488,6 +488,12 @@ static void test_events_reach_the_leader_with_their_token(void **state)
 	                 VIM_EINVAL);
 	assert_string_equal(err.msg, "vimaged is not watching a DVCR (yet)");
 
+	/* this replica's token, refused: not the registry's fault */
+	L.late_status = 401;
+	L.answer = "{\"kind\":\"Status\",\"message\":\"Unauthorized\"}";
+	assert_int_equal(fwd_events(L.url, "stale", NULL, body, strlen(body), &err), VIM_EUPSTREAM);
+	snprintf(want, sizeof(want), "the leader %s refused this replica's token", L.url);
+	assert_string_equal(err.msg, want);
 	closed_port_url(url, sizeof(url));
 	assert_int_equal(fwd_events(url, "notify-0123", NULL, body, strlen(body), &err),
 	                 VIM_EUNAVAILABLE);

@@ -129,6 +129,9 @@ static int outcome(const char *leader, CURLcode cc, long status, const char *cer
 
 	if (status >= 200 && status < 300)
 		return 0;
+	if (status == 401) /* not the user's credential: this replica's, to the leader */
+		return vim_err_set(err, VIM_EUPSTREAM, "the leader %s refused this replica's token",
+		                   leader);
 	if (status >= 400)
 		return answer_error(status, a, err);
 	if (cc == CURLE_OK) /* 1xx or 3xx as the final answer: not ours */
