@@ -145,6 +145,16 @@ static int outcome(const char *leader, CURLcode cc, long status, const char *cer
 	                   why);
 }
 
+/* The leader's URL without the slashes it may end in ("<base>/upload/..."). */
+static size_t base_len(const char *url)
+{
+	size_t n = strlen(url);
+
+	while (n > 0 && url[n - 1] == '/')
+		n--;
+	return n;
+}
+
 /* What every request to the leader shares. */
 static void common_opts(CURL *h, const char *ca_file, char *cerr, struct answer *a)
 {
@@ -248,6 +258,7 @@ int fwd_upload_begin(struct fwd_upload **out, const char *leader_url, const char
 {
 	struct fwd_upload *u;
 	char url[FWD_URL_MAX + 256], *tok = NULL;
+	size_t n;
 	int rc;
 
 	*out = NULL;
@@ -255,16 +266,21 @@ int fwd_upload_begin(struct fwd_upload **out, const char *leader_url, const char
 		return vim_err_set(err, VIM_ENOMEM, "upload to the leader: out of memory");
 	pthread_mutex_init(&u->mu, NULL);
 	pthread_cond_init(&u->cv, NULL);
-	snprintf(u->leader, sizeof(u->leader), "%s", leader_url);
+	if ((n = base_len(leader_url)) >= sizeof(u->leader)) {
+		rc = vim_err_set(err, VIM_EINVAL, "the leader's URL %.200s... is too long",
+		                 leader_url);
+		goto fail;
+	}
+	snprintf(u->leader, sizeof(u->leader), "%.*s", (int)n, leader_url);
 	/* the token is the path's last segment: escaped, it stays one */
 	if (!(u->h = curl_easy_init()) || !(tok = curl_easy_escape(u->h, token, 0)) ||
 	    !(u->hdrs = curl_slist_append(NULL, "Content-Type: application/octet-stream"))) {
 		rc = vim_err_set(err, VIM_ENOMEM, "upload to the leader: out of memory");
 		goto fail;
 	}
-	if ((size_t)snprintf(url, sizeof(url), "%s/upload/%s", leader_url, tok) >= sizeof(url)) {
-		rc =
-		    vim_err_set(err, VIM_EINVAL, "the leader's URL %.200s is too long", leader_url);
+	/* tokens are 64 characters: a longer one names no upload, here as there */
+	if ((size_t)snprintf(url, sizeof(url), "%s/upload/%s", u->leader, tok) >= sizeof(url)) {
+		rc = vim_err_set(err, VIM_ENOTFOUND, "no image waits for an upload at this URL");
 		goto fail;
 	}
 	common_opts(u->h, ca_file, u->cerr, &u->ans);
@@ -382,7 +398,11 @@ int fwd_events(const char *leader_url, const char *token, const char *ca_file, c
 	long status = 0;
 	int rc;
 
-	if ((size_t)snprintf(url, sizeof(url), "%s/dvcr/events", leader_url) >= sizeof(url) ||
+	size_t n = base_len(leader_url);
+
+	if (n > FWD_URL_MAX ||
+	    (size_t)snprintf(url, sizeof(url), "%.*s/dvcr/events", (int)n, leader_url) >=
+	        sizeof(url) ||
 	    (size_t)snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token) >=
 	        sizeof(auth)) {
 		rc = vim_err_set(err, VIM_EINVAL, "the leader's URL or token is too long");
