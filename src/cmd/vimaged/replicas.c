@@ -213,8 +213,9 @@ static int replica_line(void *arg, const struct ha_replica *r)
 	struct replica_lines *l = arg;
 	char labels[HA_ID_MAX + 2 * HA_URL_MAX + 64];
 
-	snprintf(labels, sizeof(labels), "id=\"%s\",url=\"%s\",role=\"%s\"", r->id,
-	         r->external_url[0] ? r->external_url : r->api_url,
+	/* its own API, not --external-url: behind one balancer every replica
+	 * has the same external URL, and the list must tell them apart */
+	snprintf(labels, sizeof(labels), "id=\"%s\",url=\"%s\",role=\"%s\"", r->id, r->api_url,
 	         r->leader_since ? "leader" : "follower");
 	vim_metric_u64(l->t, "vimage_replica_start_time_seconds", labels, (uint64_t)r->started);
 	return 0;
