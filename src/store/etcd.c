@@ -295,10 +295,17 @@ static void pool_give(struct etcd_kv *e, CURL *h)
 static int etcd_error(const char *ep, const struct etcd_call *c, long http, const json_t *j,
                       struct vim_err *err)
 {
+	const json_t *nested = json_object_get(j, "error");
 	const char *msg = json_string_value(json_object_get(j, "message"));
 	int64_t grpc = etcd_json_i64(j, "code");
 	int code = VIM_EIO;
 
+	/* a stream's error (lease keepalive) comes as {"error":{"grpc_code":
+	 * ..,"message":..}} inside a 200 answer */
+	if (json_is_object(nested)) {
+		msg = json_string_value(json_object_get(nested, "message"));
+		grpc = etcd_json_i64(nested, "grpc_code");
+	}
 	if (!msg)
 		msg = json_string_value(json_object_get(j, "error"));
 	if (!msg)
@@ -497,6 +504,8 @@ static const struct store_kv_ops etcd_ops = {
     .watch = etcd_watch,
     .watch_stop = etcd_watch_stop,
     .lease_grant = etcd_lease_grant,
+    .lease_keepalive = etcd_lease_keepalive,
+    .lease_revoke = etcd_lease_revoke,
     .close = etcd_close,
 };
 

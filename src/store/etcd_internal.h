@@ -1,8 +1,9 @@
 /*
  * store/etcd_internal — what the etcd backend's files share: the backend
  * struct, one request to etcd's v3 JSON gateway with endpoint failover
- * (etcd.c), the key layout and base64 (etcd.c), the kv calls (etcd_kv.c)
- * and the watch thread (etcd_watch.c).  Not part of any contract.
+ * (etcd.c), the key layout and base64 (etcd.c), the kv calls (etcd_kv.c),
+ * the leases (etcd_lease.c) and the watch thread (etcd_watch.c).  Not
+ * part of any contract.
  *
  * The gateway speaks the gRPC messages of etcd's rpc.proto as JSON: int64
  * fields are strings, bytes fields (keys, values) base64, fields with
@@ -144,7 +145,10 @@ int etcd_range(struct store_kv *kv, const struct store_kv_range *r, store_kv_ite
 int etcd_write(struct store_kv *kv, const struct store_kv_write *w, int64_t *rev,
                struct vim_err *err);
 int etcd_current_rev(struct store_kv *kv, int64_t *rev, struct vim_err *err);
+/* the leases (etcd_lease.c) */
 int etcd_lease_grant(struct store_kv *kv, int64_t ttl_s, int64_t *id, struct vim_err *err);
+int etcd_lease_keepalive(struct store_kv *kv, int64_t id, int64_t *ttl_s, struct vim_err *err);
+int etcd_lease_revoke(struct store_kv *kv, int64_t id, struct vim_err *err);
 /* current_rev through one endpoint (the watch's liveness probe). */
 int etcd_probe(struct etcd_kv *e, int ep, int64_t timeout_ms, const atomic_bool *cancel,
                int64_t *rev, struct vim_err *err);

@@ -2,7 +2,10 @@
  * store/etcd_kv — the kv calls over etcd's gateway: get and range are
  * /v3/kv/range, a write is one /v3/kv/txn whose compare is the key's
  * mod_revision (or, for a create, create_revision 0: absent), so the
- * conflict is decided by etcd and never by a read-then-write.
+ * conflict is decided by etcd and never by a read-then-write.  A fenced
+ * write adds the fence key's mod_revision to the compare, and a failure
+ * branch that reads the fence key back (keys only), so one round trip
+ * tells a deposed leader (VIM_EFENCED) from a lost compare (409).
  *
  * Bodies are written by hand: keys and values go in as base64, which
  * needs no JSON escaping, and a 2.5 KiB value is not copied through a
@@ -553,22 +556,76 @@ out:
 	return rc;
 }
 
+/* The fence's compare, after the key's own: `,{"target":"MOD",...}`. */
+static int put_fence_compare(struct etcd_buf *b, const char *fk, int fl, int64_t fence_rev)
+{
+	int rc = put_str(b, ",{\"target\":\"MOD\",");
+
+	if (rc == 0)
+		rc = put_b64_field(b, "key", fk, (size_t)fl);
+	if (rc == 0)
+		rc = put_num(b, ",\"mod_revision\":\"", (long long)fence_rev, "\"}");
+	return rc;
+}
+
+/* The failure branch of a fenced write: a keys-only read of the fence
+ * key, so the answer tells which compare failed in the same round trip. */
+static int put_fence_failure(struct etcd_buf *b, const char *fk, int fl)
+{
+	int rc = put_str(b, ",\"failure\":[{\"request_range\":{");
+
+	if (rc == 0)
+		rc = put_b64_field(b, "key", fk, (size_t)fl);
+	if (rc == 0)
+		rc = put_str(b, ",\"keys_only\":true}}]");
+	return rc;
+}
+
+/* The fence key's mod_revision as the failure branch read it (0: gone). */
+static int64_t fence_seen(const json_t *j)
+{
+	const json_t *r =
+	    json_object_get(json_array_get(json_object_get(j, "responses"), 0), "response_range");
+
+	return etcd_json_i64(json_array_get(json_object_get(r, "kvs"), 0), "mod_revision");
+}
+
+static int fenced_fail(const char *what, const char *fk, int64_t want, int64_t seen,
+                       struct vim_err *err)
+{
+	if (seen == 0)
+		return vim_err_set(err, VIM_EFENCED,
+		                   "etcd: %s: the fence %s is gone (wanted at revision %lld): this "
+		                   "replica no longer leads",
+		                   what, fk, (long long)want);
+	return vim_err_set(err, VIM_EFENCED,
+	                   "etcd: %s: the fence %s is at revision %lld, not %lld: this replica "
+	                   "no longer leads",
+	                   what, fk, (long long)seen, (long long)want);
+}
+
 int etcd_write(struct store_kv *kv, const struct store_kv_write *w, int64_t *rev,
                struct vim_err *err)
 {
 	struct etcd_kv *e = etcd_of(kv);
 	struct etcd_buf body = {0};
-	char k[ETCD_KEY_MAX], what[ETCD_KEY_MAX + 16];
-	int kl = etcd_key_of(e, &w->key, k, sizeof(k));
+	char k[ETCD_KEY_MAX], fk[ETCD_KEY_MAX], what[ETCD_KEY_MAX + 16];
+	int kl = etcd_key_of(e, &w->key, k, sizeof(k)), fl = 0;
+	bool fenced = w->fence.name != NULL;
 	const char *text = NULL;
 	size_t len = 0;
 	json_t *j = NULL;
+	int64_t seen;
 	int rc;
 
 	*rev = 0;
 	if (kl < 0)
 		return key_fail(&w->key, err);
+	if (fenced && (fl = etcd_key_of(e, &w->fence, fk, sizeof(fk))) < 0)
+		return key_fail(&w->fence, err);
 	snprintf(what, sizeof(what), "%s %s", w->op == STORE_KV_PUT ? "put" : "delete", k);
+	if (fenced && w->fence_rev <= 0)
+		return fenced_fail(what, fk, w->fence_rev, 0, err);
 	if (w->op == STORE_KV_PUT) {
 		rc = w->encode(w->arg, 0, &text, &len);
 		if (rc < 0)
@@ -581,12 +638,15 @@ int etcd_write(struct store_kv *kv, const struct store_kv_write *w, int64_t *rev
 		rc = put_b64_field(&body, "key", k, (size_t)kl);
 	if (rc == 0)
 		rc = w->expect_rev
-		         ? put_num(&body, ",\"mod_revision\":\"", (long long)w->expect_rev, "\"}],")
-		         : put_str(&body, ",\"create_revision\":\"0\"}],");
+		         ? put_num(&body, ",\"mod_revision\":\"", (long long)w->expect_rev, "\"}")
+		         : put_str(&body, ",\"create_revision\":\"0\"}");
+	/* and the fence's, in the same transaction: etcd decides both */
+	if (rc == 0 && fenced)
+		rc = put_fence_compare(&body, fk, fl, w->fence_rev);
 	if (rc == 0)
 		rc = put_str(&body, w->op == STORE_KV_PUT
-		                        ? "\"success\":[{\"request_put\":{"
-		                        : "\"success\":[{\"request_delete_range\":{");
+		                        ? "],\"success\":[{\"request_put\":{"
+		                        : "],\"success\":[{\"request_delete_range\":{");
 	if (rc == 0)
 		rc = put_b64_field(&body, "key", k, (size_t)kl);
 	if (rc == 0 && w->op == STORE_KV_PUT)
@@ -596,7 +656,11 @@ int etcd_write(struct store_kv *kv, const struct store_kv_write *w, int64_t *rev
 	if (rc == 0 && w->op == STORE_KV_PUT && w->lease)
 		rc = put_num(&body, ",\"lease\":\"", (long long)w->lease, "\"");
 	if (rc == 0)
-		rc = put_str(&body, "}}]}");
+		rc = put_str(&body, "}}]");
+	if (rc == 0 && fenced)
+		rc = put_fence_failure(&body, fk, fl);
+	if (rc == 0)
+		rc = put_str(&body, "}");
 	if (rc < 0) {
 		rc = vim_err_set(err, rc, "etcd: %s: out of memory", what);
 		goto out;
@@ -605,12 +669,16 @@ int etcd_write(struct store_kv *kv, const struct store_kv_write *w, int64_t *rev
 	if (rc < 0)
 		goto out;
 	if (!json_is_true(json_object_get(j, "succeeded"))) {
-		rc = w->expect_rev
-		         ? vim_err_set(err, VIM_ECONFLICT,
-		                       "etcd: %s: the key's revision is not %lld "
-		                       "(changed or deleted since)",
-		                       what, (long long)w->expect_rev)
-		         : vim_err_set(err, VIM_ECONFLICT, "etcd: %s: the key exists", what);
+		/* the fence first: a write that failed both is fenced */
+		if (fenced && (seen = fence_seen(j)) != w->fence_rev)
+			rc = fenced_fail(what, fk, w->fence_rev, seen, err);
+		else
+			rc = w->expect_rev ? vim_err_set(err, VIM_ECONFLICT,
+			                                 "etcd: %s: the key's revision is not %lld "
+			                                 "(changed or deleted since)",
+			                                 what, (long long)w->expect_rev)
+			                   : vim_err_set(err, VIM_ECONFLICT,
+			                                 "etcd: %s: the key exists", what);
 		goto out;
 	}
 	*rev = etcd_json_header_rev(j);
@@ -666,34 +734,4 @@ out:
 int etcd_current_rev(struct store_kv *kv, int64_t *rev, struct vim_err *err)
 {
 	return etcd_probe(etcd_of(kv), -1, 0, NULL, rev, err);
-}
-
-int etcd_lease_grant(struct store_kv *kv, int64_t ttl_s, int64_t *id, struct vim_err *err)
-{
-	struct etcd_kv *e = etcd_of(kv);
-	struct etcd_buf body = {0};
-	char what[64];
-	json_t *j = NULL;
-	int rc;
-
-	*id = 0;
-	snprintf(what, sizeof(what), "lease grant of %lld s", (long long)ttl_s);
-	if (ttl_s <= 0)
-		return vim_err_set(err, VIM_EINVAL, "etcd: %s: the TTL must be > 0", what);
-	rc = put_num(&body, "{\"TTL\":\"", (long long)ttl_s, "\"}");
-	if (rc < 0) {
-		rc = vim_err_set(err, rc, "etcd: %s: out of memory", what);
-		goto out;
-	}
-	/* not idempotent: a grant sent twice leaves a lease nobody uses */
-	rc = call(e, "/v3/lease/grant", &body, false, what, &j, err);
-	if (rc < 0)
-		goto out;
-	*id = etcd_json_i64(j, "ID");
-	if (*id == 0)
-		rc = vim_err_set(err, VIM_EIO, "etcd: %s: an answer without ID", what);
-out:
-	json_decref(j);
-	etcd_buf_free(&body);
-	return rc;
 }

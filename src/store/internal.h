@@ -92,6 +92,16 @@ int store_event_expiry_start(struct store_event_expiry **out, struct store *s, i
                              int64_t every_ms, struct vim_err *err);
 void store_event_expiry_stop(struct store_event_expiry *x); /* NULL is fine */
 
+/* ---- the fence (fenced.c) -------------------------------------------------------- */
+
+/* Whether f lets a write through now: 0 with *rev its revision to
+ * compare, or VIM_EFENCED (message: what, f's key, "this replica no
+ * longer leads") when it is closed (rev 0) or past until_ms.  Read once:
+ * the keeper may change it at any moment, and the backend's compare of
+ * *rev is what decides. */
+int store_fence_check(const struct store_fence *f, const char *what, int64_t *rev,
+                      struct vim_err *err);
+
 /* ---- helpers ------------------------------------------------------------------ */
 
 /* json_object_get(json_object_get(obj, "metadata"), key) as a string. */

@@ -197,8 +197,25 @@ static int event_lease(struct obj_store *s, int64_t *lease, struct vim_err *err)
 	return rc;
 }
 
+/* The fence as the write's compare (w->fence, w->fence_rev), or
+ * VIM_EFENCED when it is closed or may have lapsed (store_fence_check):
+ * refused here, with no round trip. */
+static int fence_arm(struct store_kv_write *w, struct store_fence *f, const char *what,
+                     struct vim_err *err)
+{
+	int64_t rev = 0;
+	int rc = store_fence_check(f, what, &rev, err);
+
+	if (rc < 0)
+		return rc;
+	w->fence = (struct store_kv_key){.resource = f->resource, .ns = "", .name = f->name};
+	w->fence_rev = rev;
+	return 0;
+}
+
 int obj_put(struct obj_store *s, const char *resource, json_t *obj, json_t *prev,
-            enum store_event_type type, int64_t expect_rev, struct vim_err *err)
+            enum store_event_type type, int64_t expect_rev, struct store_fence *fence,
+            struct vim_err *err)
 {
 	struct obj_change c = {
 	    .s = s, .resource = resource, .obj = obj, .prev = prev, .type = type};
@@ -216,6 +233,14 @@ int obj_put(struct obj_store *s, const char *resource, json_t *obj, json_t *prev
 
 	if (type == STORE_MODIFIED && !prev) /* the selectors' view of the change */
 		return vim_err_set(err, VIM_ENOMEM, "store: out of memory");
+	if (fence) {
+		char what[400];
+
+		snprintf(what, sizeof(what), "%s %s/%s", resource, w.key.ns,
+		         w.key.name ? w.key.name : "");
+		if ((rc = fence_arm(&w, fence, what, err)) < 0)
+			goto out;
+	}
 	if (w.op == STORE_KV_PUT && strcmp(resource, "events") == 0 && s->kops->lease_grant &&
 	    s->event_ttl_s > 0 && (rc = event_lease(s, &w.lease, err)) < 0)
 		goto out;
@@ -238,7 +263,8 @@ int obj_write(struct obj_store *s, const char *resource, json_t *obj, json_t *pr
 	json_t *md = json_object_get(obj, "metadata");
 
 	if (!wo || !wo->dry_run)
-		return obj_put(s, resource, obj, prev, type, expect_rev, err);
+		return obj_put(s, resource, obj, prev, type, expect_rev, wo ? wo->fence : NULL,
+		               err);
 	json_decref(prev);
 	/* copied before the set: stored_rv may be obj's own member */
 	if (stored_rv)

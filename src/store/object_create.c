@@ -191,7 +191,8 @@ int obj_restore(struct store *base, const char *resource, const json_t *in, json
 	}
 	if (has_spec(resource) && !json_object_get(md, "generation"))
 		json_object_set_new(md, "generation", json_integer(1));
-	rc = obj_put(s, resource, obj, NULL, STORE_ADDED, 0, err);
+	/* never fenced: a fenced view refuses restore (store/fenced.c) */
+	rc = obj_put(s, resource, obj, NULL, STORE_ADDED, 0, NULL, err);
 	if (rc == VIM_ECONFLICT)
 		rc = vim_err_set(err, VIM_EEXIST, "%s \"%s\" already exists", q,
 		                 store_meta_str(obj, "name"));

@@ -39,11 +39,16 @@ int obj_load(struct obj_store *s, const char *resource, const char *ns, const ch
  * state), compared on expect_rev (0: the key must not exist).  prev
  * (stolen) is store_hub_selectable of the stored object, required for
  * STORE_MODIFIED.  VIM_ECONFLICT, with nothing written, when the compare
- * fails; the caller decides whether to read again. */
+ * fails; the caller decides whether to read again.  fence (borrowed; NULL
+ * = none): the write also compares the leader key (struct store_fence);
+ * a closed fence (rev 0) or one past its until_ms is VIM_EFENCED without
+ * asking the backend, and so is a failed fence compare. */
 int obj_put(struct obj_store *s, const char *resource, json_t *obj, json_t *prev,
-            enum store_event_type type, int64_t expect_rev, struct vim_err *err);
-/* obj_put, or under wo->dry_run what it would leave in obj without
- * writing: obj's resourceVersion becomes stored_rv (NULL: none). */
+            enum store_event_type type, int64_t expect_rev, struct store_fence *fence,
+            struct vim_err *err);
+/* obj_put (fenced by wo->fence), or under wo->dry_run what it would leave
+ * in obj without writing (a dry run is not fenced): obj's resourceVersion
+ * becomes stored_rv (NULL: none). */
 int obj_write(struct obj_store *s, const char *resource, json_t *obj, json_t *prev,
               enum store_event_type type, int64_t expect_rev, const char *stored_rv,
               const struct store_write_opts *wo, struct vim_err *err);

@@ -205,6 +205,7 @@ static void sq_kv_close(struct store_kv *kv)
 		return;
 	sq_ckpt_stop(s);
 	sqlite3_finalize(s->get);
+	sqlite3_finalize(s->rev);
 	sqlite3_finalize(s->ins);
 	sqlite3_finalize(s->upd);
 	sqlite3_finalize(s->del);
@@ -266,6 +267,8 @@ int store_kv_sqlite_open(struct store_kv **out, const char *path, struct vim_err
 		goto fail;
 	if ((rc = prepare(s, &s->get,
 	                  "SELECT json, rv FROM objects WHERE resource=? AND ns=? AND name=?",
+	                  err)) < 0 ||
+	    (rc = prepare(s, &s->rev, "SELECT rv FROM objects WHERE resource=? AND ns=? AND name=?",
 	                  err)) < 0 ||
 	    (rc = prepare(
 	         s, &s->ins,

@@ -13,7 +13,8 @@ struct sq_kv {
 	char *path;
 	sqlite3 *db; /* the writer connection; guarded by mu */
 	pthread_mutex_t mu;
-	sqlite3_stmt *get, *ins, *upd, *del, *setrv, *begin, *commit, *rollback;
+	/* rev: a key's rv alone (a fenced write's compare of the fence key) */
+	sqlite3_stmt *get, *rev, *ins, *upd, *del, *setrv, *begin, *commit, *rollback;
 	int64_t rv;           /* last assigned revision (meta.rv); guarded by mu */
 	struct sq_ckpt *ckpt; /* the checkpoint thread; NULL = SQLite's own */
 };

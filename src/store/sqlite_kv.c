@@ -4,7 +4,8 @@
  * meta.rv, kept in the same transaction as the row, so order survives
  * restarts.  The compare is the write statement's own condition, inside
  * its transaction, under the mutex: nothing can commit between it and the
- * write.
+ * write.  The fence of a fenced write is one more read of its key's rv
+ * in the same transaction.
  */
 #include "store/sqlite_internal.h"
 
@@ -80,6 +81,37 @@ static int compare_failed(struct sq_kv *s, const struct store_kv_write *w, struc
 	                   (long long)w->expect_rev);
 }
 
+/* The fence (store_kv_write.fence): the fence key's rv, read inside the
+ * write's transaction, under the lock, must be fence_rev.  0, or
+ * VIM_EFENCED naming the key, or another failure of the read. */
+static int fence_check(struct sq_kv *s, const struct store_kv_write *w, struct vim_err *err)
+{
+	const struct store_kv_key *f = &w->fence;
+	int64_t seen = 0;
+	int rc = SQLITE_DONE;
+
+	if (w->fence_rev > 0) {
+		bind_key(s->rev, f);
+		rc = sqlite3_step(s->rev);
+		if (rc == SQLITE_ROW)
+			seen = sqlite3_column_int64(s->rev, 0);
+		sqlite3_reset(s->rev);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			return sq_fail(s, rc, err, "read the fence");
+		if (seen == w->fence_rev)
+			return 0;
+	}
+	if (seen == 0)
+		return vim_err_set(err, VIM_EFENCED,
+		                   "store: %s: the fence %s/%s is gone (wanted at revision %lld): "
+		                   "this replica no longer leads",
+		                   s->path, f->resource, f->name, (long long)w->fence_rev);
+	return vim_err_set(err, VIM_EFENCED,
+	                   "store: %s: the fence %s/%s is at revision %lld, not %lld: this "
+	                   "replica no longer leads",
+	                   s->path, f->resource, f->name, (long long)seen, (long long)w->fence_rev);
+}
+
 /* The compare is the statement's own condition (an INSERT that a taken
  * key fails, an UPDATE or DELETE of the row at expect_rev): one lookup of
  * the key, inside the transaction, under the lock. */
@@ -106,6 +138,9 @@ int sq_kv_write(struct store_kv *kv, const struct store_kv_write *w, int64_t *re
 		rc = sq_fail(s, rc, err, "begin");
 		goto out;
 	}
+	/* the fence first: a write that would fail both compares is fenced */
+	if (w->fence.name && (rc = fence_check(s, w, err)) < 0)
+		goto rollback;
 	st = w->op == STORE_KV_DELETE ? s->del : w->expect_rev == 0 ? s->ins : s->upd;
 	bind_key(st, k);
 	if (w->op == STORE_KV_DELETE) {

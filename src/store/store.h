@@ -309,10 +309,11 @@ static inline void store_watch_stats(struct store *s, size_t *watchers, size_t *
 void store_close(struct store *s); /* NULL is fine */
 
 /* A view of base whose every write (create, update, update_status,
- * remove, restore, and so store_event_record's) is fenced by f; reads
- * and watches are base's.  What the controllers of a replica write
- * through: vimaged's API writes unfenced.  base and f are borrowed and
- * must outlive *out; store_close(*out) frees the view only. */
+ * remove, and so store_event_record's) is fenced by f (a dry run is not);
+ * restore is refused (VIM_EINVAL); reads and watches are base's.  What
+ * the controllers of a replica write through: vimaged's API writes
+ * unfenced.  base and f are borrowed and must outlive *out;
+ * store_close(*out) frees the view only. */
 int store_fenced_open(struct store **out, struct store *base, struct store_fence *f,
                       struct vim_err *err);
 

@@ -4,7 +4,8 @@
  * tests/unit/etcd_fixture; the sqlite row joins at merge).  A case that
  * needs what a local backend lacks (a watch, leases, old revisions)
  * skips on it.  The etcd-only cases (endpoints, TLS, an unreachable
- * member) run after the table.
+ * member) run after the table.  Fenced writes run on both rows; the
+ * leases' keepalive and revoke on etcd (sqlite has no leases).
  *
  * VIM_KV_BENCH=1 adds the measurements (writes/s from N threads, a range
  * of 20,000 keys); they print figures and never fail.
@@ -664,6 +665,224 @@ static void test_large_values_arrive_whole(void **state)
 	free(big);
 }
 
+/* ---- fenced writes (both backends) ------------------------------------------------ */
+
+/* The leader key a fence compares: cluster-scoped, outside every API
+ * resource, as ha keeps it. */
+#define FENCE_RES "leader"
+#define FENCE_NAME "controllers"
+
+static int put_fenced(struct store_kv *kv, const char *name, const char *value, int64_t expect,
+                      int64_t fence_rev, int64_t *rev, struct vim_err *err)
+{
+	struct text t = {value};
+	struct store_kv_write w = {.key = {VI, "default", name},
+	                           .op = STORE_KV_PUT,
+	                           .expect_rev = expect,
+	                           .fence = {FENCE_RES, "", FENCE_NAME},
+	                           .fence_rev = fence_rev,
+	                           .encode = encode_text,
+	                           .arg = &t};
+	int64_t r;
+
+	return kv->ops->write(kv, &w, rev ? rev : &r, err);
+}
+
+static int del_fenced(struct store_kv *kv, const char *name, int64_t expect, int64_t fence_rev,
+                      struct vim_err *err)
+{
+	struct store_kv_write w = {.key = {VI, "default", name},
+	                           .op = STORE_KV_DELETE,
+	                           .expect_rev = expect,
+	                           .fence = {FENCE_RES, "", FENCE_NAME},
+	                           .fence_rev = fence_rev};
+	int64_t r;
+
+	return kv->ops->write(kv, &w, &r, err);
+}
+
+/* The value and mod_rev of VI default/name ("" and 0 when absent). */
+static int64_t value_of(struct store_kv *kv, const char *name, char *out, size_t cap)
+{
+	struct store_kv_key k = {VI, "default", name};
+	struct store_kv_got got;
+	struct vim_err err;
+	int64_t rev;
+
+	out[0] = '\0';
+	if (kv->ops->get(kv, &k, &got, &err) != 0)
+		return 0;
+	snprintf(out, cap, "%s", got.value);
+	rev = got.mod_rev;
+	free(got.value);
+	return rev;
+}
+
+static void test_a_fenced_write_goes_while_the_fence_key_holds(void **state)
+{
+	struct ctx *c = *state;
+	struct store_kv *kv = c->kv;
+	struct vim_err err;
+	int64_t lead = must_put(kv, FENCE_RES, "", FENCE_NAME, "me", 0), r1 = 0, r2 = 0;
+	char v[64];
+
+	assert_int_equal(put_fenced(kv, "f", "one", 0, lead, &r1, &err), 0);
+	assert_true(r1 > lead);
+	assert_int_equal(put_fenced(kv, "f", "two", r1, lead, &r2, &err), 0);
+	assert_int_equal(value_of(kv, "f", v, sizeof(v)), r2);
+	assert_string_equal(v, "two");
+	assert_int_equal(del_fenced(kv, "f", r2, lead, &err), 0);
+	assert_int_equal(value_of(kv, "f", v, sizeof(v)), 0);
+}
+
+static void test_a_moved_or_gone_fence_key_writes_nothing(void **state)
+{
+	struct ctx *c = *state;
+	struct store_kv *kv = c->kv;
+	struct vim_err err;
+	int64_t lead = must_put(kv, FENCE_RES, "", FENCE_NAME, "me", 0), r1, again, rev = 0;
+	char v[64];
+
+	r1 = must_put(kv, VI, "default", "f", "one", 0);
+	/* another replica took the leader key over: ours is stale */
+	again = must_put(kv, FENCE_RES, "", FENCE_NAME, "other", lead);
+	assert_int_equal(put_fenced(kv, "f", "two", r1, lead, &rev, &err), VIM_EFENCED);
+	assert_non_null(strstr(err.msg, FENCE_NAME));
+	assert_non_null(strstr(err.msg, "this replica no longer leads"));
+	assert_int_equal(rev, 0);
+	assert_int_equal(del_fenced(kv, "f", r1, lead, &err), VIM_EFENCED);
+	assert_int_equal(put_fenced(kv, "g", "new", 0, lead, NULL, &err), VIM_EFENCED);
+	/* both compares failing: fenced, not a conflict */
+	assert_int_equal(put_fenced(kv, "f", "two", r1 + 1000, lead, NULL, &err), VIM_EFENCED);
+	assert_int_equal(value_of(kv, "f", v, sizeof(v)), r1);
+	assert_string_equal(v, "one");
+	assert_int_equal(value_of(kv, "g", v, sizeof(v)), 0);
+	/* the new holder's revision lets it through */
+	assert_int_equal(put_fenced(kv, "f", "three", r1, again, &rev, &err), 0);
+	assert_true(rev > again);
+	/* the key gone (its lease expired, a resign) */
+	assert_int_equal(del(kv, FENCE_RES, "", FENCE_NAME, again, NULL, &err), 0);
+	assert_int_equal(put_fenced(kv, "f", "four", rev, again, NULL, &err), VIM_EFENCED);
+	assert_non_null(strstr(err.msg, FENCE_NAME));
+	assert_non_null(strstr(err.msg, "this replica no longer leads"));
+	/* a revision of 0 is no fence at all: refused, never read as "absent" */
+	assert_int_equal(put_fenced(kv, "f", "five", rev, 0, NULL, &err), VIM_EFENCED);
+	assert_int_equal(value_of(kv, "f", v, sizeof(v)), rev);
+	assert_string_equal(v, "three");
+}
+
+static void test_a_fenced_write_losing_its_own_compare_is_a_conflict(void **state)
+{
+	struct ctx *c = *state;
+	struct store_kv *kv = c->kv;
+	struct vim_err err;
+	int64_t lead = must_put(kv, FENCE_RES, "", FENCE_NAME, "me", 0), r1, r2;
+	char v[64];
+
+	r1 = must_put(kv, VI, "default", "f", "one", 0);
+	r2 = must_put(kv, VI, "default", "f", "two", r1);
+	assert_int_equal(put_fenced(kv, "f", "three", r1, lead, NULL, &err), VIM_ECONFLICT);
+	assert_int_equal(put_fenced(kv, "f", "three", 0, lead, NULL, &err), VIM_ECONFLICT);
+	assert_int_equal(del_fenced(kv, "f", r1, lead, &err), VIM_ECONFLICT);
+	assert_int_equal(value_of(kv, "f", v, sizeof(v)), r2);
+	assert_string_equal(v, "two");
+}
+
+/* ---- leases kept alive and revoked (etcd) --------------------------------------------- */
+
+static void test_keepalive_renews_the_lease(void **state)
+{
+	struct ctx *c = *state;
+	struct store_kv *kv = c->kv;
+	struct store_kv_key k = {"events", "default", "kept"};
+	struct store_kv_got got;
+	struct vim_err err;
+	int64_t lease = 0, ttl = 0;
+	long long t0, t;
+
+	if (!kv->ops->lease_grant) {
+		/* no leases: none of the three */
+		assert_null(kv->ops->lease_keepalive);
+		assert_null(kv->ops->lease_revoke);
+		skip();
+	}
+	assert_int_equal(kv->ops->lease_grant(kv, 2, &lease, &err), 0);
+	assert_int_equal(put(kv, "events", "default", "kept", "{}", 0, lease, NULL, &err), 0);
+	/* renewed every 0.6 s for 4 s: twice the TTL, and the key stays */
+	for (t0 = now_ms(); now_ms() - t0 < 4000;) {
+		usleep(600 * 1000);
+		t = now_ms();
+		if (kv->ops->lease_keepalive(kv, lease, &ttl, &err) != 0)
+			fail_msg("keepalive: %s", err.msg);
+		/* one request and its answer: not the stream waiting for more */
+		assert_true(now_ms() - t < 1000);
+		assert_int_equal(ttl, 2); /* back to the whole TTL */
+	}
+	assert_int_equal(kv->ops->get(kv, &k, &got, &err), 0);
+	free(got.value);
+	/* left alone, it expires */
+	for (t0 = now_ms(); now_ms() - t0 < 8000; usleep(200 * 1000))
+		if (kv->ops->get(kv, &k, &got, &err) == VIM_ENOTFOUND)
+			break;
+		else
+			free(got.value);
+	assert_int_equal(kv->ops->get(kv, &k, &got, &err), VIM_ENOTFOUND);
+	assert_int_equal(kv->ops->lease_keepalive(kv, lease, &ttl, &err), VIM_ENOTFOUND);
+	assert_int_equal(ttl, 0);
+}
+
+static void test_an_unknown_lease_is_not_found(void **state)
+{
+	struct ctx *c = *state;
+	struct store_kv *kv = c->kv;
+	struct vim_err err;
+	int64_t ttl = 7;
+	long long t0 = now_ms();
+
+	if (!kv->ops->lease_keepalive)
+		skip();
+	assert_int_equal(kv->ops->lease_keepalive(kv, 0x1234567, &ttl, &err), VIM_ENOTFOUND);
+	assert_int_equal(ttl, 0);
+	assert_non_null(strstr(err.msg, "lease"));
+	assert_int_equal(kv->ops->lease_revoke(kv, 0x1234567, &err), VIM_ENOTFOUND);
+	assert_non_null(strstr(err.msg, "lease"));
+	assert_true(now_ms() - t0 < 2000);
+}
+
+static void test_revoke_deletes_the_leased_keys_at_once(void **state)
+{
+	struct ctx *c = *state;
+	struct store_kv *kv = c->kv;
+	struct store_kv_key k1 = {FENCE_RES, "", FENCE_NAME}, k2 = {"replicas", "", "r1"};
+	struct store_kv_got got;
+	struct store_kv_watch *w;
+	struct evlog *l;
+	struct vim_err err;
+	int64_t lease = 0, cur = 0, ttl = 0;
+	long long t0;
+
+	if (!kv->ops->lease_revoke || !kv->ops->watch)
+		skip();
+	assert_int_equal(kv->ops->lease_grant(kv, 60, &lease, &err), 0);
+	assert_int_equal(put(kv, FENCE_RES, "", FENCE_NAME, "me", 0, lease, NULL, &err), 0);
+	assert_int_equal(put(kv, "replicas", "", "r1", "{}", 0, lease, NULL, &err), 0);
+	assert_int_equal(kv->ops->current_rev(kv, &cur, &err), 0);
+	l = evlog_new();
+	w = watch_from(kv, cur + 1, l);
+	t0 = now_ms();
+	assert_int_equal(kv->ops->lease_revoke(kv, lease, &err), 0);
+	/* gone when the revoke answers, not when the 60 s are up */
+	assert_int_equal(kv->ops->get(kv, &k1, &got, &err), VIM_ENOTFOUND);
+	assert_int_equal(kv->ops->get(kv, &k2, &got, &err), VIM_ENOTFOUND);
+	assert_true(evlog_wait(l, 0, STORE_KV_EV_DELETE, FENCE_RES "//" FENCE_NAME, 5000) >= 0);
+	assert_true(evlog_wait(l, 0, STORE_KV_EV_DELETE, "replicas//r1", 5000) >= 0);
+	assert_true(now_ms() - t0 < 5000);
+	assert_int_equal(kv->ops->lease_keepalive(kv, lease, &ttl, &err), VIM_ENOTFOUND);
+	assert_int_equal(kv->ops->lease_revoke(kv, lease, &err), VIM_ENOTFOUND);
+	kv->ops->watch_stop(w);
+	evlog_free(l);
+}
+
 #define CASE(fn)                                                                                   \
 	{                                                                                          \
 #fn, fn                                                                            \
@@ -682,6 +901,12 @@ static const struct {
     CASE(test_watch_delivers_writes_in_revision_order),
     CASE(test_lease_expiry_deletes_the_key),
     CASE(test_large_values_arrive_whole),
+    CASE(test_a_fenced_write_goes_while_the_fence_key_holds),
+    CASE(test_a_moved_or_gone_fence_key_writes_nothing),
+    CASE(test_a_fenced_write_losing_its_own_compare_is_a_conflict),
+    CASE(test_keepalive_renews_the_lease),
+    CASE(test_an_unknown_lease_is_not_found),
+    CASE(test_revoke_deletes_the_leased_keys_at_once),
 };
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
 
