@@ -71,7 +71,8 @@ struct ha_config {
 
 /* Grants the lease, records this replica and starts the thread that
  * campaigns and renews.  Returns before the first campaign's result:
- * ha_leading is false until then. */
+ * ha_leading is false until then.  *out is set before the thread starts,
+ * so `changed` may use it from its first call. */
 int ha_start(struct ha **out, const struct ha_config *c, struct vim_err *err);
 /* Resigns (revokes the lease: the leader key, if ours, and our record go
  * at once), stops the thread, frees.  `changed` is not called.  NULL is
