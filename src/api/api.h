@@ -49,6 +49,13 @@ struct api_config {
 	const char *notify_token;
 	int (*on_registry_events)(void *arg, const char *body, size_t len, struct vim_err *err);
 	void *events_arg;
+	/* A bearer token that is neither token nor notify_token may still be
+	 * one another replica of the service accepts (their hashes are shared
+	 * through etcd): asked with kind "api" (where the admin token is
+	 * needed) or "notify" (/dvcr/events), the token without "Bearer ".
+	 * NULL = no other tokens. */
+	bool (*token_known)(void *arg, const char *kind, const char *token);
+	void *token_arg;
 	const struct api_upload_ops *upload; /* NULL = no uploads */
 	void *upload_arg;
 	/* GET /download/vi/<ns>/<name> | /download/cvi/<name> (admin token):

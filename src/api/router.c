@@ -96,23 +96,33 @@ static bool auth_anyone(const struct api_server *s, const char *h)
 	return true;
 }
 
+/* Another replica's token of kind (see api_config.token_known). */
+static bool bearer_known(const struct api_server *s, const char *h, const char *kind)
+{
+	if (!s->token_known || !h || strncmp(h, "Bearer ", 7) != 0 || !h[7])
+		return false;
+	return s->token_known(s->token_arg, kind, h + 7);
+}
+
 static bool auth_admin(const struct api_server *s, const char *h)
 {
-	return bearer_is(h, s->token);
+	return bearer_is(h, s->token) || bearer_known(s, h, "api");
 }
 
 /* The registry is configured with its own token so that the admin's
  * never sits in its config file. */
 static bool auth_notify(const struct api_server *s, const char *h)
 {
-	return bearer_is(h, s->notify_token) || bearer_is(h, s->token);
+	return bearer_is(h, s->notify_token) || bearer_is(h, s->token) ||
+	       bearer_known(s, h, "notify") || bearer_known(s, h, "api");
 }
 
 /* Anonymous only when there are metrics to serve: without them /metrics
  * is a path like any the API does not serve (401 without the token). */
 static bool auth_metrics(const struct api_server *s, const char *h)
 {
-	return (s->metrics && s->metrics_anonymous) || bearer_is(h, s->token);
+	return (s->metrics && s->metrics_anonymous) || bearer_is(h, s->token) ||
+	       bearer_known(s, h, "api");
 }
 
 static bool (*const auth_check[API_AUTH__COUNT])(const struct api_server *, const char *) = {

@@ -424,6 +424,8 @@ int api_server_start(struct api_server **out, const struct api_config *cfg, stru
 	}
 	s->store = cfg->store;
 	s->notify_token = cfg->notify_token ? strdup(cfg->notify_token) : NULL;
+	s->token_known = cfg->token_known;
+	s->token_arg = cfg->token_arg;
 	s->on_events = cfg->on_registry_events;
 	s->events_arg = cfg->events_arg;
 	s->metrics = cfg->metrics;

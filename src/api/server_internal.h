@@ -21,6 +21,8 @@ struct api_server {
 	struct store *store;
 	char *token;
 	char *notify_token;
+	bool (*token_known)(void *arg, const char *kind, const char *token);
+	void *token_arg;
 	int (*on_events)(void *arg, const char *body, size_t len, struct vim_err *err);
 	void *events_arg;
 	void (*metrics)(void *arg, struct vim_text *out);

@@ -246,6 +246,11 @@ static void remember_canary(struct ctl_monitor *mon)
 	struct vim_err err = {0};
 	char line[sizeof(mon->marker_id) + 2];
 
+	if (mon->cfg.canary_recall) {
+		if (mon->cfg.canary_remember)
+			mon->cfg.canary_remember(mon->cfg.canary_arg);
+		return;
+	}
 	if (!mon->marker[0])
 		return;
 	snprintf(line, sizeof(line), "%s\n", mon->marker_id);
@@ -428,7 +433,14 @@ int ctl_monitor_new(struct ctl_monitor **out, const struct ctl_monitor_config *c
 		free(mon);
 		return rc;
 	}
-	if (cfg->marker_path && cfg->marker_id) {
+	if (cfg->canary_recall) {
+		if ((rc = cfg->canary_recall(cfg->canary_arg, &mon->canary_seen, err)) < 0) {
+			dvcr_memo_free(mon->memo);
+			dvcr_memo_free(mon->alone);
+			free(mon);
+			return rc;
+		}
+	} else if (cfg->marker_path && cfg->marker_id) {
 		char line[512];
 		snprintf(mon->marker, sizeof(mon->marker), "%s", cfg->marker_path);
 		snprintf(mon->marker_id, sizeof(mon->marker_id), "%s", cfg->marker_id);

@@ -40,6 +40,7 @@
 #include "controller/manager.h"
 #include "dvcr/dvcr.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define CTL_CANARY_REPO "vimage/canary"
@@ -59,6 +60,14 @@ struct ctl_monitor_config {
 	 * outage.  NULL = remember in memory only. */
 	const char *marker_path;
 	const char *marker_id;
+	/* Instead of the file: replicas share the registry, so the one that
+	 * leads next must know that another placed the canary (vimaged keeps
+	 * it in etcd).  recall runs once in ctl_monitor_new (an error fails
+	 * it: guessing either way would hide an outage or invent one);
+	 * remember after each push.  NULL recall = marker_path. */
+	int (*canary_recall)(void *arg, bool *placed, struct vim_err *err);
+	void (*canary_remember)(void *arg);
+	void *canary_arg;
 };
 
 /* Counters for /metrics (a snapshot). */

@@ -250,6 +250,16 @@ void imp_manager_set_upload_base(struct imp_manager *m, const char *base)
 	pthread_mutex_unlock(&m->mu);
 }
 
+void imp_manager_cancel(struct imp_manager *m)
+{
+	if (!m)
+		return;
+	pthread_mutex_lock(&m->mu);
+	for (struct job *j = m->jobs; j; j = j->next)
+		j->cancel = true;
+	pthread_mutex_unlock(&m->mu);
+}
+
 void imp_manager_free(struct imp_manager *m)
 {
 	if (!m)

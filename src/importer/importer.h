@@ -54,8 +54,14 @@ int imp_manager_new(struct imp_manager **out, const struct imp_config *cfg, stru
  * ("http://127.0.0.1:8080"; copied). */
 void imp_manager_set_upload_base(struct imp_manager *m, const char *base);
 
-/* Cancels every job and waits for their threads.  NULL is fine. */
+/* Cancels every job and waits for their threads.  NULL is fine.  No
+ * upload may be in flight (between imp_upload_begin and _end): the
+ * caller waits for them, after imp_manager_cancel. */
 void imp_manager_free(struct imp_manager *m);
+/* Cancels every job without waiting: an upload in flight fails its next
+ * imp_upload_data (VIM_ECANCELED), so its request ends.  For a replica
+ * that stops leading: its uploads must end before the importer goes. */
+void imp_manager_cancel(struct imp_manager *m);
 
 /* The DVCR host the engine writes to (borrowed, the manager's copy). */
 const char *imp_manager_dvcr_host(const struct imp_manager *m);

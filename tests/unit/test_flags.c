@@ -330,6 +330,29 @@ static void test_store_flag_combinations(void **state)
 	                 0);
 	assert_int_equal(vimaged_options_check(&o, &err), VIM_EINVAL);
 	assert_string_equal(err.msg, "--etcd-keyfile needs --etcd-certfile");
+	/* replicas share one registry: the one vimaged runs is a machine's */
+	assert_int_equal(parse(&o, &err, "--store=etcd", "--etcd-endpoints=http://a:1", NULL), 0);
+	assert_int_equal(o.lease_ttl_ms, 10000);
+	assert_null(o.replica_id);
+	assert_int_equal(vimaged_options_check(&o, &err), VIM_EINVAL);
+	assert_string_equal(err.msg, "--store etcd needs --dvcr-url: the replicas on one etcd "
+	                             "share one registry (or run with --controllers off)");
+	assert_int_equal(parse(&o, &err, "--store=etcd", "--etcd-endpoints=http://a:1",
+	                       "--controllers=off", NULL),
+	                 0);
+	assert_int_equal(vimaged_options_check(&o, &err), 0);
+	assert_int_equal(parse(&o, &err, "--store=etcd", "--etcd-endpoints=http://a:1",
+	                       "--dvcr-url=http://127.0.0.1:5000", "--lease-ttl=4",
+	                       "--replica-id=b", NULL),
+	                 0);
+	assert_int_equal(vimaged_options_check(&o, &err), 0);
+	assert_int_equal(o.lease_ttl_ms, 4000);
+	assert_string_equal(o.replica_id, "b");
+	assert_int_equal(parse(&o, &err, "--lease-ttl=1", NULL), VIM_EINVAL);
+	assert_int_equal(parse(&o, &err, "--replica-id=a/b", NULL), 0);
+	assert_int_equal(vimaged_options_check(&o, &err), VIM_EINVAL);
+	assert_string_equal(err.msg, "--replica-id: expected 1 to 127 of A-Z a-z 0-9 . _ : -, "
+	                             "got \"a/b\"");
 }
 
 static void test_help_lists_every_flag_with_its_default(void **state)

@@ -9,6 +9,7 @@
 #include "flags.h"
 #include "vimaged.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -105,6 +106,11 @@ const struct flag vimaged_flags[] = {
     FILE_("--etcd-keyfile", etcd_keyfile, "PEM", "key of --etcd-certfile"),
     INT("--etcd-timeout", etcd_timeout_ms, 5000, 1, 3600000,
         "milliseconds one etcd request may take before it fails (504)"),
+    SECS("--lease-ttl", lease_ttl_ms, 10, 2, 3600,
+         "seconds of the etcd lease the leading replica holds (--store etcd): a replica that "
+         "dies is replaced within it"),
+    STR("--replica-id", replica_id, NULL, "ID",
+        "this replica's name among those on one etcd (default: HOST:PORT it listens on)"),
     PATH("--store-export", store_export, NULL, "FILE",
          "write every object of the store as JSON lines to FILE (- = stdout) and exit"),
     PATH("--store-import", store_import, NULL, "FILE",
@@ -448,6 +454,26 @@ int vimaged_options_check(const struct options *o, struct vim_err *err)
 		return vim_err_set(err, VIM_EINVAL, "%s needs %s",
 		                   o->etcd_certfile ? "--etcd-certfile" : "--etcd-keyfile",
 		                   o->etcd_certfile ? "--etcd-keyfile" : "--etcd-certfile");
+	/* a managed registry lives under one replica's --data-dir: the others
+	 * could not reach it, and it would go with that replica */
+	if (etcd && !o->dvcr_url && strcmp(o->controllers, "on") == 0 && !o->store_export &&
+	    !o->store_import)
+		return vim_err_set(err, VIM_EINVAL,
+		                   "--store etcd needs --dvcr-url: the replicas on one etcd share "
+		                   "one registry (or run with --controllers off)");
+	if (o->replica_id) {
+		size_t i, n = strlen(o->replica_id);
+		/* it is an etcd key, a metric label and a log word */
+		for (i = 0; i < n; i++)
+			if (!isalnum((unsigned char)o->replica_id[i]) &&
+			    !strchr("._:-", o->replica_id[i]))
+				break;
+		if (n == 0 || n > 127 || i < n)
+			return vim_err_set(err, VIM_EINVAL,
+			                   "--replica-id: expected 1 to 127 of A-Z a-z 0-9 . _ : -, "
+			                   "got \"%s\"",
+			                   o->replica_id);
+	}
 	if (o->store_export && o->store_import)
 		return vim_err_set(err, VIM_EINVAL,
 		                   "--store-export and --store-import: one at a time");

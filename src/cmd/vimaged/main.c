@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Seconds of a flag's milliseconds, rounded up: the API's timeouts are
@@ -209,6 +210,8 @@ int main(int argc, char **argv)
 	ac.token = token;
 	ac.store = store;
 	ac.notify_token = notify;
+	ac.token_known = vimaged_ha_token_known;
+	ac.token_arg = &wiring;
 	ac.on_registry_events = wiring_registry_events;
 	ac.events_arg = &wiring;
 	ac.upload = &wiring_upload_ops;
@@ -231,19 +234,28 @@ int main(int argc, char **argv)
 	/* the registry we may start notifies the API: it must exist first */
 	o.api_url = url;
 	o.notify_token = notify;
+	snprintf(wiring.upload_base, sizeof(wiring.upload_base), "%s",
+	         o.external_url ? o.external_url : url);
 	if (controllers) {
 		api_ready_set(ready, "dvcr", false, "the registry is starting");
 		api_ready_set(ready, "controllers", false, "the controllers are starting");
 		if (wiring_start(&wiring, &o, store, &err) < 0)
 			goto fail;
 		api_ready_set(ready, "dvcr", true, NULL);
+		if (strcmp(o.store, "etcd") == 0) {
+			/* several replicas may share the etcd: the controllers run
+			 * where the election says (main's loop below) */
+			if (vimaged_ha_start(&wiring, &o, url, token, notify, &err) < 0)
+				goto fail;
+		} else if (wiring_lead(&wiring, &err) < 0) {
+			goto fail;
+		}
+		/* a follower serves the whole API: it is ready as well */
 		api_ready_set(ready, "controllers", true, NULL);
 	} else {
 		vim_log(VIM_LOG_WARN,
 		        "controllers off: images are served, not imported or checked");
 	}
-	if (wiring.importer)
-		imp_manager_set_upload_base(wiring.importer, url);
 	if (o.tls_cert) {
 		/* The main listener is TLS already: kubectl uses it. */
 		snprintf(kurl, sizeof(kurl), "%s", url);
@@ -270,9 +282,15 @@ int main(int argc, char **argv)
 	vim_log(VIM_LOG_INFO, "vimaged: data in %s, store %s (resourceVersion %lld)", o.data_dir,
 	        where, (long long)store_current_rv(store));
 
-	/* The store expires Events itself: main only waits for the end. */
-	while (sigwait(&sigs, &sig) != 0 || (sig != SIGINT && sig != SIGTERM))
-		;
+	/* The store expires Events itself: main follows the election (with
+	 * several replicas) and waits for the end. */
+	for (;;) {
+		struct timespec tick = {0, 200 * 1000 * 1000};
+		sig = sigtimedwait(&sigs, NULL, &tick);
+		if (sig == SIGINT || sig == SIGTERM)
+			break;
+		vimaged_ha_step(&wiring);
+	}
 	api_ready_set(ready, "shutdown", false, "vimaged is shutting down");
 	vim_log(VIM_LOG_INFO, "vimaged: %s, shutting down", strsignal(sig));
 	rc = 0;
@@ -280,9 +298,17 @@ int main(int argc, char **argv)
 fail:
 	fprintf(stderr, "vimaged: %s\n", err.msg);
 out:
+	/* A clean stop hands over at once: the controllers stop, then the
+	 * lease is revoked and another replica leads within its poll. */
+	if (wiring.ha) {
+		wiring_unlead(&wiring);
+		vimaged_ha_stop(wiring.ha);
+		wiring.ha = NULL;
+	}
 	api_server_stop(kapi);
 	api_server_stop(api);
 	wiring_stop(&wiring);
+	store_close(wiring.ctl_store); /* the fenced view, before its store */
 	vimaged_health_stop(wiring.health); /* it reads the store */
 	store_close(store);
 	api_ready_free(ready); /* after the servers that answered from it */

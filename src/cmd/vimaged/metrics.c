@@ -153,15 +153,20 @@ void wiring_metrics(void *arg, struct vim_text *t)
 	struct wiring *w = arg;
 
 	store_backend(t, w);
+	vimaged_ha_metrics(w->ha, t);
 
 	vim_metric_head(t, "vimage_controllers_up", "gauge",
-	                "1 when the controllers run (0: starting, or --controllers off).");
+	                "1 when the controllers run here (0: starting, another replica leads, "
+	                "or --controllers off).");
 	vim_metric_u64(t, "vimage_controllers_up", "", atomic_load(&w->live));
-	if (!atomic_load(&w->live))
-		return;
 	watches(t, w->store);
-	images(t, w->manager);
-	presence(t, w->monitor);
-	imports(t, w->importer);
-	dvcr(t, w->dvcr);
+	if (atomic_load(&w->dvcr_up))
+		dvcr(t, w->dvcr); /* a follower's too: its downloads */
+	pthread_rwlock_rdlock(&w->live_rw);
+	if (atomic_load(&w->live)) {
+		images(t, w->manager);
+		presence(t, w->monitor);
+		imports(t, w->importer);
+	}
+	pthread_rwlock_unlock(&w->live_rw);
 }

@@ -50,6 +50,9 @@ struct options {
 	const char *etcd_prefix;
 	const char *etcd_cafile, *etcd_certfile, *etcd_keyfile;
 	int etcd_timeout_ms;
+	int64_t lease_ttl_ms;
+	const char *replica_id; /* NULL: HOST:PORT of the listener */
+	const char *external_url; /* NULL: upload URLs name this replica's API */
 	const char *store_export; /* FILE, "-" = stdout; NULL: serve */
 	const char *store_import; /* FILE, "-" = stdin */
 	/* not flags: what main learned at start */
@@ -61,10 +64,21 @@ struct options {
  * manager.  Members are NULL when not running. */
 struct wiring {
 	/* The API serves uploads and registry events from the start; they are
-	 * refused until the wiring is live. */
+	 * refused (or, on a follower, passed on to the leader) until the
+	 * controllers run here: live. */
 	atomic_bool live;
+	/* Held (read) by what uses the controllers from another thread
+	 * (/metrics, registry events) while it does; live changes under it
+	 * (write), so a stop never frees what a reader still holds. */
+	pthread_rwlock_t live_rw;
+	atomic_bool dvcr_up; /* the DVCR client is open: downloads are served */
+	const struct options *o; /* borrowed: wiring_lead starts from it */
 	struct dvcr_managed *registry; /* ours when no --dvcr-url */
 	struct dvcr_client *dvcr;
+	const char *dvcr_url; /* borrowed: the options' or the registry's */
+	char dvcr_host[256];
+	/* where upload URLs point: --external-url, else this replica's API */
+	char upload_base[300];
 	struct imp_manager *importer;
 	/* Import threads kick the manager; this lock lets stop cut them off
 	 * before the manager goes away. */
@@ -73,17 +87,37 @@ struct wiring {
 	struct ctl_monitor *monitor;
 	struct ctl_manager *manager;
 	struct store *store;           /* borrowed */
+	/* What the controllers write through: store, or with several
+	 * replicas a fenced view of it (store_fenced_open), owned. */
+	struct store *ctl_store;
+	struct vimaged_ha *ha; /* NULL: one replica (sqlite) */
 	const char *store_backend;     /* "sqlite" | "etcd" (/metrics) */
 	struct vimaged_health *health; /* NULL: nothing to check (sqlite) */
+	/* uploads in flight into importer (up_mu also orders them with
+	 * live): wiring_unlead frees no importer one still feeds */
+	pthread_mutex_t up_mu;
+	pthread_cond_t up_cv;
+	int uploads;
+#define WIRING_PARKED_MAX 8
+	struct imp_manager *parked[WIRING_PARKED_MAX]; /* freed by wiring_stop */
 	/* downloads in flight (their threads use dvcr): stop waits for them */
 	pthread_mutex_t dl_mu;
 	pthread_cond_t dl_cv;
 	int downloads;
 };
 
-/* w must be zeroed by the caller (the API may already hold it). */
+/* Opens DVCR (starting the managed registry when there is no
+ * --dvcr-url): downloads are served from here on.  w must be zeroed by
+ * the caller (the API may already hold it). */
 int wiring_start(struct wiring *w, const struct options *o, struct store *store,
                  struct vim_err *err);
+/* Starts the controllers (manager, importer, presence monitor), writing
+ * through ctl_store: at once with one replica, when this replica comes
+ * to lead with several.  0 when they run already. */
+int wiring_lead(struct wiring *w, struct vim_err *err);
+/* Stops them (a replica that no longer leads); fine when not running. */
+void wiring_unlead(struct wiring *w);
+/* wiring_unlead, then closes DVCR and the managed registry. */
 void wiring_stop(struct wiring *w);
 /* The import job engine m as the controller's ctl_jobs (jobs.c). */
 struct ctl_jobs wiring_jobs(struct imp_manager *m, int64_t upload_timeout_s);
@@ -115,6 +149,34 @@ void vimaged_health_stop(struct vimaged_health *h); /* NULL is fine */
 /* --store-export / --store-import into or from s, with their one-line
  * report on stdout (stderr when stdout is the export). */
 int vimaged_store_transfer(struct store *s, const struct options *o, struct vim_err *err);
+
+/* ---- several replicas on one etcd (replicas.c) ---------------------------------- */
+
+/* The election (ha/ha.h) on a kv of its own, the tokens it shares, the
+ * canary memory the presence monitor keeps in etcd, and the API hooks
+ * that need the leader.  Only with --store etcd. */
+struct vimaged_ha;
+/* api_url: this replica's own; tokens: the admin and notify tokens to
+ * publish.  Sets w->ha and w->ctl_store (the fenced view). */
+int vimaged_ha_start(struct wiring *w, const struct options *o, const char *api_url,
+                     const char *token, const char *notify_token, struct vim_err *err);
+/* Follows the election: starts or stops the controllers to match it.
+ * Called by main every 200 ms and on a change; cheap when nothing
+ * changed. */
+void vimaged_ha_step(struct wiring *w);
+/* Resigns (the lease is revoked: another replica leads at once) and
+ * frees; the controllers must be stopped first.  NULL is fine. */
+void vimaged_ha_stop(struct vimaged_ha *h);
+/* api_config.token_known (arg: the struct wiring). */
+bool vimaged_ha_token_known(void *arg, const char *kind, const char *token);
+/* The leader's API URL when another replica leads (for forwarding);
+ * VIM_ENOTFOUND when none leads, VIM_EEXIST when this replica does. */
+int vimaged_ha_leader_url(struct vimaged_ha *h, char *out, size_t cap, struct vim_err *err);
+/* The canary memory for ctl_monitor_config (arg: the vimaged_ha). */
+int vimaged_ha_canary_recall(void *arg, bool *placed, struct vim_err *err);
+void vimaged_ha_canary_remember(void *arg);
+/* /metrics: vimage_leader, transitions, the replicas it sees. */
+void vimaged_ha_metrics(struct vimaged_ha *h, struct vim_text *t);
 
 /* RLIMIT_NOFILE's soft limit raised to the hard one (logged); returns it. */
 long vimaged_raise_nofile(void);
