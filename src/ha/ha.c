@@ -153,6 +153,7 @@ static void ha_regain(struct ha *h)
 		return;
 	}
 	if (!h->recorded && ha_record(h, &err) < 0) {
+		h->next_renew_ms = vim_mono_ms(); /* is the new lease still there? */
 		ha_note_fail(h, "record", &err);
 		return;
 	}
@@ -227,6 +228,8 @@ static void ha_campaign(struct ha *h)
 	} else if (rc == VIM_ECONFLICT) {
 		ha_note_ok(h); /* someone was quicker: seen at the next poll */
 	} else {
+		/* perhaps the lease is gone: the next renewal will say */
+		h->next_renew_ms = vim_mono_ms();
 		ha_note_fail(h, "campaign", &err);
 	}
 }

@@ -147,6 +147,16 @@ int etcd_fx_post(struct etcd_fx *fx, int i, const char *path, const char *body)
 	return code == 200 ? 0 : -1;
 }
 
+int etcd_fx_ask(struct etcd_fx *fx, int i, const char *path, const char *body, char *out,
+                size_t cap)
+{
+	long code = fx_http(fx, i, path, body, out, cap, 5000);
+
+	if (code != 200)
+		fprintf(stderr, "etcd_fx: POST %s%s: HTTP %ld: %s\n", fx->ep[i], path, code, out);
+	return code == 200 ? 0 : -1;
+}
+
 /* The first "key":"digits" after key in s, as a number (0 when absent). */
 static unsigned long long json_num(const char *s, const char *key)
 {

@@ -51,6 +51,11 @@ int etcd_fx_resume(struct etcd_fx *fx, int i);
  * etcd answered 200.  For what a test does to etcd behind the backend's
  * back (compaction, a foreign key). */
 int etcd_fx_post(struct etcd_fx *fx, int i, const char *path, const char *body);
+/* The same, with what etcd said (up to cap - 1 bytes, NUL-terminated)
+ * into out: for a test that reads behind the backend's back (the lease a
+ * key is under). */
+int etcd_fx_ask(struct etcd_fx *fx, int i, const char *path, const char *body, char *out,
+                size_t cap);
 
 /* The process's one-member etcd, started at the first call and stopped at
  * exit; NULL when it cannot start (the test then fails). */

@@ -384,6 +384,107 @@ static void test_a_leader_key_deleted_by_hand_deposes_its_leader(void **state)
 	assert_int_equal(ha_fence(g->r[next].ha)->rev, leader_key_rev(g->r[0].kv));
 }
 
+static void test_a_leader_key_overwritten_by_hand_deposes_its_leader(void **state)
+{
+	struct group *g = group_start(state);
+	int who = wait_one_leader(g, 1000), w = -1;
+	struct text t = {"{\"id\":\"intruder:1\",\"apiURL\":\"http://x\",\"since\":1}"};
+	struct store_kv_write put = {.key = {"leader", "", "controllers"},
+	                             .op = STORE_KV_PUT,
+	                             .encode = encode_text,
+	                             .arg = &t};
+	struct store_kv_write del = {.key = {"leader", "", "controllers"}, .op = STORE_KV_DELETE};
+	struct store_kv *kv;
+	struct vim_err err = {0};
+	int64_t rev = 0, end;
+
+	assert_true(who >= 0);
+	kv = g->r[(who + 1) % N].kv;
+	put.expect_rev = ha_fence(g->r[who].ha)->rev;
+	assert_int_equal(kv->ops->write(kv, &put, &rev, &err), 0);
+	end = vim_mono_ms() + 1000;
+	while (g->r[who].changes < 2 && vim_mono_ms() < end)
+		usleep(5 * 1000);
+	assert_int_equal(g->r[who].changes, 2);
+	assert_int_equal(ha_fence(g->r[who].ha)->rev, 0);
+	assert_int_equal(leaders(g, &w), 0); /* the key is not theirs to take */
+	for (int i = 0; i < N; i++) {
+		struct ha_replica seen;
+
+		end = vim_mono_ms() + 1000;
+		while ((ha_leader(g->r[i].ha, &seen, NULL) != 0 ||
+		        strcmp(seen.id, "intruder:1") != 0) &&
+		       vim_mono_ms() < end)
+			usleep(5 * 1000);
+		assert_string_equal(seen.id, "intruder:1");
+	}
+	del.expect_rev = rev;
+	assert_int_equal(kv->ops->write(kv, &del, &rev, &err), 0);
+	assert_true(wait_one_leader(g, 1000) >= 0);
+}
+
+/* The lease etcd keeps the leader key under, read behind ha's back. */
+static long long leader_key_lease(struct group *g)
+{
+	char key[256], b64[400], body[512], said[1024];
+	const char *p;
+
+	snprintf(key, sizeof(key), "%s/leader/controllers", g->prefix);
+	EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)key, (int)strlen(key));
+	snprintf(body, sizeof(body), "{\"key\":\"%s\"}", b64);
+	assert_int_equal(etcd_fx_ask(etcd_fx_shared(), 0, "/v3/kv/range", body, said, sizeof(said)),
+	                 0);
+	p = strstr(said, "\"lease\":\"");
+	return p ? strtoll(p + 9, NULL, 10) : 0;
+}
+
+static int count_replicas(struct ha *h)
+{
+	struct listed l = {.n = 0};
+	struct vim_err err = {0};
+
+	if (ha_replicas(h, collect, &l, &err) != 0)
+		fail_msg("ha_replicas: %s", err.msg);
+	return l.n;
+}
+
+static void test_a_lost_lease_deposes_and_is_granted_and_recorded_again(void **state)
+{
+	struct group *g = group_start(state);
+	int who = wait_one_leader(g, 1000), other;
+	char body[96];
+	long long lease;
+	struct ha_stats st;
+	int64_t end;
+
+	assert_true(who >= 0);
+	other = (who + 1) % N;
+	wait_all_see(g, who, 1000);
+	lease = leader_key_lease(g);
+	assert_true(lease != 0);
+	/* etcd forgets the leader's lease: its key and record go with it */
+	snprintf(body, sizeof(body), "{\"ID\":\"%lld\"}", lease);
+	assert_int_equal(etcd_fx_post(etcd_fx_shared(), 0, "/v3/lease/revoke", body), 0);
+	assert_int_equal(count_replicas(g->r[other].ha), N - 1);
+	end = vim_mono_ms() + 1000;
+	while (g->r[who].changes < 2 && vim_mono_ms() < end)
+		usleep(5 * 1000);
+	assert_true(g->r[who].changes >= 2);
+	assert_true(wait_one_leader(g, 1000) >= 0);
+	/* within a renewal period (ttl/3) it learns the lease is gone,
+	 * grants another and records itself under it */
+	end = vim_mono_ms() + TTL_S * 1000;
+	do {
+		ha_get_stats(g->r[who].ha, &st);
+		if (st.lease_losses == 1 && count_replicas(g->r[other].ha) == N)
+			break;
+		usleep(20 * 1000);
+	} while (vim_mono_ms() < end);
+	assert_int_equal(st.lease_losses, 1);
+	assert_int_equal(count_replicas(g->r[other].ha), N);
+	assert_true(wait_one_leader(g, 1000) >= 0);
+}
+
 static void sha256_hex(const char *s, char out[65])
 {
 	unsigned char md[32];
@@ -472,6 +573,10 @@ int main(void)
 	        test_resign_hands_over_within_a_second_and_fences_the_old_leader, group_stop),
 	    cmocka_unit_test_teardown(test_a_stopped_follower_leaves_the_list_at_once, group_stop),
 	    cmocka_unit_test_teardown(test_a_leader_key_deleted_by_hand_deposes_its_leader,
+	                              group_stop),
+	    cmocka_unit_test_teardown(test_a_leader_key_overwritten_by_hand_deposes_its_leader,
+	                              group_stop),
+	    cmocka_unit_test_teardown(test_a_lost_lease_deposes_and_is_granted_and_recorded_again,
 	                              group_stop),
 	    cmocka_unit_test_teardown(test_tokens_published_by_one_replica_are_known_to_all,
 	                              group_stop),
