@@ -302,6 +302,8 @@ kill -CONT "${VIM_PIDS[$L]}"
 echo "# SIGCONT after $(($(now_ms) - t0)) ms"
 check "the resumed replica is a follower (vimage_leader 0)" wait_for 5 metric_is "$L" vimage_leader 0
 check "it logs 'ha: stepped down'" wait_for 5 log_has "$L" 'ha: stepped down'
+check "its import's writes after it resumed were refused by the fence" \
+	wait_for 5 log_has "$L" 'not written: the fence leader/controllers is'
 check "and counts the lost lease (vimage_lease_losses_total)" test "$(vim_metric "$L" vimage_lease_losses_total)" -ge 1
 expect_eq "exactly one leader still, the new one" "$NL" "$(vim_leader)"
 sleep 3
