@@ -469,10 +469,11 @@ int vimaged_options_check(const struct options *o, struct vim_err *err)
 			    !strchr("._:-", o->replica_id[i]))
 				break;
 		if (n == 0 || n > 127 || i < n)
-			return vim_err_set(err, VIM_EINVAL,
-			                   "--replica-id: expected 1 to 127 of A-Z a-z 0-9 . _ : -, "
-			                   "got \"%s\"",
-			                   o->replica_id);
+			return vim_err_set(
+			    err, VIM_EINVAL,
+			    "--replica-id: expected 1 to 127 of A-Z a-z 0-9 . _ : -, "
+			    "got \"%s\"",
+			    o->replica_id);
 	}
 	if (o->store_export && o->store_import)
 		return vim_err_set(err, VIM_EINVAL,

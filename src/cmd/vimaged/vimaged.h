@@ -51,7 +51,7 @@ struct options {
 	const char *etcd_cafile, *etcd_certfile, *etcd_keyfile;
 	int etcd_timeout_ms;
 	int64_t lease_ttl_ms;
-	const char *replica_id; /* NULL: HOST:PORT of the listener */
+	const char *replica_id;   /* NULL: HOST:PORT of the listener */
 	const char *external_url; /* NULL: upload URLs name this replica's API */
 	const char *store_export; /* FILE, "-" = stdout; NULL: serve */
 	const char *store_import; /* FILE, "-" = stdin */
@@ -71,8 +71,8 @@ struct wiring {
 	 * (/metrics, registry events) while it does; live changes under it
 	 * (write), so a stop never frees what a reader still holds. */
 	pthread_rwlock_t live_rw;
-	atomic_bool dvcr_up; /* the DVCR client is open: downloads are served */
-	const struct options *o; /* borrowed: wiring_lead starts from it */
+	atomic_bool dvcr_up;           /* the DVCR client is open: downloads are served */
+	const struct options *o;       /* borrowed: wiring_lead starts from it */
 	struct dvcr_managed *registry; /* ours when no --dvcr-url */
 	struct dvcr_client *dvcr;
 	const char *dvcr_url; /* borrowed: the options' or the registry's */
@@ -86,11 +86,11 @@ struct wiring {
 	struct ctl_manager *kick_target;
 	struct ctl_monitor *monitor;
 	struct ctl_manager *manager;
-	struct store *store;           /* borrowed */
+	struct store *store; /* borrowed */
 	/* What the controllers write through: store, or with several
 	 * replicas a fenced view of it (store_fenced_open), owned. */
 	struct store *ctl_store;
-	struct vimaged_ha *ha; /* NULL: one replica (sqlite) */
+	struct vimaged_ha *ha;         /* NULL: one replica (sqlite) */
 	const char *store_backend;     /* "sqlite" | "etcd" (/metrics) */
 	struct vimaged_health *health; /* NULL: nothing to check (sqlite) */
 	/* uploads in flight into importer (up_mu also orders them with

@@ -261,8 +261,9 @@ static void drop_importer(struct wiring *w)
 		while (i == WIRING_PARKED_MAX && w->uploads > 0)
 			pthread_cond_wait(&w->up_cv, &w->up_mu);
 		if (w->uploads > 0) {
-			vim_log(VIM_LOG_WARN, "controllers: %d upload(s) still open: their importer "
-			                      "stays until they end",
+			vim_log(VIM_LOG_WARN,
+			        "controllers: %d upload(s) still open: their importer "
+			        "stays until they end",
 			        w->uploads);
 			w->parked[i] = w->importer;
 			w->importer = NULL;
