@@ -186,4 +186,29 @@ long vimaged_raise_nofile(void);
  * cannot change is logged, not fatal. */
 int vimaged_lock_down(const char *dir, struct vim_err *err);
 
+/* ---- forwarding to the leader (forward.c) ---------------------------------------------- */
+
+/* A follower's upload passed on to the leader, whose importer holds the
+ * job: PUT <leader_url>/upload/<token> with Content-Length length (-1:
+ * chunked), streamed from the data calls through a bounded buffer to a
+ * thread of its own (data blocks while it is full).  begin returns once
+ * the leader has taken the headers, or with its refusal.  The leader's
+ * refusal comes back as the code its API answered from (404 ENOTFOUND,
+ * 409 EEXIST, 400/411/422 EINVAL, 413 ETOOLARGE, 503 EUNAVAILABLE, else
+ * EUPSTREAM) with its own message; a leader that cannot be reached or
+ * goes away is VIM_EUNAVAILABLE.  ca_file (NULL = the system's) verifies
+ * an https leader.  The api_upload_ops contract: data's first failure
+ * ends the data calls; end(ok = false, the client went away) aborts the
+ * leader's request (it sees a short body) and returns 0; end frees u. */
+struct fwd_upload;
+int fwd_upload_begin(struct fwd_upload **out, const char *leader_url, const char *token,
+                     int64_t length, const char *ca_file, struct vim_err *err);
+int fwd_upload_data(struct fwd_upload *u, const void *data, size_t len, struct vim_err *err);
+int fwd_upload_end(struct fwd_upload *u, bool ok, struct vim_err *err); /* frees u */
+/* The registry's notifications (body, len) POSTed to <leader_url>/dvcr/events
+ * with "Authorization: Bearer <token>": 0 when the leader took them, else
+ * its refusal or VIM_EUNAVAILABLE, as for an upload. */
+int fwd_events(const char *leader_url, const char *token, const char *ca_file, const char *body,
+               size_t len, struct vim_err *err);
+
 #endif
