@@ -10,14 +10,7 @@ VIM_STORE=etcd
 VIM_ETCD_PREFIX=/vimage-admission-$$
 G=virtualization.deckhouse.io
 D=$T_TMP/data
-etcd_start || {
-	not_ok "etcd starts"
-	exit 1
-}
-vim_start "$D" --controllers off || {
-	not_ok "vimaged starts on etcd"
-	exit 1
-}
+etcd_vim_start "$D" --controllers off
 ok "vimaged starts on etcd"
 
 ranges() {

@@ -18,14 +18,7 @@ P=$VIM_ETCD_PREFIX
 G=virtualization.deckhouse.io
 R=/apis/$G/v1alpha2/namespaces/default/virtualimages
 D=$T_TMP/data
-etcd_start || {
-	not_ok "etcd starts"
-	exit 1
-}
-vim_start "$D" --controllers off || {
-	not_ok "vimaged starts on etcd"
-	exit 1
-}
+etcd_vim_start "$D" --controllers off
 ok "vimaged starts on etcd"
 for i in 1 2 3 4 5; do
 	printf 'apiVersion: %s/v1alpha2\nkind: VirtualImage\nmetadata: {name: c%s, namespace: default}\nspec: {dataSource: {type: Upload}}\n' "$G" "$i"

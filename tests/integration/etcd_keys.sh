@@ -18,14 +18,7 @@ VIM_ETCD_PREFIX=/vimage-keys-$$
 P=$VIM_ETCD_PREFIX
 G=virtualization.deckhouse.io
 D=$T_TMP/data
-etcd_start || {
-	not_ok "etcd starts"
-	exit 1
-}
-vim_start "$D" --controllers off --event-ttl 120 || {
-	not_ok "vimaged starts on etcd"
-	exit 1
-}
+etcd_vim_start "$D" --controllers off --event-ttl 120
 ok "vimaged starts on etcd ($ETCD_ENDPOINTS, prefix $P)"
 
 printf 'apiVersion: %s/v1alpha2\nkind: VirtualImage\nmetadata: {name: ubuntu, namespace: default, labels: {os: ubuntu}}\nspec: {dataSource: {type: Upload}}\n' "$G" |

@@ -68,21 +68,34 @@ expect_match() {
 # suite) and no --store among the flags, the objects live in etcd: the
 # suite's etcd (etcd_start, started here when none runs yet), under one
 # prefix for the whole suite (VIM_ETCD_PREFIX), so a restart finds them.
+# On etcd a managed registry is refused (it belongs to one machine): when
+# the flags name no --dvcr-url and the controllers are on, the suite's one
+# docker-registry (vim_registry, started at the first such start and reused
+# by every later one, restarts included) is passed as --dvcr-url.
 vim_start() {
-	local dir=$1 i ready= store=() a
+	local dir=$1 i ready= store=() a prev= on_etcd= dvcr=()
 	shift
 	if [ "${VIM_STORE:-sqlite}" = etcd ]; then
 		store=(--store etcd)
-		for a in "$@"; do [ "$a" = --store ] && store=(); done
+		on_etcd=1
 	fi
+	for a in "$@"; do
+		[ "$a" = --store ] && store=() && on_etcd=
+		[ "$prev" = --store ] && [ "$a" = etcd ] && on_etcd=1
+		prev=$a
+	done
 	if [ "${#store[@]}" -ne 0 ]; then
 		if [ -z "${ETCD_ENDPOINTS:-}" ]; then etcd_start || return 1; fi
 		: "${VIM_ETCD_PREFIX:=/vimage-$$-$RANDOM}"
 		store+=(--etcd-endpoints "$ETCD_ENDPOINTS" --etcd-prefix "$VIM_ETCD_PREFIX")
 	fi
+	if [ -n "$on_etcd" ] && vim_wants_registry "$@"; then
+		vim_registry || return 1
+		dvcr=(--dvcr-url "$VIM_REGISTRY_URL")
+	fi
 	mkdir -p "$dir"
 	echo "# --- vimaged start $(date +%T)" >>"$dir/vimaged.log"
-	"$VIMAGED" --data-dir "$dir" --listen "${VIM_LISTEN:-127.0.0.1:0}" "${store[@]}" "$@" >>"$dir/vimaged.log" 2>&1 &
+	"$VIMAGED" --data-dir "$dir" --listen "${VIM_LISTEN:-127.0.0.1:0}" "${store[@]}" "${dvcr[@]}" "$@" >>"$dir/vimaged.log" 2>&1 &
 	VIM_PID=$!
 	T_PIDS+=("$VIM_PID")
 	VIM_URL=
@@ -107,6 +120,52 @@ vim_start() {
 		[ -n "$VIM_URL" ] && curl -sS "$VIM_URL/readyz?verbose" 2>&1 | sed 's/^/#   /'
 		return 1
 	fi
+}
+
+# vim_wants_registry [vimaged flags...]: the flags name no --dvcr-url and
+# do not turn the controllers off.
+vim_wants_registry() {
+	local a prev=
+	for a in "$@"; do
+		case "$a" in --dvcr-url | --dvcr-url=*) return 1 ;; esac
+		[ "$prev" = --controllers ] && [ "$a" = off ] && return 1
+		[ "$a" = --controllers=off ] && return 1
+		prev=$a
+	done
+	return 0
+}
+
+# vim_registry: the suite's docker-registry for vimaged on etcd, started
+# once ($T_TMP/vim-registry); sets VIM_REGISTRY_URL, VIM_REGISTRY_DIR.
+vim_registry() {
+	[ -n "${VIM_REGISTRY_URL:-}" ] && return 0
+	local port
+	port=$(free_port)
+	VIM_REGISTRY_DIR=$T_TMP/vim-registry
+	local saved=${REG_PID:-} rc=0 # (a suite's own registry keeps REG_PID)
+	registry_start "$VIM_REGISTRY_DIR" "$port" || rc=1
+	VIM_REGISTRY_PID=$REG_PID
+	REG_PID=$saved
+	if [ "$rc" -ne 0 ]; then
+		echo "# the suite's registry did not start on $port"
+		return 1
+	fi
+	VIM_REGISTRY_URL=http://127.0.0.1:$port
+}
+
+# etcd_vim_start DIR [vimaged flags...]: the etcd_* suites' preamble: the
+# suite's etcd, then vimaged on it; either failing is a "not ok" line and
+# the suite's end (nothing after can run).
+etcd_vim_start() {
+	VIM_STORE=etcd
+	etcd_start || {
+		not_ok "etcd starts"
+		exit 1
+	}
+	vim_start "$@" || {
+		not_ok "vimaged starts on etcd"
+		exit 1
+	}
 }
 
 # free_port: a loopback port nobody listens on right now.
@@ -143,6 +202,134 @@ EOF
 vim_stop() {
 	kill -TERM "$VIM_PID" 2>/dev/null
 	wait "$VIM_PID"
+}
+
+# ---- several replicas on one etcd ---------------------------------------------
+# vim_replicas_start N DIR [vimaged flags...]: N vimaged replicas (on the
+# suite's etcd, VIM_STORE=etcd, one prefix) with data dirs DIR/r0..r(N-1),
+# each on its own port (VIM_PORTS[i] when the suite chose them, say for a
+# registry's notifications, else a free one) so that a restart keeps its
+# URL and replica id.  Replica 0 starts first and is waited for until it
+# leads (ttl+2 s at most; the flags' --lease-ttl, else 10), so a suite
+# knows its first leader; then the others.  Sets VIM_URLS, VIM_PIDS,
+# VIM_DIRS, VIM_TOKENS, VIM_KUBECONFIGS (index = replica) and VIM_REPLICA_FLAGS;
+# vim_use I points VIM_URL, k and api at one of them.
+VIM_PORTS=()
+VIM_URLS=()
+VIM_PIDS=()
+VIM_DIRS=()
+VIM_TOKENS=()
+VIM_KUBECONFIGS=()
+VIM_REPLICA_FLAGS=()
+vim_replicas_start() {
+	local n=$1 dir=$2 i
+	shift 2
+	VIM_STORE=etcd
+	VIM_REPLICA_FLAGS=("$@")
+	VIM_LEASE_TTL=$(vim_flag_value --lease-ttl "$@")
+	: "${VIM_LEASE_TTL:=10}"
+	if [ -z "${ETCD_ENDPOINTS:-}" ]; then etcd_start || return 1; fi
+	for i in $(seq 0 $((n - 1))); do
+		[ -n "${VIM_PORTS[$i]:-}" ] || VIM_PORTS[$i]=$(free_port)
+		VIM_DIRS[$i]=$dir/r$i
+		vim_replica_start "$i" || return 1
+		if [ "$i" -eq 0 ] && ! wait_for $((VIM_LEASE_TTL + 2)) vim_is_leader 0; then
+			echo "# replica 0 does not lead $((VIM_LEASE_TTL + 2)) s after its start"
+			return 1
+		fi
+	done
+}
+
+# vim_flag_value FLAG [flags...]: the value after FLAG among the flags.
+vim_flag_value() {
+	local f=$1 a prev=
+	shift
+	for a in "$@"; do
+		[ "$prev" = "$f" ] && echo "$a" && return 0
+		prev=$a
+	done
+}
+
+# vim_replica_start I: starts replica I again (its dir, port and flags).
+vim_replica_start() {
+	local i=$1
+	VIM_LISTEN=127.0.0.1:${VIM_PORTS[$i]} vim_start "${VIM_DIRS[$i]}" \
+		"${VIM_REPLICA_FLAGS[@]}" || return 1
+	VIM_URLS[$i]=$VIM_URL
+	VIM_PIDS[$i]=$VIM_PID
+	VIM_TOKENS[$i]=$VIM_TOKEN
+	VIM_KUBECONFIGS[$i]=$KUBECONFIG_FILE
+}
+
+# vim_replica_stop I: SIGTERM (and SIGCONT, should it be stopped), then waits.
+vim_replica_stop() {
+	kill -TERM "${VIM_PIDS[$1]}" 2>/dev/null && kill -CONT "${VIM_PIDS[$1]}" 2>/dev/null
+	wait "${VIM_PIDS[$1]}" 2>/dev/null
+}
+
+# vim_replica_kill I: SIGKILL, as a machine's crash would.
+vim_replica_kill() {
+	kill -9 "${VIM_PIDS[$1]}" 2>/dev/null
+	wait "${VIM_PIDS[$1]}" 2>/dev/null
+	return 0
+}
+
+# vim_replica_restart I: stop (SIGTERM, wait) and start again.
+vim_replica_restart() {
+	vim_replica_stop "$1"
+	vim_replica_start "$1"
+}
+
+# vim_use I: VIM_URL, VIM_PID, VIM_TOKEN and KUBECONFIG_FILE (k, api,
+# watch_start) name replica I.
+vim_use() {
+	VIM_URL=${VIM_URLS[$1]}
+	VIM_PID=${VIM_PIDS[$1]}
+	VIM_TOKEN=${VIM_TOKENS[$1]}
+	KUBECONFIG_FILE=${VIM_KUBECONFIGS[$1]}
+}
+
+# vim_metric I NAME: the value of the sample NAME (with its labels, as
+# printed) in replica I's /metrics; empty when it does not answer in 1 s.
+vim_metric() {
+	curl -s -m 1 -H "Authorization: Bearer ${VIM_TOKENS[$1]}" "${VIM_URLS[$1]}/metrics" 2>/dev/null |
+		awk -v k="$2" '$1 == k {print $2}'
+}
+
+vim_is_leader() { [ "$(vim_metric "$1" vimage_leader)" = 1 ]; }
+
+# vim_leaders [I...]: the indexes (of the replicas named, default all)
+# whose /metrics say vimage_leader 1, one a line.
+vim_leaders() {
+	local i
+	for i in "${@:-${!VIM_URLS[@]}}"; do
+		vim_is_leader "$i" && echo "$i"
+	done
+	return 0
+}
+
+# vim_leader [I...]: the one index whose /metrics say vimage_leader 1;
+# fails (prints nothing) when none or several do.
+vim_leader() {
+	local l
+	l=$(vim_leaders "$@")
+	[ -n "$l" ] && [ "$(printf '%s\n' "$l" | wc -l)" -eq 1 ] || return 1
+	echo "$l"
+}
+
+# vim_wait_leader SECONDS [I...]: waits until exactly one of the replicas
+# named leads; prints its index.
+vim_wait_leader() {
+	local deadline=$(($(date +%s%N) / 1000000 + $1 * 1000)) l
+	shift
+	while :; do
+		if l=$(vim_leader "$@"); then
+			echo "$l"
+			return 0
+		fi
+		[ "$(($(date +%s%N) / 1000000))" -ge "$deadline" ] && return 1
+		sleep 0.1
+	done
 }
 
 # k [args...]: the machine's kubectl against the running vimaged, with a
