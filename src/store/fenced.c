@@ -72,8 +72,15 @@ static int fenced_opts(const struct fenced *v, const struct store_write_opts *wo
 
 /* ---- writes: the fence added ------------------------------------------------------ */
 
-static int fenced_create(struct store *s, const char *resource, const json_t *obj,
-                         const struct store_write_opts *wo, json_t **out, struct vim_err *err)
+/* create, update and update_status share one shape: fn is the inner
+ * store's member of that name. */
+typedef int (*fenced_write_fn)(struct store *s, const char *resource, const json_t *obj,
+                               const struct store_write_opts *wo, json_t **out,
+                               struct vim_err *err);
+
+static int fenced_write(struct store *s, fenced_write_fn fn, const char *resource,
+                        const json_t *obj, const struct store_write_opts *wo, json_t **out,
+                        struct vim_err *err)
 {
 	struct fenced *v = fenced_of(s);
 	struct store_write_opts o;
@@ -82,34 +89,27 @@ static int fenced_create(struct store *s, const char *resource, const json_t *ob
 	*out = NULL;
 	if ((rc = fenced_opts(v, wo, &o, resource, store_meta_str(obj, "name"), err)) < 0)
 		return rc;
-	return v->inner->ops->create(v->inner, resource, obj, &o, out, err);
+	return fn(v->inner, resource, obj, &o, out, err);
+}
+
+static int fenced_create(struct store *s, const char *resource, const json_t *obj,
+                         const struct store_write_opts *wo, json_t **out, struct vim_err *err)
+{
+	return fenced_write(s, fenced_of(s)->inner->ops->create, resource, obj, wo, out, err);
 }
 
 static int fenced_update(struct store *s, const char *resource, const json_t *obj,
                          const struct store_write_opts *wo, json_t **out, struct vim_err *err)
 {
-	struct fenced *v = fenced_of(s);
-	struct store_write_opts o;
-	int rc;
-
-	*out = NULL;
-	if ((rc = fenced_opts(v, wo, &o, resource, store_meta_str(obj, "name"), err)) < 0)
-		return rc;
-	return v->inner->ops->update(v->inner, resource, obj, &o, out, err);
+	return fenced_write(s, fenced_of(s)->inner->ops->update, resource, obj, wo, out, err);
 }
 
 static int fenced_update_status(struct store *s, const char *resource, const json_t *obj,
                                 const struct store_write_opts *wo, json_t **out,
                                 struct vim_err *err)
 {
-	struct fenced *v = fenced_of(s);
-	struct store_write_opts o;
-	int rc;
-
-	*out = NULL;
-	if ((rc = fenced_opts(v, wo, &o, resource, store_meta_str(obj, "name"), err)) < 0)
-		return rc;
-	return v->inner->ops->update_status(v->inner, resource, obj, &o, out, err);
+	return fenced_write(s, fenced_of(s)->inner->ops->update_status, resource, obj, wo, out,
+	                    err);
 }
 
 static int fenced_remove(struct store *s, const struct store_delete_opts *d, json_t **out,
