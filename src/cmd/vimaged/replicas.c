@@ -13,6 +13,7 @@
 #include "core/timeutil.h"
 #include "ha/ha.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,7 +114,7 @@ int vimaged_ha_start(struct wiring *w, const struct options *o, const char *api_
 	                                .timeout_ms = timeout_ms};
 	struct ha_config hc = {.api_url = api_url, .external_url = o->external_url, .ttl_s = ttl_s};
 	struct vimaged_ha *h = calloc(1, sizeof(*h));
-	char id[HA_ID_MAX], host[200] = "localhost";
+	char id[HA_ID_MAX], host[HOST_NAME_MAX + 1] = "localhost";
 	const char *port;
 	int rc;
 
@@ -126,7 +127,7 @@ int vimaged_ha_start(struct wiring *w, const struct options *o, const char *api_
 		/* host:port is unique among processes that listen */
 		gethostname(host, sizeof(host) - 1);
 		port = strrchr(api_url, ':');
-		snprintf(id, sizeof(id), "%s:%s", host, port ? port + 1 : "0");
+		snprintf(id, sizeof(id), "%.*s:%.8s", HOST_NAME_MAX, host, port ? port + 1 : "0");
 	}
 	hc.id = id;
 	if ((rc = store_kv_etcd_open(&h->kv, &eo, err)) < 0)
