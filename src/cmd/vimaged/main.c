@@ -109,7 +109,7 @@ int main(int argc, char **argv)
 	bool controllers;
 	long nofile;
 	char kurl[300], crt[4096], key[4096], notify[128];
-	struct wiring wiring = {0};
+	struct wiring wiring;
 	struct store *store = NULL;
 	struct vim_err err = {0};
 	char token[128], where[4300], url[300], datadir[PATH_MAX];
@@ -120,6 +120,7 @@ int main(int argc, char **argv)
 	 * own; their fragments kept the peak RSS at 300 MiB with 10,000 images
 	 * (bench/mass-outage).  Two arenas keep it flat at no measured cost. */
 	mallopt(M_ARENA_MAX, 2);
+	wiring_init(&wiring); /* the API's hooks take its locks */
 	memset(&o, 0, sizeof(o));
 	flags_defaults(vimaged_flags, vimaged_nflags, &o);
 	if ((rc = flags_parse(vimaged_flags, vimaged_nflags, argc, argv, &o, &err)) != 0) {
@@ -302,8 +303,7 @@ out:
 	 * lease is revoked and another replica leads within its poll. */
 	if (wiring.ha) {
 		wiring_unlead(&wiring);
-		vimaged_ha_stop(wiring.ha);
-		wiring.ha = NULL;
+		vimaged_ha_stop(vimaged_ha_detach(&wiring));
 	}
 	api_server_stop(kapi);
 	api_server_stop(api);
@@ -312,6 +312,7 @@ out:
 	vimaged_health_stop(wiring.health); /* it reads the store */
 	store_close(store);
 	api_ready_free(ready); /* after the servers that answered from it */
+	wiring_fini(&wiring);
 	curl_global_cleanup();
 	return rc;
 }

@@ -153,7 +153,7 @@ void wiring_metrics(void *arg, struct vim_text *t)
 	struct wiring *w = arg;
 
 	store_backend(t, w);
-	vimaged_ha_metrics(w->ha, t);
+	vimaged_ha_metrics(w, t);
 
 	vim_metric_head(t, "vimage_controllers_up", "gauge",
 	                "1 when the controllers run here (0: starting, another replica leads, "

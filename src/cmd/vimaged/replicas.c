@@ -140,7 +140,9 @@ int vimaged_ha_start(struct wiring *w, const struct options *o, const char *api_
 		goto fail;
 	if ((rc = store_fenced_open(&w->ctl_store, w->store, ha_fence(h->ha), err)) < 0)
 		goto fail;
+	pthread_rwlock_wrlock(&w->live_rw);
 	w->ha = h;
+	pthread_rwlock_unlock(&w->live_rw);
 	vim_log(VIM_LOG_INFO, "ha: replica %s, lease %lld s, campaigning", id, (long long)ttl_s);
 	return 0;
 fail:
@@ -183,26 +185,44 @@ void vimaged_ha_stop(struct vimaged_ha *h)
 	free(h);
 }
 
+struct vimaged_ha *vimaged_ha_detach(struct wiring *w)
+{
+	struct vimaged_ha *h;
+
+	pthread_rwlock_wrlock(&w->live_rw);
+	h = w->ha;
+	w->ha = NULL;
+	pthread_rwlock_unlock(&w->live_rw);
+	return h;
+}
+
 bool vimaged_ha_token_known(void *arg, const char *kind, const char *token)
 {
 	struct wiring *w = arg;
+	bool known;
 
-	return w->ha && ha_token_known(w->ha->ha, kind, token);
+	pthread_rwlock_rdlock(&w->live_rw);
+	known = w->ha && ha_token_known(w->ha->ha, kind, token);
+	pthread_rwlock_unlock(&w->live_rw);
+	return known;
 }
 
-int vimaged_ha_leader_url(struct vimaged_ha *h, char *out, size_t cap, struct vim_err *err)
+int vimaged_ha_leader_url(struct wiring *w, char *out, size_t cap, struct vim_err *err)
 {
 	struct ha_replica r;
 	int rc;
 
-	if (!h)
-		return vim_err_set(err, VIM_ENOTFOUND, "no other replica");
-	if ((rc = ha_leader(h->ha, &r, err)) < 0)
-		return rc;
-	if (r.self)
-		return vim_err_set(err, VIM_EEXIST, "this replica leads");
-	snprintf(out, cap, "%s", r.api_url);
-	return 0;
+	pthread_rwlock_rdlock(&w->live_rw);
+	if (!w->ha)
+		rc = vim_err_set(err, VIM_ENOTFOUND, "no other replica");
+	else if ((rc = ha_leader(w->ha->ha, &r, err)) == VIM_ENOTFOUND)
+		rc = vim_err_set(err, VIM_EUNAVAILABLE, "no replica leads right now");
+	else if (rc == 0 && r.self)
+		rc = vim_err_set(err, VIM_EEXIST, "this replica leads");
+	pthread_rwlock_unlock(&w->live_rw);
+	if (rc == 0)
+		snprintf(out, cap, "%s", r.api_url);
+	return rc;
 }
 
 struct replica_lines {
@@ -222,7 +242,7 @@ static int replica_line(void *arg, const struct ha_replica *r)
 	return 0;
 }
 
-void vimaged_ha_metrics(struct vimaged_ha *h, struct vim_text *t)
+static void ha_metrics(struct vimaged_ha *h, struct vim_text *t)
 {
 	struct ha_stats st;
 	struct ha_replica lead;
@@ -251,4 +271,11 @@ void vimaged_ha_metrics(struct vimaged_ha *h, struct vim_text *t)
 	                "URL and role.");
 	if (ha_replicas(h->ha, replica_line, &l, &err) < 0)
 		vim_log(VIM_LOG_WARN, "metrics: the replicas: %s", err.msg);
+}
+
+void vimaged_ha_metrics(struct wiring *w, struct vim_text *t)
+{
+	pthread_rwlock_rdlock(&w->live_rw);
+	ha_metrics(w->ha, t);
+	pthread_rwlock_unlock(&w->live_rw);
 }

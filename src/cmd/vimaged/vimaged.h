@@ -106,9 +106,12 @@ struct wiring {
 	int downloads;
 };
 
+/* Zeroes w and makes its locks: before the API that calls into it starts
+ * (its hooks take them from the first request on). */
+void wiring_init(struct wiring *w);
 /* Opens DVCR (starting the managed registry when there is no
- * --dvcr-url): downloads are served from here on.  w must be zeroed by
- * the caller (the API may already hold it). */
+ * --dvcr-url): downloads are served from here on.  w has had
+ * wiring_init (the API may already hold it). */
 int wiring_start(struct wiring *w, const struct options *o, struct store *store,
                  struct vim_err *err);
 /* Starts the controllers (manager, importer, presence monitor), writing
@@ -117,8 +120,11 @@ int wiring_start(struct wiring *w, const struct options *o, struct store *store,
 int wiring_lead(struct wiring *w, struct vim_err *err);
 /* Stops them (a replica that no longer leads); fine when not running. */
 void wiring_unlead(struct wiring *w);
-/* wiring_unlead, then closes DVCR and the managed registry. */
+/* wiring_unlead, then closes DVCR and the managed registry; may be
+ * called again. */
 void wiring_stop(struct wiring *w);
+/* Destroys the locks of wiring_init, once nothing can call in. */
+void wiring_fini(struct wiring *w);
 /* The import job engine m as the controller's ctl_jobs (jobs.c). */
 struct ctl_jobs wiring_jobs(struct imp_manager *m, int64_t upload_timeout_s);
 /* The API's upload hooks (arg: the struct wiring). */
@@ -164,19 +170,23 @@ int vimaged_ha_start(struct wiring *w, const struct options *o, const char *api_
  * Called by main every 200 ms and on a change; cheap when nothing
  * changed. */
 void vimaged_ha_step(struct wiring *w);
+/* Takes w->ha away from the API's threads (under live_rw) for
+ * vimaged_ha_stop. */
+struct vimaged_ha *vimaged_ha_detach(struct wiring *w);
 /* Resigns (the lease is revoked: another replica leads at once) and
  * frees; the controllers must be stopped first.  NULL is fine. */
 void vimaged_ha_stop(struct vimaged_ha *h);
 /* api_config.token_known (arg: the struct wiring). */
 bool vimaged_ha_token_known(void *arg, const char *kind, const char *token);
-/* The leader's API URL when another replica leads (for forwarding);
- * VIM_ENOTFOUND when none leads, VIM_EEXIST when this replica does. */
-int vimaged_ha_leader_url(struct vimaged_ha *h, char *out, size_t cap, struct vim_err *err);
+/* The leader's API URL when another replica leads (for forwarding):
+ * VIM_ENOTFOUND with one replica (no election), VIM_EUNAVAILABLE when
+ * none leads right now, VIM_EEXIST when this replica does. */
+int vimaged_ha_leader_url(struct wiring *w, char *out, size_t cap, struct vim_err *err);
 /* The canary memory for ctl_monitor_config (arg: the vimaged_ha). */
 int vimaged_ha_canary_recall(void *arg, bool *placed, struct vim_err *err);
 void vimaged_ha_canary_remember(void *arg);
 /* /metrics: vimage_leader, transitions, the replicas it sees. */
-void vimaged_ha_metrics(struct vimaged_ha *h, struct vim_text *t);
+void vimaged_ha_metrics(struct wiring *w, struct vim_text *t);
 
 /* RLIMIT_NOFILE's soft limit raised to the hard one (logged); returns it. */
 long vimaged_raise_nofile(void);

@@ -87,12 +87,12 @@ static int up_begin(void *arg, const char *token, int64_t length, void **h, stru
 		char leader[300];
 
 		free(u);
-		if (!w->ha)
+		/* another replica leads: the bytes go through to it */
+		rc = vimaged_ha_leader_url(w, leader, sizeof(leader), err);
+		if (rc == VIM_ENOTFOUND) /* one replica: its controllers are not running */
 			return vim_err_set(err, VIM_ENOTFOUND,
 			                   "no image waits for an upload at this URL");
-		/* another replica leads: the bytes go through to it */
-		rc = vimaged_ha_leader_url(w->ha, leader, sizeof(leader), err);
-		if (rc == VIM_EEXIST || rc == VIM_ENOTFOUND)
+		if (rc == VIM_EEXIST || rc == VIM_EUNAVAILABLE)
 			return vim_err_set(
 			    err, VIM_EUNAVAILABLE,
 			    rc == VIM_EEXIST ? "this replica has just come to lead and its "
@@ -185,17 +185,32 @@ static int open_dvcr(struct wiring *w, const struct options *o, const char **url
 	return dvcr_client_new(&w->dvcr, &dc, err);
 }
 
-int wiring_start(struct wiring *w, const struct options *o, struct store *store,
-                 struct vim_err *err)
+void wiring_init(struct wiring *w)
 {
-	int rc;
-
+	memset(w, 0, sizeof(*w));
 	pthread_mutex_init(&w->kick_mu, NULL);
 	pthread_mutex_init(&w->dl_mu, NULL);
 	pthread_cond_init(&w->dl_cv, NULL);
 	pthread_mutex_init(&w->up_mu, NULL);
 	pthread_cond_init(&w->up_cv, NULL);
 	pthread_rwlock_init(&w->live_rw, NULL);
+}
+
+void wiring_fini(struct wiring *w)
+{
+	pthread_mutex_destroy(&w->kick_mu);
+	pthread_mutex_destroy(&w->dl_mu);
+	pthread_cond_destroy(&w->dl_cv);
+	pthread_mutex_destroy(&w->up_mu);
+	pthread_cond_destroy(&w->up_cv);
+	pthread_rwlock_destroy(&w->live_rw);
+}
+
+int wiring_start(struct wiring *w, const struct options *o, struct store *store,
+                 struct vim_err *err)
+{
+	int rc;
+
 	w->store = store;
 	w->o = o;
 	if ((rc = open_dvcr(w, o, &w->dvcr_url, err)) < 0 ||
@@ -342,12 +357,6 @@ void wiring_stop(struct wiring *w)
 	}
 	dvcr_client_free(w->dvcr);
 	dvcr_managed_stop(w->registry);
-	pthread_mutex_destroy(&w->kick_mu);
-	pthread_mutex_destroy(&w->dl_mu);
-	pthread_cond_destroy(&w->dl_cv);
-	pthread_mutex_destroy(&w->up_mu);
-	pthread_cond_destroy(&w->up_cv);
-	pthread_rwlock_destroy(&w->live_rw);
 	w->dvcr = NULL;
 	w->registry = NULL;
 }
@@ -362,13 +371,16 @@ int wiring_registry_events(void *arg, const char *body, size_t len, struct vim_e
 		char leader[300];
 		pthread_rwlock_unlock(&w->live_rw);
 		/* the leader's presence monitor is the one that watches */
-		if (vimaged_ha_leader_url(w->ha, leader, sizeof(leader), err) == 0)
+		int rc = vimaged_ha_leader_url(w, leader, sizeof(leader), err);
+		if (rc == 0)
 			return fwd_events(leader, w->o->notify_token, w->o->tls_cert, body, len,
 			                  err);
-		if (w->ha)
-			return vim_err_set(err, VIM_EUNAVAILABLE,
-			                   "no replica leads right now: the registry sends again");
-		return vim_err_set(err, VIM_EINVAL, "vimaged is not watching a DVCR (yet)");
+		if (rc == VIM_ENOTFOUND)
+			return vim_err_set(err, VIM_EINVAL, "vimaged is not watching a DVCR (yet)");
+		/* the registry sends again: its notification queue retries */
+		return vim_err_set(err, VIM_EUNAVAILABLE, "%s: the registry's retry will find it",
+		                   rc == VIM_EEXIST ? "this replica's controllers are starting"
+		                                    : "no replica leads right now");
 	}
 	n = ctl_monitor_notify(w->monitor, body, len, err);
 	pthread_rwlock_unlock(&w->live_rw);
