@@ -122,12 +122,13 @@ asan:
 # libcurl, libmicrohttpd and sqlite threads all go through the pthread calls
 # it intercepts).  It runs every unit test and TSAN_SUITES, the integration
 # suites that drive the threads: manager, queue, cache, monitor, watch hub,
-# import jobs and their pool, uploads.  halt_on_error: the first race
+# import jobs and their pool, uploads, the election and the controllers
+# it starts and stops (ha_replicas).  halt_on_error: the first race
 # stops the process, and tests/run counts every report as a failure.
 # tests/tsan/suppressions.txt lists third-party code only.
 TSAN_SUITES ?= presence_e2e presence_sources import_e2e import_failures import_registry \
 	import_slow_dvcr api_watch_bookmarks api_namespaces store_corrupt daemon_start \
-	dvcr_managed vimagectl
+	dvcr_managed vimagectl ha_replicas
 tsan:
 	$(MAKE) BUILD=build/tsan OPT="-O1 -g -fno-omit-frame-pointer" SAN="-fsanitize=thread" all
 	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 history_size=4 \
