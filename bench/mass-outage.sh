@@ -11,7 +11,8 @@
 #   limit_s     the registry's own floor for the recovery's work, measured
 #               right after it: each image's manifest GET and each distinct
 #               blob's check (a 1-byte GET, a HEAD with --dvcr-trust-head)
-#               once, replayed by curl --parallel --parallel-max 16
+#               once, replayed by curl --parallel --parallel-max 16 (the
+#               least of BENCH_OUTAGE_FLOOR_RUNS runs, default 2)
 #   recover_ratio  recover_s / limit_s
 #   failover_s  (several replicas) the leader killed (-9) when about half
 #               the images are Ready again -> another replica's /metrics
@@ -94,7 +95,7 @@ for p in "${VIM_PIDS[@]}"; do disown "$p"; done
 TRUST_HEAD=0
 case " ${BENCH_VIMAGED_ARGS:-} " in *" --dvcr-trust-head "*) TRUST_HEAD=1 ;; esac
 export N HOLD CYCLES DISTINCT PWWW WWW REPLICAS TRUST_HEAD VIM_URLS_S VIM_PIDS_S VIM_TOKENS_S VIMLOGS
-export REGLOG=$REG/log STORAGE=$REG/storage REG_PID FLOOR_DIR=$T_TMP/floor
+export REGLOG=$REG/log STORAGE=$REG/storage REG_PID FLOOR_DIR=$T_TMP/floor FLOOR_RUNS=${BENCH_OUTAGE_FLOOR_RUNS:-2}
 
 python3 - <<'PY'
 import http.client, json, os, re, signal, subprocess, sys, threading, time, urllib.parse
@@ -308,8 +309,8 @@ def floor():
     of its status.target.registryURL) and each distinct blob of those
     manifests checked once (a 1-byte GET, or a HEAD with
     --dvcr-trust-head, as vimaged checks them), with curl --parallel
-    --parallel-max 16.  The manifests are read once untimed first, to learn
-    the blobs."""
+    --parallel-max 16: the least of BENCH_OUTAGE_FLOOR_RUNS runs.  The
+    manifests are read once untimed first, to learn the blobs."""
     d = os.environ["FLOOR_DIR"]
     os.makedirs(d, exist_ok=True)
     refs, cont = [], ""
@@ -325,15 +326,19 @@ def floor():
         if not cont:
             break
 
+    cpu = [0.0]  # curl's CPU in the last run
+
     def curl(cfg_lines, name):
         cfg = os.path.join(d, name)
         with open(cfg, "w") as f:
             f.write("\n".join(cfg_lines) + "\n")
-        t0 = time.time()
+        t0, c0 = time.time(), os.times()
         # (its stderr kept: curl 7.88 draws the parallel progress meter
         # whatever -s or "silent" says; shown if a request failed)
         p = subprocess.run(["curl", "--parallel", "--parallel-max", "16", "-K", cfg],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+        c1 = os.times()
+        cpu[0] = c1.children_user + c1.children_system - c0.children_user - c0.children_system
         return time.time() - t0, p.stdout.decode().split(), p.stderr.decode(errors="replace")
 
     def manifests(out):
@@ -352,14 +357,19 @@ def floor():
     timed.append("head" if os.environ["TRUST_HEAD"] == "1" else 'range = "0-0"')
     for dg, (host, repo) in blobs.items():
         timed += ['url = "http://%s/v2/%s/blobs/%s"' % (host, repo, dg), 'output = "/dev/null"']
-    limit, codes, errs = curl(timed, "floor.cfg")
-    ok = sum(1 for c in codes if c in ("200", "206"))
-    print("registry floor: %d manifest GETs and %d blob %s in %.2f s with curl --parallel-max 16 (%d of %d answered 2xx)"
+    tries = []  # (the least of FLOOR_RUNS: a floor, on a machine others share)
+    for _ in range(int(os.environ["FLOOR_RUNS"])):
+        c_reg = cpu_s(os.environ["REG_PID"])
+        limit, codes, errs = curl(timed, "floor.cfg")
+        tries.append((limit, cpu[0], cpu_s(os.environ["REG_PID"]) - c_reg))
+        ok = sum(1 for c in codes if c in ("200", "206"))
+        if ok != len(refs) + len(blobs):
+            sys.exit("mass-outage: the floor's requests did not all succeed: %s\n%s"
+                     % (sorted(set(codes)), errs[-2000:]))
+    limit, curl_cpu, c_reg = min(tries)
+    print("registry floor: %d manifest GETs and %d blob %s with curl --parallel-max 16, all 2xx, in %s s (the least: CPU curl %.1f s, registry %.1f s)"
           % (len(refs), len(blobs), "HEADs" if os.environ["TRUST_HEAD"] == "1" else "1-byte GETs",
-             limit, ok, len(codes)), flush=True)
-    if ok != len(refs) + len(blobs):
-        sys.exit("mass-outage: the floor's requests did not all succeed: %s\n%s"
-                 % (sorted(set(codes)), errs[-2000:]))
+             " and ".join("%.2f" % t[0] for t in tries), curl_cpu, c_reg), flush=True)
     return limit
 
 start_follow()
