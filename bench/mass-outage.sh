@@ -37,6 +37,7 @@
 # bench talks to and watches a replica that does not lead, and kills the
 # leader once per cycle while two replicas or more are left.
 # BENCH_OUTAGE_STORE=etcd runs one replica on etcd too (default sqlite).
+# BENCH_OUTAGE_KEEP=1 keeps the run's directory (logs) and prints its name.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 . tests/integration/lib.sh
@@ -294,7 +295,7 @@ def kill_leader(out):
     t_kill = time.time()
     os.kill(int(v.pid), signal.SIGKILL)
     v.alive = False
-    out["killed"], out["at"] = v.i, tally.get("Ready", 0)
+    out["killed"], out["at"], out["when"] = v.i, tally.get("Ready", 0), t_kill
     while True:
         for r in reps:
             if r.alive and leads(r):
@@ -425,8 +426,9 @@ def outage():
     print("recovery spread: 10%% %.1f s, 50%% %.1f s, 90%% %.1f s, 99%% %.1f s, last %.1f s"
           % (tuple(ts[int(len(ts) * q)] for q in (0.1, 0.5, 0.9, 0.99)) + (ts[-1],)), flush=True)
     if "failover" in fo:
-        print("leader r%d killed at %d Ready; r%d led %.1f s later"
-              % (fo["killed"], fo["at"], fo["new"], fo["failover"]), flush=True)
+        print("leader r%d killed at %d Ready (%.1f s after the storage came back, %s UTC); r%d led %.1f s later"
+              % (fo["killed"], fo["at"], fo["when"] - t_back, time.strftime("%H:%M:%S", time.gmtime(fo["when"])),
+                 fo["new"], fo["failover"]), flush=True)
     print("all Ready %.1f s after the storage came back (CPU: vimaged %.1f s, registry %.1f s, this bench %.1f s, machine %.0f%% busy; %d registry requests)"
           % (recover, replicas_cpu_s() - c_vim, cpu_s(os.environ["REG_PID"]) - c_reg, cpu_s(os.getpid()) - c_me,
              100.0 * (busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]), reglines() - r_back), flush=True)
@@ -499,4 +501,6 @@ print("mass-outage: images=%d detect_s=%.1f recover_s=%.1f outage_rps=%.2f upstr
 PY
 rc=$?
 bench_stop
+# BENCH_OUTAGE_KEEP=1: the registry's log, vimaged's and etcd's stay in T_TMP
+[ "${BENCH_OUTAGE_KEEP:-0}" = 1 ] && T_FAILED=1
 exit $rc
