@@ -78,6 +78,7 @@ $(UNIT_BIN): $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(UNIT_SUPPORT_OBJ) $
 # A unit test of a binary's own file names that object here.
 $(BUILD)/tests/test_flags: $(BUILD)/obj/src/cmd/vimaged/flags.o
 $(BUILD)/tests/test_store_health: $(BUILD)/obj/src/cmd/vimaged/health.o
+$(BUILD)/tests/test_forward: $(BUILD)/obj/src/cmd/vimaged/forward.o
 
 $(ITEST_BIN): $(BUILD)/itests/%: $(BUILD)/obj/tests/integration/%.o $(LIB)
 	@mkdir -p $(dir $@)

@@ -184,6 +184,7 @@ static void job_input(const struct model_image *img, struct imp_job_input *in,
 	in->ns = img->kind == MODEL_KIND_VI ? img->meta.namespace : NULL;
 	in->ds = &img->spec.data_source;
 	in->tag = img->meta.uid;
+	in->upload_url = img->status.upload_url_external;
 }
 
 static bool is_object_ref(const struct model_image *img)

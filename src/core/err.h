@@ -28,7 +28,7 @@ enum vim_code {
 	VIM_ENOMEM = -12,
 	VIM_ECANCELED = -13,
 	VIM_ETIMEDOUT = -14,
-	VIM_EINTERNAL = -15,   /* a bug: an invariant did not hold */
+	VIM_EINTERNAL = -15,    /* a bug: an invariant did not hold */
 	VIM_EUNAVAILABLE = -16, /* a backend we need cannot be reached (etcd down) */
 	VIM_EFENCED = -17       /* a fenced write of a replica that no longer leads */
 };

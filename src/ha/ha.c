@@ -12,8 +12,10 @@
  * this thread may be inside a kv call that etcd does not answer; so the
  * fence carries the deadline too (until_ms), and every fenced write after
  * it is refused locally, whatever this thread is doing.  changed(false)
- * then comes at most one kv timeout late: with kv's timeout + poll_ms
- * under ttl/3 it still comes before the lease can expire.
+ * then comes at most one kv timeout late (the deadline is checked before
+ * and after every call, and a leader whose renewal fails makes no other
+ * call): with kv's timeout under ttl/3 it still comes before the lease
+ * can expire.
  */
 #include "ha/ha_internal.h"
 
@@ -139,6 +141,7 @@ static int ha_grant(struct ha *h, struct vim_err *err)
 	h->renewed_ms = sent;
 	h->next_renew_ms = sent + h->ttl_ms / 3;
 	h->recorded = false;
+	h->loss_counted = false;
 	return 0;
 }
 
@@ -160,6 +163,18 @@ static void ha_regain(struct ha *h)
 	ha_note_ok(h);
 }
 
+/* Once per lease and outage: a stall past the deadline that then finds
+ * the lease gone is one loss, not two. */
+static void ha_count_loss(struct ha *h)
+{
+	if (h->loss_counted)
+		return;
+	h->loss_counted = true;
+	pthread_mutex_lock(&h->mu);
+	h->lease_losses++;
+	pthread_mutex_unlock(&h->mu);
+}
+
 static void ha_renew(struct ha *h)
 {
 	struct vim_err err = {0};
@@ -175,6 +190,7 @@ static void ha_renew(struct ha *h)
 		if (ha_is_leading(h))
 			h->fence.until_ms = sent + ha_deadline_ms(h);
 		h->renew_failing = false;
+		h->loss_counted = false;
 		ha_note_ok(h);
 		return;
 	}
@@ -184,11 +200,10 @@ static void ha_renew(struct ha *h)
 		ha_note_fail(h, "lease keepalive", &err);
 		return;
 	}
+	ha_note_ok(h); /* etcd answered: the lease is what it lost */
 	vim_log(VIM_LOG_WARN, "ha: replica=%s lost lease %lld: %s", h->id, (long long)h->lease,
 	        err.msg);
-	pthread_mutex_lock(&h->mu);
-	h->lease_losses++;
-	pthread_mutex_unlock(&h->mu);
+	ha_count_loss(h);
 	ha_step_down(h, "its lease is gone");
 	h->lease = 0;
 	h->recorded = false;
@@ -198,9 +213,7 @@ static void ha_check_deadline(struct ha *h)
 {
 	if (!ha_is_leading(h) || vim_mono_ms() - h->renewed_ms <= ha_deadline_ms(h))
 		return;
-	pthread_mutex_lock(&h->mu);
-	h->lease_losses++;
-	pthread_mutex_unlock(&h->mu);
+	ha_count_loss(h);
 	ha_step_down(h, "no renewal of its lease within the renew deadline");
 }
 
@@ -323,6 +336,7 @@ static void *ha_main(void *arg)
 		int64_t wake;
 
 		/* the deadline is checked around every call that may block */
+		ha_check_deadline(h);
 		if (h->lease && vim_mono_ms() >= h->next_renew_ms)
 			ha_renew(h);
 		ha_check_deadline(h);

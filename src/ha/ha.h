@@ -58,7 +58,12 @@ struct ha_config {
 	const char *id;      /* unique among the replicas ("host:port") */
 	const char *api_url;
 	const char *external_url; /* NULL = api_url */
-	int64_t ttl_s;            /* lease TTL; 0 = 10 */
+	/* Lease TTL; 0 = 10.  A leader whose etcd stops answering calls
+	 * changed(false) at most one kv request timeout after its renew
+	 * deadline (2/3 ttl; its fence refuses writes from that deadline
+	 * on): keep kv's timeout_ms under ttl/3 so that this comes before
+	 * the lease can expire. */
+	int64_t ttl_s;
 	/* A follower's campaign interval and the leader's look at its own
 	 * key; 0 = 500 ms. */
 	int64_t poll_ms;
@@ -89,7 +94,9 @@ struct store_fence *ha_fence(struct ha *h);
 int ha_leader(struct ha *h, struct ha_replica *out, struct vim_err *err);
 
 /* Every replica's record, read from etcd now (one range), in id order;
- * the leader's carries leader_since. */
+ * the leader's (as ha_leader last saw it) carries leader_since.  fn as
+ * store_kv_item_fn: 0 goes on, > 0 stops (ha_replicas returns 0), < 0
+ * stops and is returned. */
 typedef int (*ha_replica_fn)(void *arg, const struct ha_replica *r);
 int ha_replicas(struct ha *h, ha_replica_fn fn, void *arg, struct vim_err *err);
 

@@ -51,6 +51,7 @@ struct ha {
 	int64_t renewed_ms;    /* send time of the last successful grant/keepalive */
 	int64_t next_renew_ms; /* when to send the next keepalive */
 	bool renew_failing;    /* the last keepalive got no answer */
+	bool loss_counted;     /* lease_losses has this lease's loss already */
 	bool unreachable;      /* what was logged last: etcd failed us */
 
 	pthread_mutex_t tmu; /* the token cache */

@@ -7,6 +7,7 @@
 #include "importer/internal.h"
 #include "core/log.h"
 #include "core/redact.h"
+#include "core/sysutil.h"
 #include "core/timeutil.h"
 
 #include <stdio.h>
@@ -42,6 +43,14 @@ static struct job *find_locked(struct imp_manager *m, const char *uid)
 	return NULL;
 }
 
+static bool token_taken_locked(struct imp_manager *m, const char *token)
+{
+	for (struct job *j = m->jobs; j; j = j->next)
+		if (strcmp(j->token, token) == 0)
+			return true;
+	return false;
+}
+
 int imp_job_start(struct imp_manager *m, const struct imp_job_input *in, int failures,
                   struct imp_snapshot *out, bool *terminal, struct vim_err *err)
 {
@@ -70,6 +79,13 @@ int imp_job_start(struct imp_manager *m, const struct imp_job_input *in, int fai
 	if ((rc = src->prepare(j, in, terminal, err)) < 0)
 		goto fail;
 	pthread_mutex_lock(&m->mu);
+	/* a token taken from the image's status is another's when that status
+	 * was copied: the URL is one image's credential, never two */
+	if (j->token[0] && token_taken_locked(m, j->token) &&
+	    (rc = vim_random_hex(j->token, 32, err)) < 0) {
+		pthread_mutex_unlock(&m->mu);
+		goto fail;
+	}
 	j->next = m->jobs;
 	m->jobs = j;
 	j->run = src->run;

@@ -45,6 +45,10 @@ struct imp_job_input {
 	const char *src_registry_url;
 	struct imp_result src_result;
 	const char *src_error;
+	/* Upload: the URL the image's status already shows (NULL = none).
+	 * One ending in /upload/<64 lowercase hex> gives the job its token,
+	 * so the URL the user holds survives a new leader. */
+	const char *upload_url;
 	/* the target in DVCR */
 	const char *repo, *tag;
 };

@@ -126,16 +126,41 @@ int imp_upload_end(struct imp_upload *u, bool ok, struct vim_err *err)
 	return orphan ? vim_err_set(err, VIM_ECANCELED, "the image was deleted or changed") : rc;
 }
 
-/* The job waits (no thread) for the user's bytes behind a fresh token. */
+/* The token of an upload URL ".../upload/<64 lowercase hex>", or NULL. */
+static const char *url_token(const char *url)
+{
+	size_t n = url ? strlen(url) : 0, i;
+	const char *t;
+
+	if (n < 8 + 64)
+		return NULL;
+	t = url + n - 64;
+	if (strncmp(t - 8, "/upload/", 8) != 0)
+		return NULL;
+	for (i = 0; i < 64; i++)
+		if (!((t[i] >= '0' && t[i] <= '9') || (t[i] >= 'a' && t[i] <= 'f')))
+			return NULL;
+	return t;
+}
+
+/* The job waits (no thread) for the user's bytes behind the token of the
+ * URL its image already shows (a new leader, or a restart, takes the job
+ * over: the user's URL keeps working), or a fresh one. */
 static int upload_prepare(struct job *j, const struct imp_job_input *in, bool *terminal,
                           struct vim_err *err)
 {
+	const char *t = url_token(in->upload_url);
 	int rc;
 
 	(void)terminal;
 	if (in->ds->upload &&
 	    (rc = imp_checksum_copy(&j->want, &in->ds->upload->checksum, model_strdup, err)) < 0)
 		return rc;
+	if (t) {
+		memcpy(j->token, t, 64);
+		j->token[64] = '\0';
+		return 0;
+	}
 	return vim_random_hex(j->token, 32, err);
 }
 

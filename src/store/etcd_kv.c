@@ -593,6 +593,12 @@ static int64_t fence_seen(const json_t *j)
 static int fenced_fail(const char *what, const char *fk, int64_t want, int64_t seen,
                        struct vim_err *err)
 {
+	if (want <= 0)
+		return vim_err_set(
+		    err, VIM_EFENCED,
+		    "etcd: %s: the fence %s has no revision (closed): this replica no "
+		    "longer leads",
+		    what, fk);
 	if (seen == 0)
 		return vim_err_set(err, VIM_EFENCED,
 		                   "etcd: %s: the fence %s is gone (wanted at revision %lld): this "

@@ -101,6 +101,12 @@ static int fence_check(struct sq_kv *s, const struct store_kv_write *w, struct v
 		if (seen == w->fence_rev)
 			return 0;
 	}
+	if (w->fence_rev <= 0)
+		return vim_err_set(
+		    err, VIM_EFENCED,
+		    "store: %s: the fence %s/%s has no revision (closed): this replica "
+		    "no longer leads",
+		    s->path, f->resource, f->name);
 	if (seen == 0)
 		return vim_err_set(err, VIM_EFENCED,
 		                   "store: %s: the fence %s/%s is gone (wanted at revision %lld): "

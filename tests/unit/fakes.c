@@ -72,6 +72,8 @@ static int f_start(void *self, const struct imp_job_input *in, int failures,
 	snprintf(f->start_src_url, sizeof(f->start_src_url), "%s",
 	         in->src_registry_url ? in->src_registry_url : "");
 	f->start_src_result = in->src_result;
+	snprintf(f->start_upload_url, sizeof(f->start_upload_url), "%s",
+	         in->upload_url ? in->upload_url : "");
 	*terminal = f->start_terminal;
 	memset(&f->job, 0, sizeof(f->job));
 	f->job.failures = failures;

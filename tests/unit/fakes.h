@@ -45,6 +45,7 @@ struct fakes {
 	int start_calls, cleanup_calls /* cancels */, release_calls, close_calls, note_calls;
 	int start_failures; /* failures the last start was given */
 	char start_repo[256], start_tag[64], start_src_url[512];
+	char start_upload_url[IMP_UPLOAD_URL_MAX]; /* in->upload_url, "" for NULL */
 	struct imp_result start_src_result;
 	int64_t mono_ms; /* the monotonic clock */
 	/* datasource: the job engine's row check; 1 ready, 0 not

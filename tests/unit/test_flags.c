@@ -80,6 +80,7 @@ static void test_defaults_are_todays(void **state)
 	assert_int_equal(o.etcd_timeout_ms, 5000);
 	assert_null(o.store_export);
 	assert_null(o.store_import);
+	assert_null(o.external_url);
 	assert_int_equal(vimaged_options_check(&o, &err), 0);
 }
 
@@ -296,6 +297,52 @@ static void test_bad_etcd_flags_are_refused(void **state)
 	}
 }
 
+/* The upload URLs' base: a scheme and a host, a port if any, nothing
+ * after (the importer appends /upload/<token>). */
+static void test_external_url_is_a_base_url(void **state)
+{
+	static const char *const good[] = {"https://images.example.com", "http://10.0.0.1:8080",
+	                                   "https://[2001:db8::1]:8443", "http://[::1]",
+	                                   "https://vimage:443"};
+	static const char *const bad[] = {"https://images.example.com/",
+	                                  "https://images.example.com/up",
+	                                  "images.example.com",
+	                                  "ftp://images.example.com",
+	                                  "http://",
+	                                  "http://:8080",
+	                                  "http://a:",
+	                                  "http://a:0",
+	                                  "http://a:65536",
+	                                  "http://u@a",
+	                                  "http://a:80/",
+	                                  ""};
+	char arg[300], msg[400], lng[260];
+	struct options o;
+	struct vim_err err;
+	size_t i;
+	(void)state;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(arg, sizeof(arg), "--external-url=%s", good[i]);
+		if (parse(&o, &err, arg, NULL) != 0 || strcmp(o.external_url, good[i]) != 0)
+			fail_msg("%s refused: %s", good[i], err.msg);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(arg, sizeof(arg), "--external-url=%s", bad[i]);
+		snprintf(msg, sizeof(msg),
+		         "--external-url: expected http[s]://HOST[:PORT] (no path, at most 200 "
+		         "characters), got \"%s\"",
+		         bad[i]);
+		refused(msg, parse(&o, &err, arg, NULL), &err);
+	}
+	/* the importer keeps 255 bytes of the base: a longer one is refused */
+	memset(lng, 'a', sizeof(lng) - 1);
+	lng[sizeof(lng) - 1] = '\0';
+	memcpy(lng, "https://", 8);
+	assert_int_equal(parse(&o, &err, "--external-url", lng, NULL), VIM_EINVAL);
+	assert_non_null(strstr(err.msg, "at most 200 characters"));
+}
+
 /* What no single row can say. */
 static void test_store_flag_combinations(void **state)
 {
@@ -378,6 +425,7 @@ static void test_help_lists_every_flag_with_its_default(void **state)
 	assert_non_null(strstr(text, "--etcd-endpoints URL[,URL...]"));
 	assert_non_null(strstr(text, "(default /vimage)\n"));
 	assert_non_null(strstr(text, "--etcd-timeout N"));
+	assert_non_null(strstr(text, "--external-url URL"));
 	free(text);
 }
 
@@ -392,6 +440,7 @@ int main(void)
 	    cmocka_unit_test(test_unknown_missing_and_bad_choices_are_refused),
 	    cmocka_unit_test(test_etcd_flags_parse),
 	    cmocka_unit_test(test_bad_etcd_flags_are_refused),
+	    cmocka_unit_test(test_external_url_is_a_base_url),
 	    cmocka_unit_test(test_store_flag_combinations),
 	    cmocka_unit_test(test_help_lists_every_flag_with_its_default),
 	};

@@ -21,6 +21,7 @@
 
 #include "core/timeutil.h"
 #include "ha/ha.h"
+#include "store/store.h"
 #include "etcd_fixture.h"
 
 #define TTL_S 2
@@ -527,6 +528,59 @@ static void test_tokens_published_by_one_replica_are_known_to_all(void **state)
 	free(got.value);
 }
 
+static json_t *vi(const char *name)
+{
+	return json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:{s:s}}}", "apiVersion",
+	                 "virtualization.deckhouse.io/v1alpha2", "kind", "VirtualImage", "metadata",
+	                 "name", name, "namespace", "ns", "spec", "dataSource", "type", "Upload");
+}
+
+/* A create of virtualimages/ns/<name> through s: its code. */
+static int create_vi(struct store *s, const char *name)
+{
+	json_t *o = vi(name), *out = NULL;
+	struct vim_err err = {0};
+	int rc = store_create(s, "virtualimages", o, &out, &err);
+
+	json_decref(o);
+	json_decref(out);
+	return rc;
+}
+
+/* What the controllers of a replica write through (store_fenced_open over
+ * ha_fence), on the same etcd prefix: the leader's writes land, a
+ * follower's do not; after a hand-over the old leader's are refused. */
+static void test_the_controllers_store_writes_only_while_its_replica_leads(void **state)
+{
+	struct group *g = group_start(state);
+	struct store_etcd_opts o = {.endpoints = etcd_fx_endpoints(etcd_fx_shared()),
+	                            .prefix = g->prefix,
+	                            .timeout_ms = KV_TIMEOUT_MS};
+	struct store *base = NULL, *lv = NULL, *fv = NULL, *nv = NULL;
+	struct vim_err err = {0};
+	int who = wait_one_leader(g, 1000), f, next;
+
+	assert_true(who >= 0);
+	f = (who + 1) % N;
+	if (store_etcd_open(&base, &o, &err) != 0)
+		fail_msg("store on etcd: %s", err.msg);
+	assert_int_equal(store_fenced_open(&lv, base, ha_fence(g->r[who].ha), &err), 0);
+	assert_int_equal(store_fenced_open(&fv, base, ha_fence(g->r[f].ha), &err), 0);
+	assert_int_equal(create_vi(lv, "by-the-leader"), 0);
+	assert_int_equal(create_vi(fv, "by-a-follower"), VIM_EFENCED);
+	rep_stop(&g->r[who]); /* its fence is freed with it: lv goes first */
+	store_close(lv);
+	next = wait_one_leader(g, 1000);
+	assert_true(next >= 0);
+	assert_int_equal(store_fenced_open(&nv, base, ha_fence(g->r[next].ha), &err), 0);
+	assert_int_equal(create_vi(nv, "by-the-next"), 0);
+	if (next != f)
+		assert_int_equal(create_vi(fv, "by-a-follower"), VIM_EFENCED);
+	store_close(nv);
+	store_close(fv);
+	store_close(base);
+}
+
 /* The last case: it stops the shared etcd for a while. */
 static void test_a_paused_etcd_makes_the_leader_step_down_before_its_lease_can_expire(void **state)
 {
@@ -551,15 +605,27 @@ static void test_a_paused_etcd_makes_the_leader_step_down_before_its_lease_can_e
 	              (long long)(g->r[who].down_ms - renewed), TTL_S * 1000);
 	assert_true(g->r[who].down_ms - renewed < TTL_S * 1000);
 	assert_int_equal(g->r[who].fence_cb, 0); /* closed before changed(false) */
+	/* writes were refused locally from the deadline on, before the step-down */
+	assert_true(ha_fence(g->r[who].ha)->until_ms <= g->r[who].down_ms);
 	assert_int_equal(ha_fence(g->r[who].ha)->rev, 0);
 	assert_int_equal(leaders(g, &w), 0);
 	ha_get_stats(g->r[who].ha, &st);
 	assert_int_equal(st.lease_losses, 1);
+	/* long enough for every lease to expire: all three find theirs gone,
+	 * grant new ones and record themselves again */
+	while (vim_mono_ms() < renewed + TTL_S * 1000 + 600)
+		usleep(10 * 1000);
 	assert_int_equal(etcd_fx_resume(fx, 0), 0);
 	next = wait_one_leader(g, 4000);
 	assert_true(next >= 0);
 	assert_one_leader_for(g, next, 500);
 	assert_int_equal(ha_fence(g->r[next].ha)->rev, leader_key_rev(g->r[0].kv));
+	ha_get_stats(g->r[who].ha, &st);
+	assert_int_equal(st.lease_losses, 1); /* one outage: the deadline, then the lease */
+	end = vim_mono_ms() + 1000;
+	while (count_replicas(g->r[next].ha) != N && vim_mono_ms() < end)
+		usleep(20 * 1000);
+	assert_int_equal(count_replicas(g->r[next].ha), N);
 }
 
 int main(void)
@@ -580,6 +646,8 @@ int main(void)
 	                              group_stop),
 	    cmocka_unit_test_teardown(test_tokens_published_by_one_replica_are_known_to_all,
 	                              group_stop),
+	    cmocka_unit_test_teardown(
+	        test_the_controllers_store_writes_only_while_its_replica_leads, group_stop),
 	    cmocka_unit_test_teardown(
 	        test_a_paused_etcd_makes_the_leader_step_down_before_its_lease_can_expire,
 	        group_stop),

@@ -449,6 +449,35 @@ static void test_an_upload_timeout_in_seconds_says_seconds(void **state)
 	model_image_free(img);
 }
 
+/* A new leader has no job for an image waiting for its upload: the job it
+ * starts is handed the URL the status shows (the engine keeps its token),
+ * so the URL the user was given still works. */
+static void test_a_restarted_upload_job_is_handed_the_url_the_image_shows(void **state)
+{
+	static const char url[] =
+	    "http://10.0.0.1:8080/upload/"
+	    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+	struct model_image *img = image(MODEL_KIND_VI, "Upload");
+	struct ctl_ctx ctx;
+	struct fakes f;
+	(void)state;
+
+	fakes_init(&f, &ctx);
+	f.start_state = IMP_JOB_WAIT_UPLOAD;
+	/* a first start: no URL yet */
+	step_once(&ctx, img);
+	assert_int_equal(f.start_calls, 1);
+	assert_string_equal(f.start_upload_url, "");
+	/* what the old leader left: its URL in the status, and no job here */
+	model_set_str(&img->status.upload_url_external, url);
+	f.has_job = false;
+	step_once(&ctx, img);
+	assert_int_equal(f.start_calls, 2);
+	assert_string_equal(f.start_upload_url, url);
+	assert_int_equal(img->status.phase, MODEL_PHASE_WAIT_FOR_USER_UPLOAD);
+	model_image_free(img);
+}
+
 /* ---- spec change and delete ------------------------------------------------------------ */
 
 static void test_a_spec_change_mid_import_cancels_and_starts_over(void **state)
@@ -604,6 +633,7 @@ int main(void)
 	    cmocka_unit_test(test_a_failed_image_without_a_job_waits_before_the_retry),
 	    cmocka_unit_test(test_an_upload_waits_then_times_out),
 	    cmocka_unit_test(test_an_upload_timeout_in_seconds_says_seconds),
+	    cmocka_unit_test(test_a_restarted_upload_job_is_handed_the_url_the_image_shows),
 	    cmocka_unit_test(test_a_spec_change_mid_import_cancels_and_starts_over),
 	    cmocka_unit_test(test_a_delete_cancels_the_job),
 	    cmocka_unit_test(test_an_object_ref_waits_for_its_source_then_copies_it),

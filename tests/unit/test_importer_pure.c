@@ -359,6 +359,74 @@ static void test_checksum_copy_fails_the_start_when_a_copy_fails(void **state)
 	imp_checksum_clear(&got);
 }
 
+/* ---- an upload's token ------------------------------------------------------ */
+
+#define HEX64 "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+
+/* Starts an Upload job for uid whose image shows stored_url and returns
+ * the token of the URL the job answers with (into tok). */
+static void upload_job_token(struct imp_manager *m, const char *uid, const char *stored_url,
+                             char tok[65])
+{
+	struct model_data_source ds = {.type = MODEL_DS_UPLOAD};
+	struct imp_job_input in = {.uid = uid,
+	                           .kind = MODEL_KIND_VI,
+	                           .key = "ns/img",
+	                           .ns = "ns",
+	                           .ds = &ds,
+	                           .upload_url = stored_url,
+	                           .repo = "vi/ns/img",
+	                           .tag = uid};
+	struct imp_snapshot snap;
+	struct vim_err err = {0};
+	const char *base = "http://new-leader:9090/upload/";
+	bool terminal;
+
+	assert_int_equal(imp_job_start(m, &in, 0, &snap, &terminal, &err), 0);
+	assert_int_equal(snap.state, IMP_JOB_WAIT_UPLOAD);
+	assert_int_equal(strncmp(snap.upload_url, base, strlen(base)), 0);
+	assert_int_equal(strlen(snap.upload_url + strlen(base)), 64);
+	memcpy(tok, snap.upload_url + strlen(base), 65); /* its 64 and the NUL */
+	assert_int_equal(strspn(tok, "0123456789abcdef"), 64);
+}
+
+static void test_an_upload_job_keeps_the_token_of_the_url_its_image_shows(void **state)
+{
+	static const char *const not_ours[] = {
+	    "http://old:8080/upload/" HEX64 "/",
+	    "http://old:8080/upload/" HEX64 "0",
+	    "http://old:8080/upload/0" HEX64,
+	    "http://old:8080/uploads/" HEX64,
+	    "http://old:8080/upload/"
+	    "00112233445566778899AABBCCDDEEFF00112233445566778899aabbccddeeff",
+	    "http://old:8080/upload/"
+	    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeef",
+	    "",
+	    NULL,
+	};
+	struct imp_config cfg = {.upload_base = "http://new-leader:9090"};
+	struct imp_manager *m = NULL;
+	struct vim_err err = {0};
+	char tok[65], uid[16];
+	(void)state;
+
+	assert_int_equal(imp_manager_new(&m, &cfg, &err), 0);
+	/* the URL of another leader: the same token behind this one's base */
+	upload_job_token(m, "u0", "http://old-leader:8080/upload/" HEX64, tok);
+	assert_string_equal(tok, HEX64);
+	/* a status copied from that image names a token that is taken: the
+	 * URL is one image's credential, so this one draws its own */
+	upload_job_token(m, "u1", "http://old-leader:8080/upload/" HEX64, tok);
+	assert_string_not_equal(tok, HEX64);
+	/* anything else is not an upload URL of ours: a fresh token */
+	for (size_t i = 0; i < sizeof(not_ours) / sizeof(not_ours[0]); i++) {
+		snprintf(uid, sizeof(uid), "v%zu", i);
+		upload_job_token(m, uid, not_ours[i], tok);
+		assert_null(strstr(HEX64, tok));
+	}
+	imp_manager_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -369,6 +437,7 @@ int main(void)
 	    cmocka_unit_test(test_sniff_hostile_headers),
 	    cmocka_unit_test(test_unpack_gzip_members_xz_and_truncation),
 	    cmocka_unit_test(test_unpack_refuses_a_bomb),
+	    cmocka_unit_test(test_an_upload_job_keeps_the_token_of_the_url_its_image_shows),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

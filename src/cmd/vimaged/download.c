@@ -72,7 +72,8 @@ int wiring_download(void *arg, const char *kind, const char *ns, const char *nam
 	int pfd[2] = {-1, -1}, rc;
 
 	if (!atomic_load(&w->dvcr_up))
-		return vim_err_set(err, VIM_ENOTFOUND, "downloads need DVCR (vimaged runs with --controllers off)");
+		return vim_err_set(err, VIM_ENOTFOUND,
+		                   "downloads need DVCR (vimaged runs with --controllers off)");
 	rc = store_get(w->store, cluster ? "clustervirtualimages" : "virtualimages", ns, name, &obj,
 	               err);
 	if (rc == 0)

@@ -32,6 +32,7 @@
 #define ADDR(n, f, d, h)    {n, FLAG_ADDR, FIELD(f), 0, 0, 0, d, NULL, "HOST:PORT", h}
 #define FILE_(n, f, a, h)   {n, FLAG_FILE, FIELD(f), 0, 0, 0, NULL, NULL, a, h}
 #define URLS(n, f, h)       {n, FLAG_URLS, FIELD(f), 0, 0, 0, NULL, NULL, "URL[,URL...]", h}
+#define URL(n, f, h)        {n, FLAG_URL, FIELD(f), 0, 0, 0, NULL, NULL, "URL", h}
 #define KEY(n, f, d, h)     {n, FLAG_KEY, FIELD(f), 0, 0, 0, d, NULL, "/PREFIX", h}
 /* clang-format on */
 
@@ -116,6 +117,9 @@ const struct flag vimaged_flags[] = {
     PATH("--store-import", store_import, NULL, "FILE",
          "load the JSON lines of --store-export from FILE (- = stdin) into the store "
          "and exit"),
+    URL("--external-url", external_url,
+        "http[s]://HOST[:PORT] the upload URLs name: where users reach any replica (unset: "
+        "the --listen address)"),
 };
 const size_t vimaged_nflags = sizeof(vimaged_flags) / sizeof(vimaged_flags[0]);
 
@@ -283,9 +287,10 @@ static int set_file(const struct flag *f, const char *val, void *base, struct vi
 }
 
 /* One endpoint: http:// or https://, a host (a name, an address, or
- * [IPv6]), ':' and a port 1..65535, nothing after it: the len bytes at u
- * of a comma-separated list. */
-static bool url_ok(const char *u, size_t len)
+ * [IPv6]), ':' and a port 1..65535 (which may be left out when
+ * port_optional), nothing after it: the len bytes at u of a
+ * comma-separated list. */
+static bool url_ok(const char *u, size_t len, bool port_optional)
 {
 	size_t i = 0, host, digits;
 	long port = 0;
@@ -307,7 +312,11 @@ static bool url_ok(const char *u, size_t len)
 		while (i < len && u[i] != ':' && u[i] != '/' && u[i] != '@')
 			i++;
 	}
-	if (i == host || i >= len || u[i] != ':')
+	if (i == host)
+		return false;
+	if (i == len && port_optional)
+		return true;
+	if (i >= len || u[i] != ':')
 		return false;
 	for (digits = 0, i++; i < len && u[i] >= '0' && u[i] <= '9' && digits < 6; i++, digits++)
 		port = port * 10 + (u[i] - '0');
@@ -323,7 +332,7 @@ static int set_urls(const struct flag *f, const char *val, void *base, struct vi
 		for (p = val;; p = comma + 1) {
 			comma = strchr(p, ',');
 			len = comma ? (size_t)(comma - p) : strlen(p);
-			if (!url_ok(p, len))
+			if (!url_ok(p, len, false))
 				return vim_err_set(err, VIM_EINVAL,
 				                   "%s: expected http[s]://HOST:PORT[,...], got "
 				                   "\"%.*s\"",
@@ -332,6 +341,23 @@ static int set_urls(const struct flag *f, const char *val, void *base, struct vi
 				break;
 		}
 	}
+	*(const char **)field(base, f) = val ? val : f->str;
+	return 0;
+}
+
+/* The base other URLs are made from ("<base>/upload/<token>"): the
+ * importer keeps up to 255 bytes of it, with room for a path after. */
+#define URL_MAX 200
+
+static int set_url(const struct flag *f, const char *val, void *base, struct vim_err *err)
+{
+	size_t len = val ? strlen(val) : 0;
+
+	if (val && (len > URL_MAX || !url_ok(val, len, true)))
+		return vim_err_set(err, VIM_EINVAL,
+		                   "%s: expected http[s]://HOST[:PORT] (no path, at most %d "
+		                   "characters), got \"%.*s\"",
+		                   f->name, URL_MAX, (int)(len > URL_MAX ? URL_MAX : len), val);
 	*(const char **)field(base, f) = val ? val : f->str;
 	return 0;
 }
@@ -370,6 +396,7 @@ static const struct flag_kind kinds[] = {
     [FLAG_ADDR] = {set_addr, "HOST:PORT", false},
     [FLAG_FILE] = {set_file, "FILE", false},
     [FLAG_URLS] = {set_urls, "URL[,URL...]", false},
+    [FLAG_URL] = {set_url, "URL", false},
     [FLAG_KEY] = {set_key, "/PREFIX", false},
 };
 
@@ -469,10 +496,11 @@ int vimaged_options_check(const struct options *o, struct vim_err *err)
 			    !strchr("._:-", o->replica_id[i]))
 				break;
 		if (n == 0 || n > 127 || i < n)
-			return vim_err_set(err, VIM_EINVAL,
-			                   "--replica-id: expected 1 to 127 of A-Z a-z 0-9 . _ : -, "
-			                   "got \"%s\"",
-			                   o->replica_id);
+			return vim_err_set(
+			    err, VIM_EINVAL,
+			    "--replica-id: expected 1 to 127 of A-Z a-z 0-9 . _ : -, "
+			    "got \"%s\"",
+			    o->replica_id);
 	}
 	if (o->store_export && o->store_import)
 		return vim_err_set(err, VIM_EINVAL,

@@ -28,6 +28,7 @@ enum flag_type {
 	FLAG_ADDR,    /* struct flag_addr: HOST:PORT, port 0..65535 (0 = any free) */
 	FLAG_FILE,    /* const char *: a path to a file that exists and can be read */
 	FLAG_URLS,    /* const char *: URL[,URL...], each http[s]://HOST:PORT */
+	FLAG_URL,     /* const char *: one http[s]://HOST[:PORT], no path (none trailing) */
 	FLAG_KEY      /* const char *: a key prefix, "/a[/b...]": a leading '/', no trailing */
 };
 

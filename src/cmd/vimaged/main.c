@@ -308,7 +308,7 @@ out:
 	api_server_stop(kapi);
 	api_server_stop(api);
 	wiring_stop(&wiring);
-	store_close(wiring.ctl_store); /* the fenced view, before its store */
+	store_close(wiring.ctl_store);      /* the fenced view, before its store */
 	vimaged_health_stop(wiring.health); /* it reads the store */
 	store_close(store);
 	api_ready_free(ready); /* after the servers that answered from it */

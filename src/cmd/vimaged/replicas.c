@@ -103,8 +103,8 @@ int vimaged_ha_start(struct wiring *w, const struct options *o, const char *api_
 {
 	int64_t ttl_s = (o->lease_ttl_ms + 999) / 1000;
 	/* a renewal that hangs must fail while the lease still holds */
-	int64_t timeout_ms = o->lease_ttl_ms / 3 < o->etcd_timeout_ms ? o->lease_ttl_ms / 3
-	                                                                : o->etcd_timeout_ms;
+	int64_t timeout_ms =
+	    o->lease_ttl_ms / 3 < o->etcd_timeout_ms ? o->lease_ttl_ms / 3 : o->etcd_timeout_ms;
 	struct store_kv_etcd_opts eo = {.endpoints = o->etcd_endpoints,
 	                                .prefix = o->etcd_prefix,
 	                                .cafile = o->etcd_cafile,
@@ -162,8 +162,8 @@ void vimaged_ha_step(struct wiring *w)
 		vim_log(VIM_LOG_INFO, "ha: leading: starting the controllers");
 		if (wiring_lead(w, &err) < 0) {
 			h->retry_at_ms = vim_mono_ms() + 2000;
-			vim_log(VIM_LOG_ERROR, "ha: the controllers did not start (again in 2 s): %s",
-			        err.msg);
+			vim_log(VIM_LOG_ERROR,
+			        "ha: the controllers did not start (again in 2 s): %s", err.msg);
 		}
 	} else if (!leading && w->manager) {
 		/* the fence is closed already: nothing they write would land */

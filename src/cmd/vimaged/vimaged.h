@@ -51,7 +51,7 @@ struct options {
 	const char *etcd_cafile, *etcd_certfile, *etcd_keyfile;
 	int etcd_timeout_ms;
 	int64_t lease_ttl_ms;
-	const char *replica_id; /* NULL: HOST:PORT of the listener */
+	const char *replica_id;   /* NULL: HOST:PORT of the listener */
 	const char *external_url; /* NULL: upload URLs name this replica's API */
 	const char *store_export; /* FILE, "-" = stdout; NULL: serve */
 	const char *store_import; /* FILE, "-" = stdin */
@@ -71,8 +71,8 @@ struct wiring {
 	 * (/metrics, registry events) while it does; live changes under it
 	 * (write), so a stop never frees what a reader still holds. */
 	pthread_rwlock_t live_rw;
-	atomic_bool dvcr_up; /* the DVCR client is open: downloads are served */
-	const struct options *o; /* borrowed: wiring_lead starts from it */
+	atomic_bool dvcr_up;           /* the DVCR client is open: downloads are served */
+	const struct options *o;       /* borrowed: wiring_lead starts from it */
 	struct dvcr_managed *registry; /* ours when no --dvcr-url */
 	struct dvcr_client *dvcr;
 	const char *dvcr_url; /* borrowed: the options' or the registry's */
@@ -86,11 +86,11 @@ struct wiring {
 	struct ctl_manager *kick_target;
 	struct ctl_monitor *monitor;
 	struct ctl_manager *manager;
-	struct store *store;           /* borrowed */
+	struct store *store; /* borrowed */
 	/* What the controllers write through: store, or with several
 	 * replicas a fenced view of it (store_fenced_open), owned. */
 	struct store *ctl_store;
-	struct vimaged_ha *ha; /* NULL: one replica (sqlite) */
+	struct vimaged_ha *ha;         /* NULL: one replica (sqlite) */
 	const char *store_backend;     /* "sqlite" | "etcd" (/metrics) */
 	struct vimaged_health *health; /* NULL: nothing to check (sqlite) */
 	/* uploads in flight into importer (up_mu also orders them with
@@ -185,5 +185,30 @@ long vimaged_raise_nofile(void);
  * 0600); the owner's bits stay.  Symlinks are not followed.  A path it
  * cannot change is logged, not fatal. */
 int vimaged_lock_down(const char *dir, struct vim_err *err);
+
+/* ---- forwarding to the leader (forward.c) ---------------------------------------------- */
+
+/* A follower's upload passed on to the leader, whose importer holds the
+ * job: PUT <leader_url>/upload/<token> with Content-Length length (-1:
+ * chunked), streamed from the data calls through a bounded buffer to a
+ * thread of its own (data blocks while it is full).  begin returns once
+ * the leader has taken the headers, or with its refusal.  The leader's
+ * refusal comes back as the code its API answered from (404 ENOTFOUND,
+ * 409 EEXIST, 400/411/422 EINVAL, 413 ETOOLARGE, 503 EUNAVAILABLE, else
+ * EUPSTREAM) with its own message; a leader that cannot be reached or
+ * goes away is VIM_EUNAVAILABLE.  ca_file (NULL = the system's) verifies
+ * an https leader.  The api_upload_ops contract: data's first failure
+ * ends the data calls; end(ok = false, the client went away) aborts the
+ * leader's request (it sees a short body) and returns 0; end frees u. */
+struct fwd_upload;
+int fwd_upload_begin(struct fwd_upload **out, const char *leader_url, const char *token,
+                     int64_t length, const char *ca_file, struct vim_err *err);
+int fwd_upload_data(struct fwd_upload *u, const void *data, size_t len, struct vim_err *err);
+int fwd_upload_end(struct fwd_upload *u, bool ok, struct vim_err *err); /* frees u */
+/* The registry's notifications (body, len) POSTed to <leader_url>/dvcr/events
+ * with "Authorization: Bearer <token>": 0 when the leader took them, else
+ * its refusal or VIM_EUNAVAILABLE, as for an upload. */
+int fwd_events(const char *leader_url, const char *token, const char *ca_file, const char *body,
+               size_t len, struct vim_err *err);
 
 #endif

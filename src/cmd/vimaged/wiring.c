@@ -61,6 +61,7 @@ static void kick(void *arg, enum model_kind kind, const char *key)
 struct up {
 	struct wiring *w;
 	struct imp_upload *local; /* counted in w->uploads */
+	struct fwd_upload *fwd;   /* or this, to the leader */
 };
 
 static int up_begin(void *arg, const char *token, int64_t length, void **h, struct vim_err *err)
@@ -83,8 +84,32 @@ static int up_begin(void *arg, const char *token, int64_t length, void **h, stru
 	}
 	pthread_mutex_unlock(&w->up_mu);
 	if (!m) {
+		char leader[300];
+
 		free(u);
-		return vim_err_set(err, VIM_ENOTFOUND, "no image waits for an upload at this URL");
+		if (!w->ha)
+			return vim_err_set(err, VIM_ENOTFOUND,
+			                   "no image waits for an upload at this URL");
+		/* another replica leads: the bytes go through to it */
+		rc = vimaged_ha_leader_url(w->ha, leader, sizeof(leader), err);
+		if (rc == VIM_EEXIST || rc == VIM_ENOTFOUND)
+			return vim_err_set(
+			    err, VIM_EUNAVAILABLE,
+			    rc == VIM_EEXIST ? "this replica has just come to lead and its "
+			                       "controllers are starting: try the upload again"
+			                     : "no replica leads right now: try the upload again");
+		if (rc < 0)
+			return rc;
+		if (!(u = calloc(1, sizeof(*u))))
+			return vim_err_set(err, VIM_ENOMEM, "upload: out of memory");
+		u->w = w;
+		if ((rc = fwd_upload_begin(&u->fwd, leader, token, length, w->o->tls_cert, err)) <
+		    0) {
+			free(u);
+			return rc;
+		}
+		*h = u;
+		return 0;
 	}
 	if ((rc = imp_upload_begin(m, token, length, &u->local, err)) < 0) {
 		up_done(w);
@@ -99,15 +124,22 @@ static int up_data(void *h, const void *data, size_t len, struct vim_err *err)
 {
 	struct up *u = h;
 
+	if (u->fwd)
+		return fwd_upload_data(u->fwd, data, len, err);
 	return imp_upload_data(u->local, data, len, err);
 }
 
 static int up_end(void *h, bool ok, struct vim_err *err)
 {
 	struct up *u = h;
-	int rc = imp_upload_end(u->local, ok, err);
+	int rc;
 
-	up_done(u->w);
+	if (u->fwd) {
+		rc = fwd_upload_end(u->fwd, ok, err);
+	} else {
+		rc = imp_upload_end(u->local, ok, err);
+		up_done(u->w);
+	}
 	free(u);
 	return rc;
 }
@@ -206,6 +238,10 @@ int wiring_lead(struct wiring *w, struct vim_err *err)
 	mc.cleaner = (struct ctl_dvcr_cleaner){clean, w->dvcr};
 	ic.dvcr = w->dvcr;
 	ic.dvcr_host = w->dvcr_host;
+	/* now, not after start: the controllers restart the jobs of images
+	 * waiting for an upload at once (a restart, a new leader), and their
+	 * URLs must name a host */
+	ic.upload_base = w->upload_base;
 	ic.kick = kick;
 	ic.kick_arg = w;
 	ic.max_imports = o->import_workers;
@@ -215,7 +251,6 @@ int wiring_lead(struct wiring *w, struct vim_err *err)
 	ic.secrets_dir = secrets;
 	if ((rc = imp_manager_new(&w->importer, &ic, err)) < 0)
 		goto fail;
-	imp_manager_set_upload_base(w->importer, w->upload_base);
 	mc.jobs = wiring_jobs(w->importer,
 	                      (o->upload_timeout_ms + 999) / 1000); /* "0.5" is not 0 (none) */
 	if ((rc = ctl_manager_start(&w->manager, &mc, err)) < 0)
@@ -261,8 +296,9 @@ static void drop_importer(struct wiring *w)
 		while (i == WIRING_PARKED_MAX && w->uploads > 0)
 			pthread_cond_wait(&w->up_cv, &w->up_mu);
 		if (w->uploads > 0) {
-			vim_log(VIM_LOG_WARN, "controllers: %d upload(s) still open: their importer "
-			                      "stays until they end",
+			vim_log(VIM_LOG_WARN,
+			        "controllers: %d upload(s) still open: their importer "
+			        "stays until they end",
 			        w->uploads);
 			w->parked[i] = w->importer;
 			w->importer = NULL;
@@ -323,7 +359,15 @@ int wiring_registry_events(void *arg, const char *body, size_t len, struct vim_e
 
 	pthread_rwlock_rdlock(&w->live_rw);
 	if (!atomic_load(&w->live) || !w->monitor) {
+		char leader[300];
 		pthread_rwlock_unlock(&w->live_rw);
+		/* the leader's presence monitor is the one that watches */
+		if (vimaged_ha_leader_url(w->ha, leader, sizeof(leader), err) == 0)
+			return fwd_events(leader, w->o->notify_token, w->o->tls_cert, body, len,
+			                  err);
+		if (w->ha)
+			return vim_err_set(err, VIM_EUNAVAILABLE,
+			                   "no replica leads right now: the registry sends again");
 		return vim_err_set(err, VIM_EINVAL, "vimaged is not watching a DVCR (yet)");
 	}
 	n = ctl_monitor_notify(w->monitor, body, len, err);
