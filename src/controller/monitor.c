@@ -294,7 +294,8 @@ static void probe_once(struct ctl_monitor *mon)
 	enum ctl_storage_state now, before;
 	struct dvcr_manifest_info mi;
 	size_t n;
-	bool seen, down;
+	bool seen, down, outage_changed;
+	int64_t outage;
 	int rc;
 
 	pthread_mutex_lock(&mon->mu);
@@ -331,8 +332,13 @@ static void probe_once(struct ctl_monitor *mon)
 		mon->canary_seen = true;
 	mon->stats.probes++;
 	mon->stats.storage = now;
+	outage = mon->outage_from_s;
 	wave_step(mon, now, before);
+	outage_changed = outage != mon->outage_from_s;
+	outage = mon->outage_from_s;
 	pthread_mutex_unlock(&mon->mu);
+	if (outage_changed && mon->cfg.canary_outage)
+		mon->cfg.canary_outage(mon->cfg.canary_arg, outage);
 	if (now == before) {
 		/* Still down: an image that turned Ready since (or that the
 		 * cache had not caught up with at the transition) is checked
@@ -434,11 +440,19 @@ int ctl_monitor_new(struct ctl_monitor **out, const struct ctl_monitor_config *c
 		return rc;
 	}
 	if (cfg->canary_recall) {
-		if ((rc = cfg->canary_recall(cfg->canary_arg, &mon->canary_seen, err)) < 0) {
+		int64_t from = 0;
+		if ((rc = cfg->canary_recall(cfg->canary_arg, &mon->canary_seen, &from, err)) < 0) {
 			dvcr_memo_free(mon->memo);
 			dvcr_memo_free(mon->alone);
 			free(mon);
 			return rc;
+		}
+		if (mon->canary_seen && from > 0) {
+			/* the predecessor's outage: lost images wait for the canary
+			 * (no request each), then recover in one wave */
+			mon->outage_from_s = from;
+			mon->storage = CTL_STORAGE_DOWN;
+			mon->stats.storage = CTL_STORAGE_DOWN;
 		}
 	} else if (cfg->marker_path && cfg->marker_id) {
 		char line[512];

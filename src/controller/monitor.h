@@ -61,12 +61,19 @@ struct ctl_monitor_config {
 	const char *marker_path;
 	const char *marker_id;
 	/* Instead of the file: replicas share the registry, so the one that
-	 * leads next must know that another placed the canary (vimaged keeps
-	 * it in etcd).  recall runs once in ctl_monitor_new (an error fails
-	 * it: guessing either way would hide an outage or invent one);
-	 * remember after each push.  NULL recall = marker_path. */
-	int (*canary_recall)(void *arg, bool *placed, struct vim_err *err);
+	 * leads next must know that another placed the canary, and whether
+	 * an outage was open (vimaged keeps both in etcd).  recall runs once
+	 * in ctl_monitor_new (an error fails it: guessing either way would
+	 * hide an outage or invent one): *outage_from_s is the open outage's
+	 * start (unix s, 0 = none), and the monitor starts from it as its
+	 * predecessor left it: storage down, the recovery wave ready to open
+	 * when the canary answers, so 10,000 lost images are proven through
+	 * one memo instead of each in full.  remember after each push;
+	 * outage whenever the open outage changes (0 = closed).  NULL recall
+	 * = marker_path. */
+	int (*canary_recall)(void *arg, bool *placed, int64_t *outage_from_s, struct vim_err *err);
 	void (*canary_remember)(void *arg);
+	void (*canary_outage)(void *arg, int64_t outage_from_s);
 	void *canary_arg;
 };
 

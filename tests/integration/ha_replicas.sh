@@ -333,6 +333,8 @@ vim_use "${NL:-$(others "$L" | head -n1)}"
 mv "$REG/storage.away" "$REG/storage"
 # shellcheck disable=SC2086
 check "the storage back: all ten Ready" wait_for 20 all_are Ready "$SMALL" $SD
+check "the new leader proved them in one recovery wave, as its predecessor would have (vimage_presence_wave_checks_total > 0)" \
+	test "$(vim_metric "${NL:-0}" vimage_presence_wave_checks_total)" -gt 0
 ev=$(for n in $SD; do
 	k get events --field-selector "involvedObject.name=$n,reason=VirtualImageLostRecovered" \
 		-o jsonpath='{range .items[*]}{.count}{"\n"}{end}' | tr '\n' ' '

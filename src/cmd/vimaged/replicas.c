@@ -25,28 +25,34 @@ struct vimaged_ha {
 	struct ha *ha;
 	char dvcr_url[HA_URL_MAX]; /* the canary memory's value names the registry */
 	int64_t retry_at_ms;       /* a failed wiring_lead is tried again then */
+	int64_t outage_from_s;     /* what the canary memory says of an open outage */
 	bool warned_alone;
 };
 
-/* The presence monitor's canary memory: dvcr/canary = {"registry": URL}. */
+/* The presence monitor's canary memory: dvcr/canary = {"registry": URL,
+ * "outageFrom": unix s (0: none open)}, written by the probe's thread. */
 static const struct store_kv_key canary_key = {"dvcr", "", "canary"};
 
-int vimaged_ha_canary_recall(void *arg, bool *placed, struct vim_err *err)
+int vimaged_ha_canary_recall(void *arg, bool *placed, int64_t *outage_from_s, struct vim_err *err)
 {
 	struct vimaged_ha *h = arg;
 	struct store_kv_got got = {0};
-	json_t *j;
+	json_t *j, *reg;
 	int rc;
 
 	*placed = false;
+	*outage_from_s = 0;
 	rc = h->kv->ops->get(h->kv, &canary_key, &got, err);
 	if (rc == VIM_ENOTFOUND)
 		return 0;
 	if (rc < 0)
 		return rc;
 	j = json_loadb(got.value, got.len, 0, NULL);
-	*placed = j && json_is_string(json_object_get(j, "registry")) &&
-	          strcmp(json_string_value(json_object_get(j, "registry")), h->dvcr_url) == 0;
+	reg = json_object_get(j, "registry");
+	*placed = json_is_string(reg) && strcmp(json_string_value(reg), h->dvcr_url) == 0;
+	if (*placed && json_is_integer(json_object_get(j, "outageFrom")))
+		*outage_from_s = json_integer_value(json_object_get(j, "outageFrom"));
+	h->outage_from_s = *outage_from_s;
 	json_decref(j);
 	free(got.value);
 	return 0;
@@ -66,13 +72,14 @@ static int canary_encode(void *arg, int64_t rev, const char **text, size_t *len)
 	return 0;
 }
 
-void vimaged_ha_canary_remember(void *arg)
+/* Writes the memory as h knows it (placed: this registry). */
+static void canary_write(struct vimaged_ha *h)
 {
-	struct vimaged_ha *h = arg;
 	struct store_kv_got got = {0};
 	struct vim_err err = {0};
 	struct canary_text c = {0};
-	json_t *j = json_pack("{ss}", "registry", h->dvcr_url);
+	json_t *j = json_pack("{sssI}", "registry", h->dvcr_url, "outageFrom",
+	                      (json_int_t)h->outage_from_s);
 	struct store_kv_write w = {.key = canary_key, .op = STORE_KV_PUT, .encode = canary_encode};
 	int64_t rev;
 	int rc;
@@ -89,14 +96,27 @@ void vimaged_ha_canary_remember(void *arg)
 	if (h->kv->ops->write(h->kv, &w, &rev, &err) == 0)
 		goto out;
 fail:
-	/* the next leader then pushes the canary again: an outage that began
-	 * before it led would go unseen, so say it */
+	/* the next leader then pushes the canary again (or misses the open
+	 * outage's wave): an outage that began before it led would go unseen */
 	vim_log(VIM_LOG_WARN, "dvcr storage probe: cannot remember the canary in etcd: %s",
 	        err.msg);
 out:
 	free(got.value);
 	free(c.text);
 	json_decref(j);
+}
+
+void vimaged_ha_canary_remember(void *arg)
+{
+	canary_write(arg);
+}
+
+void vimaged_ha_canary_outage(void *arg, int64_t outage_from_s)
+{
+	struct vimaged_ha *h = arg;
+
+	h->outage_from_s = outage_from_s;
+	canary_write(h);
 }
 
 int vimaged_ha_start(struct wiring *w, const struct options *o, const char *api_url,

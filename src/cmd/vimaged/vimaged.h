@@ -183,8 +183,9 @@ bool vimaged_ha_token_known(void *arg, const char *kind, const char *token);
  * none leads right now, VIM_EEXIST when this replica does. */
 int vimaged_ha_leader_url(struct wiring *w, char *out, size_t cap, struct vim_err *err);
 /* The canary memory for ctl_monitor_config (arg: the vimaged_ha). */
-int vimaged_ha_canary_recall(void *arg, bool *placed, struct vim_err *err);
+int vimaged_ha_canary_recall(void *arg, bool *placed, int64_t *outage_from_s, struct vim_err *err);
 void vimaged_ha_canary_remember(void *arg);
+void vimaged_ha_canary_outage(void *arg, int64_t outage_from_s);
 /* /metrics: vimage_leader, transitions, the replicas it sees. */
 void vimaged_ha_metrics(struct wiring *w, struct vim_text *t);
 

@@ -245,6 +245,7 @@ int wiring_lead(struct wiring *w, struct vim_err *err)
 		/* the next leader must know this one placed the canary */
 		pc.canary_recall = vimaged_ha_canary_recall;
 		pc.canary_remember = vimaged_ha_canary_remember;
+		pc.canary_outage = vimaged_ha_canary_outage;
 		pc.canary_arg = w->ha;
 	}
 	if ((rc = ctl_monitor_new(&w->monitor, &pc, err)) < 0)
