@@ -593,21 +593,10 @@ static int64_t fence_seen(const json_t *j)
 static int fenced_fail(const char *what, const char *fk, int64_t want, int64_t seen,
                        struct vim_err *err)
 {
-	if (want <= 0)
-		return vim_err_set(
-		    err, VIM_EFENCED,
-		    "etcd: %s: the fence %s has no revision (closed): this replica no "
-		    "longer leads",
-		    what, fk);
-	if (seen == 0)
-		return vim_err_set(err, VIM_EFENCED,
-		                   "etcd: %s: the fence %s is gone (wanted at revision %lld): this "
-		                   "replica no longer leads",
-		                   what, fk, (long long)want);
-	return vim_err_set(err, VIM_EFENCED,
-	                   "etcd: %s: the fence %s is at revision %lld, not %lld: this replica "
-	                   "no longer leads",
-	                   what, fk, (long long)seen, (long long)want);
+	char who[ETCD_KEY_MAX + 32];
+
+	snprintf(who, sizeof(who), "etcd: %s", what);
+	return store_fence_refused(who, fk, want, seen, err);
 }
 
 int etcd_write(struct store_kv *kv, const struct store_kv_write *w, int64_t *rev,

@@ -51,6 +51,25 @@ int store_fence_check(const struct store_fence *f, const char *what, int64_t *re
 	return 0;
 }
 
+int store_fence_refused(const char *who, const char *key, int64_t want, int64_t seen,
+                        struct vim_err *err)
+{
+	if (want <= 0)
+		return vim_err_set(err, VIM_EFENCED,
+		                   "%s: the fence %s has no revision (closed): this replica no "
+		                   "longer leads",
+		                   who, key);
+	if (seen == 0)
+		return vim_err_set(err, VIM_EFENCED,
+		                   "%s: the fence %s is gone (wanted at revision %lld): this "
+		                   "replica no longer leads",
+		                   who, key, (long long)want);
+	return vim_err_set(err, VIM_EFENCED,
+	                   "%s: the fence %s is at revision %lld, not %lld: this replica no "
+	                   "longer leads",
+	                   who, key, (long long)seen, (long long)want);
+}
+
 /* The caller's options with the fence (NULL: the defaults with it), or
  * VIM_EFENCED at once when the fence is closed; a dry run is not fenced. */
 static int fenced_opts(const struct fenced *v, const struct store_write_opts *wo,

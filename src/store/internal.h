@@ -101,6 +101,12 @@ void store_event_expiry_stop(struct store_event_expiry *x); /* NULL is fine */
  * *rev is what decides. */
 int store_fence_check(const struct store_fence *f, const char *what, int64_t *rev,
                       struct vim_err *err);
+/* A backend's refusal of a fenced write, one wording for all: who ("etcd:
+ * put /vimage/...", "store: /path/vimage.db") failed the fence key (as the
+ * backend names it) wanted at want and found at seen (0: gone).  Returns
+ * VIM_EFENCED. */
+int store_fence_refused(const char *who, const char *key, int64_t want, int64_t seen,
+                        struct vim_err *err);
 
 /* ---- helpers ------------------------------------------------------------------ */
 

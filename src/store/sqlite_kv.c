@@ -9,6 +9,7 @@
  */
 #include "store/sqlite_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,8 +88,9 @@ static int compare_failed(struct sq_kv *s, const struct store_kv_write *w, struc
 static int fence_check(struct sq_kv *s, const struct store_kv_write *w, struct vim_err *err)
 {
 	const struct store_kv_key *f = &w->fence;
+	char who[4200], key[400];
 	int64_t seen = 0;
-	int rc = SQLITE_DONE;
+	int rc;
 
 	if (w->fence_rev > 0) {
 		bind_key(s->rev, f);
@@ -101,21 +103,9 @@ static int fence_check(struct sq_kv *s, const struct store_kv_write *w, struct v
 		if (seen == w->fence_rev)
 			return 0;
 	}
-	if (w->fence_rev <= 0)
-		return vim_err_set(
-		    err, VIM_EFENCED,
-		    "store: %s: the fence %s/%s has no revision (closed): this replica "
-		    "no longer leads",
-		    s->path, f->resource, f->name);
-	if (seen == 0)
-		return vim_err_set(err, VIM_EFENCED,
-		                   "store: %s: the fence %s/%s is gone (wanted at revision %lld): "
-		                   "this replica no longer leads",
-		                   s->path, f->resource, f->name, (long long)w->fence_rev);
-	return vim_err_set(err, VIM_EFENCED,
-	                   "store: %s: the fence %s/%s is at revision %lld, not %lld: this "
-	                   "replica no longer leads",
-	                   s->path, f->resource, f->name, (long long)seen, (long long)w->fence_rev);
+	snprintf(who, sizeof(who), "store: %s", s->path);
+	snprintf(key, sizeof(key), "%s/%s", f->resource, f->name);
+	return store_fence_refused(who, key, w->fence_rev, seen, err);
 }
 
 /* The compare is the statement's own condition (an INSERT that a taken
