@@ -17,6 +17,15 @@
 #define VIM_DIGEST_TEXT_LEN (7 + 2 * VIM_SHA256_LEN) /* 71, without the NUL */
 #define VIM_DIGEST_TEXT_MAX (VIM_DIGEST_TEXT_LEN + 1)
 
+#define VIM_SHA256_HEX_LEN (2 * VIM_SHA256_LEN) /* 64, without the NUL */
+
+/* The bare hex part: 64 lowercase hex digits and a NUL into out (>= 65
+ * bytes). */
+void vim_sha256_hex(char *out, const unsigned char md[VIM_SHA256_LEN]);
+/* hex (NUL-terminated) as exactly 64 lowercase hex digits: 0 and the raw
+ * bytes in md (NULL: only validate), or -1. */
+int vim_sha256_unhex(const char *hex, unsigned char md[VIM_SHA256_LEN]);
+
 /* Writes "sha256:<hex of md>" and its NUL into out (>= VIM_DIGEST_TEXT_MAX). */
 void vim_digest_format(char *out, const unsigned char md[VIM_SHA256_LEN]);
 

@@ -7,6 +7,7 @@
 #define VIM_HA_INTERNAL_H
 
 #include "ha/ha.h"
+#include "core/digest.h"
 
 #include <pthread.h>
 
@@ -16,11 +17,10 @@
 #define HA_LEADER_NAME "controllers"
 
 #define HA_KIND_MAX 32
-#define HA_SHA256_LEN 32
 
 struct ha_token {
 	char kind[HA_KIND_MAX];
-	unsigned char sum[HA_SHA256_LEN];
+	unsigned char sum[VIM_SHA256_LEN];
 };
 
 struct ha {

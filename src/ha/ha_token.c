@@ -7,6 +7,7 @@
  */
 #include "ha/ha_internal.h"
 
+#include "core/digest.h"
 #include "core/timeutil.h"
 
 #include <jansson.h>
@@ -17,40 +18,16 @@
 #include <string.h>
 
 #define HA_TOKEN_REREAD_MS 1000
-#define HA_HEX_LEN (2 * HA_SHA256_LEN)
+#define HA_HEX_LEN VIM_SHA256_HEX_LEN
 
-static int ha_sha256(const char *token, unsigned char out[HA_SHA256_LEN])
+static int ha_sha256(const char *token, unsigned char out[VIM_SHA256_LEN])
 {
 	unsigned int n = 0;
 
 	return EVP_Digest(token, strlen(token), out, &n, EVP_sha256(), NULL) == 1 &&
-	               n == HA_SHA256_LEN
+	               n == VIM_SHA256_LEN
 	           ? 0
 	           : VIM_EINTERNAL;
-}
-
-static void ha_hex(const unsigned char sum[HA_SHA256_LEN], char out[HA_HEX_LEN + 1])
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < HA_SHA256_LEN; i++) {
-		out[2 * i] = digits[sum[i] >> 4];
-		out[2 * i + 1] = digits[sum[i] & 15];
-	}
-	out[HA_HEX_LEN] = '\0';
-}
-
-static int ha_unhex(const char *s, unsigned char sum[HA_SHA256_LEN])
-{
-	for (size_t i = 0; i < HA_HEX_LEN; i++) {
-		char c = s[i];
-		int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-
-		if (v < 0)
-			return -1;
-		sum[i / 2] = (unsigned char)(i % 2 ? (sum[i / 2] | v) : v << 4);
-	}
-	return s[HA_HEX_LEN] == '\0' ? 0 : -1;
 }
 
 static bool ha_kind_ok(const char *kind)
@@ -66,7 +43,7 @@ static bool ha_token_parse(const char *name, struct ha_token *t)
 	size_t n = strlen(name);
 
 	if (n < HA_HEX_LEN + 2 || n - HA_HEX_LEN - 1 >= HA_KIND_MAX ||
-	    name[n - HA_HEX_LEN - 1] != '-' || ha_unhex(name + n - HA_HEX_LEN, t->sum) < 0)
+	    name[n - HA_HEX_LEN - 1] != '-' || vim_sha256_unhex(name + n - HA_HEX_LEN, t->sum) < 0)
 		return false;
 	memcpy(t->kind, name, n - HA_HEX_LEN - 1);
 	t->kind[n - HA_HEX_LEN - 1] = '\0';
@@ -80,7 +57,7 @@ static int ha_token_add_locked(struct ha *h, const struct ha_token *t)
 
 	for (size_t i = 0; i < h->ntokens; i++)
 		if (strcmp(h->tokens[i].kind, t->kind) == 0 &&
-		    memcmp(h->tokens[i].sum, t->sum, HA_SHA256_LEN) == 0)
+		    memcmp(h->tokens[i].sum, t->sum, VIM_SHA256_LEN) == 0)
 			return 0;
 	n = realloc(h->tokens, (h->ntokens + 1) * sizeof(*n));
 	if (!n)
@@ -108,7 +85,7 @@ int ha_token_publish(struct ha *h, const char *kind, const char *token, struct v
 	if (rc < 0)
 		return vim_err_set(err, rc, "ha %s: sha256 of a %s token failed", h->id, kind);
 	memcpy(t.kind, kind, strlen(kind) + 1);
-	ha_hex(t.sum, hex);
+	vim_sha256_hex(hex, t.sum);
 	snprintf(name, sizeof(name), "%s-%s", kind, hex);
 	k.name = name;
 	o = json_pack("{s:s}", "replica", h->id);
@@ -172,21 +149,21 @@ static void ha_token_reread(struct ha *h)
 	pthread_mutex_unlock(&h->tmu);
 }
 
-static bool ha_token_lookup(struct ha *h, const char *kind, const unsigned char sum[HA_SHA256_LEN])
+static bool ha_token_lookup(struct ha *h, const char *kind, const unsigned char sum[VIM_SHA256_LEN])
 {
 	int found = 0;
 
 	pthread_mutex_lock(&h->tmu);
 	for (size_t i = 0; i < h->ntokens; i++)
 		found |= (strcmp(h->tokens[i].kind, kind) == 0) &
-		         (CRYPTO_memcmp(h->tokens[i].sum, sum, HA_SHA256_LEN) == 0);
+		         (CRYPTO_memcmp(h->tokens[i].sum, sum, VIM_SHA256_LEN) == 0);
 	pthread_mutex_unlock(&h->tmu);
 	return found != 0;
 }
 
 bool ha_token_known(struct ha *h, const char *kind, const char *token)
 {
-	unsigned char sum[HA_SHA256_LEN];
+	unsigned char sum[VIM_SHA256_LEN];
 	bool reread = false;
 	int64_t now;
 

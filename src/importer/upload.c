@@ -5,6 +5,7 @@
  * credential, as upstream's upload URLs are.
  */
 #include "importer/internal.h"
+#include "core/digest.h"
 #include "core/sysutil.h"
 #include "core/timeutil.h"
 
@@ -129,17 +130,15 @@ int imp_upload_end(struct imp_upload *u, bool ok, struct vim_err *err)
 /* The token of an upload URL ".../upload/<64 lowercase hex>", or NULL. */
 static const char *url_token(const char *url)
 {
-	size_t n = url ? strlen(url) : 0, i;
+	size_t n = url ? strlen(url) : 0;
 	const char *t;
 
-	if (n < 8 + 64)
+	if (n < 8 + VIM_SHA256_HEX_LEN)
 		return NULL;
-	t = url + n - 64;
-	if (strncmp(t - 8, "/upload/", 8) != 0)
+	t = url + n - VIM_SHA256_HEX_LEN;
+	/* a token is 32 random bytes in hex: the same text as a sha256's */
+	if (strncmp(t - 8, "/upload/", 8) != 0 || vim_sha256_unhex(t, NULL) < 0)
 		return NULL;
-	for (i = 0; i < 64; i++)
-		if (!((t[i] >= '0' && t[i] <= '9') || (t[i] >= 'a' && t[i] <= 'f')))
-			return NULL;
 	return t;
 }
 
@@ -157,8 +156,7 @@ static int upload_prepare(struct job *j, const struct imp_job_input *in, bool *t
 	    (rc = imp_checksum_copy(&j->want, &in->ds->upload->checksum, model_strdup, err)) < 0)
 		return rc;
 	if (t) {
-		memcpy(j->token, t, 64);
-		j->token[64] = '\0';
+		memcpy(j->token, t, VIM_SHA256_HEX_LEN + 1);
 		return 0;
 	}
 	return vim_random_hex(j->token, 32, err);
