@@ -26,7 +26,6 @@ struct vimaged_ha {
 	char dvcr_url[HA_URL_MAX]; /* the canary memory's value names the registry */
 	int64_t retry_at_ms;       /* a failed wiring_lead is tried again then */
 	int64_t outage_from_s;     /* what the canary memory says of an open outage */
-	bool warned_alone;
 };
 
 /* The presence monitor's canary memory: dvcr/canary = {"registry": URL,
@@ -245,20 +244,16 @@ int vimaged_ha_leader_url(struct wiring *w, char *out, size_t cap, struct vim_er
 	return rc;
 }
 
-struct replica_lines {
-	struct vim_text *t;
-};
-
 static int replica_line(void *arg, const struct ha_replica *r)
 {
-	struct replica_lines *l = arg;
+	struct vim_text *t = arg;
 	char labels[HA_ID_MAX + 2 * HA_URL_MAX + 64];
 
 	/* its own API, not --external-url: behind one balancer every replica
 	 * has the same external URL, and the list must tell them apart */
 	snprintf(labels, sizeof(labels), "id=\"%s\",url=\"%s\",role=\"%s\"", r->id, r->api_url,
 	         r->leader_since ? "leader" : "follower");
-	vim_metric_u64(l->t, "vimage_replica_start_time_seconds", labels, (uint64_t)r->started);
+	vim_metric_u64(t, "vimage_replica_start_time_seconds", labels, (uint64_t)r->started);
 	return 0;
 }
 
@@ -266,7 +261,6 @@ static void ha_metrics(struct vimaged_ha *h, struct vim_text *t)
 {
 	struct ha_stats st;
 	struct ha_replica lead;
-	struct replica_lines l = {t};
 	struct vim_err err = {0};
 
 	if (!h)
@@ -289,7 +283,7 @@ static void ha_metrics(struct vimaged_ha *h, struct vim_text *t)
 	vim_metric_head(t, "vimage_replica_start_time_seconds", "gauge",
 	                "Each replica this one sees (its lease is alive): its start time, id, "
 	                "URL and role.");
-	if (ha_replicas(h->ha, replica_line, &l, &err) < 0)
+	if (ha_replicas(h->ha, replica_line, t, &err) < 0)
 		vim_log(VIM_LOG_WARN, "metrics: the replicas: %s", err.msg);
 }
 

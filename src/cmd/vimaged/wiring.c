@@ -86,25 +86,20 @@ static int up_begin(void *arg, const char *token, int64_t length, void **h, stru
 	if (!m) {
 		char leader[300];
 
-		free(u);
 		/* another replica leads: the bytes go through to it */
 		rc = vimaged_ha_leader_url(w, leader, sizeof(leader), err);
 		if (rc == VIM_ENOTFOUND) /* one replica: its controllers are not running */
-			return vim_err_set(err, VIM_ENOTFOUND,
-			                   "no image waits for an upload at this URL");
-		if (rc == VIM_EEXIST || rc == VIM_EUNAVAILABLE)
-			return vim_err_set(
-			    err, VIM_EUNAVAILABLE,
-			    rc == VIM_EEXIST ? "this replica has just come to lead and its "
+			rc = vim_err_set(err, VIM_ENOTFOUND,
+			                 "no image waits for an upload at this URL");
+		else if (rc == VIM_EEXIST || rc == VIM_EUNAVAILABLE)
+			rc = vim_err_set(err, VIM_EUNAVAILABLE,
+			                 rc == VIM_EEXIST
+			                     ? "this replica has just come to lead and its "
 			                       "controllers are starting: try the upload again"
 			                     : "no replica leads right now: try the upload again");
-		if (rc < 0)
-			return rc;
-		if (!(u = calloc(1, sizeof(*u))))
-			return vim_err_set(err, VIM_ENOMEM, "upload: out of memory");
-		u->w = w;
-		if ((rc = fwd_upload_begin(&u->fwd, leader, token, length, w->o->tls_cert, err)) <
-		    0) {
+		else if (rc == 0)
+			rc = fwd_upload_begin(&u->fwd, leader, token, length, w->o->tls_cert, err);
+		if (rc < 0) {
 			free(u);
 			return rc;
 		}
