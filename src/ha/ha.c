@@ -124,7 +124,7 @@ static int ha_record(struct ha *h, struct vim_err *err)
 
 	if (!v)
 		return vim_err_set(err, VIM_ENOMEM, "ha %s: the record: out of memory", h->id);
-	rc = ha_put_any(h, &k, v, h->lease, NULL, err);
+	rc = store_kv_put(h->kv, &k, v, h->lease, NULL, err);
 	free(v);
 	h->recorded = rc == 0;
 	return rc;

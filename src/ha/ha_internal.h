@@ -60,11 +60,6 @@ struct ha {
 	int64_t tokens_read_ms; /* vim_mono_ms of the last (re-)read; 0 = never */
 };
 
-/* Writes value at key whatever is there (a CAS on the mod_rev it reads
- * first, retried a few times when someone writes in between); lease 0 =
- * none.  *rev: the write's revision (may be NULL). */
-int ha_put_any(struct ha *h, const struct store_kv_key *key, const char *value, int64_t lease,
-               int64_t *rev, struct vim_err *err);
 /* One compare-and-swap write of value (PUT; NULL value = DELETE). */
 int ha_write(struct ha *h, const struct store_kv_key *key, const char *value, int64_t expect_rev,
              int64_t lease, int64_t *rev, struct vim_err *err);

@@ -8,10 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A record survives a restart of its replica only until the old lease
- * expires: a few writes in between are all a put has to outlast. */
-#define HA_PUT_TRIES 5
-
 struct ha_text {
 	const char *s;
 };
@@ -41,26 +37,6 @@ int ha_write(struct ha *h, const struct store_kv_key *key, const char *value, in
 
 	if (rev)
 		*rev = rc == 0 ? r : 0;
-	return rc;
-}
-
-int ha_put_any(struct ha *h, const struct store_kv_key *key, const char *value, int64_t lease,
-               int64_t *rev, struct vim_err *err)
-{
-	int rc = VIM_ECONFLICT;
-
-	for (int i = 0; i < HA_PUT_TRIES && rc == VIM_ECONFLICT; i++) {
-		struct store_kv_got got = {0};
-		int64_t expect = 0;
-
-		rc = h->kv->ops->get(h->kv, key, &got, err);
-		if (rc == 0)
-			expect = got.mod_rev;
-		free(got.value);
-		if (rc < 0 && rc != VIM_ENOTFOUND)
-			return rc;
-		rc = ha_write(h, key, value, expect, lease, rev, err);
-	}
 	return rc;
 }
 

@@ -94,7 +94,7 @@ int ha_token_publish(struct ha *h, const char *kind, const char *token, struct v
 	if (!value)
 		return vim_err_set(err, VIM_ENOMEM, "ha %s: a %s token: out of memory", h->id,
 		                   kind);
-	rc = ha_put_any(h, &k, value, 0, NULL, err);
+	rc = store_kv_put(h->kv, &k, value, 0, NULL, err);
 	free(value);
 	if (rc < 0)
 		return vim_err_wrap(err, "ha %s: publish a %s token: ", h->id, kind), rc;

@@ -215,6 +215,17 @@ struct store_kv {
 	const struct store_kv_ops *ops;
 };
 
+/* ---- over any backend (kv_put.c) ------------------------------------------------- */
+
+/* PUT text at key whatever is there: a read of its mod_rev and one
+ * compare-and-swap on it, read and tried again (5 times at most) when
+ * another write comes in between; lease 0 = none.  For keys that are no
+ * API object's (the replicas' records, shared tokens, the canary memory),
+ * whose one writer at a time is known.  *rev: the write's revision (may
+ * be NULL). */
+int store_kv_put(struct store_kv *kv, const struct store_kv_key *key, const char *text,
+                 int64_t lease, int64_t *rev, struct vim_err *err);
+
 /* ---- the backends -------------------------------------------------------------- */
 
 /* SQLite in WAL mode at path (created if missing; a file that fails

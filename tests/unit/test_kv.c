@@ -359,6 +359,28 @@ static void test_a_stale_compare_writes_nothing(void **state)
 	free(got.value);
 }
 
+/* store_kv_put writes whatever a key holds: a new key, then over the
+ * value another write left (no revision to give), each a new revision. */
+static void test_put_replaces_whatever_the_key_holds(void **state)
+{
+	struct ctx *c = *state;
+	struct store_kv *kv = c->kv;
+	struct store_kv_key k = {VI, "default", "any"};
+	struct store_kv_got got;
+	struct vim_err err;
+	int64_t r1 = 0, r2, r3 = 0;
+
+	assert_int_equal(store_kv_put(kv, &k, "one", 0, &r1, &err), 0);
+	assert_true(r1 > 0);
+	r2 = must_put(kv, VI, "default", "any", "two", r1);
+	assert_int_equal(store_kv_put(kv, &k, "three", 0, &r3, &err), 0);
+	assert_true(r3 > r2);
+	assert_int_equal(kv->ops->get(kv, &k, &got, &err), 0);
+	assert_string_equal(got.value, "three");
+	assert_int_equal(got.mod_rev, r3);
+	free(got.value);
+}
+
 static void test_delete_goes_by_its_compare(void **state)
 {
 	struct ctx *c = *state;
@@ -893,6 +915,7 @@ static const struct {
 } cases[] = {
     CASE(test_get_put_and_absent_keys),
     CASE(test_a_stale_compare_writes_nothing),
+    CASE(test_put_replaces_whatever_the_key_holds),
     CASE(test_delete_goes_by_its_compare),
     CASE(test_range_order_namespace_after_and_stop),
     CASE(test_range_pages_read_at_one_revision),

@@ -57,51 +57,23 @@ int vimaged_ha_canary_recall(void *arg, bool *placed, int64_t *outage_from_s, st
 	return 0;
 }
 
-struct canary_text {
-	char *text;
-};
-
-static int canary_encode(void *arg, int64_t rev, const char **text, size_t *len)
-{
-	struct canary_text *c = arg;
-
-	(void)rev;
-	*text = c->text;
-	*len = strlen(c->text);
-	return 0;
-}
-
 /* Writes the memory as h knows it (placed: this registry). */
 static void canary_write(struct vimaged_ha *h)
 {
-	struct store_kv_got got = {0};
 	struct vim_err err = {0};
-	struct canary_text c = {0};
 	json_t *j = json_pack("{sssI}", "registry", h->dvcr_url, "outageFrom",
 	                      (json_int_t)h->outage_from_s);
-	struct store_kv_write w = {.key = canary_key, .op = STORE_KV_PUT, .encode = canary_encode};
-	int64_t rev;
-	int rc;
+	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 
-	if (!j || !(c.text = json_dumps(j, JSON_COMPACT)))
-		goto out;
-	rc = h->kv->ops->get(h->kv, &canary_key, &got, &err);
-	if (rc == 0 && got.len == strlen(c.text) && memcmp(got.value, c.text, got.len) == 0)
-		goto out; /* remembered already */
-	if (rc < 0 && rc != VIM_ENOTFOUND)
-		goto fail;
-	w.expect_rev = rc == 0 ? got.mod_rev : 0;
-	w.arg = &c;
-	if (h->kv->ops->write(h->kv, &w, &rev, &err) == 0)
-		goto out;
-fail:
-	/* the next leader then pushes the canary again (or misses the open
-	 * outage's wave): an outage that began before it led would go unseen */
-	vim_log(VIM_LOG_WARN, "dvcr storage probe: cannot remember the canary in etcd: %s",
-	        err.msg);
-out:
-	free(got.value);
-	free(c.text);
+	if (!text)
+		vim_err_set(&err, VIM_ENOMEM, "out of memory");
+	if (!text || store_kv_put(h->kv, &canary_key, text, 0, NULL, &err) < 0)
+		/* the next leader then pushes the canary again (or misses the
+		 * open outage's wave): an outage that began before it led would
+		 * go unseen */
+		vim_log(VIM_LOG_WARN, "dvcr storage probe: cannot remember the canary in etcd: %s",
+		        err.msg);
+	free(text);
 	json_decref(j);
 }
 
