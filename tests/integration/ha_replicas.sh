@@ -42,17 +42,7 @@ NOTIFY=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 printf '%s\n' "$NOTIFY" >"$RS/r1/notify-token"
 REG=$T_TMP/registry
 PREG=$(free_port)
-registry_start "$REG" "$PREG" "notifications:
-  endpoints:
-    - name: vimaged
-      url: http://${ADDR[1]}/dvcr/events
-      headers:
-        Authorization: [Bearer $NOTIFY]
-      timeout: 2s
-      threshold: 3
-      backoff: 1s
-      ignore:
-        actions: [pull]" || {
+registry_start "$REG" "$PREG" "$(registry_notify_yaml "http://${ADDR[1]}/dvcr/events" "$NOTIFY")" || {
 	not_ok "the registry starts"
 	exit 1
 }

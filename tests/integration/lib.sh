@@ -198,6 +198,25 @@ EOF
 	wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$port/v2/"
 }
 
+# registry_notify_yaml URL TOKEN: the registry config's notifications
+# section (registry_start's extra yaml) sending every change but pulls to
+# URL (vimaged's /dvcr/events) with TOKEN, retried every second.
+registry_notify_yaml() {
+	cat <<EOF
+notifications:
+  endpoints:
+    - name: vimaged
+      url: $1
+      headers:
+        Authorization: [Bearer $2]
+      timeout: 2s
+      threshold: 3
+      backoff: 1s
+      ignore:
+        actions: [pull]
+EOF
+}
+
 # vim_stop: SIGTERM and wait; returns vimaged's exit status.
 vim_stop() {
 	kill -TERM "$VIM_PID" 2>/dev/null

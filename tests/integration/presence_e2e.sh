@@ -18,17 +18,7 @@ PREG=$(free_port)
 PVIM=$(free_port)
 NOTIFY=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 printf '%s\n' "$NOTIFY" >"$D/notify-token"
-registry_start "$REG" "$PREG" "notifications:
-  endpoints:
-    - name: vimaged
-      url: http://127.0.0.1:$PVIM/dvcr/events
-      headers:
-        Authorization: [Bearer $NOTIFY]
-      timeout: 2s
-      threshold: 3
-      backoff: 1s
-      ignore:
-        actions: [pull]" || {
+registry_start "$REG" "$PREG" "$(registry_notify_yaml "http://127.0.0.1:$PVIM/dvcr/events" "$NOTIFY")" || {
 	not_ok "the registry starts"
 	exit 1
 }
