@@ -8,30 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct ha_text {
-	const char *s;
-};
-
-static int ha_encode(void *arg, int64_t rev, const char **text, size_t *len)
-{
-	struct ha_text *t = arg;
-
-	(void)rev;
-	*text = t->s;
-	*len = strlen(t->s);
-	return 0;
-}
-
 int ha_write(struct ha *h, const struct store_kv_key *key, const char *value, int64_t expect_rev,
              int64_t lease, int64_t *rev, struct vim_err *err)
 {
-	struct ha_text t = {value};
 	struct store_kv_write w = {.key = *key,
 	                           .op = value ? STORE_KV_PUT : STORE_KV_DELETE,
 	                           .expect_rev = expect_rev,
 	                           .lease = value ? lease : 0,
-	                           .encode = value ? ha_encode : NULL,
-	                           .arg = &t};
+	                           .encode = value ? store_kv_encode_text : NULL,
+	                           .arg = (void *)value};
 	int64_t r = 0;
 	int rc = h->kv->ops->write(h->kv, &w, &r, err);
 

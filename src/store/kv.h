@@ -217,6 +217,10 @@ struct store_kv {
 
 /* ---- over any backend (kv_put.c) ------------------------------------------------- */
 
+/* A store_kv_write.encode for a value known before the write: arg is its
+ * NUL-terminated text (borrowed for the write), given as it is. */
+int store_kv_encode_text(void *arg, int64_t rev, const char **text, size_t *len);
+
 /* PUT text at key whatever is there: a read of its mod_rev and one
  * compare-and-swap on it, read and tried again (5 times at most) when
  * another write comes in between; lease 0 = none.  For keys that are no

@@ -1,6 +1,7 @@
 /*
- * store/kv_put — store_kv_put: a write that replaces whatever value a key
- * holds, over any backend's compare-and-swap (kv.h).
+ * store/kv_put — helpers over any backend's compare-and-swap (kv.h): a
+ * value's text as the write's encode, and store_kv_put, a write that
+ * replaces whatever value a key holds.
  */
 #include "store/kv.h"
 
@@ -9,7 +10,7 @@
 
 #define KV_PUT_TRIES 5
 
-static int put_encode(void *arg, int64_t rev, const char **text, size_t *len)
+int store_kv_encode_text(void *arg, int64_t rev, const char **text, size_t *len)
 {
 	(void)rev;
 	*text = arg;
@@ -23,7 +24,7 @@ int store_kv_put(struct store_kv *kv, const struct store_kv_key *key, const char
 	struct store_kv_write w = {.key = *key,
 	                           .op = STORE_KV_PUT,
 	                           .lease = lease,
-	                           .encode = put_encode,
+	                           .encode = store_kv_encode_text,
 	                           .arg = (void *)text};
 	int64_t r = 0;
 	int rc = VIM_ECONFLICT;

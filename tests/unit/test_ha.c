@@ -199,30 +199,15 @@ static int64_t leader_key_rev(struct store_kv *kv)
 	return rev;
 }
 
-struct text {
-	const char *s;
-};
-
-static int encode_text(void *arg, int64_t rev, const char **text, size_t *len)
-{
-	struct text *t = arg;
-
-	(void)rev;
-	*text = t->s;
-	*len = strlen(t->s);
-	return 0;
-}
-
 /* A controller's write of virtualimages/ns/name behind fence rev. */
 static int fenced_put(struct store_kv *kv, const char *name, int64_t fence_rev)
 {
-	struct text t = {"{}"};
 	struct store_kv_write w = {.key = {"virtualimages", "ns", name},
 	                           .op = STORE_KV_PUT,
 	                           .fence = {"leader", "", "controllers"},
 	                           .fence_rev = fence_rev,
-	                           .encode = encode_text,
-	                           .arg = &t};
+	                           .encode = store_kv_encode_text,
+	                           .arg = (void *)"{}"};
 	struct vim_err err = {0};
 	int64_t rev = 0;
 
@@ -389,11 +374,11 @@ static void test_a_leader_key_overwritten_by_hand_deposes_its_leader(void **stat
 {
 	struct group *g = group_start(state);
 	int who = wait_one_leader(g, 1000), w = -1;
-	struct text t = {"{\"id\":\"intruder:1\",\"apiURL\":\"http://x\",\"since\":1}"};
-	struct store_kv_write put = {.key = {"leader", "", "controllers"},
-	                             .op = STORE_KV_PUT,
-	                             .encode = encode_text,
-	                             .arg = &t};
+	struct store_kv_write put = {
+	    .key = {"leader", "", "controllers"},
+	    .op = STORE_KV_PUT,
+	    .encode = store_kv_encode_text,
+	    .arg = (void *)"{\"id\":\"intruder:1\",\"apiURL\":\"http://x\",\"since\":1}"};
 	struct store_kv_write del = {.key = {"leader", "", "controllers"}, .op = STORE_KV_DELETE};
 	struct store_kv *kv;
 	struct vim_err err = {0};

@@ -120,30 +120,15 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-struct text {
-	const char *s;
-};
-
-static int encode_text(void *arg, int64_t rev, const char **text, size_t *len)
-{
-	struct text *t = arg;
-
-	(void)rev;
-	*text = t->s;
-	*len = strlen(t->s);
-	return 0;
-}
-
 static int put(struct store_kv *kv, const char *res, const char *ns, const char *name,
                const char *value, int64_t expect, int64_t lease, int64_t *rev, struct vim_err *err)
 {
-	struct text t = {value};
 	struct store_kv_write w = {.key = {res, ns, name},
 	                           .op = STORE_KV_PUT,
 	                           .expect_rev = expect,
 	                           .lease = lease,
-	                           .encode = encode_text,
-	                           .arg = &t};
+	                           .encode = store_kv_encode_text,
+	                           .arg = (void *)value};
 	int64_t r;
 
 	return kv->ops->write(kv, &w, rev ? rev : &r, err);
@@ -697,14 +682,13 @@ static void test_large_values_arrive_whole(void **state)
 static int put_fenced(struct store_kv *kv, const char *name, const char *value, int64_t expect,
                       int64_t fence_rev, int64_t *rev, struct vim_err *err)
 {
-	struct text t = {value};
 	struct store_kv_write w = {.key = {VI, "default", name},
 	                           .op = STORE_KV_PUT,
 	                           .expect_rev = expect,
 	                           .fence = {FENCE_RES, "", FENCE_NAME},
 	                           .fence_rev = fence_rev,
-	                           .encode = encode_text,
-	                           .arg = &t};
+	                           .encode = store_kv_encode_text,
+	                           .arg = (void *)value};
 	int64_t r;
 
 	return kv->ops->write(kv, &w, rev ? rev : &r, err);
